@@ -1,0 +1,516 @@
+/*
+ * heap.c - the public heap API: handle checks, flags, locking fallback,
+ * the heap registry, and dispatch to the backend.
+ *
+ * Heap handles are slots of one static table.  Checking a handle is then an
+ * address range test plus a magic number, so a garbage handle is refused
+ * without ever being dereferenced outside the table.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+union hk__slot {
+    struct hk_heap h;
+    char pad[HK__SLOT_SIZE];
+};
+typedef char hk__slot_fits[sizeof(union hk__slot) == HK__SLOT_SIZE ? 1 : -1];
+
+static union hk__slot hk__slots[HK__MAX_HEAPS];
+static size_t hk__used;      /* slots handed out at least once          */
+static size_t hk__cursor;    /* where reuse of dead slots resumes       */
+static uint64_t hk__seq;
+static hk_heap *hk__process;
+
+#define HK__ANY_FLAGS (HK_HEAP_NO_SERIALIZE | HK_HEAP_GENERATE_EXCEPTIONS)
+
+hk_heap *hk__heap_check(hk_heap *h)
+{
+    uintptr_t off = (uintptr_t)h - (uintptr_t)hk__slots;
+    if (off >= sizeof hk__slots || off % HK__SLOT_SIZE != 0)
+        return NULL;
+    return h->magic == HK__MAGIC ? h : NULL;
+}
+
+void hk__call_lock(hk_heap *h, unsigned flags)
+{
+    if (!h->be->lock && !(flags & HK_HEAP_NO_SERIALIZE))
+        hk__mutex_lock(&h->mutex);
+}
+
+void hk__call_unlock(hk_heap *h, unsigned flags)
+{
+    if (!h->be->lock && !(flags & HK_HEAP_NO_SERIALIZE))
+        hk__mutex_unlock(&h->mutex);
+}
+
+/* Fresh slots are used before dead ones are reused, so a stale handle
+ * stays invalid for as long as possible.  Caller holds the global lock. */
+static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
+                             unsigned kind)
+{
+    hk_heap *h = NULL;
+    size_t i;
+    if (hk__used < HK__MAX_HEAPS) {
+        h = &hk__slots[hk__used++].h;
+    } else {
+        for (i = 0; i < HK__MAX_HEAPS && !h; i++) {
+            size_t k = (hk__cursor + i) % HK__MAX_HEAPS;
+            if (hk__slots[k].h.magic != HK__MAGIC) {
+                h = &hk__slots[k].h;
+                hk__cursor = k + 1;
+            }
+        }
+        if (!h)
+            return NULL;
+    }
+    memset(h, 0, sizeof *h);
+    h->kind = kind;
+    h->flags = flags;
+    h->caps = be->caps;
+    h->be = be;
+    h->bh = bh;
+    h->seq = ++hk__seq;
+    h->owner = hk__thread_self();
+    if (!be->lock)
+        hk__mutex_init(&h->mutex);
+    h->magic = HK__MAGIC;
+    return h;
+}
+
+static void hk__slot_kill(hk_heap *h)
+{
+    h->magic = 0;
+    hk__snapshot_free(h);
+    if (!h->be->lock)
+        hk__mutex_fini(&h->mutex);
+}
+
+static int hk__owner_ok(hk_heap *h)
+{
+    return (h->caps & HK_CAP_ANY_THREAD)
+        || hk__thread_equal(h->owner, hk__thread_self());
+}
+
+hk_heap *hk_heap_create(const char *backend, unsigned flags, size_t initial,
+                        size_t maximum)
+{
+    const hk_backend *be;
+    hk_heap *h;
+    void *bh = NULL;
+    int err;
+
+    be = backend ? hk__backend_find(backend) : hk__backend_default();
+    if (!be || (flags & ~HK__ANY_FLAGS)) {
+        hk__set_error(HK_ERR_INVALID_PARAMETER);
+        return NULL;
+    }
+    if (maximum && !(be->caps & HK_CAP_FIXED_SIZE)) {
+        hk__set_error(HK_ERR_NOT_SUPPORTED);
+        return NULL;
+    }
+    err = be->create(flags & HK_HEAP_NO_SERIALIZE, initial, maximum, &bh);
+    if (err) {
+        hk__set_error(err);
+        return NULL;
+    }
+    hk__global_lock();
+    h = hk__slot_new(be, bh, flags, 0);
+    hk__global_unlock();
+    if (!h) {
+        be->destroy(bh);
+        hk__set_error(HK_ERR_NO_MEMORY);
+    }
+    return h;
+}
+
+int hk_heap_destroy(hk_heap *h)
+{
+    int err;
+    hk__global_lock();
+    if (!hk__heap_check(h) || (h->kind & (HK__HEAP_PROCESS | HK__HEAP_FOREIGN)))
+        err = HK_ERR_INVALID_HANDLE;
+    else if (!hk__owner_ok(h))
+        err = HK_ERR_NOT_SUPPORTED;
+    else {
+        err = h->be->destroy(h->bh);
+        if (!err)
+            hk__slot_kill(h);
+    }
+    hk__global_unlock();
+    if (err) {
+        hk__set_error(err);
+        return 0;
+    }
+    return 1;
+}
+
+hk_heap *hk_process_heap(void)
+{
+    const hk_backend *be;
+    hk_heap *h;
+    void *bh = NULL;
+    int err;
+
+    hk__global_lock();
+    h = hk__process;
+    hk__global_unlock();
+    if (HK_LIKELY(h != NULL))
+        return h;
+
+    be = hk__backend_default();
+    if (!be) {
+        hk__set_error(HK_ERR_NOT_SUPPORTED);
+        return NULL;
+    }
+    err = be->process_heap ? be->process_heap(&bh) : be->create(0, 0, 0, &bh);
+    if (err) {
+        hk__set_error(err);
+        return NULL;
+    }
+    hk__global_lock();
+    if (hk__process) {               /* another thread won the race */
+        h = hk__process;
+        hk__global_unlock();
+        if (!be->process_heap)
+            be->destroy(bh);
+        return h;
+    }
+    h = hk__process = hk__slot_new(be, bh, 0, HK__HEAP_PROCESS);
+    hk__global_unlock();
+    if (!h) {
+        if (!be->process_heap)
+            be->destroy(bh);
+        hk__set_error(HK_ERR_NO_MEMORY);
+    }
+    return h;
+}
+
+/* Is bh already behind a live slot of backend be? Global lock held. */
+static int hk__known(const hk_backend *be, void *bh)
+{
+    size_t i;
+    for (i = 0; i < hk__used; i++) {
+        hk_heap *h = &hk__slots[i].h;
+        if (h->magic == HK__MAGIC && h->be == be && h->bh == bh)
+            return 1;
+    }
+    return 0;
+}
+
+/* Bring the FOREIGN slots of be in line with the OS's list of heaps.
+ * Global lock held. */
+static void hk__refresh_os_heaps(const hk_backend *be)
+{
+    void *stack[64], **list = stack;
+    size_t cap = 64, cnt, i, j;
+
+    for (;;) {
+        cnt = be->os_heaps(list, cap);
+        if (cnt <= cap)
+            break;
+        if (list != stack)
+            free(list);
+        cap = cnt + 16;
+        list = malloc(cap * sizeof *list);
+        if (!list)
+            return;      /* keep the slots we have; enumeration is best effort */
+    }
+    for (i = 0; i < hk__used; i++) {
+        hk_heap *h = &hk__slots[i].h;
+        int seen = 0;
+        if (h->magic != HK__MAGIC || h->be != be || !(h->kind & HK__HEAP_FOREIGN))
+            continue;
+        for (j = 0; j < cnt && !seen; j++)
+            seen = list[j] == h->bh;
+        if (!seen)
+            hk__slot_kill(h);
+    }
+    for (j = 0; j < cnt; j++)
+        if (!hk__known(be, list[j]))
+            hk__slot_new(be, list[j], 0, HK__HEAP_FOREIGN);
+    if (list != stack)
+        free(list);
+}
+
+size_t hk_process_heaps(hk_heap **heaps, size_t n)
+{
+    const hk_backend *bes[16];
+    size_t nb, i, total = 0;
+    hk_heap *proc = hk_process_heap();
+
+    nb = hk__backend_list(bes, 16);
+    hk__global_lock();
+    for (i = 0; i < nb; i++)
+        if (bes[i]->os_heaps)
+            hk__refresh_os_heaps(bes[i]);
+    /* Count first: the buffer is filled only if everything fits. */
+    for (i = 0; i < hk__used; i++)
+        total += hk__slots[i].h.magic == HK__MAGIC;
+    if (heaps && total <= n) {
+        size_t k = 0;
+        if (proc)
+            heaps[k++] = proc;
+        for (i = 0; i < hk__used; i++) {
+            hk_heap *h = &hk__slots[i].h;
+            if (h->magic == HK__MAGIC && h != proc)
+                heaps[k++] = h;
+        }
+    }
+    hk__global_unlock();
+    return total;
+}
+
+const char *hk_heap_backend(hk_heap *h)
+{
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return NULL;
+    }
+    return h->be->name;
+}
+
+unsigned hk_heap_caps(hk_heap *h)
+{
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    return h->caps;
+}
+
+/* ---- blocks ------------------------------------------------------------ */
+
+/* The common failure path of alloc/realloc: record, maybe raise. */
+static void *hk__fail_alloc(int err, unsigned flags, size_t n)
+{
+    hk__set_error(err);
+    if (err == HK_ERR_NO_MEMORY && (flags & HK_HEAP_GENERATE_EXCEPTIONS))
+        hk__raise_no_memory(n);
+    return NULL;
+}
+
+void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
+{
+    void *p = NULL;
+    int err;
+    if (HK_UNLIKELY(!hk__heap_check(h))) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return NULL;
+    }
+    if (HK_UNLIKELY(flags & ~(HK__ANY_FLAGS | HK_HEAP_ZERO_MEMORY)))
+        return hk__fail_alloc(HK_ERR_INVALID_PARAMETER, 0, n);
+    flags |= h->flags;
+    if (HK_UNLIKELY(!hk__owner_ok(h)))
+        return hk__fail_alloc(HK_ERR_NOT_SUPPORTED, 0, n);
+    hk__call_lock(h, flags);
+    err = h->be->alloc(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, n, &p);
+    hk__call_unlock(h, flags);
+    if (HK_LIKELY(err == HK_OK))
+        return p;
+    return hk__fail_alloc(err, flags, n);
+}
+
+void *hk_realloc(hk_heap *h, unsigned flags, void *p, size_t n)
+{
+    void *q = NULL;
+    int err;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return NULL;
+    }
+    if (!p || (flags & ~(HK__ANY_FLAGS | HK_HEAP_ZERO_MEMORY
+                         | HK_HEAP_REALLOC_IN_PLACE_ONLY)))
+        return hk__fail_alloc(HK_ERR_INVALID_PARAMETER, 0, n);
+    flags |= h->flags;
+    if (!hk__owner_ok(h))
+        return hk__fail_alloc(HK_ERR_NOT_SUPPORTED, 0, n);
+    hk__call_lock(h, flags);
+    err = h->be->realloc(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, p, n, &q);
+    hk__call_unlock(h, flags);
+    if (err == HK_OK)
+        return q;
+    return hk__fail_alloc(err, flags, n);
+}
+
+int hk_free(hk_heap *h, unsigned flags, void *p)
+{
+    int err;
+    if (!p)                      /* Win32: TRUE, even with a bad heap */
+        return 1;
+    if (HK_UNLIKELY(!hk__heap_check(h))) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    if (HK_UNLIKELY(flags & ~HK__ANY_FLAGS)) {
+        hk__set_error(HK_ERR_INVALID_PARAMETER);
+        return 0;
+    }
+    flags |= h->flags;
+    hk__call_lock(h, flags);
+    err = h->be->free(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, p);
+    hk__call_unlock(h, flags);
+    if (HK_LIKELY(err == HK_OK))
+        return 1;
+    hk__set_error(err);
+    return 0;
+}
+
+size_t hk_size(hk_heap *h, unsigned flags, const void *p)
+{
+    size_t n = 0;
+    int err;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return (size_t)-1;
+    }
+    if (!p || (flags & ~HK__ANY_FLAGS)) {
+        hk__set_error(HK_ERR_INVALID_PARAMETER);
+        return (size_t)-1;
+    }
+    flags |= h->flags;
+    hk__call_lock(h, flags);
+    err = h->be->size(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, p, &n);
+    hk__call_unlock(h, flags);
+    if (err) {
+        hk__set_error(err);
+        return (size_t)-1;
+    }
+    return n;
+}
+
+int hk_validate(hk_heap *h, unsigned flags, const void *p)
+{
+    int saved = hk_last_error(), err;
+    size_t n;
+    if (!hk__heap_check(h) || (flags & ~HK__ANY_FLAGS))
+        return 0;
+    flags = (flags | h->flags) & ~HK_HEAP_GENERATE_EXCEPTIONS;
+    hk__call_lock(h, flags);
+    if (h->be->validate)
+        err = h->be->validate(h->bh, flags, p);
+    else
+        err = p ? h->be->size(h->bh, flags, p, &n) : HK_OK;
+    hk__call_unlock(h, flags);
+    hk__set_error(saved);        /* HeapValidate never changes it */
+    return err == HK_OK;
+}
+
+size_t hk_compact(hk_heap *h, unsigned flags)
+{
+    size_t largest = 0;
+    int err;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    if (flags & ~HK__ANY_FLAGS) {
+        hk__set_error(HK_ERR_INVALID_PARAMETER);
+        return 0;
+    }
+    if (!h->be->compact) {
+        hk__set_error(HK_ERR_NOT_SUPPORTED);
+        return 0;
+    }
+    flags = (flags | h->flags) & ~HK_HEAP_GENERATE_EXCEPTIONS;
+    hk__call_lock(h, flags);
+    err = h->be->compact(h->bh, flags, &largest);
+    hk__call_unlock(h, flags);
+    if (err) {
+        hk__set_error(err);
+        return 0;
+    }
+    return largest;
+}
+
+/* ---- locking ----------------------------------------------------------- */
+
+int hk_lock(hk_heap *h)
+{
+    int err = HK_OK;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    if (h->flags & HK_HEAP_NO_SERIALIZE)
+        return 1;
+    if (h->be->lock)
+        err = h->be->lock(h->bh);
+    else
+        hk__mutex_lock(&h->mutex);
+    if (err) {
+        hk__set_error(err);
+        return 0;
+    }
+    return 1;
+}
+
+int hk_unlock(hk_heap *h)
+{
+    int err = HK_OK;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    if (h->flags & HK_HEAP_NO_SERIALIZE)
+        return 1;
+    if (h->be->lock)
+        err = h->be->unlock(h->bh);
+    else if (!hk__mutex_unlock_owned(&h->mutex))
+        err = HK_ERR_INVALID_PARAMETER;   /* not held by this thread */
+    if (err) {
+        hk__set_error(err);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- mark / release ---------------------------------------------------- */
+
+uintptr_t hk_heap_mark(hk_heap *h)
+{
+    uintptr_t m = 0;
+    int err;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    if (!h->be->mark) {
+        hk__set_error(HK_ERR_NOT_SUPPORTED);
+        return 0;
+    }
+    hk__call_lock(h, h->flags);
+    err = h->be->mark(h->bh, &m);
+    hk__call_unlock(h, h->flags);
+    if (err) {
+        hk__set_error(err);
+        return 0;
+    }
+    return m;
+}
+
+int hk_heap_release(hk_heap *h, uintptr_t mark)
+{
+    int err;
+    if (!hk__heap_check(h)) {
+        hk__set_error(HK_ERR_INVALID_HANDLE);
+        return 0;
+    }
+    if (!h->be->release) {
+        hk__set_error(HK_ERR_NOT_SUPPORTED);
+        return 0;
+    }
+    if (!mark) {
+        hk__set_error(HK_ERR_INVALID_PARAMETER);
+        return 0;
+    }
+    hk__call_lock(h, h->flags);
+    err = h->be->release(h->bh, mark);
+    hk__call_unlock(h, h->flags);
+    if (err) {
+        hk__set_error(err);
+        return 0;
+    }
+    return 1;
+}

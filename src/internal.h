@@ -1,0 +1,93 @@
+/* internal.h - what the core's files share; nothing here is public. */
+#ifndef HK_INTERNAL_H
+#define HK_INTERNAL_H
+
+#ifdef HAVE_CONFIG_H
+#  include "config.h"     /* HK_HAVE_* from configure */
+#endif
+
+#include "heapkit.h"
+#include "heapkit/backend.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _WIN32
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <windows.h>
+typedef CRITICAL_SECTION hk__mutex;      /* recursive by nature */
+typedef DWORD hk__thread_id;
+#else
+#  include <pthread.h>
+typedef pthread_mutex_t hk__mutex;       /* initialised recursive */
+typedef pthread_t hk__thread_id;
+#endif
+
+#if defined(__GNUC__)
+#  define HK_LIKELY(x)   __builtin_expect(!!(x), 1)
+#  define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define HK_LIKELY(x)   (x)
+#  define HK_UNLIKELY(x) (x)
+#endif
+
+void hk__mutex_init(hk__mutex *m);
+void hk__mutex_fini(hk__mutex *m);
+void hk__mutex_lock(hk__mutex *m);
+void hk__mutex_unlock(hk__mutex *m);
+int hk__mutex_unlock_owned(hk__mutex *m); /* 0 if not held by caller */
+hk__thread_id hk__thread_self(void);
+int hk__thread_equal(hk__thread_id a, hk__thread_id b);
+
+/* The process-wide registry lock (heap table, backend table). */
+void hk__global_lock(void);
+void hk__global_unlock(void);
+
+/* A snapshot of a walk, for backends that can only visit (core fallback). */
+struct hk__snapshot {
+    hk_heap_entry *entries;
+    size_t count, cap;
+    uintptr_t id;
+    int failed;                 /* ran out of memory while taking it */
+};
+
+#define HK__HEAP_PROCESS 0x1u   /* the process heap: never destroyed      */
+#define HK__HEAP_FOREIGN 0x2u   /* an OS heap heapkit did not create      */
+
+struct hk_heap {
+    uint32_t magic;             /* HK__MAGIC while the slot is live       */
+    uint32_t kind;              /* HK__HEAP_* bits                        */
+    unsigned flags;             /* creation flags, merged into each call  */
+    unsigned caps;
+    const hk_backend *be;
+    void *bh;                   /* the backend's heap                     */
+    uint64_t seq;               /* creation order, for enumeration        */
+    hk__thread_id owner;        /* creator, for !HK_CAP_ANY_THREAD        */
+    struct hk__snapshot *snap;  /* walk snapshot (visit-only backends)    */
+    hk__mutex mutex;            /* used only when be->lock is NULL        */
+};
+
+#define HK__MAGIC 0x48654b74u   /* "HeKt" */
+#define HK__SLOT_SIZE 128
+#define HK__MAX_HEAPS 16384
+
+/* heap.c */
+hk_heap *hk__heap_check(hk_heap *h);   /* h if live, else NULL */
+void hk__call_lock(hk_heap *h, unsigned flags);
+void hk__call_unlock(hk_heap *h, unsigned flags);
+
+/* error.c */
+void hk__set_error(int err);
+void hk__raise_no_memory(size_t n);
+
+/* backends.c */
+const hk_backend *hk__backend_find(const char *name);
+const hk_backend *hk__backend_default(void);
+size_t hk__backend_list(const hk_backend **out, size_t n);
+
+/* walk.c */
+void hk__snapshot_free(hk_heap *h);
+
+#endif
