@@ -5,6 +5,7 @@
  *
  *   bench [workload ...]      workloads: churn realloc prodcons thrash walk
  *   BENCH_SCALE=0.1 bench     scale the operation counts
+ *   BENCH_ONLY=hk:arena bench only these contestants (besides malloc)
  *
  * Contestants: malloc (the C library), mimalloc (mi_malloc, raw), win32
  * (HeapAlloc on a private heap, raw; Windows only), and heapkit's backends
@@ -45,15 +46,33 @@ typedef struct contestant {
 static void *sys_open(const char *a) { (void)a; return NULL; }
 static void sys_close(void *c) { (void)c; }
 /* The bench calls mi_* directly, so it links libmimalloc, whose Debian
- * build overrides malloc: reach glibc's own allocator by its own names. */
+ * build overrides malloc (and __libc_malloc): take glibc's allocator from
+ * libc itself, so the baseline is the system malloc. */
 #if defined(__GLIBC__)
-extern void *__libc_malloc(size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-#  define HK_SYS_MALLOC __libc_malloc
-#  define HK_SYS_REALLOC __libc_realloc
-#  define HK_SYS_FREE __libc_free
+#  include <dlfcn.h>
+#  include <gnu/lib-names.h>
+static void *(*sys_malloc_fn)(size_t);
+static void *(*sys_realloc_fn)(void *, size_t);
+static void (*sys_free_fn)(void *);
+static void sys_resolve(void)
+{
+    void *libc = dlopen(LIBC_SO, RTLD_NOW | RTLD_NOLOAD);
+    if (libc) {
+        *(void **)&sys_malloc_fn = dlsym(libc, "malloc");
+        *(void **)&sys_realloc_fn = dlsym(libc, "realloc");
+        *(void **)&sys_free_fn = dlsym(libc, "free");
+    }
+    if (!sys_malloc_fn || !sys_realloc_fn || !sys_free_fn) {
+        sys_malloc_fn = malloc;
+        sys_realloc_fn = realloc;
+        sys_free_fn = free;
+    }
+}
+#  define HK_SYS_MALLOC sys_malloc_fn
+#  define HK_SYS_REALLOC sys_realloc_fn
+#  define HK_SYS_FREE sys_free_fn
 #else
+static void sys_resolve(void) {}
 #  define HK_SYS_MALLOC malloc
 #  define HK_SYS_REALLOC realloc
 #  define HK_SYS_FREE free
@@ -86,7 +105,24 @@ static void hk_free_(void *c, void *p) { hk_free(c, 0, p); }
 static contestant g_all[8];
 static int g_n;
 
-static void add(contestant c) { g_all[g_n++] = c; }
+/* BENCH_ONLY=name[,name...] keeps the listed contestants (and malloc, the
+ * baseline of every ratio). */
+static void add(contestant c)
+{
+    const char *only = getenv("BENCH_ONLY");
+    if (g_n > 0 && only && *only) {
+        size_t n = strlen(c.name);
+        const char *p = only;
+        int hit = 0;
+        while (!hit && (p = strstr(p, c.name)) != NULL) {
+            hit = (p == only || p[-1] == ',') && (p[n] == '\0' || p[n] == ',');
+            p += n;
+        }
+        if (!hit)
+            return;
+    }
+    g_all[g_n++] = c;
+}
 
 static void setup_contestants(void)
 {
@@ -130,10 +166,14 @@ static inline uint64_t rnd(void)
     return rng;
 }
 
-static void row(const char *workload, const char *who, double ns, double base)
+static void row(const char *workload, const char *who, double ns, double base,
+                double mi)
 {
-    printf("%-10s %-12s %10.1f ns/op   %6.2fx malloc\n", workload, who, ns,
+    printf("%-10s %-12s %10.1f ns/op   %6.2fx malloc", workload, who, ns,
            base > 0 ? ns / base : 0.0);
+    if (mi > 0)
+        printf("   %6.2fx mimalloc", ns / mi);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -378,18 +418,20 @@ int main(int argc, char **argv)
     int i;
     if (s && atof(s) > 0)
         g_scale = atof(s);
+    sys_resolve();
     setup_contestants();
     printf("heapkit bench (scale %.2f)\n", g_scale);
     for (w = 0; w < sizeof g_workloads / sizeof *g_workloads; w++) {
-        double base = 0;
+        double base = 0, mi = 0;
         if (!wanted(argc, argv, g_workloads[w].name))
             continue;
         for (i = 0; i < g_n; i++) {
-            double ns;
-            ns = g_workloads[w].run(&g_all[i]);
+            double ns = g_workloads[w].run(&g_all[i]);
             if (i == 0)
                 base = ns;
-            row(g_workloads[w].name, g_all[i].name, ns, base);
+            if (strcmp(g_all[i].name, "mimalloc") == 0)
+                mi = ns;
+            row(g_workloads[w].name, g_all[i].name, ns, base, mi);
         }
     }
     if (wanted(argc, argv, "walk"))
