@@ -783,16 +783,49 @@ START_TEST(mark_release)
     }
     keep = hk_alloc(g_heap, 0, 100);
     ck_assert_ptr_nonnull(keep);
+    tu_fill(keep, 100, 8);
     m = hk_heap_mark(g_heap);
     ck_assert_uint_ne(m, 0);
     gone = hk_alloc(g_heap, 0, 200);
     ck_assert_ptr_nonnull(gone);
     ck_assert_ptr_nonnull(hk_alloc(g_heap, 0, 2u << 20));
+    {
+        /* nested marks: releasing the inner one keeps what came between */
+        void *mid = hk_alloc(g_heap, 0, 50), *inner;
+        uintptr_t m2 = hk_heap_mark(g_heap);
+        ck_assert_ptr_nonnull(mid);
+        ck_assert_uint_ne(m2, 0);
+        ck_assert_uint_ne(m2, m);
+        inner = hk_alloc(g_heap, 0, 70);
+        ck_assert_ptr_nonnull(inner);
+        ck_assert(hk_heap_release(g_heap, m2));
+        ck_assert(!hk_validate(g_heap, 0, inner));
+        ck_assert(hk_validate(g_heap, 0, mid));
+        ck_assert(hk_validate(g_heap, 0, gone));
+    }
     ck_assert(hk_heap_release(g_heap, m));
     ck_assert(hk_validate(g_heap, 0, keep));
+    ck_assert(tu_check(keep, 100, 8));
     ck_assert(!hk_validate(g_heap, 0, gone));
     ck_assert(!hk_free(g_heap, 0, gone));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
     ck_assert(hk_validate(g_heap, 0, NULL));
+    /* the walk agrees: one busy block left */
+    {
+        tu_walk w;
+        size_t i;
+        int busy = 0;
+        tu_walk_collect(g_heap, &w);
+        for (i = 0; i < w.n; i++)
+            busy += w.e[i].flags == HK_ENTRY_BUSY;
+        ck_assert_int_eq(busy, 1);
+        tu_walk_free(&w);
+    }
+    /* a mark this heap never issued */
+    ck_assert(!hk_heap_release(g_heap, m ^ (uintptr_t)0x5a5a0000u));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert(!hk_heap_release(g_heap, 0));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
     ck_assert(hk_free(g_heap, 0, keep));
 }
 END_TEST
