@@ -870,15 +870,5 @@ static Suite *conformance_suite(const char *backend)
 
 int main(void)
 {
-    const char *const *names = hk_backends();
-    int failed = 0, i;
-    for (i = 0; names[i]; i++) {
-        g_backend = names[i];
-        failed += tu_run(conformance_suite(names[i]));
-    }
-    if (i == 0) {
-        fprintf(stderr, "conformance: this build has no backends\n");
-        return EXIT_FAILURE;
-    }
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_per_backend(conformance_suite, &g_backend);
 }

@@ -341,11 +341,5 @@ static Suite *model_suite(const char *backend)
 
 int main(void)
 {
-    const char *const *names = hk_backends();
-    int failed = 0, i;
-    for (i = 0; names[i]; i++) {
-        g_backend = names[i];
-        failed += tu_run(model_suite(names[i]));
-    }
-    return failed || i == 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_per_backend(model_suite, &g_backend);
 }

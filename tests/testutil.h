@@ -93,4 +93,19 @@ static inline int tu_run(Suite *s)
     return failed;
 }
 
+/* Run one suite per backend of the build, with *current naming the
+ * backend under test while its suite runs.  Fails when there is none. */
+static inline int tu_run_per_backend(Suite *(*make)(const char *), const char **current)
+{
+    const char *const *names = hk_backends();
+    int failed = 0, i;
+    for (i = 0; names[i]; i++) {
+        *current = names[i];
+        failed += tu_run(make(names[i]));
+    }
+    if (i == 0)
+        fprintf(stderr, "this build has no backends\n");
+    return failed || i == 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 #endif
