@@ -6,7 +6,7 @@
  * address range test plus a magic number, so a garbage handle is refused
  * without ever being dereferenced outside the table.
  */
-#include "internal.h"
+#include "tracker.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +101,7 @@ hk_heap *hk_heap_create(const char *backend, unsigned flags, size_t initial,
     void *bh = NULL;
     int err;
 
+    hk__dbg_autostart();
     be = backend ? hk__backend_find(backend) : hk__backend_default();
     if (!be || (flags & ~HK__ANY_FLAGS)) {
         hk__set_error(HK_ERR_INVALID_PARAMETER);
@@ -134,6 +135,8 @@ int hk_heap_destroy(hk_heap *h)
     else if (!hk__owner_ok(h))
         err = HK_ERR_NOT_SUPPORTED;
     else {
+        if (hk__dbg_active)
+            hk__dbg_heap_destroyed(h);      /* its live blocks are leaks */
         err = h->be->destroy(h->bh);
         if (!err)
             hk__slot_kill(h);
@@ -159,6 +162,7 @@ hk_heap *hk_process_heap(void)
     if (HK_LIKELY(h != NULL))
         return h;
 
+    hk__dbg_autostart();
     be = hk__backend_default();
     if (!be) {
         hk__set_error(HK_ERR_NOT_SUPPORTED);
@@ -291,7 +295,10 @@ static void *hk__fail_alloc(int err, unsigned flags, size_t n)
     return NULL;
 }
 
-void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
+/* The body of hk_alloc, shared with the debugger's entry point, which
+ * knows the caller's file and line. */
+static inline __attribute__((always_inline))
+void *hk__alloc_at(hk_heap *h, unsigned flags, size_t n, const hk__src *src, void *ret)
 {
     void *p = NULL;
     int err;
@@ -307,12 +314,26 @@ void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
     hk__call_lock(h, flags);
     err = h->be->alloc(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, n, &p);
     hk__call_unlock(h, flags);
-    if (HK_LIKELY(err == HK_OK))
+    if (HK_LIKELY(err == HK_OK)) {
+        if (HK_UNLIKELY(hk__dbg_active))
+            hk__dbg_on_heap_alloc(h, p, n, src, ret);
         return p;
+    }
     return hk__fail_alloc(err, flags, n);
 }
 
-void *hk_realloc(hk_heap *h, unsigned flags, void *p, size_t n)
+void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
+{
+    return hk__alloc_at(h, flags, n, NULL, __builtin_return_address(0));
+}
+
+void *hk__alloc_src(hk_heap *h, unsigned flags, size_t n, const hk__src *src)
+{
+    return hk__alloc_at(h, flags, n, src, NULL);
+}
+
+static void *hk__realloc_at(hk_heap *h, unsigned flags, void *p, size_t n,
+                            const hk__src *src, void *ret)
 {
     void *q = NULL;
     int err;
@@ -329,12 +350,25 @@ void *hk_realloc(hk_heap *h, unsigned flags, void *p, size_t n)
     hk__call_lock(h, flags);
     err = h->be->realloc(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, p, n, &q);
     hk__call_unlock(h, flags);
+    if (HK_UNLIKELY(hk__dbg_active))
+        hk__dbg_on_heap_realloc(h, p, q, n, err, src, ret);
     if (err == HK_OK)
         return q;
     return hk__fail_alloc(err, flags, n);
 }
 
-int hk_free(hk_heap *h, unsigned flags, void *p)
+void *hk_realloc(hk_heap *h, unsigned flags, void *p, size_t n)
+{
+    return hk__realloc_at(h, flags, p, n, NULL, __builtin_return_address(0));
+}
+
+void *hk__realloc_src(hk_heap *h, unsigned flags, void *p, size_t n, const hk__src *src)
+{
+    return hk__realloc_at(h, flags, p, n, src, NULL);
+}
+
+static inline __attribute__((always_inline))
+int hk__free_at(hk_heap *h, unsigned flags, void *p, const hk__src *src, void *ret)
 {
     int err;
     if (!p)                      /* Win32: TRUE, even with a bad heap */
@@ -351,10 +385,22 @@ int hk_free(hk_heap *h, unsigned flags, void *p)
     hk__call_lock(h, flags);
     err = h->be->free(h->bh, flags & ~HK_HEAP_GENERATE_EXCEPTIONS, p);
     hk__call_unlock(h, flags);
+    if (HK_UNLIKELY(hk__dbg_active))
+        hk__dbg_on_heap_free(h, p, err, src, ret);
     if (HK_LIKELY(err == HK_OK))
         return 1;
     hk__set_error(err);
     return 0;
+}
+
+int hk_free(hk_heap *h, unsigned flags, void *p)
+{
+    return hk__free_at(h, flags, p, NULL, __builtin_return_address(0));
+}
+
+int hk__free_src(hk_heap *h, unsigned flags, void *p, const hk__src *src)
+{
+    return hk__free_at(h, flags, p, src, NULL);
 }
 
 size_t hk_size(hk_heap *h, unsigned flags, const void *p)
@@ -508,9 +554,36 @@ int hk_heap_release(hk_heap *h, uintptr_t mark)
     hk__call_lock(h, h->flags);
     err = h->be->release(h->bh, mark);
     hk__call_unlock(h, h->flags);
+    if (!err && hk__dbg_active)
+        hk__dbg_heap_released(h);           /* released blocks are not leaks */
     if (err) {
         hk__set_error(err);
         return 0;
     }
+    return 1;
+}
+
+/* ---- the debugger's view of the heap table ------------------------------ */
+
+unsigned hk__heap_id(const hk_heap *h)
+{
+    return (unsigned)(((const union hk__slot *)(const void *)h) - hk__slots) + 1;
+}
+
+hk_heap *hk__heap_from_id(unsigned id)
+{
+    if (id == 0 || id > HK__MAX_HEAPS)
+        return NULL;
+    return hk__slots[id - 1].h.magic == HK__MAGIC ? &hk__slots[id - 1].h : NULL;
+}
+
+int hk__heap_describe(unsigned id, const char **backend, uint64_t *seq)
+{
+    const hk_heap *h;
+    if (id == 0 || id > HK__MAX_HEAPS)
+        return 0;
+    h = &hk__slots[id - 1].h;
+    *backend = h->be ? h->be->name : "?";
+    *seq = h->seq;
     return 1;
 }

@@ -1,0 +1,299 @@
+/*
+ * debug.c - the Heap Debugger's entry points: the functions behind
+ * heapkit/debug.h's macros (the C runtime's allocator, recorded), and the
+ * hooks the core calls for hk heaps.
+ *
+ * A free the tracker cannot match is reported (FM) and NOT passed on: the
+ * pointer is not a block the tracker knows, and handing it to the C
+ * runtime could crash the program (a double free) or corrupt its heap.
+ */
+#include "tracker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _WIN32
+#  include <malloc.h>
+#endif
+
+#define HK__RET ((uintptr_t)__builtin_return_address(0))
+#define HK__SRC(name, type) \
+    hk__src name = { file, func, type, HK__RET, line }
+
+/* ---- the C runtime's allocator ------------------------------------------- */
+
+static void hk__real_free(void *p, unsigned kind)
+{
+#ifdef _WIN32
+    if (kind & HK__K_ALIGNED) {
+        _aligned_free(p);
+        return;
+    }
+#else
+    (void)kind;
+#endif
+    free(p);
+}
+
+static void *hk__record(void *p, size_t n, unsigned kind, const hk__src *src)
+{
+    if (p)
+        hk__dbg_add(p, n, HK__HEAP_MALLOC, kind, src);
+    return p;
+}
+
+void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__record(malloc(n), n, 0, &src);
+}
+
+void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    /* calloc checks the product; once it succeeded the product fits */
+    return hk__record(calloc(count, n), count * n, 0, &src);
+}
+
+static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src)
+{
+    hk__rec r;
+    if (!p)
+        return;
+    hk__dbg_start();
+    if (hk__dbg_take(p, HK__HEAP_MALLOC, &r) != 1) {
+        hk__dbg_unknown_free(p, HK__HEAP_MALLOC, src);
+        return;
+    }
+    if (sized && declared != HK__REC_SIZE(&r))
+        hk__dbg_wrong_size(&r, declared, src);
+    hk__real_free(p, HK__REC_KIND(&r));
+}
+
+void hk_dbg_free(void *p, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__free_at(p, 0, 0, &src);
+}
+
+void hk_dbg_free_sized(void *p, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__free_at(p, 1, n, &src);
+}
+
+void hk_free_sized(void *p, size_t n)
+{
+    hk__src src = { NULL, NULL, NULL, HK__RET, 0 };
+    hk__free_at(p, 1, n, &src);
+}
+
+void hk_dbg_delete(void *p, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__free_at(p, 1, n, &src);
+}
+
+void hk_dbg_aligned_free(void *p, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__free_at(p, 0, 0, &src);      /* the record knows how to free it */
+}
+
+#ifdef _WIN32
+/* Windows has no aligned_alloc: _aligned_malloc, freed by _aligned_free. */
+static void *hk__aligned(size_t align, size_t n)
+{
+    return _aligned_malloc(n ? n : 1, align);
+}
+#define HK__ALIGNED_KIND HK__K_ALIGNED
+#else
+static void *hk__aligned(size_t align, size_t n)
+{
+    void *p = NULL;
+    if (align < sizeof(void *))
+        align = sizeof(void *);
+    return posix_memalign(&p, align, n) == 0 ? p : NULL;
+}
+#define HK__ALIGNED_KIND 0u
+#endif
+
+static int hk__pow2(size_t a) { return a && !(a & (a - 1)); }
+
+void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__rec r;
+    void *q;
+    hk__dbg_start();
+    if (!p)
+        return hk__record(malloc(n), n, 0, &src);
+    if (hk__dbg_peek(p, HK__HEAP_MALLOC, &r) != 1) {
+        hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
+        return NULL;                  /* not ours: never handed on */
+    }
+#ifdef _WIN32
+    if (HK__REC_KIND(&r) & HK__K_ALIGNED) {
+        /* keep the block's alignment: the largest power of two of its address */
+        size_t align = (size_t)((uintptr_t)p & (~(uintptr_t)p + 1)), old = HK__REC_SIZE(&r);
+        if (align > 4096)
+            align = 4096;
+        q = n ? hk__aligned(align, n) : NULL;
+        if (n && !q)
+            return NULL;
+        if (q)
+            memcpy(q, p, old < n ? old : n);
+        hk__dbg_take(p, HK__HEAP_MALLOC, &r);
+        _aligned_free(p);
+        if (q)
+            hk__dbg_readd(&r, q, n, &src);
+        return q;
+    }
+#endif
+    /* The record leaves before realloc runs (after it, p is not to be
+     * touched, even as a key) and comes back if realloc fails. */
+    hk__dbg_take(p, HK__HEAP_MALLOC, &r);
+    q = realloc(p, n);
+    if (!q) {
+        if (n != 0)                   /* failed: the block is still there */
+            hk__dbg_put_back(&r);
+        return NULL;                  /* n == 0: the C runtime freed it */
+    }
+    hk__dbg_readd(&r, q, n, &src);
+    return q;
+}
+
+char *hk_dbg_strdup(const char *s, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    size_t n;
+    char *p;
+    hk__dbg_start();
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return hk__record(p, n, 0, &src);
+}
+
+char *hk_dbg_strndup(const char *s, size_t max, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    size_t n = 0;
+    char *p;
+    hk__dbg_start();
+    if (!s)
+        return NULL;
+    while (n < max && s[n])
+        n++;
+    p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return hk__record(p, n + 1, 0, &src);
+}
+
+void *hk_dbg_aligned_alloc(size_t align, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (!hk__pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return hk__record(hk__aligned(align, n), n, HK__ALIGNED_KIND, &src);
+}
+
+int hk_dbg_posix_memalign(void **out, size_t align, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    void *p;
+    hk__dbg_start();
+    if (!out || !hk__pow2(align) || align % sizeof(void *) != 0)
+        return EINVAL;
+    p = hk__aligned(align, n);
+    if (!p)
+        return ENOMEM;
+    *out = hk__record(p, n, HK__ALIGNED_KIND, &src);
+    return 0;
+}
+
+void *hk_dbg_new(size_t n, const char *type, HK_DBG_SITE)
+{
+    HK__SRC(src, type);
+    hk__dbg_start();
+    return hk__record(calloc(1, n ? n : 1), n, HK__K_OBJECT, &src);
+}
+
+/* ---- hk heaps ------------------------------------------------------------- */
+
+void *hk_dbg_alloc(hk_heap *h, unsigned flags, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__alloc_src(h, flags, n, &src);
+}
+
+void *hk_dbg_heap_realloc(hk_heap *h, unsigned flags, void *p, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__realloc_src(h, flags, p, n, &src);
+}
+
+int hk_dbg_heap_free(hk_heap *h, unsigned flags, void *p, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__free_src(h, flags, p, &src);
+}
+
+static const hk__src *hk__src_or(const hk__src *src, void *ret, hk__src *tmp)
+{
+    if (src)
+        return src;
+    memset(tmp, 0, sizeof *tmp);
+    tmp->caller = (uintptr_t)ret;
+    return tmp;
+}
+
+void hk__dbg_on_heap_alloc(hk_heap *h, void *p, size_t n, const hk__src *src, void *ret)
+{
+    hk__src tmp;
+    hk__dbg_add(p, n, hk__heap_id(h), 0, hk__src_or(src, ret, &tmp));
+}
+
+void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
+                             const hk__src *src, void *ret)
+{
+    hk__src tmp;
+    hk__rec r;
+    unsigned id = hk__heap_id(h);
+    src = hk__src_or(src, ret, &tmp);
+    if (err == HK_ERR_INVALID_PARAMETER) {
+        hk__dbg_unknown_free(p, id, src);
+        return;
+    }
+    if (err)
+        return;                       /* out of memory: the block stays */
+    if (hk__dbg_take(p, id, &r) == 1)
+        hk__dbg_readd(&r, q, n, src);
+    else
+        hk__dbg_add(q, n, id, 0, src); /* from before the debugger started */
+}
+
+void hk__dbg_on_heap_free(hk_heap *h, void *p, int err, const hk__src *src, void *ret)
+{
+    hk__src tmp;
+    hk__rec r;
+    unsigned id = hk__heap_id(h);
+    if (err == HK_OK)
+        hk__dbg_take(p, id, &r);
+    else if (err == HK_ERR_INVALID_PARAMETER)
+        hk__dbg_unknown_free(p, id, hk__src_or(src, ret, &tmp));
+}

@@ -1,0 +1,868 @@
+/*
+ * report.c - the Heap Debugger's diagnosis: collect, order, format, write;
+ * and the hooks that write it at exit, at a fatal signal or an unhandled
+ * Windows exception, and at a fail-fast stop.
+ *
+ * The writer uses no stdio and no heap: it formats into a fixed buffer and
+ * write()s it, and its scratch memory comes from the OS.  So it also works
+ * from a crash handler, and when the heap it reports on is corrupt.
+ */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1           /* REG_RIP in ucontext.h */
+#endif
+#include "tracker.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#  include <io.h>
+#  include <signal.h>
+#  include <windows.h>
+#  define hk__open(p) _open((p), _O_WRONLY | _O_APPEND | _O_CREAT | _O_BINARY, 0644)
+#  define hk__write _write
+#  define hk__close _close
+#else
+#  include <signal.h>
+#  include <ucontext.h>
+#  include <unistd.h>
+#  define hk__open(p) open((p), O_WRONLY | O_APPEND | O_CREAT, 0644)
+#  define hk__write write
+#  define hk__close close
+#endif
+
+hk__dbg_config hk__dbg_cfg;
+
+/* ---- language ----------------------------------------------------------- */
+
+enum {
+    T_HEAD, T_REG, T_ENTRIES, T_COLS, T_SUMMARY, T_SUMCOLS, T_EXIT, T_RTE, T_AT,
+    T_OOM1, T_OOM2, T_COUNT
+};
+
+static const char *const hk__text[2][T_COUNT] = {
+    { "HEAP DEBUGGER DIAGNOSIS:",
+      "pointers were registered",
+      "debug-entries available",
+      "  No  Pointer             Size  Flags  Caller              File            Line  Object",
+      "Summary by call site:",
+      " Count       Bytes  Caller              File            Line",
+      "Program stopped by exit(",
+      "runtime-error ", " at ",
+      "internal error: out of memory, ", " operations not recorded" },
+    { "HEAP-DEBUGGER-DIAGNOSE:",
+      "Zeiger wurden registriert",
+      "Debug-Eintr\xc3\xa4ge vorhanden",
+      "  Nr  Zeiger             Gr\xc3\xb6\xc3\x9f" "e  Flags  Aufrufer            Datei          Zeile  Objekt",
+      "Zusammenfassung nach Aufrufstelle:",
+      "Anzahl       Bytes  Aufrufer            Datei          Zeile",
+      "Programm beendet durch exit(",
+      "Laufzeitfehler ", " bei ",
+      "interner Fehler: kein Speicher, ", " Operationen nicht erfasst" },
+};
+
+#define TX(k) hk__text[hk__dbg_cfg.german ? 1 : 0][k]
+
+/* ---- messages ------------------------------------------------------------ */
+
+#define HK__MAX_MSG 8
+static struct { const char *en, *de; long arg; } hk__msgs[HK__MAX_MSG];
+static volatile int hk__nmsg;
+static volatile int hk__exit_known, hk__exit_status;
+static const char *volatile hk__rte_name;
+static volatile uintptr_t hk__rte_addr;
+
+void hk__dbg_message(const char *en, const char *de, long arg)
+{
+    int i = __atomic_fetch_add(&hk__nmsg, 1, __ATOMIC_SEQ_CST);
+    if (i < HK__MAX_MSG) {
+        hk__msgs[i].en = en;
+        hk__msgs[i].de = de;
+        hk__msgs[i].arg = arg;
+    }
+}
+
+void hk__dbg_note_exit(int status)
+{
+    hk__exit_status = status;
+    hk__exit_known = 1;
+}
+
+/* ---- output buffer --------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    size_t n;
+    char buf[4096];
+} hk__out;
+
+static void hk__flush(hk__out *o)
+{
+    size_t off = 0;
+    while (off < o->n) {
+        int w = (int)hk__write(o->fd, o->buf + off, (unsigned)(o->n - off));
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    o->n = 0;
+}
+
+static void hk__put(hk__out *o, const char *s, size_t n)
+{
+    while (n) {
+        size_t k = sizeof o->buf - o->n;
+        if (k > n)
+            k = n;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k;
+        s += k;
+        n -= k;
+        if (o->n == sizeof o->buf)
+            hk__flush(o);
+    }
+}
+
+static void hk__puts(hk__out *o, const char *s) { hk__put(o, s, strlen(s)); }
+
+static void hk__pad(hk__out *o, size_t n)
+{
+    while (n--)
+        hk__put(o, " ", 1);
+}
+
+/* Columns count characters, not bytes (the German text has umlauts). */
+static size_t hk__width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+static void hk__left(hk__out *o, const char *s, size_t w)
+{
+    size_t n = hk__width(s);
+    hk__puts(o, s);
+    if (n < w)
+        hk__pad(o, w - n);
+}
+
+static void hk__right(hk__out *o, const char *s, size_t w)
+{
+    size_t n = hk__width(s);
+    if (n < w)
+        hk__pad(o, w - n);
+    hk__puts(o, s);
+}
+
+static char *hk__udec(char *buf, unsigned long long v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *buf++ = tmp[--n];
+    *buf = 0;
+    return buf;
+}
+
+/* 0x + 12 hex digits at least: the same width for Linux and Windows
+ * user-space addresses. */
+static char *hk__hex(char *buf, uintptr_t v)
+{
+    static const char d[] = "0123456789abcdef";
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = d[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n < 12)
+        tmp[n++] = '0';
+    *buf++ = '0';
+    *buf++ = 'x';
+    while (n)
+        *buf++ = tmp[--n];
+    *buf = 0;
+    return buf;
+}
+
+static void hk__put_u(hk__out *o, unsigned long long v)
+{
+    char b[24];
+    hk__udec(b, v);
+    hk__puts(o, b);
+}
+
+static const char *hk__base(const char *file)
+{
+    const char *s, *b = file;
+    if (!file)
+        return NULL;
+    for (s = file; *s; s++)
+        if (*s == '/' || *s == '\\')
+            b = s + 1;
+    return b;
+}
+
+static void hk__json_str(hk__out *o, const char *s)
+{
+    static const char d[] = "0123456789abcdef";
+    if (!s) {
+        hk__puts(o, "null");
+        return;
+    }
+    hk__put(o, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            hk__put(o, "\\", 1);
+            hk__put(o, s, 1);
+        } else if (c < 0x20) {
+            char e[6] = { '\\', 'u', '0', '0', d[c >> 4], d[c & 15] };
+            hk__put(o, e, 6);
+        } else {
+            hk__put(o, s, 1);
+        }
+    }
+    hk__put(o, "\"", 1);
+}
+
+/* ---- collecting the entries ------------------------------------------------ */
+
+typedef struct {
+    uint64_t k1, k2;           /* order: (number, kind, arrival) */
+    uintptr_t ptr;
+    uint64_t size;
+    uint32_t no;               /* 0: none */
+    uint32_t site;
+    const char *flags;
+    const char *backend;       /* NULL: malloc */
+    uint64_t heap_seq;
+    int has_size;
+} hk__entry;
+
+typedef struct {
+    hk__entry *e;
+    size_t n, cap;
+    size_t bytes;              /* of the OS block */
+    uint64_t arrival;
+} hk__list;
+
+static hk__entry *hk__list_add(hk__list *l)
+{
+    if (l->n == l->cap)
+        return NULL;
+    return &l->e[l->n++];
+}
+
+static const char *hk__rec_flags(unsigned kind, int s)
+{
+    if (kind & HK__K_OBJECT)
+        return s ? "OS" : "O";
+    return s ? "S" : "";
+}
+
+static void hk__collect_rec(const hk__rec *r, void *arg)
+{
+    hk__list *l = arg;
+    hk__entry *e;
+    if (r->no <= hk__dbg_mark_no)
+        return;
+    e = hk__list_add(l);
+    if (!e)
+        return;
+    memset(e, 0, sizeof *e);
+    e->k1 = (uint64_t)r->no << 2;
+    e->k2 = l->arrival++;
+    e->ptr = r->ptr;
+    e->size = HK__REC_SIZE(r);
+    e->has_size = 1;
+    e->no = r->no;
+    e->site = r->site;
+    e->flags = hk__rec_flags(HK__REC_KIND(r), 0);
+    if (HK__REC_HEAP(r) != HK__HEAP_MALLOC)
+        hk__heap_describe(HK__REC_HEAP(r), &e->backend, &e->heap_seq);
+}
+
+static void hk__collect_events(hk__list *l)
+{
+    const hk__event *ev;
+    size_t n = hk__dbg_events(&ev), i;
+    for (i = hk__dbg_mark_event; i < n; i++) {
+        hk__entry *e = hk__list_add(l);
+        if (!e)
+            return;
+        memset(e, 0, sizeof *e);
+        e->ptr = ev[i].ptr;
+        e->size = ev[i].size;
+        e->site = ev[i].site;
+        e->backend = ev[i].heap_backend;
+        e->heap_seq = ev[i].heap_seq;
+        e->has_size = ev[i].kind != HK__EV_FM;
+        switch (ev[i].kind) {
+        case HK__EV_S:
+        case HK__EV_LEAK:
+            e->no = ev[i].no;
+            e->k1 = (uint64_t)ev[i].no << 2;
+            e->flags = hk__rec_flags(ev[i].rkind, ev[i].kind == HK__EV_S);
+            break;
+        case HK__EV_FS:
+            e->k1 = (uint64_t)ev[i].no << 2 | 1;      /* right after its S */
+            e->flags = "FS";
+            break;
+        default:
+            e->k1 = (uint64_t)ev[i].after << 2 | 2;   /* after what came before */
+            e->flags = "FM";
+            break;
+        }
+        e->k2 = l->arrival++;
+    }
+}
+
+static int hk__before(const hk__entry *a, const hk__entry *b)
+{
+    return a->k1 < b->k1 || (a->k1 == b->k1 && a->k2 < b->k2);
+}
+
+/* Heap sort: in place, no allocation (crash paths), O(n log n). */
+static void hk__sift(hk__entry *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        hk__entry t;
+        if (c >= n)
+            return;
+        if (c + 1 < n && hk__before(&a[c], &a[c + 1]))
+            c++;
+        if (!hk__before(&a[i], &a[c]))
+            return;
+        t = a[i]; a[i] = a[c]; a[c] = t;
+        i = c;
+    }
+}
+
+static void hk__sort(hk__entry *a, size_t n)
+{
+    size_t i;
+    for (i = n / 2; i-- > 0;)
+        hk__sift(a, i, n);
+    for (i = n; i-- > 1;) {
+        hk__entry t = a[0]; a[0] = a[i]; a[i] = t;
+        hk__sift(a, 0, i);
+    }
+}
+
+static void hk__count_cb(const hk__rec *r, void *arg)
+{
+    (void)r;
+    ++*(size_t *)arg;
+}
+
+/* Live records are counted first, with room to spare for any that appear
+ * while collecting. */
+static int hk__collect(hk__list *l, int crashing)
+{
+    const hk__event *ev;
+    size_t recs = 0;
+    memset(l, 0, sizeof *l);
+    hk__dbg_each_record(hk__count_cb, &recs, !crashing);
+    l->cap = recs + hk__dbg_events(&ev) + 64;
+    l->bytes = l->cap * sizeof(hk__entry);
+    l->e = hk__dbg_os_alloc_raw(l->bytes);
+    if (!l->e)
+        return 0;
+    hk__dbg_each_record(hk__collect_rec, l, !crashing);
+    hk__collect_events(l);
+    hk__sort(l->e, l->n);
+    return 1;
+}
+
+/* ---- call-site summary ---------------------------------------------------- */
+
+typedef struct { uint32_t site; unsigned long count; uint64_t bytes; } hk__sum;
+
+static int hk__sum_before(const hk__sum *a, const hk__sum *b)
+{
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes;
+    if (a->count != b->count)
+        return a->count > b->count;
+    return a->site < b->site;
+}
+
+/* Group entries by site: an insertion into a list kept sorted by site id
+ * would be quadratic; sort a copy of the ids instead. */
+static size_t hk__summarize(const hk__list *l, hk__sum **out, size_t *bytes)
+{
+    hk__sum *s;
+    size_t n = 0, i, j;
+    *bytes = (l->n + 1) * sizeof *s;
+    s = hk__dbg_os_alloc_raw(*bytes);
+    *out = s;
+    if (!s)
+        return 0;
+    for (i = 0; i < l->n; i++) {
+        const hk__entry *e = &l->e[i];
+        /* memory still held: not the frees (F*) and not the blocks they
+         * freed with a wrong size (S) */
+        if (e->flags[0] == 'F' || strchr(e->flags, 'S'))
+            continue;
+        for (j = 0; j < n && s[j].site != e->site; j++)
+            ;
+        if (j == n) {
+            if (n > 4096)                /* a bounded summary */
+                continue;
+            s[n].site = e->site;
+            s[n].count = 0;
+            s[n].bytes = 0;
+            n++;
+        }
+        s[j].count++;
+        s[j].bytes += e->size;
+    }
+    for (i = 1; i < n; i++) {            /* insertion sort, largest first */
+        hk__sum t = s[i];
+        for (j = i; j > 0 && hk__sum_before(&t, &s[j - 1]); j--)
+            s[j] = s[j - 1];
+        s[j] = t;
+    }
+    return n;
+}
+
+/* ---- formatting ------------------------------------------------------------ */
+
+static void hk__heap_name(char *buf, const char *backend, uint64_t seq)
+{
+    char *p = buf;
+    if (!backend) {
+        strcpy(buf, "malloc");
+        return;
+    }
+    while (*backend && p < buf + 40)
+        *p++ = *backend++;
+    *p++ = '#';
+    hk__udec(p, seq);
+}
+
+static void hk__text_entry(hk__out *o, const hk__entry *e)
+{
+    const hk__site *s = hk__dbg_site(e->site);
+    char b[64];
+    if (e->no) {
+        hk__udec(b, e->no);
+        hk__right(o, b, 4);
+    } else {
+        hk__pad(o, 4);
+    }
+    hk__pad(o, 2);
+    hk__hex(b, e->ptr);
+    hk__left(o, b, 14);
+    if (e->has_size) {
+        hk__udec(b, e->size);
+        hk__right(o, b, 10);
+    } else {
+        hk__pad(o, 10);
+    }
+    hk__pad(o, 2);
+    hk__left(o, e->flags, 5);
+    hk__pad(o, 2);
+    hk__hex(b, s ? s->caller : 0);
+    hk__left(o, b, 18);
+    hk__pad(o, 2);
+    hk__left(o, s && s->file ? hk__base(s->file) : "?", 14);
+    if (s && s->line > 0) {
+        hk__udec(b, (unsigned long long)s->line);
+        hk__right(o, b, 6);
+    } else {
+        hk__pad(o, 6);
+    }
+    if (s && s->type) {
+        hk__pad(o, 2);
+        hk__puts(o, s->type);
+    } else if (e->backend) {
+        hk__pad(o, 2);
+        hk__puts(o, "heap:");
+        hk__heap_name(b, e->backend, e->heap_seq);
+        hk__puts(o, b);
+    }
+    hk__puts(o, "\n");
+}
+
+static void hk__text_messages(hk__out *o)
+{
+    int i, n = hk__nmsg < HK__MAX_MSG ? hk__nmsg : HK__MAX_MSG;
+    char b[32];
+    for (i = 0; i < n; i++) {
+        hk__puts(o, hk__dbg_cfg.german ? hk__msgs[i].de : hk__msgs[i].en);
+        hk__puts(o, "\n");
+    }
+    if (hk__rte_name) {
+        hk__puts(o, TX(T_RTE));
+        hk__puts(o, hk__rte_name);
+        hk__puts(o, TX(T_AT));
+        hk__hex(b, hk__rte_addr);
+        hk__puts(o, b);
+        hk__puts(o, "\n");
+    }
+    if (hk__exit_known && hk__exit_status != 0) {
+        hk__puts(o, TX(T_EXIT));
+        if (hk__exit_status < 0) {
+            hk__puts(o, "-");
+            hk__put_u(o, (unsigned long long)-(long long)hk__exit_status);
+        } else {
+            hk__put_u(o, (unsigned long long)hk__exit_status);
+        }
+        hk__puts(o, ")\n");
+    }
+    if (hk__dbg_missed()) {
+        hk__puts(o, TX(T_OOM1));
+        hk__put_u(o, hk__dbg_missed());
+        hk__puts(o, TX(T_OOM2));
+        hk__puts(o, "\n");
+    }
+}
+
+static void hk__text_report(hk__out *o, const hk__list *l, const hk__sum *s, size_t ns)
+{
+    size_t i;
+    char b[64];
+    hk__puts(o, TX(T_HEAD));
+    hk__puts(o, "\n   ");
+    hk__put_u(o, hk__dbg_registered());
+    hk__puts(o, " ");
+    hk__puts(o, TX(T_REG));
+    hk__puts(o, "\n   ");
+    hk__put_u(o, l->n);
+    hk__puts(o, " ");
+    hk__puts(o, TX(T_ENTRIES));
+    hk__puts(o, "\n");
+    if (l->n) {
+        hk__puts(o, TX(T_COLS));
+        hk__puts(o, "\n");
+        for (i = 0; i < l->n; i++)
+            hk__text_entry(o, &l->e[i]);
+    }
+    if (ns) {
+        hk__puts(o, TX(T_SUMMARY));
+        hk__puts(o, "\n");
+        hk__puts(o, TX(T_SUMCOLS));
+        hk__puts(o, "\n");
+        for (i = 0; i < ns; i++) {
+            const hk__site *st = hk__dbg_site(s[i].site);
+            hk__udec(b, s[i].count);
+            hk__right(o, b, 6);
+            hk__udec(b, s[i].bytes);
+            hk__right(o, b, 12);
+            hk__pad(o, 2);
+            hk__hex(b, st ? st->caller : 0);
+            hk__left(o, b, 18);
+            hk__pad(o, 2);
+            if (st && st->line > 0) {
+                hk__left(o, st->file ? hk__base(st->file) : "?", 14);
+                hk__udec(b, (unsigned long long)st->line);
+                hk__right(o, b, 6);
+            } else {
+                hk__puts(o, st && st->file ? hk__base(st->file) : "?");
+            }
+            hk__puts(o, "\n");
+        }
+    }
+    hk__text_messages(o);
+}
+
+static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v)
+{
+    if (has)
+        hk__put_u(o, v);
+    else
+        hk__puts(o, "null");
+}
+
+static void hk__json_report(hk__out *o, const hk__list *l, const hk__sum *s, size_t ns)
+{
+    size_t i;
+    char b[64];
+    hk__puts(o, "{\"registered\":");
+    hk__put_u(o, hk__dbg_registered());
+    hk__puts(o, ",\"entries\":[");
+    for (i = 0; i < l->n; i++) {
+        const hk__entry *e = &l->e[i];
+        const hk__site *st = hk__dbg_site(e->site);
+        hk__puts(o, i ? ",\n{" : "\n{");
+        hk__puts(o, "\"no\":");
+        hk__json_num_or_null(o, e->no != 0, e->no);
+        hk__puts(o, ",\"pointer\":\"");
+        hk__hex(b, e->ptr);
+        hk__puts(o, b);
+        hk__puts(o, "\",\"size\":");
+        hk__json_num_or_null(o, e->has_size, e->size);
+        hk__puts(o, ",\"flags\":");
+        hk__json_str(o, e->flags);
+        hk__puts(o, ",\"caller\":\"");
+        hk__hex(b, st ? st->caller : 0);
+        hk__puts(o, b);
+        hk__puts(o, "\",\"function\":");
+        hk__json_str(o, st ? st->func : NULL);
+        hk__puts(o, ",\"file\":");
+        hk__json_str(o, st && st->file ? hk__base(st->file) : NULL);
+        hk__puts(o, ",\"line\":");
+        hk__json_num_or_null(o, st && st->line > 0, st ? (unsigned long long)st->line : 0);
+        hk__puts(o, ",\"type\":");
+        hk__json_str(o, st ? st->type : NULL);
+        hk__puts(o, ",\"heap\":");
+        hk__heap_name(b, e->backend, e->heap_seq);
+        hk__json_str(o, b);
+        hk__puts(o, "}");
+    }
+    hk__puts(o, "],\n\"sites\":[");
+    for (i = 0; i < ns; i++) {
+        const hk__site *st = hk__dbg_site(s[i].site);
+        hk__puts(o, i ? ",\n{" : "\n{");
+        hk__puts(o, "\"file\":");
+        hk__json_str(o, st && st->file ? hk__base(st->file) : NULL);
+        hk__puts(o, ",\"line\":");
+        hk__json_num_or_null(o, st && st->line > 0, st ? (unsigned long long)st->line : 0);
+        hk__puts(o, ",\"function\":");
+        hk__json_str(o, st ? st->func : NULL);
+        hk__puts(o, ",\"caller\":\"");
+        hk__hex(b, st ? st->caller : 0);
+        hk__puts(o, b);
+        hk__puts(o, "\",\"count\":");
+        hk__put_u(o, s[i].count);
+        hk__puts(o, ",\"bytes\":");
+        hk__put_u(o, s[i].bytes);
+        hk__puts(o, "}");
+    }
+    hk__puts(o, "],\n\"messages\":[");
+    {
+        /* the text report's closing lines, one JSON string each */
+        static hk__out lines;
+        size_t k, start = 0;
+        int first = 1;
+        lines.fd = -1;
+        lines.n = 0;
+        hk__text_messages(&lines);
+        for (k = 0; k < lines.n; k++)
+            if (lines.buf[k] == '\n') {
+                lines.buf[k] = 0;
+                hk__puts(o, first ? "" : ",");
+                first = 0;
+                hk__json_str(o, lines.buf + start);
+                start = k + 1;
+            }
+    }
+    hk__puts(o, "]}\n");
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+int hk__dbg_write_report(int crashing)
+{
+    static hk__out out;                   /* static: crash paths have little stack */
+    hk__list l;
+    hk__sum *s = NULL;
+    size_t ns = 0, sbytes = 0;
+    int fd = 2, opened = 0;
+    if (hk__dbg_cfg.report_path[0]) {
+        fd = hk__open(hk__dbg_cfg.report_path);
+        if (fd < 0)
+            fd = 2;
+        else
+            opened = 1;
+    }
+    out.fd = fd;
+    out.n = 0;
+    if (!hk__collect(&l, crashing)) {
+        hk__puts(&out, TX(T_HEAD));
+        hk__puts(&out, "\n");
+        hk__puts(&out, TX(T_OOM1));
+        hk__puts(&out, "0");
+        hk__puts(&out, TX(T_OOM2));
+        hk__puts(&out, "\n");
+    } else {
+        ns = hk__summarize(&l, &s, &sbytes);
+        if (hk__dbg_cfg.json)
+            hk__json_report(&out, &l, s, ns);
+        else
+            hk__text_report(&out, &l, s, ns);
+        hk__dbg_os_free(s, sbytes);
+        hk__dbg_os_free(l.e, l.bytes);
+    }
+    hk__flush(&out);
+    if (opened)
+        hk__close(fd);
+    return 1;
+}
+
+int hk_debug_report(void)
+{
+    hk__dbg_start();
+    return hk__dbg_write_report(0);
+}
+
+/* ---- when the report is written ------------------------------------------------ */
+
+static volatile int hk__exit_done;
+
+static void hk__at_exit(void)
+{
+    if (__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
+        return;
+    hk__dbg_write_report(0);
+}
+
+#if defined(__GLIBC__)
+/* on_exit also tells the status a return from main gave. */
+static void hk__on_exit(int status, void *arg)
+{
+    (void)arg;
+    if (!hk__exit_known)
+        hk__dbg_note_exit(status);
+    hk__at_exit();
+}
+#endif
+
+void hk__dbg_stop(int status)
+{
+    hk__dbg_note_exit(status);
+    if (!__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
+        hk__dbg_write_report(0);
+    _exit(status);
+}
+
+void hk_dbg_exit(int status)
+{
+    hk__dbg_note_exit(status);
+    exit(status);
+}
+
+static void hk__crashed(const char *name, uintptr_t addr)
+{
+    hk__rte_name = name;
+    hk__rte_addr = addr;
+    if (!__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
+        hk__dbg_write_report(1);
+}
+
+#ifdef _WIN32
+
+static const char *hk__exception_name(DWORD code)
+{
+    switch (code) {
+    case EXCEPTION_ACCESS_VIOLATION:      return "EXCEPTION_ACCESS_VIOLATION";
+    case EXCEPTION_BREAKPOINT:            return "EXCEPTION_BREAKPOINT";
+    case EXCEPTION_ILLEGAL_INSTRUCTION:   return "EXCEPTION_ILLEGAL_INSTRUCTION";
+    case EXCEPTION_INT_DIVIDE_BY_ZERO:    return "EXCEPTION_INT_DIVIDE_BY_ZERO";
+    case EXCEPTION_STACK_OVERFLOW:        return "EXCEPTION_STACK_OVERFLOW";
+    case EXCEPTION_DATATYPE_MISALIGNMENT: return "EXCEPTION_DATATYPE_MISALIGNMENT";
+    case EXCEPTION_IN_PAGE_ERROR:         return "EXCEPTION_IN_PAGE_ERROR";
+    case EXCEPTION_PRIV_INSTRUCTION:      return "EXCEPTION_PRIV_INSTRUCTION";
+    case EXCEPTION_FLT_DIVIDE_BY_ZERO:    return "EXCEPTION_FLT_DIVIDE_BY_ZERO";
+    case HK_STATUS_NO_MEMORY:             return "STATUS_NO_MEMORY";
+    default:                              return "EXCEPTION";
+    }
+}
+
+static LPTOP_LEVEL_EXCEPTION_FILTER hk__prev_filter;
+
+/* The process dies of this exception: the report first, then whatever
+ * filter was there before (or termination with the exception code). */
+static LONG WINAPI hk__seh_filter(EXCEPTION_POINTERS *ep)
+{
+    hk__crashed(hk__exception_name(ep->ExceptionRecord->ExceptionCode),
+                (uintptr_t)ep->ExceptionRecord->ExceptionAddress);
+    /* the program's own filter (or the C runtime's) may still handle it;
+     * if none does, end here instead of starting a debugger */
+    if (hk__prev_filter) {
+        LONG r = hk__prev_filter(ep);
+        if (r != EXCEPTION_CONTINUE_SEARCH)
+            return r;
+    }
+    return EXCEPTION_EXECUTE_HANDLER;
+}
+
+static void hk__crt_abort(int sig)
+{
+    (void)sig;
+    hk__crashed("SIGABRT", 0);
+    _exit(3);                  /* what msvcrt's abort() ends with */
+}
+
+void hk__dbg_install_exit_hooks(void)
+{
+    void (*prev)(int);
+    atexit(hk__at_exit);
+    hk__prev_filter = SetUnhandledExceptionFilter(hk__seh_filter);
+    prev = signal(SIGABRT, hk__crt_abort);
+    if (prev != SIG_DFL && prev != SIG_ERR)
+        signal(SIGABRT, prev);             /* the program's own: keep it */
+}
+
+#else /* POSIX */
+
+static const char *hk__signal_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGABRT: return "SIGABRT";
+    case SIGBUS:  return "SIGBUS";
+    case SIGFPE:  return "SIGFPE";
+    case SIGILL:  return "SIGILL";
+    default:      return "SIGNAL";
+    }
+}
+
+static void hk__on_signal(int sig, siginfo_t *si, void *ctx)
+{
+    uintptr_t pc = si ? (uintptr_t)si->si_addr : 0;
+#if defined(__linux__) && defined(__x86_64__)
+    if (ctx)
+        pc = (uintptr_t)((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__linux__) && defined(__aarch64__)
+    if (ctx)
+        pc = (uintptr_t)((ucontext_t *)ctx)->uc_mcontext.pc;
+#else
+    (void)ctx;
+#endif
+    hk__crashed(hk__signal_name(sig), pc);
+    /* SA_RESETHAND put the default action back: die of the same signal */
+    raise(sig);
+}
+
+void hk__dbg_install_exit_hooks(void)
+{
+    static const int sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+    struct sigaction sa, old;
+    stack_t ss, cur;
+    size_t i;
+#if defined(__GLIBC__)
+    on_exit(hk__on_exit, NULL);
+#else
+    atexit(hk__at_exit);
+#endif
+    /* an alternate stack, so a stack overflow can still be reported */
+    if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        ss.ss_size = 64 * 1024;
+        ss.ss_sp = hk__dbg_os_alloc(ss.ss_size);
+        ss.ss_flags = 0;
+        if (ss.ss_sp)
+            sigaltstack(&ss, NULL);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = hk__on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        /* only where nobody has a handler: never take over the program's */
+        if (sigaction(sigs[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO)
+            && old.sa_handler == SIG_DFL)
+            sigaction(sigs[i], &sa, NULL);
+}
+
+#endif

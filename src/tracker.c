@@ -1,0 +1,863 @@
+/*
+ * tracker.c - the Heap Debugger's records: one per live block, found by its
+ * pointer in O(1), in memory taken straight from the OS.
+ *
+ * Why it looks like this:
+ *  - 64 shards, picked by the pointer's hash, each with its own spin lock:
+ *    no global lock on the hot path, and threads rarely meet.
+ *  - A shard keeps its 24-byte records in one Robin Hood table, 75-90%
+ *    full: a lookup is one or two cache lines, a live record costs 27-32
+ *    bytes.
+ *  - Allocation numbers come from a global counter in per-thread batches,
+ *    so a thread takes no shared cache line per allocation; a single-
+ *    threaded program still numbers its allocations 1, 2, 3, ...
+ *  - Call sites are interned once (a per-thread cache in front of a global
+ *    table), so a record holds a 32-bit site id.
+ *  - Problems (wrong-size frees, unknown frees, leaks of destroyed heaps)
+ *    go to an append-only event log; they are rare.
+ */
+#include "tracker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <signal.h>
+#  include <sched.h>
+#  include <sys/mman.h>
+#endif
+
+volatile int hk__dbg_active;
+
+/* ---- the tracker's own memory ------------------------------------------ */
+
+static volatile long hk__fail_after = -1;     /* < 0: never fail */
+static volatile unsigned long hk__missed_ops;
+
+void hk_debug_fail_after(long n)
+{
+    hk__dbg_start();
+    __atomic_store_n(&hk__fail_after, n, __ATOMIC_SEQ_CST);
+}
+
+void *hk__dbg_os_alloc(size_t n)
+{
+    long left = __atomic_load_n(&hk__fail_after, __ATOMIC_RELAXED);
+    if (left >= 0) {
+        if (left == 0)
+            return NULL;
+        __atomic_sub_fetch(&hk__fail_after, 1, __ATOMIC_RELAXED);
+    }
+    return hk__dbg_os_alloc_raw(n);
+}
+
+/* Never fails on purpose: the report's scratch memory must be there to
+ * tell that the tracker's ran out. */
+void *hk__dbg_os_alloc_raw(size_t n)
+{
+    void *p;
+#ifdef _WIN32
+    p = VirtualAlloc(NULL, n, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+#else
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        p = NULL;
+#endif
+    return p;
+}
+
+void hk__dbg_os_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+#ifdef _WIN32
+    (void)n;
+    VirtualFree(p, 0, MEM_RELEASE);
+#else
+    munmap(p, n);
+#endif
+}
+
+static void hk__count_missed(void)
+{
+    __atomic_add_fetch(&hk__missed_ops, 1, __ATOMIC_RELAXED);
+}
+
+unsigned long hk__dbg_missed(void)
+{
+    return __atomic_load_n(&hk__missed_ops, __ATOMIC_RELAXED);
+}
+
+/* ---- spin lock (short critical sections only) --------------------------- */
+
+typedef volatile int hk__spin;
+
+static void hk__spin_lock(hk__spin *l)
+{
+    int n = 0;
+    if (HK_LIKELY(!__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)))
+        return;
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+            if (++n < 16) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+#ifdef _WIN32
+                SwitchToThread();
+#else
+                sched_yield();
+#endif
+            }
+        }
+    }
+}
+
+static void hk__spin_unlock(hk__spin *l)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+static hk__spin hk__start_lock;
+static int hk__started;
+
+static long hk__env_long(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : 0;
+}
+
+void hk__dbg_start(void)
+{
+    const char *v;
+    if (__atomic_load_n(&hk__started, __ATOMIC_ACQUIRE))
+        return;
+    hk__spin_lock(&hk__start_lock);
+    if (!hk__started) {
+        v = getenv("HEAPKIT_FORMAT");
+        hk__dbg_cfg.json = v && strcmp(v, "json") == 0;
+        v = getenv("HEAPKIT_LANG");
+        hk__dbg_cfg.german = v && strncmp(v, "de", 2) == 0;
+        hk__dbg_cfg.record_zero = hk__env_long("HEAPKIT_RECORD_ZERO_SIZE") != 0;
+        hk__dbg_cfg.abort_wrong_size = (int)hk__env_long("HEAPKIT_ABORT_ON_WRONG_SIZE");
+        hk__dbg_cfg.abort_unknown_free = (int)hk__env_long("HEAPKIT_ABORT_ON_UNKNOWN_FREE");
+        hk__dbg_cfg.break_alloc = (unsigned long)hk__env_long("HEAPKIT_BREAK_ALLOC");
+        v = getenv("HEAPKIT_REPORT");
+        if (v && *v) {
+            strncpy(hk__dbg_cfg.report_path, v, sizeof hk__dbg_cfg.report_path - 1);
+            hk__dbg_cfg.report_path[sizeof hk__dbg_cfg.report_path - 1] = 0;
+        }
+        hk__dbg_install_exit_hooks();
+        __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&hk__started, 1, __ATOMIC_RELEASE);
+    }
+    hk__spin_unlock(&hk__start_lock);
+}
+
+void hk__dbg_autostart(void)
+{
+    static int checked;
+    if (!__atomic_load_n(&checked, __ATOMIC_ACQUIRE)) {
+        if (hk__env_long("HEAPKIT_DEBUG") != 0)
+            hk__dbg_start();
+        __atomic_store_n(&checked, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* ---- suspend ------------------------------------------------------------ */
+
+static volatile int hk__suspend;
+
+void hk_debug_suspend(int suspend)
+{
+    hk__dbg_start();
+    if (suspend)
+        __atomic_add_fetch(&hk__suspend, 1, __ATOMIC_SEQ_CST);
+    else if (__atomic_load_n(&hk__suspend, __ATOMIC_SEQ_CST) > 0)
+        __atomic_sub_fetch(&hk__suspend, 1, __ATOMIC_SEQ_CST);
+}
+
+int hk__dbg_suspended(void)
+{
+    return __atomic_load_n(&hk__suspend, __ATOMIC_RELAXED) > 0;
+}
+
+/* ---- per-thread state: allocation numbers and the site cache ------------ */
+
+#define HK__NO_BATCH 16u
+#define HK__SITE_CACHE 64u
+
+struct hk__site_slot {
+    uintptr_t caller;
+    const char *file, *type;
+    int line;
+    uint32_t id;
+};
+
+struct hk__thread {
+    uint32_t next_no, end_no;        /* the batch of numbers in hand */
+    uint32_t epoch;                  /* hk__no_epoch when it was taken */
+    uint32_t last_no;
+    unsigned long registered;
+    struct hk__site_slot cache[HK__SITE_CACHE];
+    struct hk__thread *link;
+};
+
+static volatile uint32_t hk__no_next = 1;
+static volatile uint32_t hk__no_epoch;  /* a checkpoint voids every batch */
+static struct hk__thread *hk__threads;
+static hk__spin hk__threads_lock;
+static struct hk__thread hk__fallback_thread;   /* when memory ran out */
+static hk__spin hk__fallback_lock;
+
+#if defined(__GNUC__) && !defined(_WIN32)
+static __thread struct hk__thread *hk__me __attribute__((tls_model("initial-exec")));
+#else
+static _Thread_local struct hk__thread *hk__me;
+#endif
+
+static struct hk__thread *hk__thread_get(void)
+{
+    struct hk__thread *t = hk__me;
+    if (HK_LIKELY(t != NULL))
+        return t;
+    t = hk__dbg_os_alloc(sizeof *t);
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    hk__spin_lock(&hk__threads_lock);
+    t->link = hk__threads;
+    hk__threads = t;
+    hk__spin_unlock(&hk__threads_lock);
+    hk__me = t;
+    return t;
+}
+
+static void hk__break_here(void)
+{
+#ifdef _WIN32
+    DebugBreak();
+#else
+    raise(SIGTRAP);
+#endif
+}
+
+static uint32_t hk__take_no(struct hk__thread *t)
+{
+    uint32_t no;
+    uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
+    if (HK_UNLIKELY(t->next_no == t->end_no || t->epoch != epoch)) {
+        t->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH, __ATOMIC_RELAXED);
+        t->end_no = t->next_no + HK__NO_BATCH;
+        t->epoch = epoch;
+    }
+    no = t->next_no++;
+    t->last_no = no;
+    t->registered++;
+    if (HK_UNLIKELY(hk__dbg_cfg.break_alloc != 0 && no == hk__dbg_cfg.break_alloc))
+        hk__break_here();
+    return no;
+}
+
+unsigned long hk__dbg_registered(void)
+{
+    struct hk__thread *t;
+    unsigned long n = 0;
+    for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t; t = t->link)
+        n += t->registered;
+    return n + hk__fallback_thread.registered;
+}
+
+static uint32_t hk__last_no(void)
+{
+    struct hk__thread *t = hk__me;
+    return t ? t->last_no : hk__fallback_thread.last_no;
+}
+
+/* ---- call sites ---------------------------------------------------------- */
+
+#define HK__SITE_CHUNK 1024u
+#define HK__SITE_CHUNKS 1024u
+
+static hk__site *hk__site_chunk[HK__SITE_CHUNKS];
+static uint32_t hk__nsites;                 /* ids 1..hk__nsites are valid */
+static uint32_t *hk__site_index;            /* open addressing, 0 = empty */
+static uint32_t hk__site_icap;
+static hk__spin hk__sites_lock;
+
+static uint64_t hk__site_hash(const hk__src *s)
+{
+    uint64_t h = (uint64_t)s->caller * 0x9E3779B97F4A7C15ull;
+    h ^= (uint64_t)(uintptr_t)s->file * 0xC2B2AE3D27D4EB4Full;
+    h ^= (uint64_t)(unsigned)s->line * 0x165667B19E3779F9ull;
+    h ^= (uint64_t)(uintptr_t)s->type * 0xD6E8FEB86659FD93ull;
+    return h ^ (h >> 29);
+}
+
+const hk__site *hk__dbg_site(uint32_t id)
+{
+    if (id == 0 || id > hk__nsites)
+        return NULL;
+    return &hk__site_chunk[(id - 1) / HK__SITE_CHUNK][(id - 1) % HK__SITE_CHUNK];
+}
+
+static int hk__site_same(const hk__site *s, const hk__src *src)
+{
+    return s->caller == src->caller && s->file == src->file && s->line == src->line
+        && s->type == src->type;
+}
+
+/* Global lock held. */
+static int hk__site_index_grow(void)
+{
+    uint32_t ncap = hk__site_icap ? hk__site_icap * 2 : 1024, i;
+    uint32_t *ni = hk__dbg_os_alloc(ncap * sizeof *ni);
+    if (!ni)
+        return 0;
+    memset(ni, 0, ncap * sizeof *ni);
+    for (i = 1; i <= hk__nsites; i++) {
+        const hk__site *s = hk__dbg_site(i);
+        hk__src k;
+        uint32_t pos;
+        k.caller = s->caller; k.file = s->file; k.line = s->line; k.type = s->type;
+        pos = (uint32_t)hk__site_hash(&k) & (ncap - 1);
+        while (ni[pos])
+            pos = (pos + 1) & (ncap - 1);
+        ni[pos] = i;
+    }
+    hk__dbg_os_free(hk__site_index, hk__site_icap * sizeof *ni);
+    hk__site_index = ni;
+    hk__site_icap = ncap;
+    return 1;
+}
+
+static uint32_t hk__site_intern(const hk__src *src)
+{
+    uint64_t h = hk__site_hash(src);
+    uint32_t pos, id = 0;
+    hk__spin_lock(&hk__sites_lock);
+    if (hk__site_icap == 0 || (hk__nsites + 1) * 2 > hk__site_icap)
+        if (!hk__site_index_grow())
+            goto out;
+    for (pos = (uint32_t)h & (hk__site_icap - 1); hk__site_index[pos];
+         pos = (pos + 1) & (hk__site_icap - 1))
+        if (hk__site_same(hk__dbg_site(hk__site_index[pos]), src)) {
+            id = hk__site_index[pos];
+            goto out;
+        }
+    {
+        uint32_t c = hk__nsites / HK__SITE_CHUNK;
+        hk__site *s;
+        if (c >= HK__SITE_CHUNKS)
+            goto out;
+        if (!hk__site_chunk[c]) {
+            hk__site_chunk[c] = hk__dbg_os_alloc(HK__SITE_CHUNK * sizeof(hk__site));
+            if (!hk__site_chunk[c])
+                goto out;
+        }
+        s = &hk__site_chunk[c][hk__nsites % HK__SITE_CHUNK];
+        s->caller = src->caller;
+        s->file = src->file;
+        s->func = src->func;
+        s->type = src->type;
+        s->line = src->line;
+        id = ++hk__nsites;
+        hk__site_index[pos] = id;
+    }
+out:
+    hk__spin_unlock(&hk__sites_lock);
+    return id;
+}
+
+static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
+{
+    struct hk__site_slot *c;
+    uint32_t id;
+    if (!t)
+        return hk__site_intern(src);
+    c = &t->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
+    if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
+                  && c->line == src->line && c->type == src->type))
+        return c->id;
+    id = hk__site_intern(src);
+    if (id) {
+        c->caller = src->caller;
+        c->file = src->file;
+        c->line = src->line;
+        c->type = src->type;
+        c->id = id;
+    }
+    return id;
+}
+
+/* ---- shards of records ----------------------------------------------------- */
+
+#define HK__SHARDS 64u
+#define HK__MAX_DIST 31u                    /* fits the record's dist bits */
+
+/* Records live in the shard's table itself, in Robin Hood order (a record
+ * at distance d from its home slot is never behind one closer to home):
+ * a lookup reads one or two cache lines, a miss stops early, and a
+ * delete shifts the run back without tombstones.  The table is kept 75% to
+ * 90% full, so a live record costs 24 / load = 27-32 bytes. */
+struct __attribute__((aligned(64))) hk__shard {
+    hk__spin lock;
+    uint32_t cap, live;
+    hk__rec *tab;                           /* ptr == 0: empty */
+};
+
+static struct hk__shard hk__shards[HK__SHARDS];
+
+static inline uint64_t hk__hash(uintptr_t p)
+{
+    return (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
+}
+
+static inline uint32_t hk__home(uintptr_t p, uint32_t cap)
+{
+    return (uint32_t)(((hk__hash(p) >> 26) & 0xFFFFFFFFu) * cap >> 32);
+}
+
+static inline uint32_t hk__next(uint32_t pos, uint32_t cap)
+{
+    return pos + 1 == cap ? 0 : pos + 1;
+}
+
+static inline unsigned hk__dist(const hk__rec *r) { return HK__REC_DIST(r); }
+
+static inline void hk__set_dist(hk__rec *r, unsigned d)
+{
+    r->meta = (r->meta & ~((uint64_t)HK__MAX_DIST << 3)) | ((uint64_t)d << 3);
+}
+
+/* The slot of p, or UINT32_MAX. */
+static uint32_t hk__find(const struct hk__shard *s, uintptr_t p)
+{
+    uint32_t pos = hk__home(p, s->cap), d;
+    for (d = 0;; d++, pos = hk__next(pos, s->cap)) {
+        const hk__rec *r = &s->tab[pos];
+        if (r->ptr == p)
+            return pos;
+        if (r->ptr == 0 || hk__dist(r) < d)
+            return UINT32_MAX;
+    }
+}
+
+/* Place a record that is not in the table.  When a run gets too long it
+ * returns 0 with the record still to place (maybe another one, swapped
+ * out on the way) in *rec. */
+static int hk__place(hk__rec *tab, uint32_t cap, hk__rec *rec)
+{
+    hk__rec cur = *rec, t;
+    uint32_t pos = hk__home(cur.ptr, cap), d = 0;
+    hk__set_dist(&cur, 0);
+    for (;; pos = hk__next(pos, cap)) {
+        hk__rec *r = &tab[pos];
+        if (r->ptr == 0) {
+            *r = cur;
+            return 1;
+        }
+        if (hk__dist(r) < d) {              /* take from the rich */
+            t = *r;
+            *r = cur;
+            cur = t;
+            d = hk__dist(&cur);
+        }
+        if (++d > HK__MAX_DIST) {
+            *rec = cur;
+            return 0;
+        }
+        hk__set_dist(&cur, d);
+    }
+}
+
+static void hk__unplace(struct hk__shard *s, uint32_t pos)
+{
+    uint32_t next = hk__next(pos, s->cap);
+    while (s->tab[next].ptr != 0 && hk__dist(&s->tab[next]) != 0) {
+        s->tab[pos] = s->tab[next];
+        hk__set_dist(&s->tab[pos], hk__dist(&s->tab[next]) - 1);
+        pos = next;
+        next = hk__next(next, s->cap);
+    }
+    s->tab[pos].ptr = 0;
+}
+
+/* Rebuild the table for `want` live records at 75% load (at least `min`
+ * slots).  Shard lock held. */
+static int hk__rebuild(struct hk__shard *s, uint32_t want, uint32_t min)
+{
+    uint32_t ncap = want + want / 3 + 1, i;
+    hk__rec *nt;
+    if (ncap < min)
+        ncap = min;
+    if (ncap < 64)
+        ncap = 64;
+    for (;;) {
+        nt = hk__dbg_os_alloc((size_t)ncap * sizeof *nt);
+        if (!nt)
+            return 0;
+        memset(nt, 0, (size_t)ncap * sizeof *nt);
+        for (i = 0; i < s->cap; i++) {
+            hk__rec r = s->tab[i];
+            if (r.ptr && !hk__place(nt, ncap, &r))
+                break;
+        }
+        if (i == s->cap)
+            break;
+        hk__dbg_os_free(nt, (size_t)ncap * sizeof *nt);   /* crowded: spread */
+        ncap += ncap / 2;
+    }
+    hk__dbg_os_free(s->tab, (size_t)s->cap * sizeof *nt);
+    s->tab = nt;
+    s->cap = ncap;
+    return 1;
+}
+
+/* Insert or replace the record for r->ptr.  0 if out of memory. */
+static int hk__put(const hk__rec *r)
+{
+    struct hk__shard *s = &hk__shards[hk__hash(r->ptr) >> 58];
+    uint32_t pos;
+    int ok = 1;
+    hk__spin_lock(&s->lock);
+    if (s->cap == 0 || (uint64_t)(s->live + 1) * 10 > (uint64_t)s->cap * 9)
+        if (!hk__rebuild(s, s->live + 1, 0)) {
+            ok = 0;
+            goto out;
+        }
+    pos = hk__find(s, r->ptr);
+    if (pos != UINT32_MAX) {
+        /* a block freed behind the tracker's back ((free)(p)), now reused */
+        unsigned d = hk__dist(&s->tab[pos]);
+        s->tab[pos] = *r;
+        hk__set_dist(&s->tab[pos], d);
+        goto out;
+    }
+    {
+        hk__rec todo = *r;
+        while (!hk__place(s->tab, s->cap, &todo))
+            if (!hk__rebuild(s, s->live + 1, s->cap + s->cap / 2)) {
+                /* todo is lost: counted as not recorded (a record already
+                 * in the table may be the one that was swapped out) */
+                s->live--;
+                ok = 0;
+                break;
+            }
+    }
+    s->live++;
+out:
+    hk__spin_unlock(&s->lock);
+    return ok;
+}
+
+/* Look p up; with take, remove it.  Returns 1 / 0 / -1 as hk__dbg_take. */
+static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
+{
+    struct hk__shard *s = &hk__shards[hk__hash((uintptr_t)p) >> 58];
+    uint32_t pos;
+    int res = 0;
+    hk__spin_lock(&s->lock);
+    if (s->cap == 0 || (pos = hk__find(s, (uintptr_t)p)) == UINT32_MAX)
+        goto out;
+    *out = s->tab[pos];
+    hk__set_dist(out, 0);
+    if (HK__REC_HEAP(out) != heap) {
+        res = -1;
+        goto out;
+    }
+    res = 1;
+    if (take) {
+        hk__unplace(s, pos);
+        /* shrink a table that emptied out (hysteresis: at half of 75%) */
+        if (--s->live * 8 < s->cap * 3 && s->cap > 64)
+            hk__rebuild(s, s->live, 0);
+    }
+out:
+    hk__spin_unlock(&s->lock);
+    return res;
+}
+
+int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
+{
+    return hk__get(p, heap, out, 1);
+}
+
+int hk__dbg_peek(const void *p, unsigned heap, hk__rec *out)
+{
+    return hk__get(p, heap, out, 0);
+}
+
+void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+{
+    struct hk__thread *t = hk__thread_get();
+    hk__rec r;
+    if (hk__dbg_suspended() || (n == 0 && !hk__dbg_cfg.record_zero))
+        kind |= HK__K_IGNORE;
+    r.ptr = (uintptr_t)p;
+    r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, heap, kind);
+    if (HK_LIKELY(t != NULL)) {
+        r.no = hk__take_no(t);
+        r.site = hk__site_of(t, src);
+    } else {
+        hk__spin_lock(&hk__fallback_lock);
+        r.no = hk__take_no(&hk__fallback_thread);
+        hk__spin_unlock(&hk__fallback_lock);
+        r.site = hk__site_of(NULL, src);
+    }
+    if (!hk__put(&r))
+        hk__count_missed();
+}
+
+void hk__dbg_put_back(const hk__rec *r)
+{
+    if (!hk__put(r))
+        hk__count_missed();
+}
+
+void hk__dbg_readd(const hk__rec *old, void *p, size_t n, const hk__src *src)
+{
+    hk__rec r = *old;
+    r.ptr = (uintptr_t)p;
+    r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, HK__REC_HEAP(old),
+                      HK__REC_KIND(old));
+    r.site = hk__site_of(hk__thread_get(), src);
+    if (!hk__put(&r))
+        hk__count_missed();
+}
+
+void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked)
+{
+    unsigned i;
+    uint32_t k;
+    for (i = 0; i < HK__SHARDS; i++) {
+        struct hk__shard *s = &hk__shards[i];
+        if (locked)
+            hk__spin_lock(&s->lock);
+        for (k = 0; k < s->cap; k++) {
+            hk__rec r = s->tab[k];
+            if (r.ptr && !(HK__REC_KIND(&r) & HK__K_IGNORE)) {
+                hk__set_dist(&r, 0);
+                fn(&r, arg);
+            }
+        }
+        if (locked)
+            hk__spin_unlock(&s->lock);
+    }
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static hk__event *hk__ev;
+static size_t hk__nev, hk__ev_cap;
+static hk__spin hk__ev_lock;
+
+static void hk__event_add(const hk__event *e)
+{
+    hk__spin_lock(&hk__ev_lock);
+    if (hk__nev == hk__ev_cap) {
+        size_t ncap = hk__ev_cap ? hk__ev_cap * 2 : 256;
+        hk__event *ne = hk__dbg_os_alloc(ncap * sizeof *ne);
+        if (!ne) {
+            hk__spin_unlock(&hk__ev_lock);
+            hk__count_missed();
+            return;
+        }
+        if (hk__ev)
+            memcpy(ne, hk__ev, hk__nev * sizeof *ne);
+        hk__dbg_os_free(hk__ev, hk__ev_cap * sizeof *ne);
+        hk__ev = ne;
+        hk__ev_cap = ncap;
+    }
+    hk__ev[hk__nev++] = *e;
+    hk__spin_unlock(&hk__ev_lock);
+}
+
+size_t hk__dbg_events(const hk__event **out)
+{
+    *out = hk__ev;
+    return hk__nev;
+}
+
+static void hk__event_heap(hk__event *e, unsigned heap)
+{
+    e->heap_backend = NULL;
+    e->heap_seq = 0;
+    if (heap != HK__HEAP_MALLOC)
+        hk__heap_describe(heap, &e->heap_backend, &e->heap_seq);
+}
+
+void hk__dbg_wrong_size(const hk__rec *r, size_t declared, const hk__src *src)
+{
+    hk__event e;
+    if (hk__dbg_suspended() || (HK__REC_KIND(r) & HK__K_IGNORE))
+        return;
+    memset(&e, 0, sizeof e);
+    e.kind = HK__EV_S;
+    e.rkind = (uint8_t)HK__REC_KIND(r);
+    e.no = r->no;
+    e.after = hk__last_no();
+    e.site = r->site;
+    e.size = HK__REC_SIZE(r);
+    e.ptr = r->ptr;
+    hk__event_heap(&e, HK__REC_HEAP(r));
+    hk__event_add(&e);
+    e.kind = HK__EV_FS;
+    e.site = hk__site_of(hk__thread_get(), src);
+    e.size = declared;
+    hk__event_add(&e);
+    if (hk__dbg_cfg.abort_wrong_size) {
+        hk__dbg_message("stopped at a free with a wrong size (HEAPKIT_ABORT_ON_WRONG_SIZE)",
+                        "angehalten bei einer Freigabe mit falscher Groesse "
+                        "(HEAPKIT_ABORT_ON_WRONG_SIZE)", -1);
+        hk__dbg_stop(hk__dbg_cfg.abort_wrong_size);
+    }
+}
+
+void hk__dbg_unknown_free(const void *p, unsigned heap, const hk__src *src)
+{
+    hk__event e;
+    if (hk__dbg_suspended())
+        return;
+    memset(&e, 0, sizeof e);
+    e.kind = HK__EV_FM;
+    e.after = hk__last_no();
+    e.site = hk__site_of(hk__thread_get(), src);
+    e.ptr = (uintptr_t)p;
+    hk__event_heap(&e, heap);
+    hk__event_add(&e);
+    if (hk__dbg_cfg.abort_unknown_free) {
+        hk__dbg_message("stopped at a free that matches no allocation "
+                        "(HEAPKIT_ABORT_ON_UNKNOWN_FREE)",
+                        "angehalten bei einer Freigabe ohne passende Anforderung "
+                        "(HEAPKIT_ABORT_ON_UNKNOWN_FREE)", -1);
+        hk__dbg_stop(hk__dbg_cfg.abort_unknown_free);
+    }
+}
+
+/* ---- hk heaps: destroy and release --------------------------------------- */
+
+/* Remove every record of heap `id` for which keep() says no; turn them into
+ * LEAK events when `leak`. */
+static void hk__sweep_heap(unsigned id, hk_heap *h, int leak)
+{
+    unsigned i;
+    uint32_t k;
+    for (i = 0; i < HK__SHARDS; i++) {
+        struct hk__shard *s = &hk__shards[i];
+        int dropped = 0;
+        hk__spin_lock(&s->lock);
+        for (k = 0; k < s->cap; k++) {
+            hk__rec *r = &s->tab[k];
+            if (!r->ptr || HK__REC_HEAP(r) != id)
+                continue;
+            if (!leak) {
+                size_t n;
+                /* release: keep the blocks the heap still has */
+                if (h->be->size(h->bh, 0, (void *)r->ptr, &n) == HK_OK)
+                    continue;
+            }
+            if (leak && !(HK__REC_KIND(r) & HK__K_IGNORE) && !hk__dbg_suspended()) {
+                hk__event e;
+                memset(&e, 0, sizeof e);
+                e.kind = HK__EV_LEAK;
+                e.rkind = (uint8_t)HK__REC_KIND(r);
+                e.no = r->no;
+                e.after = r->no;
+                e.site = r->site;
+                e.size = HK__REC_SIZE(r);
+                e.ptr = r->ptr;
+                hk__event_heap(&e, id);
+                hk__event_add(&e);       /* lock order: shard, then events */
+            }
+            r->ptr = 0;                  /* the rebuild below closes the gaps */
+            s->live--;
+            dropped = 1;
+        }
+        if (dropped && !hk__rebuild(s, s->live, 0))
+            hk__count_missed();
+        hk__spin_unlock(&s->lock);
+    }
+}
+
+void hk__dbg_heap_destroyed(hk_heap *h)
+{
+    hk__sweep_heap(hk__heap_id(h), h, 1);
+}
+
+void hk__dbg_heap_released(hk_heap *h)
+{
+    hk__sweep_heap(hk__heap_id(h), h, 0);
+}
+
+/* ---- checkpoint ----------------------------------------------------------- */
+
+unsigned long hk__dbg_mark_no;
+size_t hk__dbg_mark_event;
+
+/* The mark is the last number any thread handed out; every thread then
+ * drops its batch, so whatever comes next is numbered past the mark. */
+unsigned long hk_debug_checkpoint(void)
+{
+    struct hk__thread *t;
+    uint32_t last = hk__fallback_thread.last_no;
+    hk__dbg_start();
+    for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t; t = t->link)
+        if (t->last_no > last)
+            last = t->last_no;
+    __atomic_add_fetch(&hk__no_epoch, 1, __ATOMIC_SEQ_CST);
+    hk__dbg_mark_no = last;
+    hk__spin_lock(&hk__ev_lock);
+    hk__dbg_mark_event = hk__nev;
+    hk__spin_unlock(&hk__ev_lock);
+    return hk__dbg_mark_no;
+}
+
+/* ---- public counters ------------------------------------------------------- */
+
+static size_t hk__tracker_bytes(unsigned long *live)
+{
+    size_t bytes = 0;
+    unsigned i;
+    *live = 0;
+    for (i = 0; i < HK__SHARDS; i++) {
+        struct hk__shard *s = &hk__shards[i];
+        hk__spin_lock(&s->lock);
+        bytes += (size_t)s->cap * sizeof(hk__rec);
+        *live += s->live;
+        hk__spin_unlock(&s->lock);
+    }
+    return bytes;
+}
+
+struct hk__count_arg { unsigned long live, entries; };
+
+static void hk__count_rec(const hk__rec *r, void *arg)
+{
+    struct hk__count_arg *c = arg;
+    c->live++;
+    if (r->no > hk__dbg_mark_no)
+        c->entries++;
+}
+
+void hk_debug_stats_get(hk_debug_stats *st)
+{
+    struct hk__count_arg c = { 0, 0 };
+    unsigned long all;
+    size_t bytes;
+    if (!st)
+        return;
+    hk__dbg_start();
+    hk__dbg_each_record(hk__count_rec, &c, 1);
+    bytes = hk__tracker_bytes(&all);
+    st->registered = hk__dbg_registered();
+    st->live = c.live;
+    st->entries = c.entries + (unsigned long)(hk__nev - hk__dbg_mark_event);
+    st->missed = hk__dbg_missed();
+    st->record_bytes = all ? bytes / all : 0;
+}

@@ -1,0 +1,149 @@
+/* tracker.h - the Heap Debugger's internals, shared by tracker.c (records),
+ * report.c (the diagnosis) and debug.c (the malloc-family entry points). */
+#ifndef HK_TRACKER_H
+#define HK_TRACKER_H
+
+#include "internal.h"
+
+#define HK_DEBUG_NO_MACROS       /* the library itself uses the real names */
+#include "heapkit/debug.h"
+
+/* Where a call came from: the macros give file/line/func, the return
+ * address is always there. */
+typedef struct hk__src {
+    const char *file;
+    const char *func;
+    const char *type;          /* object instances (HK_NEW) */
+    uintptr_t caller;
+    int line;
+} hk__src;
+
+/* A call site, interned once; records and events hold its id. */
+typedef struct hk__site {
+    const char *file, *func, *type;
+    uintptr_t caller;
+    int line;
+} hk__site;
+
+/* Record kinds (the low bits of hk__rec.meta). */
+#define HK__K_IGNORE  0x1u   /* suspended or zero-size: matched, never reported */
+#define HK__K_OBJECT  0x2u   /* HK_NEW instance */
+#define HK__K_ALIGNED 0x4u   /* Windows _aligned_malloc: free with _aligned_free */
+
+/* One live block: 24 bytes.  meta = size << 24 | heap << 8 | dist << 3 |
+ * kind, where dist is the record's place in the tracker's table. */
+typedef struct hk__rec {
+    uintptr_t ptr;
+    uint64_t meta;
+    uint32_t no;               /* allocation number */
+    uint32_t site;
+} hk__rec;
+
+#define HK__REC_SIZE(r)  ((size_t)((r)->meta >> 24))
+#define HK__REC_HEAP(r)  ((unsigned)(((r)->meta >> 8) & 0xFFFFu))
+#define HK__REC_KIND(r)  ((unsigned)((r)->meta & 0x7u))
+#define HK__REC_DIST(r)  ((unsigned)(((r)->meta >> 3) & 0x1Fu))
+#define HK__META(size, heap, kind) \
+    (((uint64_t)(size) << 24) | ((uint64_t)(heap) << 8) | (uint64_t)(kind))
+#define HK__MAX_SIZE ((((uint64_t)1) << 40) - 1)
+
+/* Heap ids: 0 is the C runtime's malloc; an hk heap is its slot + 1. */
+#define HK__HEAP_MALLOC 0u
+
+/* Events: what a report shows besides the live records. */
+enum {
+    HK__EV_S = 1,      /* allocation of a block freed with the wrong size */
+    HK__EV_FS,         /* that free */
+    HK__EV_FM,         /* a free that matched nothing */
+    HK__EV_LEAK        /* live when its hk heap was destroyed */
+};
+
+typedef struct hk__event {
+    uint8_t kind;
+    uint8_t rkind;             /* record kind bits of the block */
+    uint16_t pad;
+    uint32_t no;               /* S, LEAK: the allocation number; else 0 */
+    uint32_t after;            /* the last allocation number at the time */
+    uint32_t site;
+    uint64_t size;
+    uintptr_t ptr;
+    const char *heap_backend;  /* NULL: malloc */
+    uint64_t heap_seq;
+} hk__event;
+
+/* The process-wide state the hot paths read. */
+extern volatile int hk__dbg_active;     /* the debugger is running */
+
+/* tracker.c */
+void hk__dbg_start(void);               /* idempotent */
+void hk__dbg_autostart(void);           /* start if HEAPKIT_DEBUG=1 */
+int hk__dbg_suspended(void);
+/* Record a new block (IGNORE added when suspended / zero-size). */
+void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src);
+/* Remove p's record into *out.  1 found (heap matched), 0 no record,
+ * -1 a record of another heap (left in place). */
+int hk__dbg_take(const void *p, unsigned heap, hk__rec *out);
+/* Does p have a record of this heap?  Copies it into *out. */
+int hk__dbg_peek(const void *p, unsigned heap, hk__rec *out);
+/* Put a taken record back unchanged (a realloc that failed). */
+void hk__dbg_put_back(const hk__rec *r);
+/* Re-add a record (realloc): same number and kind, new place/size/site. */
+void hk__dbg_readd(const hk__rec *old, void *p, size_t n, const hk__src *src);
+/* Problems, reported at the time they happen (fail-fast lives here). */
+void hk__dbg_wrong_size(const hk__rec *r, size_t declared, const hk__src *src);
+void hk__dbg_unknown_free(const void *p, unsigned heap, const hk__src *src);
+/* hk heaps: destroy turns live records into LEAK events; release drops
+ * the records of blocks that are gone. */
+void hk__dbg_heap_destroyed(hk_heap *h);
+void hk__dbg_heap_released(hk_heap *h);
+
+/* Iteration for the report: every live, non-ignored record; the events. */
+typedef void (*hk__rec_fn)(const hk__rec *r, void *arg);
+void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked);
+size_t hk__dbg_events(const hk__event **out);
+const hk__site *hk__dbg_site(uint32_t id);
+unsigned long hk__dbg_registered(void);
+unsigned long hk__dbg_missed(void);
+/* The tracker's own memory: straight from the OS, never from a heap it
+ * tracks.  May fail on purpose (hk_debug_fail_after). */
+void *hk__dbg_os_alloc(size_t n);
+void *hk__dbg_os_alloc_raw(size_t n);
+void hk__dbg_os_free(void *p, size_t n);
+
+/* report.c */
+typedef struct hk__dbg_config {
+    int json, german, record_zero;
+    int abort_wrong_size, abort_unknown_free;
+    unsigned long break_alloc;
+    char report_path[1024];
+} hk__dbg_config;
+extern hk__dbg_config hk__dbg_cfg;
+extern unsigned long hk__dbg_mark_no;     /* checkpoint: allocation number */
+extern size_t hk__dbg_mark_event;         /* checkpoint: first event shown (tracker.c) */
+void hk__dbg_install_exit_hooks(void);
+void hk__dbg_note_exit(int status);
+/* Write the report; from a crash path (no locks, no stdio) when crashing. */
+int hk__dbg_write_report(int crashing);
+/* Add a message line (fail-fast reasons); fixed storage. */
+void hk__dbg_message(const char *en, const char *de, long arg);
+/* End the process now with the report written (fail-fast). */
+void hk__dbg_stop(int status);
+/* Heap names for the report. */
+int hk__heap_describe(unsigned heap, const char **backend, uint64_t *seq);
+
+/* debug.c: the hooks the core calls while the debugger is active. */
+void hk__dbg_on_heap_alloc(hk_heap *h, void *p, size_t n, const hk__src *src, void *ret);
+void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
+                             const hk__src *src, void *ret);
+void hk__dbg_on_heap_free(hk_heap *h, void *p, int err, const hk__src *src, void *ret);
+
+/* heap.c: the hk_* calls with the caller's place, for the macros. */
+void *hk__alloc_src(hk_heap *h, unsigned flags, size_t n, const hk__src *src);
+void *hk__realloc_src(hk_heap *h, unsigned flags, void *p, size_t n, const hk__src *src);
+int hk__free_src(hk_heap *h, unsigned flags, void *p, const hk__src *src);
+
+/* heap.c: the tracker's view of the heap table. */
+unsigned hk__heap_id(const hk_heap *h);          /* slot + 1 */
+hk_heap *hk__heap_from_id(unsigned id);          /* NULL if dead */
+
+#endif
