@@ -2092,6 +2092,38 @@ END_TEST
  * Suites
  * ====================================================================== */
 
+/* The same tracking on every backend of the build: arena and mimalloc
+ * everywhere, and the real Win32 heap under Windows/Wine. */
+START_TEST(stats_every_backend)
+{
+    const char *const *names = hk_backends();
+    int k;
+    for (k = 0; names[k]; k++) {
+        hk_debug_stats a = stats(), b;
+        hk_heap *h = hk_heap_create(names[k], 0, 0, 0);
+        char *p, *q;
+        ck_assert_msg(h != NULL, "%s: create", names[k]);
+        p = hk_dbg_alloc(h, 0, 64, HK_DBG_HERE);
+        q = hk_dbg_alloc(h, 0, 32, HK_DBG_HERE);
+        ck_assert(p && q);
+        b = stats();
+        ck_assert_uint_eq(b.live, a.live + 2);
+        ck_assert_uint_eq(b.registered, a.registered + 2);
+        ck_assert(hk_dbg_heap_free(h, 0, q, HK_DBG_HERE));
+        ck_assert(!hk_dbg_heap_free(h, 0, q, HK_DBG_HERE));       /* double */
+        ck_assert(!hk_dbg_heap_free(h, 0, p + 16, HK_DBG_HERE));  /* interior */
+        b = stats();
+        ck_assert_msg(b.live == a.live + 1, "%s: live", names[k]);
+        ck_assert_msg(b.entries == a.entries + 3, "%s: entries %lu, want %lu",
+                      names[k], b.entries, a.entries + 3);  /* leak + 2 FM */
+        ck_assert(hk_heap_destroy(h));                          /* p leaks */
+        b = stats();
+        ck_assert_uint_eq(b.live, a.live);
+        ck_assert_msg(b.entries == a.entries + 3, "%s: after destroy", names[k]);
+    }
+}
+END_TEST
+
 static Suite *children_suite(void)
 {
     Suite *s = suite_create("debug:reports");
@@ -2157,6 +2189,7 @@ static Suite *inproc_suite(void)
     tcase_add_test(tc, stats_suspend);
     tcase_add_test(tc, stats_checkpoint);
     tcase_add_test(tc, stats_hk_heaps);
+    tcase_add_test(tc, stats_every_backend);
     suite_add_tcase(s, tc);
     return s;
 }
