@@ -5,6 +5,12 @@
 #ifdef HAVE_CONFIG_H
 #  include "config.h"     /* HK_HAVE_* from configure */
 #endif
+/* A copy of heapkit linked into an unloadable DLL must leave mimalloc out:
+ * mimalloc 2.0.9 linked statically into a DLL corrupts the process heap
+ * when that DLL is unloaded (tests/dbgdll.c). */
+#ifdef HK_NO_MIMALLOC
+#  undef HK_HAVE_MIMALLOC
+#endif
 
 #include "heapkit.h"
 #include "heapkit/backend.h"

@@ -709,12 +709,16 @@ int hk_debug_report(void)
 /* ---- when the report is written ------------------------------------------------ */
 
 static volatile int hk__exit_done;
+static void hk__uninstall_hooks(void);
 
+/* At exit, or when a DLL with heapkit linked in is unloaded: the report,
+ * then the crash hooks go, for they point into code about to vanish. */
 static void hk__at_exit(void)
 {
     if (__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
         return;
     hk__dbg_write_report(0);
+    hk__uninstall_hooks();
 }
 
 #if defined(__GLIBC__)
@@ -794,6 +798,8 @@ static void hk__crt_abort(int sig)
     _exit(3);                  /* what msvcrt's abort() ends with */
 }
 
+static int hk__abort_hooked;
+
 void hk__dbg_install_exit_hooks(void)
 {
     void (*prev)(int);
@@ -802,6 +808,17 @@ void hk__dbg_install_exit_hooks(void)
     prev = signal(SIGABRT, hk__crt_abort);
     if (prev != SIG_DFL && prev != SIG_ERR)
         signal(SIGABRT, prev);             /* the program's own: keep it */
+    else
+        hk__abort_hooked = 1;
+}
+
+static void hk__uninstall_hooks(void)
+{
+    LPTOP_LEVEL_EXCEPTION_FILTER cur = SetUnhandledExceptionFilter(hk__prev_filter);
+    if (cur != hk__seh_filter)             /* someone came after us: theirs */
+        SetUnhandledExceptionFilter(cur);
+    if (hk__abort_hooked)
+        signal(SIGABRT, SIG_DFL);
 }
 
 #else /* POSIX */
@@ -833,6 +850,13 @@ static void hk__on_signal(int sig, siginfo_t *si, void *ctx)
     hk__crashed(hk__signal_name(sig), pc);
     /* SA_RESETHAND put the default action back: die of the same signal */
     raise(sig);
+}
+
+static void hk__uninstall_hooks(void)
+{
+    /* POSIX: the library stays mapped until the process ends (a shared
+     * object that links heapkit statically cannot: its objects are not
+     * PIC), so the handlers can stay for a crash during exit. */
 }
 
 void hk__dbg_install_exit_hooks(void)

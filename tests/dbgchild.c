@@ -416,6 +416,7 @@ static int mode_hkbypass(void)
     return 0;
 }
 
+
 int main(int argc, char **argv)
 {
     const char *m = argc > 1 ? argv[1] : "";

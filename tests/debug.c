@@ -2092,6 +2092,32 @@ END_TEST
  * Suites
  * ====================================================================== */
 
+#ifdef _WIN32
+/* A DLL that links heapkit statically writes its own report when it is
+ * unloaded, and the program goes on unharmed (tests/dllhost.c). */
+START_TEST(dll_unload_report)
+{
+    static const char *const json[] = { "HEAPKIT_FORMAT=json", NULL };
+    char host[1300];
+    child c;
+    const jv *e;
+    snprintf(host, sizeof host, "%s/dllhost" SP_EXE, g_bindir);
+    if (!sp_exists(host))
+        snprintf(host, sizeof host, "tests/dllhost" SP_EXE);
+    child_init(&c, "dll");
+    child_run_prog(&c, host, NULL, NULL, json);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    ck_assert_int_eq(c.njson, 1);
+    ck_assert_uint_eq(n_entries(c.json[0]), 1);
+    e = jarr(c.json[0], "entries")->kid[0];
+    ck_assert_int_eq(jint(e, "size"), 77);
+    ck_assert_str_eq(jstr(e, "file"), "dbgdll.c");
+    child_done(&c);
+}
+END_TEST
+#endif
+
 /* The same tracking on every backend of the build: arena and mimalloc
  * everywhere, and the real Win32 heap under Windows/Wine. */
 START_TEST(stats_every_backend)
@@ -2149,6 +2175,9 @@ static Suite *children_suite(void)
     tcase_add_test(tc, checkpoint);
     tcase_add_test(tc, mark_release);
     tcase_add_test(tc, exit_status_line);
+#ifdef _WIN32
+    tcase_add_test(tc, dll_unload_report);
+#endif
     tcase_add_test(tc, crash_segv);
 #ifndef _WIN32
     tcase_add_test(tc, crash_abort);
