@@ -17,6 +17,8 @@
 
 #include <heapkit.h>
 
+#include "benchutil.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,19 +147,6 @@ static void setup_contestants(void)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static double g_scale = 1.0;
-static long scaled(long n)
-{
-    long v = (long)((double)n * g_scale);
-    return v < 1000 ? 1000 : v;
-}
 
 static uint64_t rng = 88172645463325252ull;
 static inline uint64_t rnd(void)
@@ -413,11 +402,9 @@ static int wanted(int argc, char **argv, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *s = getenv("BENCH_SCALE");
     size_t w;
     int i;
-    if (s && atof(s) > 0)
-        g_scale = atof(s);
+    bench_scale_init();
     sys_resolve();
     setup_contestants();
     printf("heapkit bench (scale %.2f)\n", g_scale);

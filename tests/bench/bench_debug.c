@@ -15,21 +15,10 @@
 
 #include <heapkit.h>
 
+#include "benchutil.h"
+
 enum { SLOTS = 10000 };
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static double g_scale = 1.0;
-static long scaled(long n)
-{
-    long v = (long)((double)n * g_scale);
-    return v < 1000 ? 1000 : v;
-}
 
 /* One loop body, compiled twice: before debug.h (plain) and after it. */
 #define CHURN_BODY(name)                                                   \
@@ -96,13 +85,11 @@ static double threaded(int tracked, int n)
 
 int main(void)
 {
-    const char *s = getenv("BENCH_SCALE");
     double plain, tracked;
     hk_debug_stats st;
     void **live;
     long i, n;
-    if (s && atof(s) > 0)
-        g_scale = atof(s);
+    bench_scale_init();
 
     printf("heapkit debug bench (scale %.2f)\n", g_scale);
     plain = churn_plain(scaled(10000000), 1);
