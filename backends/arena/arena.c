@@ -914,27 +914,20 @@ static int hk__destroy(void *bh)
     return HK_OK;
 }
 
-/* Outermost call by the thread the lock is biased to: plain stores only. */
+/* Outermost call by the thread the lock is biased to: plain stores only
+ * (the depth-0 case of hk__bias_enter / hk__leave, inlined into the hot
+ * paths). */
 static inline int hk__fast_enter(hk__heap *h, unsigned flags)
 {
     if ((flags & HK_HEAP_NO_SERIALIZE) ||
         __atomic_load_n(&h->bias_tid, __ATOMIC_RELAXED) != hk__arena_tid() || h->bias_depth)
         return 0;
-    __atomic_store_n(&h->bias_depth, 1, __ATOMIC_RELAXED);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED))) {
-        __atomic_store_n(&h->bias_depth, 0, __ATOMIC_RELEASE);
-        hk__bias_wake(h);
-        return 0;
-    }
-    return 1;
+    return hk__bias_enter(h);
 }
 
 static inline void hk__fast_leave(hk__heap *h)
 {
-    __atomic_store_n(&h->bias_depth, 0, __ATOMIC_RELEASE);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED))) hk__bias_wake(h);
+    hk__leave(h, 1);
 }
 
 static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n)
