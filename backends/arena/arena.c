@@ -439,6 +439,21 @@ static int hk__region_index(const hk__heap *h, uintptr_t b, uintptr_t hint)
     return -1;
 }
 
+/* Make b, a free block, the last one of region r, ending at a fresh busy
+ * sentinel s at the commit edge, and list it free.  Region setup, commit
+ * growth and tail trimming all end this way. */
+static void hk__set_tail(hk__heap *h, hk__region *r, hk__blk *b, hk__blk *s)
+{
+    b->size = (uint32_t)(((char *)s - (char *)b) >> 4);
+    hk__seal(h, b);
+    s->size = 1;
+    s->prev = b->size;
+    s->info = HK_SENT | HK_BUSY;
+    hk__seal(h, s);
+    hk__ins(h, b);
+    r->sent = s;
+}
+
 /* Lay out [first, commit) as one free block and the sentinel. */
 static void hk__region_init(hk__heap *h, hk__region *r, char *base, size_t res,
                            size_t com, size_t hdr, size_t floor)
@@ -449,16 +464,9 @@ static void hk__region_init(hk__heap *h, hk__region *r, char *base, size_t res,
     r->commit = base + com;
     r->floor = base + floor;
     r->first = b;
-    r->sent = s;
-    b->size = (uint32_t)(((char *)s - (char *)b) >> 4);
     b->prev = 0;
     b->info = 0;
-    hk__seal(h, b);
-    s->size = 1;
-    s->prev = b->size;
-    s->info = HK_SENT | HK_BUSY;
-    hk__seal(h, s);
-    hk__ins(h, b);
+    hk__set_tail(h, r, b, s);
 }
 
 static void hk__region_drop(hk__heap *h, hk__region *r)
@@ -483,7 +491,6 @@ static void hk__region_drop(hk__heap *h, hk__region *r)
 static void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b)
 {
     char *keep;
-    hk__blk *s;
     if (b == r->first && r != &h->r0 && h->nreg > 2 && !r->hwm[0] && !r->hwm[1]) {
         hk__region_drop(h, r);
         return;
@@ -495,17 +502,9 @@ static void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b)
     if (keep < r->floor) keep = r->floor;
     if (keep >= r->commit || (size_t)(r->commit - keep) < HK_TRIM_HYST) return;
     hk__rem(h, b);
-    s = (hk__blk *)(keep - 16);
-    b->size = (uint32_t)(((char *)s - (char *)b) >> 4);
-    hk__seal(h, b);
-    s->size = 1;
-    s->prev = b->size;
-    s->info = HK_SENT | HK_BUSY;
-    hk__seal(h, s);
-    hk__ins(h, b);
+    hk__set_tail(h, r, b, (hk__blk *)(keep - 16));
     HK_OS.decommit(keep, (size_t)(r->commit - keep));
     r->commit = keep;
-    r->sent = s;
 }
 
 /* Start a new high-water window and tidy every region whose last block is
@@ -533,7 +532,7 @@ static void hk__tidy_all(hk__heap *h)
 static hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
 {
     hk__blk *s = r->sent, *last, *b, *ns;
-    uint32_t have, add;
+    uint32_t have;
     size_t need;
     char *nc;
     if (!hk__ok(h, s) || s->prev < 1 || (char *)s - (size_t)s->prev * 16 < (char *)r->first)
@@ -548,18 +547,11 @@ static hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
     if (nc > r->end) nc = r->end;
     if (HK_OS.commit(r->commit, (size_t)(nc - r->commit))) return NULL;
     ns = (hk__blk *)(nc - 16);
-    add = (uint32_t)(((char *)ns - (char *)s) >> 4);
-    if (have) { hk__rem(h, last); last->size += add; s->info = HK_DEAD; b = last; }
-    else { b = s; b->size = add; }
+    if (have) { hk__rem(h, last); s->info = HK_DEAD; b = last; }
+    else b = s;
     b->info = 0;
-    hk__seal(h, b);
-    ns->size = 1;
-    ns->prev = b->size;
-    ns->info = HK_SENT | HK_BUSY;
-    hk__seal(h, ns);
-    hk__ins(h, b);
+    hk__set_tail(h, r, b, ns);
     r->commit = nc;
-    r->sent = ns;
     return b;
 }
 
