@@ -192,6 +192,18 @@ static char *hk__hex(char *buf, uintptr_t v)
     return buf;
 }
 
+/* A right-aligned number, or a blank column when there is none. */
+static void hk__num_col(hk__out *o, int has, unsigned long long v, size_t w)
+{
+    char b[24];
+    if (!has) {
+        hk__pad(o, w);
+        return;
+    }
+    hk__udec(b, v);
+    hk__right(o, b, w);
+}
+
 static void hk__put_u(hk__out *o, unsigned long long v)
 {
     char b[24];
@@ -454,21 +466,11 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
 {
     const hk__site *s = hk__dbg_site(e->site);
     char b[64];
-    if (e->no) {
-        hk__udec(b, e->no);
-        hk__right(o, b, 4);
-    } else {
-        hk__pad(o, 4);
-    }
+    hk__num_col(o, e->no != 0, e->no, 4);
     hk__pad(o, 2);
     hk__hex(b, e->ptr);
     hk__left(o, b, 14);
-    if (e->has_size) {
-        hk__udec(b, e->size);
-        hk__right(o, b, 10);
-    } else {
-        hk__pad(o, 10);
-    }
+    hk__num_col(o, e->has_size, e->size, 10);
     hk__pad(o, 2);
     hk__left(o, e->flags, 5);
     hk__pad(o, 2);
@@ -476,12 +478,7 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     hk__left(o, b, 18);
     hk__pad(o, 2);
     hk__left(o, s && s->file ? hk__base(s->file) : "?", 14);
-    if (s && s->line > 0) {
-        hk__udec(b, (unsigned long long)s->line);
-        hk__right(o, b, 6);
-    } else {
-        hk__pad(o, 6);
-    }
+    hk__num_col(o, s && s->line > 0, s ? (unsigned long long)s->line : 0, 6);
     if (s && s->type) {
         hk__pad(o, 2);
         hk__puts(o, s->type);
@@ -555,18 +552,15 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__sum *s, siz
         hk__puts(o, "\n");
         for (i = 0; i < ns; i++) {
             const hk__site *st = hk__dbg_site(s[i].site);
-            hk__udec(b, s[i].count);
-            hk__right(o, b, 6);
-            hk__udec(b, s[i].bytes);
-            hk__right(o, b, 12);
+            hk__num_col(o, 1, s[i].count, 6);
+            hk__num_col(o, 1, s[i].bytes, 12);
             hk__pad(o, 2);
             hk__hex(b, st ? st->caller : 0);
             hk__left(o, b, 18);
             hk__pad(o, 2);
             if (st && st->line > 0) {
                 hk__left(o, st->file ? hk__base(st->file) : "?", 14);
-                hk__udec(b, (unsigned long long)st->line);
-                hk__right(o, b, 6);
+                hk__num_col(o, 1, (unsigned long long)st->line, 6);
             } else {
                 hk__puts(o, st && st->file ? hk__base(st->file) : "?");
             }
