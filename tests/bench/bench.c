@@ -168,17 +168,35 @@ static void row(const char *workload, const char *who, double ns, double base,
 
 /* ---- workloads ----------------------------------------------------------- */
 
+enum { SLOTS = 10000 };
+
+/* A working set of SLOTS blocks of random sizes 8..8+spread. */
+static void **slots_fill(const contestant *c, void *ctx, uint64_t seed, size_t spread)
+{
+    void **slot = calloc(SLOTS, sizeof *slot);
+    long i;
+    rng = seed;
+    for (i = 0; i < SLOTS; i++)
+        slot[i] = c->alloc(ctx, 8 + rnd() % (spread + 1));
+    return slot;
+}
+
+static void slots_free(const contestant *c, void *ctx, void **slot)
+{
+    long i;
+    for (i = 0; i < SLOTS; i++)
+        c->free(ctx, slot[i]);
+    c->close(ctx);
+    free(slot);
+}
+
 /* churn: 10k live slots, random sizes 8..1032; one op = free + malloc. */
 static double churn(const contestant *c)
 {
-    enum { SLOTS = 10000 };
-    void **slot = calloc(SLOTS, sizeof *slot);
     void *ctx = c->open(c->arg);
+    void **slot = slots_fill(c, ctx, 1, 1024);
     long ops = scaled(10000000), i;
     double t0, t1;
-    rng = 1;
-    for (i = 0; i < SLOTS; i++)
-        slot[i] = c->alloc(ctx, 8 + rnd() % 1025);
     t0 = now_ns();
     for (i = 0; i < ops; i++) {
         size_t k = (size_t)(rnd() % SLOTS);
@@ -187,24 +205,17 @@ static double churn(const contestant *c)
         *(char *)slot[k] = 1;
     }
     t1 = now_ns();
-    for (i = 0; i < SLOTS; i++)
-        c->free(ctx, slot[i]);
-    c->close(ctx);
-    free(slot);
+    slots_free(c, ctx, slot);
     return (t1 - t0) / (double)ops;
 }
 
 /* realloc: 10k slots resized to random sizes 8..4104; one op = realloc. */
 static double realloc_heavy(const contestant *c)
 {
-    enum { SLOTS = 10000 };
-    void **slot = calloc(SLOTS, sizeof *slot);
     void *ctx = c->open(c->arg);
+    void **slot = slots_fill(c, ctx, 2, 4096);
     long ops = scaled(3000000), i;
     double t0, t1;
-    rng = 2;
-    for (i = 0; i < SLOTS; i++)
-        slot[i] = c->alloc(ctx, 8 + rnd() % 4097);
     t0 = now_ns();
     for (i = 0; i < ops; i++) {
         size_t k = (size_t)(rnd() % SLOTS);
@@ -212,10 +223,7 @@ static double realloc_heavy(const contestant *c)
         *(char *)slot[k] = 1;
     }
     t1 = now_ns();
-    for (i = 0; i < SLOTS; i++)
-        c->free(ctx, slot[i]);
-    c->close(ctx);
-    free(slot);
+    slots_free(c, ctx, slot);
     return (t1 - t0) / (double)ops;
 }
 
