@@ -645,11 +645,12 @@ static unsigned long long note_ptr(const child *c, const char *key)
 
 /* ---- the JSON report ------------------------------------------------ */
 
-static const char *const top_keys[] = { "registered", "entries", "sites", "messages", NULL };
+static const char *const top_keys[] = { "registered", "entries", "entries_omitted", "sites",
+    "sites_omitted", "messages", NULL };
 static const char *const entry_keys[] = { "no", "pointer", "size", "flags", "caller",
     "function", "file", "line", "type", "heap", NULL };
 static const char *const site_keys[] = { "file", "line", "function", "caller", "count",
-    "bytes", NULL };
+    "bytes", "first", "last", NULL };
 
 /* o is an object with exactly these keys, each once. */
 static void check_keys(const jv *o, const char *const *keys, const char *what)
