@@ -38,7 +38,8 @@ hk__dbg_config hk__dbg_cfg;
 
 enum {
     T_HEAD, T_REG, T_ENTRIES, T_COLS, T_SUMMARY, T_SUMCOLS, T_EXIT, T_RTE, T_AT,
-    T_OOM1, T_OOM2, T_COUNT
+    T_OOM1, T_OOM2, T_FIRSTLAST, T_MORE_E, T_MORE_E2, T_MORE_E3, T_MORE_S, T_MORE_S2,
+    T_MORE_S3, T_COUNT
 };
 
 static const char *const hk__text[2][T_COUNT] = {
@@ -50,7 +51,11 @@ static const char *const hk__text[2][T_COUNT] = {
       " Count       Bytes  Caller              File            Line",
       "Program stopped by exit(",
       "runtime-error ", " at ",
-      "internal error: out of memory, ", " operations not recorded" },
+      "internal error: out of memory, ", " operations not recorded",
+      "       First        Last",
+      "... ", " more entries not listed (HEAPKIT_MAX_ENTRIES=",
+      "; see the summary by call site)",
+      " more call sites not listed (", " blocks, ", " bytes)" },
     { "HEAP-DEBUGGER-DIAGNOSE:",
       "Zeiger wurden registriert",
       "Debug-Eintr\xc3\xa4ge vorhanden",
@@ -59,7 +64,12 @@ static const char *const hk__text[2][T_COUNT] = {
       "Anzahl       Bytes  Aufrufer            Datei          Zeile",
       "Programm beendet durch exit(",
       "Laufzeitfehler ", " bei ",
-      "interner Fehler: kein Speicher, ", " Operationen nicht erfasst" },
+      "interner Fehler: kein Speicher, ", " Operationen nicht erfasst",
+      "       Erste      Letzte",
+      "... ", " weitere Eintr\xc3\xa4ge nicht aufgef\xc3\xbchrt (HEAPKIT_MAX_ENTRIES=",
+      "; siehe die Zusammenfassung nach Aufrufstelle)",
+      " weitere Aufrufstellen nicht aufgef\xc3\xbchrt (", " Bl\xc3\xb6" "cke, ",
+      " Bytes)" },
 };
 
 #define TX(k) hk__text[hk__dbg_cfg.german ? 1 : 0][k]
@@ -211,6 +221,19 @@ static void hk__put_u(hk__out *o, unsigned long long v)
     hk__puts(o, b);
 }
 
+/* A count in a sentence, in groups of three: 4,999,800 (German 4.999.800). */
+static void hk__put_grouped(hk__out *o, unsigned long long v)
+{
+    char b[24], g[32];
+    size_t n = (size_t)(hk__udec(b, v) - b), i, k = 0;
+    for (i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            g[k++] = hk__dbg_cfg.german ? '.' : ',';
+        g[k++] = b[i];
+    }
+    hk__put(o, g, k);
+}
+
 static const char *hk__base(const char *file)
 {
     const char *s, *b = file;
@@ -259,19 +282,13 @@ typedef struct {
     int has_size;
 } hk__entry;
 
+/* The entries to list (at most the cap) and how many there are in all. */
 typedef struct {
     hk__entry *e;
     size_t n, cap;
     size_t bytes;              /* of the OS block */
-    uint64_t arrival;
+    uint64_t total;            /* entries in all, listed or not */
 } hk__list;
-
-static hk__entry *hk__list_add(hk__list *l)
-{
-    if (l->n == l->cap)
-        return NULL;
-    return &l->e[l->n++];
-}
 
 static const char *hk__rec_flags(unsigned kind, int s)
 {
@@ -280,18 +297,11 @@ static const char *hk__rec_flags(unsigned kind, int s)
     return s ? "S" : "";
 }
 
-static void hk__collect_rec(const hk__rec *r, void *arg)
+static void hk__entry_of_rec(hk__entry *e, const hk__rec *r)
 {
-    hk__list *l = arg;
-    hk__entry *e;
-    if (r->no <= hk__dbg_mark_no)
-        return;
-    e = hk__list_add(l);
-    if (!e)
-        return;
     memset(e, 0, sizeof *e);
     e->k1 = (uint64_t)r->no << 2;
-    e->k2 = l->arrival++;
+    e->k2 = 0;                 /* numbers are unique; before any event */
     e->ptr = r->ptr;
     e->size = HK__REC_SIZE(r);
     e->has_size = 1;
@@ -302,39 +312,32 @@ static void hk__collect_rec(const hk__rec *r, void *arg)
         hk__heap_describe(HK__REC_HEAP(r), &e->backend, &e->heap_seq);
 }
 
-static void hk__collect_events(hk__list *l)
+static void hk__entry_of_event(hk__entry *e, const hk__event *ev, size_t i)
 {
-    const hk__event *ev;
-    size_t n = hk__dbg_events(&ev), i;
-    for (i = hk__dbg_mark_event; i < n; i++) {
-        hk__entry *e = hk__list_add(l);
-        if (!e)
-            return;
-        memset(e, 0, sizeof *e);
-        e->ptr = ev[i].ptr;
-        e->size = ev[i].size;
-        e->site = ev[i].site;
-        e->backend = ev[i].heap_backend;
-        e->heap_seq = ev[i].heap_seq;
-        e->has_size = ev[i].kind != HK__EV_FM;
-        switch (ev[i].kind) {
-        case HK__EV_S:
-        case HK__EV_LEAK:
-            e->no = ev[i].no;
-            e->k1 = (uint64_t)ev[i].no << 2;
-            e->flags = hk__rec_flags(ev[i].rkind, ev[i].kind == HK__EV_S);
-            break;
-        case HK__EV_FS:
-            e->k1 = (uint64_t)ev[i].no << 2 | 1;      /* right after its S */
-            e->flags = "FS";
-            break;
-        default:
-            e->k1 = (uint64_t)ev[i].after << 2 | 2;   /* after what came before */
-            e->flags = "FM";
-            break;
-        }
-        e->k2 = l->arrival++;
+    memset(e, 0, sizeof *e);
+    e->ptr = ev->ptr;
+    e->size = ev->size;
+    e->site = ev->site;
+    e->backend = ev->heap_backend;
+    e->heap_seq = ev->heap_seq;
+    e->has_size = ev->kind != HK__EV_FM;
+    switch (ev->kind) {
+    case HK__EV_S:
+    case HK__EV_LEAK:
+        e->no = ev->no;
+        e->k1 = (uint64_t)ev->no << 2;
+        e->flags = hk__rec_flags(ev->rkind, ev->kind == HK__EV_S);
+        break;
+    case HK__EV_FS:
+        e->k1 = (uint64_t)ev->no << 2 | 1;      /* right after its S */
+        e->flags = "FS";
+        break;
+    default:
+        e->k1 = (uint64_t)ev->after << 2 | 2;   /* after what came before */
+        e->flags = "FM";
+        break;
     }
+    e->k2 = 1 + (uint64_t)i;                    /* in the log's order */
 }
 
 static int hk__before(const hk__entry *a, const hk__entry *b)
@@ -370,81 +373,225 @@ static void hk__sort(hk__entry *a, size_t n)
     }
 }
 
+/* ---- loss records ------------------------------------------------------------ */
+
+/* The blocks still held (leaks, objects, heap leaks), grouped by where
+ * they were allocated, as Valgrind's loss records.  The key is the call
+ * site and a stack id (0 until whole stacks are recorded), so adding
+ * stacks splits a site's record without changing anything else here. */
+typedef struct {
+    uint32_t site, stack;      /* the key */
+    uint32_t first, last;      /* lowest and highest allocation number */
+    uint64_t count, bytes;     /* count 0: an empty slot */
+} hk__loss;
+
+/* Open addressing in OS memory: the writer takes no heap memory and no
+ * lock, and a million distinct sites cost one pass, not a million
+ * searches. */
+typedef struct {
+    hk__loss *t;
+    size_t cap;                /* a power of two, at least twice the keys */
+    size_t n;                  /* keys in use; after hk__loss_rank: the rows */
+    size_t keys;               /* after hk__loss_rank: keys in all */
+    size_t bytes;              /* of the OS block */
+    uint64_t count, total;     /* every held block and its bytes */
+} hk__losses;
+
+static int hk__losses_init(hk__losses *s, size_t keys)
+{
+    memset(s, 0, sizeof *s);
+    s->cap = 16;
+    while (s->cap < 2 * keys)
+        s->cap *= 2;
+    s->bytes = s->cap * sizeof *s->t;
+    s->t = hk__dbg_os_alloc_raw(s->bytes);     /* zeroed: all slots empty */
+    return s->t != NULL;
+}
+
+static void hk__loss_add(hk__losses *s, uint32_t site, uint32_t stack, uint32_t no,
+                         uint64_t size)
+{
+    uint64_t h = ((uint64_t)site << 32 | stack) * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 32) & (s->cap - 1);
+    hk__loss *x;
+    for (;; i = (i + 1) & (s->cap - 1)) {
+        x = &s->t[i];
+        if (x->count == 0) {
+            /* full (more keys than the bound said: records added while
+             * collecting): the totals still count it */
+            if (s->n + 1 >= s->cap)
+                goto totals;
+            x->site = site;
+            x->stack = stack;
+            x->first = x->last = no;
+            s->n++;
+            break;
+        }
+        if (x->site == site && x->stack == stack)
+            break;
+    }
+    x->count++;
+    x->bytes += size;
+    if (no < x->first)
+        x->first = no;
+    if (no > x->last)
+        x->last = no;
+totals:
+    s->count++;
+    s->total += size;
+}
+
+static int hk__loss_before(const hk__loss *a, const hk__loss *b)
+{
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes;
+    if (a->count != b->count)
+        return a->count > b->count;
+    if (a->site != b->site)
+        return a->site < b->site;
+    return a->stack < b->stack;
+}
+
+/* A heap whose root is the row that comes last in the summary. */
+static void hk__loss_sift(hk__loss *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        hk__loss t;
+        if (c >= n)
+            return;
+        if (c + 1 < n && hk__loss_before(&a[c], &a[c + 1]))
+            c++;
+        if (!hk__loss_before(&a[i], &a[c]))
+            return;
+        t = a[i]; a[i] = a[c]; a[c] = t;
+        i = c;
+    }
+}
+
+/* Keep the rows to show, largest first, at the front of the table: the
+ * top `max` (0: all) by a bounded heap, O(keys log max). */
+static void hk__loss_rank(hk__losses *s, size_t max)
+{
+    hk__loss *a = s->t, t;
+    size_t n = 0, i, m;
+    for (i = 0; i < s->cap; i++)             /* close the gaps */
+        if (a[i].count)
+            a[n++] = a[i];
+    m = max && max < n ? max : n;
+    for (i = m / 2; i-- > 0;)
+        hk__loss_sift(a, i, m);
+    for (i = m; i < n; i++)
+        if (hk__loss_before(&a[i], &a[0])) {
+            t = a[0]; a[0] = a[i]; a[i] = t;
+            hk__loss_sift(a, 0, m);
+        }
+    for (i = m; i-- > 1;) {                   /* the heap, sorted */
+        t = a[0]; a[0] = a[i]; a[i] = t;
+        hk__loss_sift(a, 0, i);
+    }
+    s->keys = n;
+    s->n = m;
+}
+
+/* ---- one pass over the records ------------------------------------------------ */
+
+/* The listing keeps the problems (the events) first and fills the rest
+ * of the cap with the oldest live records: a max-heap by allocation
+ * number, so a record replaces the newest kept one, O(records log cap). */
+typedef struct {
+    hk__losses *s;
+    hk__rec *keep;
+    size_t nkeep, maxkeep;
+    uint64_t recs;
+} hk__pass;
+
+static void hk__keep_sift(hk__rec *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        hk__rec t;
+        if (c >= n)
+            return;
+        if (c + 1 < n && a[c].no < a[c + 1].no)
+            c++;
+        if (a[i].no >= a[c].no)
+            return;
+        t = a[i]; a[i] = a[c]; a[c] = t;
+        i = c;
+    }
+}
+
+static void hk__pass_rec(const hk__rec *r, void *arg)
+{
+    hk__pass *p = arg;
+    if (r->no <= hk__dbg_mark_no)
+        return;
+    p->recs++;
+    hk__loss_add(p->s, r->site, 0, r->no, HK__REC_SIZE(r));
+    if (p->nkeep < p->maxkeep) {
+        size_t i = p->nkeep++;
+        p->keep[i] = *r;
+        while (i > 0 && p->keep[(i - 1) / 2].no < p->keep[i].no) {
+            hk__rec t = p->keep[i];
+            p->keep[i] = p->keep[(i - 1) / 2];
+            p->keep[(i - 1) / 2] = t;
+            i = (i - 1) / 2;
+        }
+    } else if (p->maxkeep && r->no < p->keep[0].no) {
+        p->keep[0] = *r;
+        hk__keep_sift(p->keep, 0, p->nkeep);
+    }
+}
+
 static void hk__count_cb(const hk__rec *r, void *arg)
 {
     (void)r;
     ++*(size_t *)arg;
 }
 
+static size_t hk__size_min(size_t a, size_t b) { return a < b ? a : b; }
+
 /* Live records are counted first, with room to spare for any that appear
- * while collecting. */
-static int hk__collect(hk__list *l, int crashing)
+ * while collecting; that count bounds the list and the loss table. */
+static int hk__collect(hk__list *l, hk__losses *s, int crashing)
 {
     const hk__event *ev;
-    size_t recs = 0;
+    size_t recs = 0, nev = hk__dbg_events(&ev), i, room;
+    size_t max = hk__dbg_cfg.max_entries;
+    hk__pass p;
     memset(l, 0, sizeof *l);
+    memset(&p, 0, sizeof p);
+    if (nev < hk__dbg_mark_event)
+        nev = hk__dbg_mark_event;
     hk__dbg_each_record(hk__count_cb, &recs, !crashing);
-    l->cap = recs + hk__dbg_events(&ev) + 64;
-    l->bytes = l->cap * sizeof(hk__entry);
+    room = recs + (nev - hk__dbg_mark_event) + 64;
+    l->cap = max ? hk__size_min(max, room) : room;
+    l->bytes = l->cap * (sizeof(hk__entry) + sizeof(hk__rec));
     l->e = hk__dbg_os_alloc_raw(l->bytes);
     if (!l->e)
         return 0;
-    hk__dbg_each_record(hk__collect_rec, l, !crashing);
-    hk__collect_events(l);
-    hk__sort(l->e, l->n);
-    return 1;
-}
-
-/* ---- call-site summary ---------------------------------------------------- */
-
-typedef struct { uint32_t site; unsigned long count; uint64_t bytes; } hk__sum;
-
-static int hk__sum_before(const hk__sum *a, const hk__sum *b)
-{
-    if (a->bytes != b->bytes)
-        return a->bytes > b->bytes;
-    if (a->count != b->count)
-        return a->count > b->count;
-    return a->site < b->site;
-}
-
-/* Group entries by site: an insertion into a list kept sorted by site id
- * would be quadratic; sort a copy of the ids instead. */
-static size_t hk__summarize(const hk__list *l, hk__sum **out, size_t *bytes)
-{
-    hk__sum *s;
-    size_t n = 0, i, j;
-    *bytes = (l->n + 1) * sizeof *s;
-    s = hk__dbg_os_alloc_raw(*bytes);
-    *out = s;
-    if (!s)
+    /* sites are interned once: there cannot be more loss records */
+    if (!hk__losses_init(s, hk__size_min(room, (size_t)hk__dbg_nsites() + 1))) {
+        hk__dbg_os_free(l->e, l->bytes);
         return 0;
-    for (i = 0; i < l->n; i++) {
-        const hk__entry *e = &l->e[i];
-        /* memory still held: not the frees (F*) and not the blocks they
-         * freed with a wrong size (S) */
-        if (e->flags[0] == 'F' || strchr(e->flags, 'S'))
-            continue;
-        for (j = 0; j < n && s[j].site != e->site; j++)
-            ;
-        if (j == n) {
-            if (n > 4096)                /* a bounded summary */
-                continue;
-            s[n].site = e->site;
-            s[n].count = 0;
-            s[n].bytes = 0;
-            n++;
-        }
-        s[j].count++;
-        s[j].bytes += e->size;
     }
-    for (i = 1; i < n; i++) {            /* insertion sort, largest first */
-        hk__sum t = s[i];
-        for (j = i; j > 0 && hk__sum_before(&t, &s[j - 1]); j--)
-            s[j] = s[j - 1];
-        s[j] = t;
+    for (i = hk__dbg_mark_event; i < nev; i++) {
+        if (ev[i].kind == HK__EV_LEAK)
+            hk__loss_add(s, ev[i].site, 0, ev[i].no, ev[i].size);
+        if (l->n < l->cap)
+            hk__entry_of_event(&l->e[l->n++], &ev[i], i);
     }
-    return n;
+    p.s = s;
+    p.keep = (hk__rec *)(l->e + l->cap);
+    p.maxkeep = l->cap - l->n;
+    hk__dbg_each_record(hk__pass_rec, &p, !crashing);
+    for (i = 0; i < p.nkeep && l->n < l->cap; i++)
+        hk__entry_of_rec(&l->e[l->n++], &p.keep[i]);
+    l->total = p.recs + (nev - hk__dbg_mark_event);
+    hk__sort(l->e, l->n);
+    hk__loss_rank(s, max && max < HK__MAX_SITES ? max : max ? HK__MAX_SITES : 0);
+    return 1;
 }
 
 /* ---- formatting ------------------------------------------------------------ */
@@ -525,17 +672,96 @@ static void hk__text_messages(hk__out *o)
     }
 }
 
-static void hk__text_report(hk__out *o, const hk__list *l, const hk__sum *s, size_t ns)
+/* Entries left out by the cap: one line that says how many and where
+ * they went. */
+static void hk__text_omitted(hk__out *o, const hk__list *l)
+{
+    if (l->total <= l->n)
+        return;
+    hk__puts(o, TX(T_MORE_E));
+    hk__put_grouped(o, l->total - l->n);
+    hk__puts(o, TX(T_MORE_E2));
+    hk__put_u(o, hk__dbg_cfg.max_entries);
+    hk__puts(o, TX(T_MORE_E3));
+    hk__puts(o, "\n");
+}
+
+/* First/Last only when they tell something the entry rows do not: a site
+ * with more than one block, or entries left out.  Otherwise each site is
+ * one listed entry with its No, and the table keeps its old layout. */
+static int hk__show_first_last(const hk__list *l, const hk__losses *s)
 {
     size_t i;
+    if (l->total > l->n)
+        return 1;
+    for (i = 0; i < s->n; i++)
+        if (s->t[i].count > 1)
+            return 1;
+    return 0;
+}
+
+static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
+{
+    int fl = hk__show_first_last(l, s);
+    uint64_t count = 0, bytes = 0;
+    size_t i;
     char b[64];
+    if (!s->n)
+        return;
+    hk__puts(o, TX(T_SUMMARY));
+    hk__puts(o, "\n");
+    hk__puts(o, TX(T_SUMCOLS));
+    if (fl)
+        hk__puts(o, TX(T_FIRSTLAST));
+    hk__puts(o, "\n");
+    for (i = 0; i < s->n; i++) {
+        const hk__loss *x = &s->t[i];
+        const hk__site *st = hk__dbg_site(x->site);
+        count += x->count;
+        bytes += x->bytes;
+        hk__num_col(o, 1, x->count, 6);
+        hk__num_col(o, 1, x->bytes, 12);
+        hk__pad(o, 2);
+        hk__hex(b, st ? st->caller : 0);
+        hk__left(o, b, 18);
+        hk__pad(o, 2);
+        if (fl) {
+            hk__left(o, st && st->file ? hk__base(st->file) : "?", 14);
+            hk__num_col(o, st && st->line > 0, st ? (unsigned long long)st->line : 0, 6);
+            hk__pad(o, 2);
+            hk__num_col(o, 1, x->first, 10);
+            hk__pad(o, 2);
+            hk__num_col(o, 1, x->last, 10);
+        } else if (st && st->line > 0) {
+            hk__left(o, st->file ? hk__base(st->file) : "?", 14);
+            hk__num_col(o, 1, (unsigned long long)st->line, 6);
+        } else {
+            hk__puts(o, st && st->file ? hk__base(st->file) : "?");
+        }
+        hk__puts(o, "\n");
+    }
+    if (s->keys > s->n || s->count > count) {     /* the rows left out, in one line */
+        hk__puts(o, TX(T_MORE_E));
+        hk__put_grouped(o, s->keys - s->n);
+        hk__puts(o, TX(T_MORE_S));
+        hk__put_grouped(o, s->count - count);
+        hk__puts(o, TX(T_MORE_S2));
+        hk__put_grouped(o, s->total - bytes);
+        hk__puts(o, TX(T_MORE_S3));
+        hk__puts(o, "\n");
+    }
+}
+
+static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
+{
+    size_t i;
     hk__puts(o, TX(T_HEAD));
     hk__puts(o, "\n   ");
     hk__put_u(o, hk__dbg_registered());
     hk__puts(o, " ");
     hk__puts(o, TX(T_REG));
     hk__puts(o, "\n   ");
-    hk__put_u(o, l->n);
+    hk__put_u(o, l->total);
     hk__puts(o, " ");
     hk__puts(o, TX(T_ENTRIES));
     hk__puts(o, "\n");
@@ -545,28 +771,8 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__sum *s, siz
         for (i = 0; i < l->n; i++)
             hk__text_entry(o, &l->e[i]);
     }
-    if (ns) {
-        hk__puts(o, TX(T_SUMMARY));
-        hk__puts(o, "\n");
-        hk__puts(o, TX(T_SUMCOLS));
-        hk__puts(o, "\n");
-        for (i = 0; i < ns; i++) {
-            const hk__site *st = hk__dbg_site(s[i].site);
-            hk__num_col(o, 1, s[i].count, 6);
-            hk__num_col(o, 1, s[i].bytes, 12);
-            hk__pad(o, 2);
-            hk__hex(b, st ? st->caller : 0);
-            hk__left(o, b, 18);
-            hk__pad(o, 2);
-            if (st && st->line > 0) {
-                hk__left(o, st->file ? hk__base(st->file) : "?", 14);
-                hk__num_col(o, 1, (unsigned long long)st->line, 6);
-            } else {
-                hk__puts(o, st && st->file ? hk__base(st->file) : "?");
-            }
-            hk__puts(o, "\n");
-        }
-    }
+    hk__text_omitted(o, l);
+    hk__text_summary(o, l, s);
     hk__text_messages(o);
 }
 
@@ -578,7 +784,7 @@ static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v)
         hk__puts(o, "null");
 }
 
-static void hk__json_report(hk__out *o, const hk__list *l, const hk__sum *s, size_t ns)
+static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
     char b[64];
@@ -614,9 +820,11 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__sum *s, siz
         hk__json_str(o, b);
         hk__puts(o, "}");
     }
-    hk__puts(o, "],\n\"sites\":[");
-    for (i = 0; i < ns; i++) {
-        const hk__site *st = hk__dbg_site(s[i].site);
+    hk__puts(o, "],\"entries_omitted\":");
+    hk__put_u(o, l->total - l->n);
+    hk__puts(o, ",\n\"sites\":[");
+    for (i = 0; i < s->n; i++) {
+        const hk__site *st = hk__dbg_site(s->t[i].site);
         hk__puts(o, i ? ",\n{" : "\n{");
         hk__puts(o, "\"file\":");
         hk__json_str(o, st && st->file ? hk__base(st->file) : NULL);
@@ -628,12 +836,18 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__sum *s, siz
         hk__hex(b, st ? st->caller : 0);
         hk__puts(o, b);
         hk__puts(o, "\",\"count\":");
-        hk__put_u(o, s[i].count);
+        hk__put_u(o, s->t[i].count);
         hk__puts(o, ",\"bytes\":");
-        hk__put_u(o, s[i].bytes);
+        hk__put_u(o, s->t[i].bytes);
+        hk__puts(o, ",\"first\":");
+        hk__put_u(o, s->t[i].first);
+        hk__puts(o, ",\"last\":");
+        hk__put_u(o, s->t[i].last);
         hk__puts(o, "}");
     }
-    hk__puts(o, "],\n\"messages\":[");
+    hk__puts(o, "],\"sites_omitted\":");
+    hk__put_u(o, s->keys - s->n);
+    hk__puts(o, ",\n\"messages\":[");
     {
         /* the text report's closing lines, one JSON string each */
         static hk__out lines;
@@ -660,8 +874,7 @@ int hk__dbg_write_report(int crashing)
 {
     static hk__out out;                   /* static: crash paths have little stack */
     hk__list l;
-    hk__sum *s = NULL;
-    size_t ns = 0, sbytes = 0;
+    hk__losses s;
     int fd = 2, opened = 0;
     if (hk__dbg_cfg.report_path[0]) {
         fd = hk__open(hk__dbg_cfg.report_path);
@@ -672,7 +885,7 @@ int hk__dbg_write_report(int crashing)
     }
     out.fd = fd;
     out.n = 0;
-    if (!hk__collect(&l, crashing)) {
+    if (!hk__collect(&l, &s, crashing)) {
         hk__puts(&out, TX(T_HEAD));
         hk__puts(&out, "\n");
         hk__puts(&out, TX(T_OOM1));
@@ -680,12 +893,11 @@ int hk__dbg_write_report(int crashing)
         hk__puts(&out, TX(T_OOM2));
         hk__puts(&out, "\n");
     } else {
-        ns = hk__summarize(&l, &s, &sbytes);
         if (hk__dbg_cfg.json)
-            hk__json_report(&out, &l, s, ns);
+            hk__json_report(&out, &l, &s);
         else
-            hk__text_report(&out, &l, s, ns);
-        hk__dbg_os_free(s, sbytes);
+            hk__text_report(&out, &l, &s);
+        hk__dbg_os_free(s.t, s.bytes);
         hk__dbg_os_free(l.e, l.bytes);
     }
     hk__flush(&out);

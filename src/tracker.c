@@ -22,9 +22,11 @@
 #include <string.h>
 
 #ifdef _WIN32
+#  include <io.h>
 #  include <windows.h>
 #else
 #  include <signal.h>
+#  include <unistd.h>
 #  include <sched.h>
 #  include <sys/mman.h>
 #endif
@@ -147,6 +149,7 @@ void hk__dbg_start(void)
         hk__dbg_cfg.abort_wrong_size = (int)hk__env_long("HEAPKIT_ABORT_ON_WRONG_SIZE");
         hk__dbg_cfg.abort_unknown_free = (int)hk__env_long("HEAPKIT_ABORT_ON_UNKNOWN_FREE");
         hk__dbg_cfg.break_alloc = (unsigned long)hk__env_long("HEAPKIT_BREAK_ALLOC");
+        hk__dbg_read_max_entries();
         v = getenv("HEAPKIT_REPORT");
         if (v && *v) {
             strncpy(hk__dbg_cfg.report_path, v, sizeof hk__dbg_cfg.report_path - 1);
@@ -157,6 +160,41 @@ void hk__dbg_start(void)
         __atomic_store_n(&hk__started, 1, __ATOMIC_RELEASE);
     }
     hk__spin_unlock(&hk__start_lock);
+}
+
+/* A value that is no number is a typo: say so (one line, no stdio: the
+ * debugger may start inside the first malloc) and keep the default. */
+void hk__dbg_read_max_entries(void)
+{
+    const char *v = getenv("HEAPKIT_MAX_ENTRIES");
+    char *end;
+    unsigned long n;
+    hk__dbg_cfg.max_entries = HK__DEFAULT_MAX_ENTRIES;
+    if (!v || !*v)
+        return;
+    n = strtoul(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (end != v && *end == 0 && *v != '-' && *v != '+') {
+        hk__dbg_cfg.max_entries = n;
+        return;
+    }
+    {
+        static const char a[] = "heapkit: HEAPKIT_MAX_ENTRIES=\"",
+                          b[] = "\" is not a number; using the default, "
+                                HK__XSTR(HK__DEFAULT_MAX_ENTRIES) "\n";
+        char msg[160];
+        size_t k = strlen(v) > 64 ? 64 : strlen(v);
+        memcpy(msg, a, sizeof a - 1);
+        memcpy(msg + sizeof a - 1, v, k);
+        memcpy(msg + sizeof a - 1 + k, b, sizeof b - 1);
+#ifdef _WIN32
+        _write(2, msg, (unsigned)(sizeof a - 1 + k + sizeof b - 1));
+#else
+        if (write(2, msg, sizeof a - 1 + k + sizeof b - 1) < 0)
+            return;
+#endif
+    }
 }
 
 void hk__dbg_autostart(void)
@@ -297,6 +335,11 @@ static uint64_t hk__site_hash(const hk__src *s)
     h ^= (uint64_t)(unsigned)s->line * 0x165667B19E3779F9ull;
     h ^= (uint64_t)(uintptr_t)s->type * 0xD6E8FEB86659FD93ull;
     return h ^ (h >> 29);
+}
+
+uint32_t hk__dbg_nsites(void)
+{
+    return __atomic_load_n(&hk__nsites, __ATOMIC_ACQUIRE);
 }
 
 const hk__site *hk__dbg_site(uint32_t id)

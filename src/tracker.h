@@ -102,6 +102,7 @@ typedef void (*hk__rec_fn)(const hk__rec *r, void *arg);
 void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked);
 size_t hk__dbg_events(const hk__event **out);
 const hk__site *hk__dbg_site(uint32_t id);
+uint32_t hk__dbg_nsites(void);          /* site ids are 1..this */
 unsigned long hk__dbg_registered(void);
 unsigned long hk__dbg_missed(void);
 /* The tracker's own memory: straight from the OS, never from a heap it
@@ -115,8 +116,20 @@ typedef struct hk__dbg_config {
     int json, german, record_zero;
     int abort_wrong_size, abort_unknown_free;
     unsigned long break_alloc;
+    unsigned long max_entries;          /* rows per table; 0: all */
     char report_path[1024];
 } hk__dbg_config;
+/* A report a person can page through: every problem and the oldest leaks
+ * up to this many rows (a few hundred lines); the loss records account for
+ * the rest. */
+#define HK__DEFAULT_MAX_ENTRIES 600
+/* Loss records shown: the largest, at most this many (and at most
+ * max_entries; all when that is 0), then one line for the rest. */
+#define HK__MAX_SITES 100
+#define HK__STR(x) #x
+#define HK__XSTR(x) HK__STR(x)
+/* HEAPKIT_MAX_ENTRIES into hk__dbg_cfg.max_entries (tracker.c). */
+void hk__dbg_read_max_entries(void);
 extern hk__dbg_config hk__dbg_cfg;
 extern unsigned long hk__dbg_mark_no;     /* checkpoint: allocation number */
 extern size_t hk__dbg_mark_event;         /* checkpoint: first event shown (tracker.c) */

@@ -416,6 +416,58 @@ static int mode_hkbypass(void)
     return 0;
 }
 
+/* Many live blocks from three call sites, then one problem of each kind
+ * (an S/FS pair, an FM) after all of them: a capped report must still
+ * list the problems.  Block i is allocation No. i + 1 (one thread, no
+ * allocation before); what each site got is noted for the loss records.
+ * With DBGCHILD_ERR set, stderr goes to that file (the debugger's
+ * warnings). */
+static int mode_many(const char *arg)
+{
+    const char *err = getenv("DBGCHILD_ERR");
+    long n = arg ? atol(arg) : 200000, i, count[3] = { 0, 0, 0 };
+    unsigned long long bytes[3] = { 0, 0, 0 };
+    long first[3] = { 0, 0, 0 }, last[3] = { 0, 0, 0 };
+    int line[3];
+    char local[8], *p;
+    static const char *const name[3] = { "A", "B", "C" };
+    if (err && !freopen(err, "w", stderr))
+        exit(44);
+    local[0] = 0;
+    line[0] = line[1] = line[2] = 0;
+    for (i = 0; i < n; i++) {
+        int k = (int)(i % 3);
+        size_t size = 16 + (size_t)(i % 7);
+        switch (k) {
+        case 0:  need(malloc(size), 40); line[0] = __LINE__; break;
+        case 1:  need(malloc(size), 40); line[1] = __LINE__; break;
+        default: need(malloc(size), 40); line[2] = __LINE__; break;
+        }
+        if (!count[k]++)
+            first[k] = i + 1;
+        last[k] = i + 1;
+        bytes[k] += size;
+    }
+    p = need(malloc(100), 41); NOTE_LINE("lineS");
+    NOTE_LINE("lineFS"); free_sized(p, 64);
+    NOTE_LINE("lineFM"); free(local);
+    note("blocks", "%ld", n);
+    for (i = 0; i < 3; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "line%s", name[i]);
+        note(key, "%d", line[i]);
+        snprintf(key, sizeof key, "count%s", name[i]);
+        note(key, "%ld", count[i]);
+        snprintf(key, sizeof key, "bytes%s", name[i]);
+        note(key, "%llu", bytes[i]);
+        snprintf(key, sizeof key, "first%s", name[i]);
+        note(key, "%ld", first[i]);
+        snprintf(key, sizeof key, "last%s", name[i]);
+        note(key, "%ld", last[i]);
+    }
+    return 0;
+}
+
 
 int main(int argc, char **argv)
 {
@@ -445,6 +497,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "report2")) return mode_report2();
     if (!strcmp(m, "hkdebug")) return mode_hkdebug();
     if (!strcmp(m, "hkbypass")) return mode_hkbypass();
+    if (!strcmp(m, "many")) return mode_many(arg);
     fprintf(stderr, "dbgchild: unknown mode '%s'\n", m);
     return 2;
 }

@@ -429,6 +429,7 @@ static const char *const debug_vars[] = {
     "HEAPKIT_DEBUG", "HEAPKIT_REPORT", "HEAPKIT_FORMAT", "HEAPKIT_LANG",
     "HEAPKIT_RECORD_ZERO_SIZE", "HEAPKIT_ABORT_ON_WRONG_SIZE",
     "HEAPKIT_ABORT_ON_UNKNOWN_FREE", "HEAPKIT_BREAK_ALLOC", "DBGCHILD_OUT",
+    "HEAPKIT_MAX_ENTRIES", "DBGCHILD_ERR",
     NULL
 };
 
@@ -645,11 +646,12 @@ static unsigned long long note_ptr(const child *c, const char *key)
 
 /* ---- the JSON report ------------------------------------------------ */
 
-static const char *const top_keys[] = { "registered", "entries", "sites", "messages", NULL };
+static const char *const top_keys[] = { "registered", "entries", "entries_omitted", "sites",
+    "sites_omitted", "messages", NULL };
 static const char *const entry_keys[] = { "no", "pointer", "size", "flags", "caller",
     "function", "file", "line", "type", "heap", NULL };
 static const char *const site_keys[] = { "file", "line", "function", "caller", "count",
-    "bytes", NULL };
+    "bytes", "first", "last", NULL };
 
 /* o is an object with exactly these keys, each once. */
 static void check_keys(const jv *o, const char *const *keys, const char *what)
@@ -1761,6 +1763,340 @@ START_TEST(hk_heap_without_macros)
 END_TEST
 
 /* ======================================================================
+ * Tests: big reports (HEAPKIT_MAX_ENTRIES, loss records)
+ * ====================================================================== */
+
+#ifdef _WIN32
+#  define MANY_BLOCKS "50000"      /* Wine is slower; still far past the cap */
+#else
+#  define MANY_BLOCKS "200000"
+#endif
+#define DEFAULT_MAX_ENTRIES 600     /* debug.h */
+
+static const char *const site_names[3] = { "A", "B", "C" };
+
+/* n in groups of three with sep: 4,999,800 */
+static const char *grouped(unsigned long long n, char sep)
+{
+    static char out[40];
+    char d[24];
+    size_t len, i, k = 0;
+    snprintf(d, sizeof d, "%llu", n);
+    len = strlen(d);
+    for (i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[k++] = sep;
+        out[k++] = d[i];
+    }
+    out[k] = '\0';
+    return out;
+}
+
+static long note_site(const child *c, const char *what, int site)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%s%s", what, site_names[site]);
+    return note_long(c, key);
+}
+
+/* How many lines the text has. */
+static long n_lines(const char *text)
+{
+    long n = 0;
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* One row of the summary with First/Last. */
+typedef struct {
+    long count, line, first, last;
+    long long bytes;
+    char file[128];
+} sum_row;
+
+/* The rows under the summary's column header (the line that starts with
+ * `cols`), up to the first line that is no such row. */
+static int summary_rows(const char *text, const char *cols, sum_row *rows, int max)
+{
+    const char *pos = text;
+    char line[1024];
+    int n = 0;
+    while (next_line(&pos, line, sizeof line))
+        if (strncmp(line, cols, strlen(cols)) == 0)
+            break;
+    while (next_line(&pos, line, sizeof line)) {
+        sum_row r;
+        unsigned long long caller;
+        if (sscanf(line, "%ld %lld %llx %127s %ld %ld %ld", &r.count, &r.bytes, &caller,
+                   r.file, &r.line, &r.first, &r.last) != 7)
+            break;
+        if (n < max)
+            rows[n] = r;
+        n++;
+    }
+    return n;
+}
+
+/* The summary's rows are the child's three sites, exact. */
+static void expect_loss_records(const child *c, const sum_row *rows, int n)
+{
+    int i, k;
+    ck_assert_int_eq(n, 3);
+    for (k = 0; k < 3; k++) {
+        long line = note_site(c, "line", k);
+        for (i = 0; i < n && rows[i].line != line; i++)
+            ;
+        ck_assert_msg(i < n, "no loss record for line %ld", line);
+        ck_assert_str_eq(rows[i].file, "dbgchild.c");
+        ck_assert_int_eq(rows[i].count, note_site(c, "count", k));
+        ck_assert_int_eq(rows[i].bytes, note_site(c, "bytes", k));
+        ck_assert_int_eq(rows[i].first, note_site(c, "first", k));
+        ck_assert_int_eq(rows[i].last, note_site(c, "last", k));
+    }
+}
+
+/* The same in JSON. */
+static void expect_json_loss_records(const child *c, const jv *rep)
+{
+    const jv *sites = jarr(rep, "sites");
+    size_t i;
+    int k;
+    ck_assert_uint_eq(sites->n, 3);
+    ck_assert_int_eq(jint(rep, "sites_omitted"), 0);
+    for (k = 0; k < 3; k++) {
+        long line = note_site(c, "line", k);
+        const jv *s = NULL;
+        for (i = 0; i < sites->n; i++)
+            if (jint(sites->kid[i], "line") == line)
+                s = sites->kid[i];
+        ck_assert_msg(s != NULL, "no site for line %ld", line);
+        ck_assert_int_eq(jint(s, "count"), note_site(c, "count", k));
+        ck_assert_int_eq(jint(s, "bytes"), note_site(c, "bytes", k));
+        ck_assert_int_eq(jint(s, "first"), note_site(c, "first", k));
+        ck_assert_int_eq(jint(s, "last"), note_site(c, "last", k));
+    }
+}
+
+/* Problems first, then the oldest blocks: the three problems (S, FS, FM)
+ * and blocks No. 1 .. listed - 3, in number order. */
+static void expect_capped_rows(const child *c, const text_row *rows, int n)
+{
+    int i, problems = 0;
+    long next = 1;
+    for (i = 0; i < n; i++) {
+        if (!strcmp(rows[i].flags, "")) {
+            ck_assert(rows[i].has_no);
+            ck_assert_int_eq(rows[i].no, next);
+            next++;
+        } else {
+            long want = !strcmp(rows[i].flags, "S") ? note_long(c, "lineS")
+                      : !strcmp(rows[i].flags, "FS") ? note_long(c, "lineFS")
+                      : note_long(c, "lineFM");
+            ck_assert_int_eq(rows[i].line, want);
+            problems++;
+        }
+    }
+    ck_assert_int_eq(problems, 3);
+    ck_assert_int_eq(next - 1, n - 3);
+}
+
+START_TEST(many_blocks_text)
+{
+    child c;
+    static text_row rows[DEFAULT_MAX_ENTRIES + 8];
+    sum_row sums[8];
+    char want[256];
+    long blocks, total;
+    int n;
+    child_init(&c, "many");
+    child_run(&c, "many", MANY_BLOCKS, NULL);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    blocks = note_long(&c, "blocks");
+    total = blocks + 3;             /* and S, FS, FM */
+    ck_assert_int_eq(leading_number(c.text, "pointers were registered"), blocks + 1);
+    ck_assert_int_eq(leading_number(c.text, "debug-entries available"), total);
+    n = text_rows(c.text, rows, DEFAULT_MAX_ENTRIES + 8);
+    ck_assert_int_eq(n, DEFAULT_MAX_ENTRIES);
+    expect_capped_rows(&c, rows, n);
+    snprintf(want, sizeof want, "... %s more entries not listed (HEAPKIT_MAX_ENTRIES=%d; "
+             "see the summary by call site)", grouped((unsigned long long)(total - n), ','),
+             DEFAULT_MAX_ENTRIES);
+    ck_assert_msg(count_lines(c.text, want) == 1, "no line \"%s\"", want);
+    /* the entry rows, the omitted line and a dozen more */
+    ck_assert_int_le(n_lines(c.text), DEFAULT_MAX_ENTRIES + 12);
+    expect_loss_records(&c, sums, summary_rows(c.text, " Count       Bytes", sums, 8));
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(many_blocks_json)
+{
+    child c;
+    const jv *rep;
+    long total;
+    child_init(&c, "manyjson");
+    child_run(&c, "many", MANY_BLOCKS, JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    ck_assert_int_eq(c.njson, 1);
+    rep = last_report(&c);
+    total = note_long(&c, "blocks") + 3;
+    ck_assert_uint_eq(n_entries(rep), DEFAULT_MAX_ENTRIES);
+    ck_assert_int_eq(jint(rep, "entries_omitted"), total - DEFAULT_MAX_ENTRIES);
+    ck_assert_uint_eq(count_entries(rep, "S", note_long(&c, "lineS")), 1);
+    ck_assert_uint_eq(count_entries(rep, "FS", note_long(&c, "lineFS")), 1);
+    ck_assert_uint_eq(count_entries(rep, "FM", note_long(&c, "lineFM")), 1);
+    expect_json_loss_records(&c, rep);
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(max_entries_all)
+{
+    static const char *const all[] = { "HEAPKIT_MAX_ENTRIES=0", "HEAPKIT_FORMAT=json", NULL };
+    static const char *const alltext[] = { "HEAPKIT_MAX_ENTRIES=0", NULL };
+    static text_row rows[3010];
+    child c;
+    const jv *rep;
+    child_init(&c, "maxall");
+    child_run(&c, "many", "3000", all);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(n_entries(rep), 3003);
+    ck_assert_int_eq(jint(rep, "entries_omitted"), 0);
+    expect_json_loss_records(&c, rep);
+    child_run(&c, "many", "3000", alltext);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_int_eq(text_rows(c.text, rows, 3010), 3003);
+    ck_assert(strstr(c.text, "not listed") == NULL);
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(max_entries_five)
+{
+    static const char *const five[] = { "HEAPKIT_MAX_ENTRIES=5", NULL };
+    static const char *const fivejson[] = { "HEAPKIT_MAX_ENTRIES=5", "HEAPKIT_FORMAT=json",
+        NULL };
+    child c;
+    text_row rows[16];
+    sum_row sums[8];
+    const jv *rep;
+    int n;
+    child_init(&c, "maxfive");
+    child_run(&c, "many", "3000", five);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    n = text_rows(c.text, rows, 16);
+    ck_assert_int_eq(n, 5);
+    expect_capped_rows(&c, rows, n);
+    ck_assert_int_eq(count_lines(c.text, "... 2,998 more entries not listed "
+                                 "(HEAPKIT_MAX_ENTRIES=5; see the summary by call site)"), 1);
+    expect_loss_records(&c, sums, summary_rows(c.text, " Count       Bytes", sums, 8));
+    child_run(&c, "many", "3000", fivejson);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(n_entries(rep), 5);
+    ck_assert_int_eq(jint(rep, "entries_omitted"), 2998);
+    expect_json_loss_records(&c, rep);
+    child_done(&c);
+}
+END_TEST
+
+/* Fewer summary rows than sites: the largest ones, then one line for the
+ * rest with its blocks and bytes. */
+START_TEST(max_entries_summary)
+{
+    static const char *const two[] = { "HEAPKIT_MAX_ENTRIES=2", NULL };
+    static const char *const twojson[] = { "HEAPKIT_MAX_ENTRIES=2", "HEAPKIT_FORMAT=json",
+        NULL };
+    child c;
+    sum_row sums[8];
+    char want[256];
+    const jv *rep;
+    int k, small = 0;
+    child_init(&c, "maxsum");
+    child_run(&c, "many", "3000", two);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    for (k = 1; k < 3; k++)
+        if (note_site(&c, "bytes", k) < note_site(&c, "bytes", small))
+            small = k;
+    ck_assert_int_eq(summary_rows(c.text, " Count       Bytes", sums, 8), 2);
+    for (k = 0; k < 2; k++) {
+        ck_assert_int_ne(sums[k].line, note_site(&c, "line", small));
+        ck_assert_int_gt(sums[k].bytes, note_site(&c, "bytes", small));
+    }
+    snprintf(want, sizeof want, "... 1 more call sites not listed (%s blocks, ",
+             grouped((unsigned long long)note_site(&c, "count", small), ','));
+    snprintf(want + strlen(want), sizeof want - strlen(want), "%s bytes)",
+             grouped((unsigned long long)note_site(&c, "bytes", small), ','));
+    ck_assert_msg(count_lines(c.text, want) == 1, "no line \"%s\"", want);
+    child_run(&c, "many", "3000", twojson);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(jarr(rep, "sites")->n, 2);
+    ck_assert_int_eq(jint(rep, "sites_omitted"), 1);
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(max_entries_german)
+{
+    static const char *const de[] = { "HEAPKIT_MAX_ENTRIES=5", "HEAPKIT_LANG=de", NULL };
+    static const char *const de2[] = { "HEAPKIT_MAX_ENTRIES=2", "HEAPKIT_LANG=de", NULL };
+    child c;
+    sum_row sums[8];
+    child_init(&c, "maxde");
+    child_run(&c, "many", "3000", de);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_int_eq(count_lines(c.text, "... 2.998 weitere Eintr\xc3\xa4ge nicht aufgef\xc3\xbchrt "
+                                 "(HEAPKIT_MAX_ENTRIES=5; siehe die Zusammenfassung nach "
+                                 "Aufrufstelle)"), 1);
+    ck_assert(strstr(c.text, "not listed") == NULL);
+    expect_loss_records(&c, sums, summary_rows(c.text, "Anzahl       Bytes", sums, 8));
+    ck_assert(strstr(c.text, "Erste      Letzte") != NULL);
+    child_run(&c, "many", "3000", de2);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_msg(strstr(c.text, "... 1 weitere Aufrufstellen nicht aufgef\xc3\xbchrt (")
+                  != NULL, "no German line for the sites left out: %s", c.text);
+    child_done(&c);
+}
+END_TEST
+
+/* Not a number: a warning on stderr, and the default. */
+START_TEST(max_entries_invalid)
+{
+    child c;
+    char env_err[1300];
+    const char *env[3];
+    const char *err_path;
+    char *err;
+    static text_row rows[DEFAULT_MAX_ENTRIES + 8];
+    child_init(&c, "maxbad");
+    err_path = tmp_path("maxbad-stderr");
+    snprintf(env_err, sizeof env_err, "DBGCHILD_ERR=%s", err_path);
+    env[0] = "HEAPKIT_MAX_ENTRIES=lots";
+    env[1] = env_err;
+    env[2] = NULL;
+    child_run(&c, "many", "3000", env);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_int_eq(text_rows(c.text, rows, DEFAULT_MAX_ENTRIES + 8), DEFAULT_MAX_ENTRIES);
+    err = slurp(err_path);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(count_lines(err, "heapkit: HEAPKIT_MAX_ENTRIES=\"lots\" is not a number; "
+                                 "using the default, 600"), 1);
+    free(err);
+    child_done(&c);
+}
+END_TEST
+
+/* ======================================================================
  * Tests: heapbug against the golden files
  * ====================================================================== */
 
@@ -2190,6 +2526,13 @@ static Suite *children_suite(void)
     tcase_add_test(tc, tracker_out_of_memory);
     tcase_add_test(tc, hk_debug_env);
     tcase_add_test(tc, hk_heap_without_macros);
+    tcase_add_test(tc, many_blocks_text);
+    tcase_add_test(tc, many_blocks_json);
+    tcase_add_test(tc, max_entries_all);
+    tcase_add_test(tc, max_entries_five);
+    tcase_add_test(tc, max_entries_summary);
+    tcase_add_test(tc, max_entries_german);
+    tcase_add_test(tc, max_entries_invalid);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,6 +32,10 @@
  *   HEAPKIT_ABORT_ON_UNKNOWN_FREE=N the same for a free that matches nothing
  *   HEAPKIT_BREAK_ALLOC=N           stop in the debugger (SIGTRAP /
  *                                   DebugBreak) at allocation No. N
+ *   HEAPKIT_MAX_ENTRIES=N           list at most N entries (problems first,
+ *                                   then the oldest blocks) and at most
+ *                                   min(N, 100) call sites; 0 = all
+ *                                   (default 600)
  *
  * Report (text, English; HEAPKIT_LANG=de gives German):
  *
@@ -50,8 +54,11 @@
  *   FM         a free that matches no live block (unknown, interior,
  *              double, another heap's); No is empty;
  * a block still live when its hk heap is destroyed is a leak of that heap
- * (Object column: heap:<backend>#<n>).  Then a summary by call site
- * (count, bytes, largest first) and the special lines:
+ * (Object column: heap:<backend>#<n>).  Entries past HEAPKIT_MAX_ENTRIES
+ * are left out with one line saying how many.  Then a summary by call site:
+ * its loss records (count, bytes, first and last allocation No. of the
+ * blocks still held, largest first; First/Last are shown when a site has
+ * more than one block or entries were left out) and the special lines:
  *   Program stopped by exit(N)           the exit status was not 0
  *   runtime-error <SIGNAL|EXCEPTION> at <address>   a fatal signal or an
  *                                        unhandled Windows exception
@@ -61,8 +68,10 @@
  *   {"registered":R,"entries":[{"no":2|null,"pointer":"0x...","size":256,
  *     "flags":"", "caller":"0x...","function":"main"|null,"file":"heapbug.c",
  *     "line":16,"type":null,"heap":"malloc"}...],
+ *    "entries_omitted":0,
  *    "sites":[{"file":..,"line":..,"function":..,"caller":..,"count":..,
- *     "bytes":..}...],"messages":["Program stopped by exit(3)"...]}
+ *     "bytes":..,"first":..,"last":..}...],"sites_omitted":0,
+ *    "messages":["Program stopped by exit(3)"...]}
  */
 #ifndef HEAPKIT_DEBUG_H
 #define HEAPKIT_DEBUG_H

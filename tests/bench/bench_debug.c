@@ -1,7 +1,8 @@
 /*
  * bench_debug.c - what the Heap Debugger costs: the same churn loop on the
- * plain C runtime malloc and through heapkit/debug.h, in one process, and
- * the tracker's bytes per live record.  Part of `make bench`.
+ * plain C runtime malloc and through heapkit/debug.h, in one process, the
+ * tracker's bytes per live record, and the time of a report with millions
+ * of live blocks.  Part of `make bench`.
  *
  * This program links nothing but heapkit, so its malloc is the system's
  * (glibc on Linux, msvcrt under Wine): the ratio is the tracker's cost.
@@ -18,6 +19,15 @@
 #include "benchutil.h"
 
 enum { SLOTS = 10000 };
+
+/* The reports go to this file (set before the debugger starts); it is
+ * removed after the one written at exit. */
+#define REPORT_FILE "bench_debug-report.tmp"
+
+static void drop_report(void)
+{
+    remove(REPORT_FILE);
+}
 
 
 /* One loop body, compiled twice: before debug.h (plain) and after it. */
@@ -83,6 +93,43 @@ static double threaded(int tracked, int n)
     return sum / n;
 }
 
+/* N live blocks from three call sites, then hk_debug_report(): its wall
+ * time, and the lines and bytes it wrote. */
+static void report_bench(long n)
+{
+    void **live = (calloc)((size_t)n, sizeof *live);   /* not a tracked block */
+    long i, lines = 0, bytes = 0;
+    double t0, t1;
+    FILE *f;
+    int c;
+    if (!live)
+        return;
+    for (i = 0; i < n; i++) {
+        switch (i % 3) {
+        case 0:  live[i] = malloc(16); break;
+        case 1:  live[i] = malloc(24); break;
+        default: live[i] = malloc(32); break;
+        }
+    }
+    drop_report();
+    t0 = now_ns();
+    hk_debug_report();
+    t1 = now_ns();
+    if ((f = fopen(REPORT_FILE, "rb")) != NULL) {
+        while ((c = getc(f)) != EOF) {
+            bytes++;
+            lines += c == '\n';
+        }
+        fclose(f);
+    }
+    printf("%-14s %ld live blocks: %.3f s, %ld lines, %ld bytes\n", "report",
+           n, (t1 - t0) / 1e9, lines, bytes);
+    for (i = 0; i < n; i++)
+        free(live[i]);
+    (free)(live);
+    drop_report();
+}
+
 int main(void)
 {
     double plain, tracked;
@@ -90,6 +137,13 @@ int main(void)
     void **live;
     long i, n;
     bench_scale_init();
+    drop_report();
+#ifdef _WIN32
+    _putenv("HEAPKIT_REPORT=" REPORT_FILE);
+#else
+    setenv("HEAPKIT_REPORT", REPORT_FILE, 1);
+#endif
+    atexit(drop_report);       /* before the debugger's: runs after it */
 
     printf("heapkit debug bench (scale %.2f)\n", g_scale);
     plain = churn_plain(scaled(10000000), 1);
@@ -115,5 +169,7 @@ int main(void)
     for (i = 0; i < n; i++)
         free(live[i]);
     (free)(live);
+
+    report_bench(scaled(5000000));
     return 0;
 }
