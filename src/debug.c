@@ -6,6 +6,11 @@
  * A free the tracker cannot match is reported (FM) and NOT passed on: the
  * pointer is not a block the tracker knows, and handing it to the C
  * runtime could crash the program (a double free) or corrupt its heap.
+ * Once the tracker's own memory ran out, though, a live block may simply
+ * have no record: then a free or realloc of a pointer the C runtime
+ * vouches for (vouch.c) is passed on, silently, since it cannot be told
+ * from a block that was never recorded; what it does not vouch for is
+ * still FM and kept.
  */
 #include "tracker.h"
 
@@ -57,13 +62,25 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
     return hk__record(calloc(count, n), count * n, 0, &src);
 }
 
+/* No record of p: after the tracker lost records, a block the C runtime
+ * vouches for is one of those (or foreign memory, which is as valid). */
+static int hk__unrecorded_block(const void *p)
+{
+    return hk__dbg_records_lost() && hk__rt_vouches(p);
+}
+
 static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src)
 {
     hk__rec r;
+    int found;
     if (!p)
         return;
     hk__dbg_start();
-    if (hk__dbg_take(p, HK__HEAP_MALLOC, &r) != 1) {
+    if ((found = hk__dbg_take(p, HK__HEAP_MALLOC, &r)) != 1) {
+        if (found == 0 && hk__unrecorded_block(p)) {
+            hk__real_free(p, 0);
+            return;
+        }
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, src);
         return;
     }
@@ -127,10 +144,19 @@ void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
     HK__SRC(src, NULL);
     hk__rec r;
     void *q;
+    int found;
     hk__dbg_start();
     if (!p)
         return hk__record(malloc(n), n, 0, &src);
-    if (hk__dbg_peek(p, HK__HEAP_MALLOC, &r) != 1) {
+    if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
+        if (found == 0 && hk__unrecorded_block(p)) {
+            /* a live block the tracker could not record: realloc it,
+             * and record the result if there is room now */
+            q = realloc(p, n);
+            if (q)
+                hk__dbg_adopt(q, n, &src);
+            return q;
+        }
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
         return NULL;                  /* not ours: never handed on */
     }

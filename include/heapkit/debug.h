@@ -101,6 +101,9 @@ typedef struct hk_debug_stats {
     unsigned long entries;      /* entries the report would have now        */
     unsigned long missed;       /* operations not recorded (tracker OOM)    */
     size_t record_bytes;        /* bytes of tracker memory per live record  */
+    unsigned long threads;      /* per-thread states held (threads alive    */
+                                /* that allocated; freed at thread exit)    */
+    size_t thread_bytes;        /* OS memory those states take              */
 } hk_debug_stats;
 HK_API void hk_debug_stats_get(hk_debug_stats *st);
 
