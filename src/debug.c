@@ -154,7 +154,7 @@ void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
              * and record the result if there is room now */
             q = realloc(p, n);
             if (q)
-                hk__dbg_adopt(q, n, &src);
+                hk__dbg_adopt(q, n, HK__HEAP_MALLOC, &src);
             return q;
         }
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
@@ -309,6 +309,8 @@ void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
         return;                       /* out of memory: the block stays */
     if (hk__dbg_take(p, id, &r) == 1)
         hk__dbg_readd(&r, q, n, src);
+    else if (hk__dbg_records_lost())
+        hk__dbg_adopt(q, n, id, src);  /* its allocation was counted already */
     else
         hk__dbg_add(q, n, id, 0, src); /* from before the debugger started */
 }

@@ -886,9 +886,9 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
     hk__add(p, n, heap, kind, src, 1);
 }
 
-void hk__dbg_adopt(void *p, size_t n, const hk__src *src)
+void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
 {
-    hk__add(p, n, HK__HEAP_MALLOC, 0, src, 0);
+    hk__add(p, n, heap, 0, src, 0);
 }
 
 void hk__dbg_put_back(const hk__rec *r)

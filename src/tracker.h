@@ -113,7 +113,7 @@ unsigned long hk__dbg_missed(void);
 int hk__dbg_records_lost(void);
 /* Record a block the tracker had no record of (a realloc passed on after
  * its memory ran out): a new number, not counted as registered again. */
-void hk__dbg_adopt(void *p, size_t n, const hk__src *src);
+void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src);
 
 /* vouch.c: 1 if p is a live block of the C runtime's malloc, so free(p)
  * and realloc(p, n) are safe; 0 when that cannot be told for sure. */
