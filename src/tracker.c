@@ -268,13 +268,17 @@ static void hk__thread_retire(struct hk__thread *t);
  * in the static library and in an .exe (Wine too). */
 #ifdef _WIN32
 static DWORD hk__fls = FLS_OUT_OF_INDEXES;
+static volatile int hk__fls_stopping;
 
 static void WINAPI hk__thread_done(void *p)
 {
     struct hk__thread *t = p;
     /* FlsFree (a DLL copy being unloaded) calls this for every thread's
-     * value from the unloading thread: only the owner may retire it */
-    if (t && t->tid == GetCurrentThreadId())
+     * value from the unloading thread, when this copy's thread-local
+     * variables may be gone already: then the states stay (the module
+     * goes with them); else only the owner retires its own */
+    if (t && !__atomic_load_n(&hk__fls_stopping, __ATOMIC_ACQUIRE)
+        && t->tid == GetCurrentThreadId())
         hk__thread_retire(t);
 }
 
@@ -311,6 +315,7 @@ void hk__dbg_threads_stop(void)
 {
     /* the callback lives in this module: no call into it once it is gone */
     DWORD k = hk__fls;
+    __atomic_store_n(&hk__fls_stopping, 1, __ATOMIC_RELEASE);
     hk__fls = FLS_OUT_OF_INDEXES;
     if (k != FLS_OUT_OF_INDEXES)
         FlsFree(k);
