@@ -13,6 +13,10 @@
  *    threaded program still numbers its allocations 1, 2, 3, ...
  *  - Call sites are interned once (a per-thread cache in front of a global
  *    table), so a record holds a 32-bit site id.
+ *  - A thread's state (number batch, site cache, alternate signal stack)
+ *    is one piece of OS memory, given back when the thread ends (pthread
+ *    key destructor / FLS callback); its counters are folded into global
+ *    ones, so "registered" stays exact however many threads came and went.
  *  - Problems (wrong-size frees, unknown frees, leaks of destroyed heaps)
  *    go to an append-only event log; they are rare.
  */
@@ -298,13 +302,21 @@ static void hk__key_set(struct hk__thread *t)
 
 /* The unhandled-exception filter runs on the faulting thread's stack; after
  * a stack overflow Windows leaves it only the thread's guarantee, so make
- * that room for the report (a program's larger guarantee stays). */
+ * that room for the report (the writer itself needs about 2 KiB, the
+ * exception dispatch a few more).  A program's larger guarantee stays, and
+ * a small stack (under 16 times that) is left alone: it is the program's.
+ * (Wine runs the filter with room to spare either way.) */
+#define HK__STACK_GUARANTEE (16u * 1024u)
+
 static void hk__alt_stack_setup(struct hk__thread *t, void *mem, size_t n)
 {
+    ULONG_PTR lo = 0, hi = 0;
     ULONG g = 0;
     (void)t, (void)mem, (void)n;
-    if (SetThreadStackGuarantee(&g) && g < HK__ALT_STACK) {
-        g = HK__ALT_STACK;
+    GetCurrentThreadStackLimits(&lo, &hi);
+    if (hi - lo >= 16 * HK__STACK_GUARANTEE && SetThreadStackGuarantee(&g)
+        && g < HK__STACK_GUARANTEE) {
+        g = HK__STACK_GUARANTEE;
         SetThreadStackGuarantee(&g);
     }
 }
