@@ -56,6 +56,12 @@
  *   runtime-error <SIGNAL|EXCEPTION> at <address>   a fatal signal or an
  *                                        unhandled Windows exception
  *   internal error: out of memory, N operations not recorded
+ *                                        the tracker's own memory ran out;
+ *                                        from then on a free or realloc of
+ *                                        a pointer it has no record of is
+ *                                        passed to the C runtime when the
+ *                                        runtime vouches for the block (no
+ *                                        FM), else it is FM and kept
  *
  * JSON (HEAPKIT_FORMAT=json): one object per report,
  *   {"registered":R,"entries":[{"no":2|null,"pointer":"0x...","size":256,
