@@ -13,7 +13,8 @@
  *  - glibc (2.34 or newer, 64-bit): no exact test exists, so the chunk is
  *    read the way glibc lays it out, with reads that cannot fault
  *    (process_vm_readv on ourselves): header size and alignment, the next
- *    chunk's PREV_INUSE bit (clear after a free that went to the bins), the
+ *    chunk's PREV_INUSE bit (clear after a free that went to the bins), a
+ *    free predecessor's size and bin links (as glibc's unlink checks), the
  *    tcache key in a freed chunk (learnt once from a block of our own),
  *    the safe-linked fastbin pointer, an mmapped chunk's page alignment,
  *    and the chunk lying inside its arena and below its top chunk (a stale
@@ -242,6 +243,17 @@ int hk__rt_vouches(const void *ptr)
     if (!hk__word(c + csz + 8, &nsz) || !(nsz & HK__PREV_INUSE)
         || (nsz & 8) || (nsz & ~(uintptr_t)15) < 16)
         return 0;
+    /* a free predecessor (in the bins, doubly linked) must be one: its size
+     * is our prev_size and its neighbours point back at it, as glibc's
+     * unlink checks; a stale header left in merged memory fails this */
+    if (!(hdr[1] & HK__PREV_INUSE)) {
+        uintptr_t pc = c - hdr[0], ph[4], back;
+        if (hdr[0] < HK__MINSIZE || (hdr[0] & 15) || pc > c
+            || !hk__peek(pc, ph, sizeof ph) || (ph[1] & ~(uintptr_t)7) != hdr[0]
+            || !hk__word(ph[2] + 24, &back) || back != pc
+            || !hk__word(ph[3] + 16, &back) || back != pc)
+            return 0;
+    }
     /* freed into the tcache: glibc's own key in the second word */
     if (!hk__peek(p, w, sizeof w) || w[1] == hk__tc_key)
         return 0;
