@@ -866,6 +866,40 @@ int hk__dbg_records_lost(void)
     return __atomic_load_n(&hk__lost, __ATOMIC_RELAXED);
 }
 
+/* Once records were lost, the C runtime's addresses freed since, until
+ * it hands them out again: a second free of one is a double free whatever
+ * its memory looks like now (the allocator's check is exact only on
+ * Windows).  Direct-mapped, so it forgets the oldest; static, so it needs
+ * no memory that may have run out. */
+#define HK__FREED_SLOTS 16384u
+
+static uintptr_t hk__freed[HK__FREED_SLOTS];
+
+static inline uintptr_t *hk__freed_slot(const void *p)
+{
+    return &hk__freed[(hk__hash((uintptr_t)p) >> 50) & (HK__FREED_SLOTS - 1)];
+}
+
+void hk__dbg_freed_note(const void *p)
+{
+    if (hk__dbg_records_lost())
+        __atomic_store_n(hk__freed_slot(p), (uintptr_t)p, __ATOMIC_RELEASE);
+}
+
+int hk__dbg_freed_recently(const void *p)
+{
+    return __atomic_load_n(hk__freed_slot(p), __ATOMIC_ACQUIRE) == (uintptr_t)p;
+}
+
+void hk__dbg_freed_forget(const void *p)
+{
+    uintptr_t *s, want = (uintptr_t)p;
+    if (!hk__dbg_records_lost())
+        return;
+    s = hk__freed_slot(p);
+    __atomic_compare_exchange_n(s, &want, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
 /* A record the table could not keep: counted, and remembered. */
 static void hk__put_or_miss(const hk__rec *r)
 {

@@ -114,6 +114,12 @@ int hk__dbg_records_lost(void);
 /* Record a block the tracker had no record of (a realloc passed on after
  * its memory ran out): a new number, not counted as registered again. */
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src);
+/* After records were lost: p goes back to the C runtime (note, before
+ * the free), comes back from it (forget), was freed and not handed out
+ * again since (recently). */
+void hk__dbg_freed_note(const void *p);
+void hk__dbg_freed_forget(const void *p);
+int hk__dbg_freed_recently(const void *p);
 
 /* vouch.c: 1 if p is a live block of the C runtime's malloc, so free(p)
  * and realloc(p, n) are safe; 0 when that cannot be told for sure. */

@@ -630,6 +630,10 @@ static int mode_oomfree(void)
     while (hk_walk(h, &e))
         busy += (e.flags & HK_ENTRY_BUSY) != 0;
     after = crt_in_use();
+    for (i = 0; i < 1000; i++) {    /* an address freed and handed out again */
+        d = need(malloc(24), 47);
+        free(d);
+    }
     d = need(malloc(24), 47);
     free(d);
     NOTE_LINE("lineDouble"); NOTE_PTR("ptrDouble", d); free(d);
@@ -641,7 +645,7 @@ static int mode_oomfree(void)
     note("mid", "%lu", (unsigned long)mid);
     note("after", "%lu", (unsigned long)after);
     note("heapbusy", "%d", busy);
-    note("allocs", "%d", 1 + OOMF_BLOCKS + OOMF_HEAP + 1);
+    note("allocs", "%d", 1 + OOMF_BLOCKS + OOMF_HEAP + 1000 + 1);
     {
         hk_debug_stats st;
         hk_debug_stats_get(&st);
