@@ -6,6 +6,12 @@
  * A free the tracker cannot match is reported (FM) and NOT passed on: the
  * pointer is not a block the tracker knows, and handing it to the C
  * runtime could crash the program (a double free) or corrupt its heap.
+ * Once the tracker's own memory ran out, though, a live block may simply
+ * have no record: then a free or realloc of a pointer the C runtime
+ * vouches for (vouch.c) is passed on, silently, since it cannot be told
+ * from a block that was never recorded; what it does not vouch for is
+ * still FM and kept, and so is an address freed since then and not handed
+ * out again (a double free, whatever the allocator's memory says).
  */
 #include "tracker.h"
 
@@ -24,6 +30,7 @@
 
 static void hk__real_free(void *p, unsigned kind)
 {
+    hk__dbg_freed_note(p);           /* before: once freed, p may be reused */
 #ifdef _WIN32
     if (kind & HK__K_ALIGNED) {
         _aligned_free(p);
@@ -37,9 +44,24 @@ static void hk__real_free(void *p, unsigned kind)
 
 static void *hk__record(void *p, size_t n, unsigned kind, const hk__src *src)
 {
-    if (p)
+    if (p) {
+        hk__dbg_freed_forget(p);
         hk__dbg_add(p, n, HK__HEAP_MALLOC, kind, src);
+    }
     return p;
+}
+
+/* realloc, keeping the tracker's list of freed addresses right */
+static void *hk__real_realloc(void *p, size_t n)
+{
+    void *q;
+    hk__dbg_freed_note(p);
+    q = realloc(p, n);
+    if (q)
+        hk__dbg_freed_forget(q);
+    else if (n != 0)
+        hk__dbg_freed_forget(p);     /* failed: p is still live */
+    return q;
 }
 
 void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
@@ -57,13 +79,25 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
     return hk__record(calloc(count, n), count * n, 0, &src);
 }
 
+/* No record of p: after the tracker lost records, a block the C runtime
+ * vouches for is one of those (or foreign memory, which is as valid). */
+static int hk__unrecorded_block(const void *p)
+{
+    return hk__dbg_records_lost() && !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
+}
+
 static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src)
 {
     hk__rec r;
+    int found;
     if (!p)
         return;
     hk__dbg_start();
-    if (hk__dbg_take(p, HK__HEAP_MALLOC, &r) != 1) {
+    if ((found = hk__dbg_take(p, HK__HEAP_MALLOC, &r)) != 1) {
+        if (found == 0 && hk__unrecorded_block(p)) {
+            hk__real_free(p, 0);
+            return;
+        }
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, src);
         return;
     }
@@ -127,10 +161,19 @@ void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
     HK__SRC(src, NULL);
     hk__rec r;
     void *q;
+    int found;
     hk__dbg_start();
     if (!p)
         return hk__record(malloc(n), n, 0, &src);
-    if (hk__dbg_peek(p, HK__HEAP_MALLOC, &r) != 1) {
+    if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
+        if (found == 0 && hk__unrecorded_block(p)) {
+            /* a live block the tracker could not record: realloc it,
+             * and record the result if there is room now */
+            q = hk__real_realloc(p, n);
+            if (q)
+                hk__dbg_adopt(q, n, HK__HEAP_MALLOC, &src);
+            return q;
+        }
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
         return NULL;                  /* not ours: never handed on */
     }
@@ -143,10 +186,12 @@ void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
         q = n ? hk__aligned(align, n) : NULL;
         if (n && !q)
             return NULL;
-        if (q)
+        if (q) {
             memcpy(q, p, old < n ? old : n);
+            hk__dbg_freed_forget(q);
+        }
         hk__dbg_take(p, HK__HEAP_MALLOC, &r);
-        _aligned_free(p);
+        hk__real_free(p, HK__K_ALIGNED);
         if (q)
             hk__dbg_readd(&r, q, n, &src);
         return q;
@@ -155,7 +200,7 @@ void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
     /* The record leaves before realloc runs (after it, p is not to be
      * touched, even as a key) and comes back if realloc fails. */
     hk__dbg_take(p, HK__HEAP_MALLOC, &r);
-    q = realloc(p, n);
+    q = hk__real_realloc(p, n);
     if (!q) {
         if (n != 0)                   /* failed: the block is still there */
             hk__dbg_put_back(&r);
@@ -283,6 +328,8 @@ void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
         return;                       /* out of memory: the block stays */
     if (hk__dbg_take(p, id, &r) == 1)
         hk__dbg_readd(&r, q, n, src);
+    else if (hk__dbg_records_lost())
+        hk__dbg_adopt(q, n, id, src);  /* its allocation was counted already */
     else
         hk__dbg_add(q, n, id, 0, src); /* from before the debugger started */
 }

@@ -1011,6 +1011,7 @@ void hk__dbg_install_exit_hooks(void)
     void (*prev)(int);
     atexit(hk__at_exit);
     hk__prev_filter = SetUnhandledExceptionFilter(hk__seh_filter);
+    hk__dbg_thread_setup();                /* its stack guarantee */
     prev = signal(SIGABRT, hk__crt_abort);
     if (prev != SIG_DFL && prev != SIG_ERR)
         signal(SIGABRT, prev);             /* the program's own: keep it */
@@ -1025,6 +1026,7 @@ static void hk__uninstall_hooks(void)
         SetUnhandledExceptionFilter(cur);
     if (hk__abort_hooked)
         signal(SIGABRT, SIG_DFL);
+    hk__dbg_threads_stop();
 }
 
 #else /* POSIX */
@@ -1069,21 +1071,15 @@ void hk__dbg_install_exit_hooks(void)
 {
     static const int sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
     struct sigaction sa, old;
-    stack_t ss, cur;
     size_t i;
 #if defined(__GLIBC__)
     on_exit(hk__on_exit, NULL);
 #else
     atexit(hk__at_exit);
 #endif
-    /* an alternate stack, so a stack overflow can still be reported */
-    if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
-        ss.ss_size = 64 * 1024;
-        ss.ss_sp = hk__dbg_os_alloc(ss.ss_size);
-        ss.ss_flags = 0;
-        if (ss.ss_sp)
-            sigaltstack(&ss, NULL);
-    }
+    /* an alternate stack, so a stack overflow can still be reported; the
+     * tracker gives every other thread its own when it first allocates */
+    hk__dbg_thread_setup();
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = hk__on_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK;

@@ -13,6 +13,10 @@
  *    threaded program still numbers its allocations 1, 2, 3, ...
  *  - Call sites are interned once (a per-thread cache in front of a global
  *    table), so a record holds a 32-bit site id.
+ *  - A thread's state (number batch, site cache, alternate signal stack)
+ *    is one piece of OS memory, given back when the thread ends (pthread
+ *    key destructor / FLS callback); its counters are folded into global
+ *    ones, so "registered" stays exact however many threads came and went.
  *  - Problems (wrong-size frees, unknown frees, leaks of destroyed heaps)
  *    go to an append-only event log; they are rare.
  */
@@ -25,10 +29,12 @@
 #  include <io.h>
 #  include <windows.h>
 #else
+#  include <pthread.h>
 #  include <signal.h>
 #  include <unistd.h>
 #  include <sched.h>
 #  include <sys/mman.h>
+#  include <unistd.h>
 #endif
 
 volatile int hk__dbg_active;
@@ -244,6 +250,12 @@ struct hk__thread {
     unsigned long registered;
     struct hk__site_slot cache[HK__SITE_CACHE];
     struct hk__thread *link;
+    void *map;                       /* the OS memory: [guard][alt stack][this] */
+    size_t map_size;
+    void *alt;                       /* our alternate signal stack, if set up */
+#ifdef _WIN32
+    DWORD tid;
+#endif
 };
 
 static volatile uint32_t hk__no_next = 1;
@@ -253,27 +265,282 @@ static hk__spin hk__threads_lock;
 static struct hk__thread hk__fallback_thread;   /* when memory ran out */
 static hk__spin hk__fallback_lock;
 
+/* Threads that ended: their counters, folded in when their state went.
+ * hk__threads_seq is odd while a thread leaves (readers retry), and
+ * hk__threads_readers keeps the state of a leaving thread mapped until
+ * no reader can be looking at it. */
+static volatile unsigned long hk__dead_registered;
+static volatile uint32_t hk__dead_last_no;
+static volatile unsigned hk__threads_seq;
+static volatile int hk__threads_readers;
+static volatile size_t hk__thread_bytes;        /* OS memory of live states */
+static volatile unsigned long hk__nthreads;
+
 #if defined(__GNUC__) && !defined(_WIN32)
 static __thread struct hk__thread *hk__me __attribute__((tls_model("initial-exec")));
 #else
 static _Thread_local struct hk__thread *hk__me;
 #endif
 
+static void hk__yield(void)
+{
+#ifdef _WIN32
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
+
+#define HK__ALT_STACK (64u * 1024u)      /* room for the report writer */
+
+static size_t hk__page(void)
+{
+#ifdef _WIN32
+    return 4096;
+#else
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+#endif
+}
+
+static void hk__thread_retire(struct hk__thread *t);
+
+/* The state goes when its thread ends: a pthread key destructor on POSIX;
+ * on Windows an FLS callback, which needs no DLL entry point, so it works
+ * in the static library and in an .exe (Wine too). */
+#ifdef _WIN32
+static DWORD hk__fls = FLS_OUT_OF_INDEXES;
+static volatile int hk__fls_stopping;
+
+static void WINAPI hk__thread_done(void *p)
+{
+    struct hk__thread *t = p;
+    /* FlsFree (a DLL copy being unloaded) calls this for every thread's
+     * value from the unloading thread, when this copy's thread-local
+     * variables may be gone already: then the states stay (the module
+     * goes with them); else only the owner retires its own */
+    if (t && !__atomic_load_n(&hk__fls_stopping, __ATOMIC_ACQUIRE)
+        && t->tid == GetCurrentThreadId())
+        hk__thread_retire(t);
+}
+
+static int hk__key_ready(void)
+{
+    if (hk__fls == FLS_OUT_OF_INDEXES)
+        hk__fls = FlsAlloc(hk__thread_done);
+    return hk__fls != FLS_OUT_OF_INDEXES;
+}
+
+static void hk__key_set(struct hk__thread *t)
+{
+    t->tid = GetCurrentThreadId();
+    if (hk__fls != FLS_OUT_OF_INDEXES)
+        FlsSetValue(hk__fls, t);
+}
+
+/* The unhandled-exception filter runs on the faulting thread's stack; after
+ * a stack overflow Windows leaves it only the thread's guarantee, so make
+ * that room for the report (the writer itself needs about 2 KiB, the
+ * exception dispatch a few more).  A program's larger guarantee stays, and
+ * a small stack (under 16 times that) is left alone: it is the program's.
+ * (Wine runs the filter with room to spare either way.) */
+#define HK__STACK_GUARANTEE (16u * 1024u)
+
+static void hk__alt_stack_setup(struct hk__thread *t, void *mem, size_t n)
+{
+    ULONG_PTR lo = 0, hi = 0;
+    ULONG g = 0;
+    (void)t, (void)mem, (void)n;
+    GetCurrentThreadStackLimits(&lo, &hi);
+    if (hi - lo >= 16 * HK__STACK_GUARANTEE && SetThreadStackGuarantee(&g)
+        && g < HK__STACK_GUARANTEE) {
+        g = HK__STACK_GUARANTEE;
+        SetThreadStackGuarantee(&g);
+    }
+}
+
+static int hk__alt_stack_drop(struct hk__thread *t) { (void)t; return 1; }
+
+void hk__dbg_threads_stop(void)
+{
+    /* the callback lives in this module: no call into it once it is gone */
+    DWORD k = hk__fls;
+    __atomic_store_n(&hk__fls_stopping, 1, __ATOMIC_RELEASE);
+    hk__fls = FLS_OUT_OF_INDEXES;
+    if (k != FLS_OUT_OF_INDEXES)
+        FlsFree(k);
+}
+#else
+static pthread_key_t hk__key;
+static volatile int hk__key_state;       /* 0 not yet, 1 ready, -1 failed */
+
+static void hk__thread_done(void *p)
+{
+    if (p)
+        hk__thread_retire(p);
+}
+
+static int hk__key_ready(void)          /* threads lock held */
+{
+    if (hk__key_state == 0)
+        hk__key_state = pthread_key_create(&hk__key, hk__thread_done) == 0 ? 1 : -1;
+    return hk__key_state > 0;
+}
+
+static void hk__key_set(struct hk__thread *t)
+{
+    if (hk__key_state > 0)
+        pthread_setspecific(hk__key, t);
+}
+
+/* A stack overflow runs the fatal-signal handler on this stack; a thread
+ * that set up its own alternate stack keeps it. */
+static void hk__alt_stack_setup(struct hk__thread *t, void *mem, size_t n)
+{
+    stack_t ss, cur;
+    if (!mem || sigaltstack(NULL, &cur) != 0 || !(cur.ss_flags & SS_DISABLE))
+        return;
+    ss.ss_sp = mem;
+    ss.ss_size = n;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) == 0)
+        t->alt = mem;
+}
+
+/* Before the memory goes, a signal must not land on a freed stack: 1 if
+ * ours is no longer the thread's alternate stack. */
+static int hk__alt_stack_drop(struct hk__thread *t)
+{
+    stack_t cur, off;
+    if (!t->alt)
+        return 1;
+    if (sigaltstack(NULL, &cur) != 0)
+        return 0;
+    if (cur.ss_sp != t->alt || (cur.ss_flags & SS_DISABLE))
+        return 1;                    /* the program put its own in place */
+    if (cur.ss_flags & SS_ONSTACK)
+        return 0;
+    memset(&off, 0, sizeof off);
+    off.ss_flags = SS_DISABLE;
+    return sigaltstack(&off, NULL) == 0;
+}
+
+void hk__dbg_threads_stop(void) { }
+#endif
+
+/* The calling thread's state, made on its first use: the record numbers,
+ * the site cache and the alternate signal stack, in one piece of OS
+ * memory (a guard page below the stack catches a handler that overflows
+ * it). */
+static struct hk__thread *hk__thread_new(void)
+{
+    struct hk__thread *t;
+    size_t page = hk__page(), body = (sizeof *t + page - 1) / page * page;
+    size_t alt = 0, guard = 0, n;
+    char *m;
+#ifndef _WIN32
+    alt = HK__ALT_STACK;
+    guard = page;
+#endif
+    n = guard + alt + body;
+    m = hk__dbg_os_alloc(n);
+    if (!m)
+        return NULL;
+#ifndef _WIN32
+    if (mprotect(m, guard, PROT_NONE) != 0)
+        alt = 0;
+#endif
+    t = (struct hk__thread *)(m + guard + alt);
+    memset(t, 0, sizeof *t);
+    t->map = m;
+    t->map_size = n;
+    hk__alt_stack_setup(t, alt ? m + guard : NULL, alt);
+    hk__spin_lock(&hk__threads_lock);
+    hk__key_ready();
+    t->link = hk__threads;
+    __atomic_store_n(&hk__threads, t, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&hk__thread_bytes, n, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hk__nthreads, 1, __ATOMIC_RELAXED);
+    hk__spin_unlock(&hk__threads_lock);
+    hk__key_set(t);
+    hk__me = t;
+    return t;
+}
+
 static struct hk__thread *hk__thread_get(void)
 {
     struct hk__thread *t = hk__me;
     if (HK_LIKELY(t != NULL))
         return t;
-    t = hk__dbg_os_alloc(sizeof *t);
-    if (!t)
-        return NULL;
-    memset(t, 0, sizeof *t);
+    return hk__thread_new();
+}
+
+void hk__dbg_thread_setup(void)
+{
+    hk__thread_get();
+}
+
+/* The thread ends: its counters go to the dead ones and its memory back
+ * to the OS.  Exactly once per state, on its own thread. */
+static void hk__thread_retire(struct hk__thread *t)
+{
+    struct hk__thread **pp;
+    int may_free;
+    if (hk__me == t)
+        hk__me = NULL;
+    may_free = hk__alt_stack_drop(t);
     hk__spin_lock(&hk__threads_lock);
-    t->link = hk__threads;
-    hk__threads = t;
+    __atomic_add_fetch(&hk__threads_seq, 1, __ATOMIC_SEQ_CST);     /* odd */
+    for (pp = &hk__threads; *pp && *pp != t; pp = &(*pp)->link)
+        ;
+    if (*pp)
+        __atomic_store_n(pp, t->link, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&hk__dead_registered, t->registered, __ATOMIC_RELAXED);
+    if (t->last_no > hk__dead_last_no)
+        __atomic_store_n(&hk__dead_last_no, t->last_no, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&hk__thread_bytes, t->map_size, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&hk__nthreads, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hk__threads_seq, 1, __ATOMIC_SEQ_CST);     /* even */
     hk__spin_unlock(&hk__threads_lock);
-    hk__me = t;
-    return t;
+    /* a reader that came in before the unlink may still be on t */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&hk__threads_readers, __ATOMIC_SEQ_CST))
+        hk__yield();
+    if (may_free)                    /* else still the signal stack: kept */
+        hk__dbg_os_free(t->map, t->map_size);
+}
+
+/* Sum over live and dead threads without a lock (the report may run in a
+ * crash handler): retry while a thread is leaving, a bounded number of
+ * times. */
+static void hk__threads_scan(unsigned long *registered, uint32_t *last)
+{
+    struct hk__thread *t;
+    unsigned s1, s2;
+    int tries = 0;
+    __atomic_add_fetch(&hk__threads_readers, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        unsigned long r;
+        uint32_t l;
+        s1 = __atomic_load_n(&hk__threads_seq, __ATOMIC_SEQ_CST);
+        r = __atomic_load_n(&hk__dead_registered, __ATOMIC_RELAXED);
+        l = __atomic_load_n(&hk__dead_last_no, __ATOMIC_RELAXED);
+        for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t;
+             t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+            r += t->registered;
+            if (t->last_no > l)
+                l = t->last_no;
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        s2 = __atomic_load_n(&hk__threads_seq, __ATOMIC_SEQ_CST);
+        if ((s1 == s2 && !(s1 & 1)) || ++tries > 1000) {
+            *registered = r;
+            *last = l;
+            break;
+        }
+        hk__yield();
+    }
+    __atomic_sub_fetch(&hk__threads_readers, 1, __ATOMIC_SEQ_CST);
 }
 
 static void hk__break_here(void)
@@ -304,10 +571,9 @@ static uint32_t hk__take_no(struct hk__thread *t)
 
 unsigned long hk__dbg_registered(void)
 {
-    struct hk__thread *t;
-    unsigned long n = 0;
-    for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t; t = t->link)
-        n += t->registered;
+    unsigned long n;
+    uint32_t last;
+    hk__threads_scan(&n, &last);
     return n + hk__fallback_thread.registered;
 }
 
@@ -636,7 +902,58 @@ int hk__dbg_peek(const void *p, unsigned heap, hk__rec *out)
     return hk__get(p, heap, out, 0);
 }
 
-void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+static volatile int hk__lost;
+
+int hk__dbg_records_lost(void)
+{
+    return __atomic_load_n(&hk__lost, __ATOMIC_RELAXED);
+}
+
+/* Once records were lost, the C runtime's addresses freed since, until
+ * it hands them out again: a second free of one is a double free whatever
+ * its memory looks like now (the allocator's check is exact only on
+ * Windows).  Direct-mapped, so it forgets the oldest; static, so it needs
+ * no memory that may have run out. */
+#define HK__FREED_SLOTS 16384u
+
+static uintptr_t hk__freed[HK__FREED_SLOTS];
+
+static inline uintptr_t *hk__freed_slot(const void *p)
+{
+    return &hk__freed[(hk__hash((uintptr_t)p) >> 50) & (HK__FREED_SLOTS - 1)];
+}
+
+void hk__dbg_freed_note(const void *p)
+{
+    if (hk__dbg_records_lost())
+        __atomic_store_n(hk__freed_slot(p), (uintptr_t)p, __ATOMIC_RELEASE);
+}
+
+int hk__dbg_freed_recently(const void *p)
+{
+    return __atomic_load_n(hk__freed_slot(p), __ATOMIC_ACQUIRE) == (uintptr_t)p;
+}
+
+void hk__dbg_freed_forget(const void *p)
+{
+    uintptr_t *s, want = (uintptr_t)p;
+    if (!hk__dbg_records_lost())
+        return;
+    s = hk__freed_slot(p);
+    __atomic_compare_exchange_n(s, &want, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* A record the table could not keep: counted, and remembered. */
+static void hk__put_or_miss(const hk__rec *r)
+{
+    if (!hk__put(r)) {
+        __atomic_store_n(&hk__lost, 1, __ATOMIC_RELAXED);
+        hk__count_missed();
+    }
+}
+
+static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src,
+                    int count)
 {
     struct hk__thread *t = hk__thread_get();
     hk__rec r;
@@ -646,21 +963,31 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
     r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, heap, kind);
     if (HK_LIKELY(t != NULL)) {
         r.no = hk__take_no(t);
+        t->registered -= !count;
         r.site = hk__site_of(t, src);
     } else {
         hk__spin_lock(&hk__fallback_lock);
         r.no = hk__take_no(&hk__fallback_thread);
+        hk__fallback_thread.registered -= !count;
         hk__spin_unlock(&hk__fallback_lock);
         r.site = hk__site_of(NULL, src);
     }
-    if (!hk__put(&r))
-        hk__count_missed();
+    hk__put_or_miss(&r);
+}
+
+void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+{
+    hk__add(p, n, heap, kind, src, 1);
+}
+
+void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
+{
+    hk__add(p, n, heap, 0, src, 0);
 }
 
 void hk__dbg_put_back(const hk__rec *r)
 {
-    if (!hk__put(r))
-        hk__count_missed();
+    hk__put_or_miss(r);
 }
 
 void hk__dbg_readd(const hk__rec *old, void *p, size_t n, const hk__src *src)
@@ -670,8 +997,7 @@ void hk__dbg_readd(const hk__rec *old, void *p, size_t n, const hk__src *src)
     r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, HK__REC_HEAP(old),
                       HK__REC_KIND(old));
     r.site = hk__site_of(hk__thread_get(), src);
-    if (!hk__put(&r))
-        hk__count_missed();
+    hk__put_or_miss(&r);
 }
 
 void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked)
@@ -847,12 +1173,12 @@ size_t hk__dbg_mark_event;
  * drops its batch, so whatever comes next is numbered past the mark. */
 unsigned long hk_debug_checkpoint(void)
 {
-    struct hk__thread *t;
-    uint32_t last = hk__fallback_thread.last_no;
+    unsigned long reg;
+    uint32_t last;
     hk__dbg_start();
-    for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t; t = t->link)
-        if (t->last_no > last)
-            last = t->last_no;
+    hk__threads_scan(&reg, &last);
+    if (hk__fallback_thread.last_no > last)
+        last = hk__fallback_thread.last_no;
     __atomic_add_fetch(&hk__no_epoch, 1, __ATOMIC_SEQ_CST);
     hk__dbg_mark_no = last;
     hk__spin_lock(&hk__ev_lock);
@@ -903,4 +1229,6 @@ void hk_debug_stats_get(hk_debug_stats *st)
     st->entries = c.entries + (unsigned long)(hk__nev - hk__dbg_mark_event);
     st->missed = hk__dbg_missed();
     st->record_bytes = all ? bytes / all : 0;
+    st->threads = __atomic_load_n(&hk__nthreads, __ATOMIC_RELAXED);
+    st->thread_bytes = __atomic_load_n(&hk__thread_bytes, __ATOMIC_RELAXED);
 }

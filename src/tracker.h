@@ -104,7 +104,27 @@ size_t hk__dbg_events(const hk__event **out);
 const hk__site *hk__dbg_site(uint32_t id);
 uint32_t hk__dbg_nsites(void);          /* site ids are 1..this */
 unsigned long hk__dbg_registered(void);
+/* The calling thread's state (and alternate signal stack), made now. */
+void hk__dbg_thread_setup(void);
+/* No more thread-exit callbacks into this copy (a DLL being unloaded). */
+void hk__dbg_threads_stop(void);
 unsigned long hk__dbg_missed(void);
+/* 1 once a block's record could not be kept (the tracker's memory ran
+ * out): from then on a pointer without a record may be a live block. */
+int hk__dbg_records_lost(void);
+/* Record a block the tracker had no record of (a realloc passed on after
+ * its memory ran out): a new number, not counted as registered again. */
+void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src);
+/* After records were lost: p goes back to the C runtime (note, before
+ * the free), comes back from it (forget), was freed and not handed out
+ * again since (recently). */
+void hk__dbg_freed_note(const void *p);
+void hk__dbg_freed_forget(const void *p);
+int hk__dbg_freed_recently(const void *p);
+
+/* vouch.c: 1 if p is a live block of the C runtime's malloc, so free(p)
+ * and realloc(p, n) are safe; 0 when that cannot be told for sure. */
+int hk__rt_vouches(const void *p);
 /* The tracker's own memory: straight from the OS, never from a heap it
  * tracks.  May fail on purpose (hk_debug_fail_after). */
 void *hk__dbg_os_alloc(size_t n);

@@ -17,6 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _WIN32
+#  include <malloc.h>           /* _get_heap_handle */
+#  include <windows.h>
+#else
+#  include <malloc.h>           /* mallinfo2 */
+#  include <sched.h>
+#  include <unistd.h>
+#endif
+
 #include "heapkit.h"
 #include "heapkit/debug.h"      /* last */
 
@@ -468,6 +477,235 @@ static int mode_many(const char *arg)
     return 0;
 }
 
+/* ---- tracker robustness: thread stack overflow, many threads, OOM ----- */
+
+/* A worker that allocates (so the tracker set up its alternate signal
+ * stack) and then recurses without end, a big frame at a time. */
+static volatile int g_stop_recursion;
+
+static int deep(int n)
+{
+    volatile char frame[16384];
+    frame[0] = (char)n;
+    frame[sizeof frame - 1] = (char)n;
+    if (g_stop_recursion)
+        return frame[0];
+    return deep(n + 1) + frame[n & 1023];
+}
+
+static int g_worker_line;
+
+static void *overflow_main(void *arg)
+{
+    (void)arg;
+    g_worker_line = __LINE__; if (!malloc(21)) return (void *)1;
+    note("lineWorker", "%d", g_worker_line);
+    return (void *)(intptr_t)deep(0);
+}
+
+static int mode_threadoverflow(void)
+{
+    pthread_t th;
+    need(malloc(12), 40); NOTE_LINE("lineLeak");
+    if (pthread_create(&th, NULL, overflow_main, NULL) != 0)
+        exit(41);
+    pthread_join(th, NULL);
+    note("after", "1");
+    return 0;
+}
+
+/* Short-lived threads, each with one malloc/free, a few at a time, while
+ * another thread reads the counters all along. */
+#define MANY_BATCH 8
+
+static int g_many_leak_line;
+static volatile int g_reader_stop;
+static int g_reader_monotonic = 1;
+static unsigned long g_reader_max_threads, g_reader_reads;
+
+static void *many_main(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char *p = malloc((size_t)(16 + i % 32));
+    if (!p)
+        return (void *)1;
+    p[0] = (char)i;
+    free(p);
+    if (i == 0) {           /* a dead thread's leak is still reported */
+        g_many_leak_line = __LINE__; if (!malloc(777)) return (void *)1;
+    }
+    return NULL;
+}
+
+static void *reader_main(void *arg)
+{
+    hk_debug_stats st;
+    unsigned long last = 0;
+    (void)arg;
+    while (!__atomic_load_n(&g_reader_stop, __ATOMIC_ACQUIRE)) {
+        hk_debug_stats_get(&st);
+        if (st.registered < last)
+            g_reader_monotonic = 0;
+        last = st.registered;
+        if (st.threads > g_reader_max_threads)
+            g_reader_max_threads = st.threads;
+        g_reader_reads++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static long rss_kib(void)
+{
+#ifdef _WIN32
+    return 0;
+#else
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+#endif
+}
+
+static int mode_manythreads(const char *arg)
+{
+    int n = arg ? atoi(arg) : 20000, i, k, bad = 0;
+    pthread_t th[MANY_BATCH], reader;
+    hk_debug_stats st0, st1;
+    long rss0, rss1;
+    void *res;
+    need(malloc(5), 40); NOTE_LINE("lineMain");
+    hk_debug_stats_get(&st0);
+    rss0 = rss_kib();
+    if (pthread_create(&reader, NULL, reader_main, NULL) != 0)
+        exit(41);
+    for (i = 0; i < n; i += k) {
+        for (k = 0; k < MANY_BATCH && i + k < n; k++)
+            if (pthread_create(&th[k], NULL, many_main, (void *)(intptr_t)(i + k)) != 0)
+                exit(42);
+        for (k = 0; k < MANY_BATCH && i + k < n; k++) {
+            pthread_join(th[k], &res);
+            bad |= res != NULL;
+        }
+    }
+    __atomic_store_n(&g_reader_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(reader, NULL);
+    hk_debug_stats_get(&st1);
+    rss1 = rss_kib();
+    note("threads", "%d", n);
+    note("batch", "%d", MANY_BATCH);
+    note("lineLeak", "%d", g_many_leak_line);
+    note("states0", "%lu", st0.threads);
+    note("states1", "%lu", st1.threads);
+    note("bytes0", "%lu", (unsigned long)st0.thread_bytes);
+    note("bytes1", "%lu", (unsigned long)st1.thread_bytes);
+    note("registered", "%lu", st1.registered);
+    note("maxstates", "%lu", g_reader_max_threads);
+    note("reads", "%lu", g_reader_reads);
+    note("monotonic", "%d", g_reader_monotonic);
+    note("rss0", "%ld", rss0);
+    note("rss1", "%ld", rss1);
+    return bad ? 43 : 0;
+}
+
+/* Bytes the C runtime's heap has handed out and not taken back. */
+static size_t crt_in_use(void)
+{
+#ifdef _WIN32
+    HANDLE h = (HANDLE)_get_heap_handle();
+    PROCESS_HEAP_ENTRY e;
+    size_t n = 0;
+    memset(&e, 0, sizeof e);
+    while (HeapWalk(h, &e))
+        if (e.wFlags & PROCESS_HEAP_ENTRY_BUSY)
+            n += e.cbData;
+    return n;
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* The tracker's memory runs out with blocks it could not record: their
+ * reallocs and frees must reach the C runtime (and an hk heap), a double
+ * free and a stack pointer must not. */
+#define OOMF_BLOCKS 20000
+#define OOMF_HEAP 500
+
+static size_t oomf_size(int i) { return (size_t)(8 + (i * 37) % 256); }
+
+static int mode_oomfree(void)
+{
+    hk_heap *h = need(hk_heap_create("arena", 0, 0, 0), 40);
+    char local[16], **blk, *d;
+    void **hb;
+    size_t before, mid, after, want = 0;
+    hk_heap_entry e;
+    int i, busy = 0;
+    size_t j;
+    local[0] = 0;
+    need(malloc(10), 40); NOTE_LINE("lineBefore");
+    NOTE_LINE("lineStack"); free(local);   /* recorded: the event log has room */
+    blk = need((malloc)(OOMF_BLOCKS * sizeof *blk), 40);   /* not the scenario's */
+    hb = need((malloc)(OOMF_HEAP * sizeof *hb), 40);
+    before = crt_in_use();
+    hk_debug_fail_after(0);
+    for (i = 0; i < OOMF_BLOCKS; i++) {
+        blk[i] = need(malloc(oomf_size(i)), 41);
+        memset(blk[i], i & 0xFF, oomf_size(i));
+        want += oomf_size(i);
+    }
+    for (i = 0; i < OOMF_HEAP; i++)
+        hb[i] = need(hk_alloc(h, 0, oomf_size(i)), 42);
+    mid = crt_in_use();
+    for (i = 0; i < OOMF_BLOCKS; i++) {
+        char *q = realloc(blk[i], 2 * oomf_size(i));
+        if (!q)
+            exit(43);               /* a valid block: never NULL */
+        for (j = 0; j < oomf_size(i); j++)
+            if (q[j] != (char)(i & 0xFF))
+                exit(44);           /* contents kept */
+        blk[i] = q;
+    }
+    for (i = 0; i < OOMF_BLOCKS; i++)
+        free(blk[i]);
+    for (i = 0; i < OOMF_HEAP; i++) {
+        hb[i] = need(hk_realloc(h, 0, hb[i], 2 * oomf_size(i)), 45);
+        if (!hk_free(h, 0, hb[i]))
+            exit(46);
+    }
+    memset(&e, 0, sizeof e);
+    while (hk_walk(h, &e))
+        busy += (e.flags & HK_ENTRY_BUSY) != 0;
+    after = crt_in_use();
+    for (i = 0; i < 1000; i++) {    /* an address freed and handed out again */
+        d = need(malloc(24), 47);
+        free(d);
+    }
+    d = need(malloc(24), 47);
+    free(d);
+    NOTE_LINE("lineDouble"); NOTE_PTR("ptrDouble", d); free(d);
+    (free)(blk);
+    (free)(hb);
+    note("blocks", "%d", OOMF_BLOCKS);
+    note("want", "%lu", (unsigned long)want);
+    note("before", "%lu", (unsigned long)before);
+    note("mid", "%lu", (unsigned long)mid);
+    note("after", "%lu", (unsigned long)after);
+    note("heapbusy", "%d", busy);
+    note("allocs", "%d", 1 + OOMF_BLOCKS + OOMF_HEAP + 1000 + 1);
+    {
+        hk_debug_stats st;
+        hk_debug_stats_get(&st);
+        note("missed", "%lu", st.missed);
+    }
+    return 0;
+}
+
 
 int main(int argc, char **argv)
 {
@@ -498,6 +736,9 @@ int main(int argc, char **argv)
     if (!strcmp(m, "hkdebug")) return mode_hkdebug();
     if (!strcmp(m, "hkbypass")) return mode_hkbypass();
     if (!strcmp(m, "many")) return mode_many(arg);
+    if (!strcmp(m, "threadoverflow")) return mode_threadoverflow();
+    if (!strcmp(m, "manythreads")) return mode_manythreads(arg);
+    if (!strcmp(m, "oomfree")) return mode_oomfree();
     fprintf(stderr, "dbgchild: unknown mode '%s'\n", m);
     return 2;
 }

@@ -1719,6 +1719,130 @@ START_TEST(tracker_out_of_memory)
 }
 END_TEST
 
+/* A worker thread overflows its stack: the report is still written, from
+ * the worker's own alternate signal stack (Linux) or within its stack
+ * guarantee (Windows), with the worker's block in it. */
+START_TEST(thread_stack_overflow)
+{
+    child c;
+    const jv *rep;
+    const char *m;
+    char line[1024];
+    child_init(&c, "stackovf");
+    child_run(&c, "threadoverflow", NULL, JSON);
+#ifdef _WIN32
+    ck_assert_int_ne(c.status, 0);
+#else
+    ck_assert_int_eq(c.status, SP_SIGNALED(SIGSEGV));
+#endif
+    ck_assert_ptr_null(note_str(&c, "after"));
+    ck_assert_msg(c.text != NULL, "no report written");
+    child_json(&c);
+    ck_assert_int_eq(c.njson, 1);
+    rep = last_report(&c);
+    expect_leak(rep, note_long(&c, "lineLeak"), 12, "malloc");
+    expect_leak(rep, note_long(&c, "lineWorker"), 21, "malloc");
+    ck_assert_int_eq(jint(rep, "registered"), 2);
+    m = message_at(rep, "runtime-error ");
+    ck_assert_msg(m != NULL, "no runtime-error message");
+#ifdef _WIN32
+    ck_assert_msg(strstr(m, "STACK_OVERFLOW") != NULL, "%s", m);
+#else
+    ck_assert_msg(strncmp(m, "runtime-error SIGSEGV at ", 25) == 0, "%s", m);
+#endif
+    child_run(&c, "threadoverflow", NULL, TEXT);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert(find_line(c.text, "runtime-error ", line, sizeof line));
+    child_done(&c);
+}
+END_TEST
+
+/* Many short-lived threads, one malloc/free each: the per-thread states go
+ * with their threads (no growth with the thread count), and the dead
+ * threads' counts stay in "registered", exactly, also for a reader that
+ * watches while they come and go. */
+START_TEST(many_short_threads)
+{
+#ifdef _WIN32
+    static const char n_arg[] = "2000";      /* Wine starts threads slowly */
+#else
+    static const char n_arg[] = "20000";
+#endif
+    long n = atol(n_arg);
+    child c;
+    const jv *rep;
+    child_init(&c, "many");
+    child_run(&c, "manythreads", n_arg, JSON);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_eq(note_long(&c, "threads"), n);
+    /* every thread's malloc, thread 0's leak and main's block */
+    ck_assert_int_eq(note_long(&c, "registered"), n + 2);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_int_eq(jint(rep, "registered"), n + 2);
+    ck_assert_uint_eq(n_entries(rep), 2);
+    expect_leak(rep, note_long(&c, "lineMain"), 5, "malloc");
+    expect_leak(rep, note_long(&c, "lineLeak"), 777, "malloc");
+    /* only main's state is left, and its memory is all there is */
+    ck_assert_int_eq(note_long(&c, "states0"), 1);
+    ck_assert_int_eq(note_long(&c, "states1"), 1);
+    ck_assert_int_gt(note_long(&c, "bytes0"), 0);
+    ck_assert_int_eq(note_long(&c, "bytes1"), note_long(&c, "bytes0"));
+    /* at no time more states than threads alive */
+    ck_assert_int_ge(note_long(&c, "maxstates"), 1);
+    ck_assert_int_le(note_long(&c, "maxstates"), note_long(&c, "batch") + 1);
+    ck_assert_int_gt(note_long(&c, "reads"), 0);
+    ck_assert_int_eq(note_long(&c, "monotonic"), 1);
+#ifndef _WIN32
+    /* the states alone used to take 4 KiB a thread (80 MiB here) */
+    ck_assert_msg(note_long(&c, "rss1") - note_long(&c, "rss0") < 16 * 1024,
+                  "RSS grew from %ld to %ld KiB", note_long(&c, "rss0"),
+                  note_long(&c, "rss1"));
+#endif
+    child_done(&c);
+}
+END_TEST
+
+/* The tracker out of memory, with blocks it could not record: their
+ * reallocs never fail and keep the contents, their frees reach the C
+ * runtime (its bytes in use go back) and the hk heap (empty again), and
+ * none of it is a finding; a double free and a stack pointer still are
+ * FM, and are not passed on (no crash). */
+START_TEST(tracker_oom_passes_frees)
+{
+    child c;
+    const jv *rep, *e;
+    char want[128];
+    long before, mid, after, missed;
+    child_init(&c, "oomfree");
+    child_run(&c, "oomfree", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    before = note_long(&c, "before");
+    mid = note_long(&c, "mid");
+    after = note_long(&c, "after");
+    ck_assert_int_ge(mid - before, note_long(&c, "want"));
+    ck_assert_msg(after - before < (mid - before) / 10,
+                  "in use: %ld before, %ld with the blocks, %ld after their frees",
+                  before, mid, after);
+    ck_assert_int_eq(note_long(&c, "heapbusy"), 0);
+    missed = note_long(&c, "missed");
+    ck_assert_int_gt(missed, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    snprintf(want, sizeof want, "internal error: out of memory, %ld operations not recorded",
+             missed);
+    ck_assert_msg(has_message(rep, want), "no \"%s\"", want);
+    ck_assert_int_eq(jint(rep, "registered"), note_long(&c, "allocs"));
+    ck_assert_uint_eq(n_entries(rep), 3);
+    expect_leak(rep, note_long(&c, "lineBefore"), 10, "malloc");
+    ck_assert_uint_eq(count_entries(rep, "FM", -1), 2);
+    the_entry(rep, "FM", note_long(&c, "lineStack"));
+    e = the_entry(rep, "FM", note_long(&c, "lineDouble"));
+    ck_assert(jptr(e, "pointer") == note_ptr(&c, "ptrDouble"));
+    child_done(&c);
+}
+END_TEST
+
 START_TEST(hk_debug_env)
 {
     static const char *const on[] = { "HEAPKIT_DEBUG=1", NULL };
@@ -2524,6 +2648,9 @@ static Suite *children_suite(void)
     tcase_add_test(tc, german);
     tcase_add_test(tc, threads);
     tcase_add_test(tc, tracker_out_of_memory);
+    tcase_add_test(tc, thread_stack_overflow);
+    tcase_add_test(tc, many_short_threads);
+    tcase_add_test(tc, tracker_oom_passes_frees);
     tcase_add_test(tc, hk_debug_env);
     tcase_add_test(tc, hk_heap_without_macros);
     tcase_add_test(tc, many_blocks_text);

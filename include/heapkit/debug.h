@@ -63,6 +63,12 @@
  *   runtime-error <SIGNAL|EXCEPTION> at <address>   a fatal signal or an
  *                                        unhandled Windows exception
  *   internal error: out of memory, N operations not recorded
+ *                                        the tracker's own memory ran out;
+ *                                        from then on a free or realloc of
+ *                                        a pointer it has no record of is
+ *                                        passed to the C runtime when the
+ *                                        runtime vouches for the block (no
+ *                                        FM), else it is FM and kept
  *
  * JSON (HEAPKIT_FORMAT=json): one object per report,
  *   {"registered":R,"entries":[{"no":2|null,"pointer":"0x...","size":256,
@@ -110,6 +116,9 @@ typedef struct hk_debug_stats {
     unsigned long entries;      /* entries the report would have now        */
     unsigned long missed;       /* operations not recorded (tracker OOM)    */
     size_t record_bytes;        /* bytes of tracker memory per live record  */
+    unsigned long threads;      /* per-thread states held (threads alive    */
+                                /* that allocated; freed at thread exit)    */
+    size_t thread_bytes;        /* OS memory those states take              */
 } hk_debug_stats;
 HK_API void hk_debug_stats_get(hk_debug_stats *st);
 
