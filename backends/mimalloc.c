@@ -158,12 +158,11 @@ static void hk__mi_far_erase(size_t i)
 
 /* Register the block at base if the segment map does not cover it; 0 if
  * that needed memory we could not get (the caller frees the block). */
-static int hk__mi_far_add(const struct hk__mi_heap *b, const void *base, int *far)
+static int hk__mi_far_add(const struct hk__mi_heap *b, const void *base)
 {
     size_t i;
     int ok = 1;
-    *far = !mi_is_in_heap_region(base);
-    if (!*far)
+    if (mi_is_in_heap_region(base))
         return 1;
     hk__mi_far_lock();
     if ((hk__mi_far_tab.count + 1) * 2 > (hk__mi_far_tab.slot ? hk__mi_far_tab.mask + 1 : 0))
@@ -218,11 +217,11 @@ static void hk__mi_far_purge(const struct hk__mi_heap *b)
     hk__mi_far_unlock();
 }
 
-/* The header of p if p is a live block of this heap, else NULL; *far tells
- * whether it is in the side table.  Each test makes the next one safe:
+/* The header of p if p is a live block of this heap, else NULL; *unmapped
+ * tells whether it is in the side table.  Each test makes the next one safe:
  * mimalloc's segment map (or our table) before touching the page, the
  * page's heap before reading the header. */
-static struct hk__mi_hdr *hk__mi_hdr_of(const struct hk__mi_heap *b, const void *p, int *far)
+static struct hk__mi_hdr *hk__mi_hdr_of(const struct hk__mi_heap *b, const void *p, int *unmapped)
 {
     const char *base;
     struct hk__mi_hdr *h;
@@ -230,11 +229,11 @@ static struct hk__mi_hdr *hk__mi_hdr_of(const struct hk__mi_heap *b, const void 
         return NULL;
     base = (const char *)p - HK__MI_HDR;
     if (mi_is_in_heap_region(base)) {
-        *far = 0;
+        *unmapped = 0;
         if (!mi_heap_contains_block(b->mh, base))
             return NULL;
     } else {
-        *far = 1;
+        *unmapped = 1;
         if (!hk__mi_far_has(b, base))
             return NULL;
     }
@@ -304,12 +303,11 @@ static int hk__mi_alloc(void *bh, unsigned flags, size_t n, void **out)
 {
     struct hk__mi_heap *b = bh;
     struct hk__mi_hdr *h;
-    int far;
     if (n > HK__MI_LIMIT || hk__mi_charge(b, n + HK__MI_HDR))
         return HK_ERR_NO_MEMORY;
     h = (flags & HK_HEAP_ZERO_MEMORY) ? mi_heap_zalloc(b->mh, n + HK__MI_HDR)
                                       : mi_heap_malloc(b->mh, n + HK__MI_HDR);
-    if (h && !hk__mi_far_add(b, h, &far)) {
+    if (h && !hk__mi_far_add(b, h)) {
         mi_free(h);
         h = NULL;
     }
@@ -326,8 +324,8 @@ static int hk__mi_alloc(void *bh, unsigned flags, size_t n, void **out)
 static int hk__mi_realloc(void *bh, unsigned flags, void *p, size_t n, void **out)
 {
     struct hk__mi_heap *b = bh;
-    int far, nfar;
-    struct hk__mi_hdr *h = hk__mi_hdr_of(b, p, &far), *nh;
+    int unmapped;
+    struct hk__mi_hdr *h = hk__mi_hdr_of(b, p, &unmapped), *nh;
     size_t old;
     if (!h)
         return HK_ERR_INVALID_PARAMETER;
@@ -342,14 +340,14 @@ static int hk__mi_realloc(void *bh, unsigned flags, void *p, size_t n, void **ou
     nh = mi_expand(h, n + HK__MI_HDR);
     if (!nh && !(flags & HK_HEAP_REALLOC_IN_PLACE_ONLY)) {
         nh = mi_heap_malloc(b->mh, n + HK__MI_HDR);
-        if (nh && !hk__mi_far_add(b, nh, &nfar)) {
+        if (nh && !hk__mi_far_add(b, nh)) {
             mi_free(nh);
             nh = NULL;
         }
         if (nh) {
             memcpy((char *)nh + HK__MI_HDR, p, old < n ? old : n);
             h->tag = ~h->tag;
-            if (far)
+            if (unmapped)
                 hk__mi_far_del(h);
             mi_free(h);
         }
@@ -372,14 +370,14 @@ static int hk__mi_realloc(void *bh, unsigned flags, void *p, size_t n, void **ou
 static int hk__mi_free(void *bh, unsigned flags, void *p)
 {
     struct hk__mi_heap *b = bh;
-    int far;
-    struct hk__mi_hdr *h = hk__mi_hdr_of(b, p, &far);
+    int unmapped;
+    struct hk__mi_hdr *h = hk__mi_hdr_of(b, p, &unmapped);
     (void)flags;
     if (!h)
         return HK_ERR_INVALID_PARAMETER;
     hk__mi_refund(b, h->size + HK__MI_HDR);
     h->tag = ~h->tag;              /* a second free now fails the tag test */
-    if (far)
+    if (unmapped)
         hk__mi_far_del(h);
     mi_free(h);
     return HK_OK;
@@ -387,8 +385,8 @@ static int hk__mi_free(void *bh, unsigned flags, void *p)
 
 static int hk__mi_size(void *bh, unsigned flags, const void *p, size_t *n)
 {
-    int far;
-    struct hk__mi_hdr *h = hk__mi_hdr_of(bh, p, &far);
+    int unmapped;
+    struct hk__mi_hdr *h = hk__mi_hdr_of(bh, p, &unmapped);
     (void)flags;
     if (!h)
         return HK_ERR_INVALID_PARAMETER;
@@ -458,11 +456,11 @@ static int hk__mi_visit(void *bh, hk_visit_fn fn, void *arg)
 static int hk__mi_validate(void *bh, unsigned flags, const void *p)
 {
     struct hk__mi_hdr *h;
-    int far;
+    int unmapped;
     (void)flags;
     if (!p)
         return hk__mi_visit(bh, NULL, NULL);
-    h = hk__mi_hdr_of(bh, p, &far);
+    h = hk__mi_hdr_of(bh, p, &unmapped);
     if (!h)
         return HK_ERR_INVALID_PARAMETER;
     return h->size + HK__MI_HDR <= mi_usable_size(h) ? HK_OK : HK_ERR_HEAP_CORRUPT;
