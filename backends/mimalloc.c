@@ -61,7 +61,6 @@ static uintptr_t hk__mi_busy_tag(const struct hk__mi_heap *b, const void *base)
     return ((uintptr_t)base * (uintptr_t)0x9E3779B97F4A7C15ull) ^ b->secret;
 }
 
-
 /* ---- blocks outside mimalloc's segment map ------------------------------
  * An open-addressing hash table (linear probing, deletion by backward
  * shift, so no tombstones) of block bases and their heaps, kept at most
