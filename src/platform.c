@@ -47,10 +47,18 @@ void hk__mutex_fini(hk__mutex *m) { pthread_mutex_destroy(&m->os); }
 static void hk__os_lock(hk__mutex *m) { pthread_mutex_lock(&m->os); }
 static void hk__os_unlock(hk__mutex *m) { pthread_mutex_unlock(&m->os); }
 hk__thread_id hk__thread_self(void) { return pthread_self(); }
-/* pthread_t is an integer or a pointer wherever heapkit runs (glibc: the
- * thread's descriptor, never 0); a struct pthread_t would not compile here,
- * which is the honest answer. */
-uintptr_t hk__thread_key(void) { return (uintptr_t)pthread_self(); }
+/* The thread pointer is the thread's descriptor (what glibc's pthread_self
+ * returns), read without a call: it is on every lock.  Elsewhere pthread_t
+ * is an integer or a pointer wherever heapkit runs; a struct pthread_t would
+ * not compile here, which is the honest answer. */
+uintptr_t hk__thread_key(void)
+{
+#if defined(__GNUC__) && defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+    return (uintptr_t)__builtin_thread_pointer();
+#else
+    return (uintptr_t)pthread_self();
+#endif
+}
 int hk__thread_equal(hk__thread_id a, hk__thread_id b) { return pthread_equal(a, b); }
 
 static pthread_mutex_t hk__global = PTHREAD_MUTEX_INITIALIZER;
