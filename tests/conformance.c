@@ -338,9 +338,9 @@ START_TEST(huge_sizes)
 END_TEST
 
 /* A block of 1 GiB and more works like any other: sized, validated,
- * walked, shrunk and grown back in place, freed; stale and interior
- * pointers to it are refused.  Only a few of its pages are touched
- * (in-place reallocs, so nothing is copied). */
+ * walked, shrunk and grown back in place, freed, and reached by growing a
+ * small block; stale and interior pointers to it are refused.  Only a few
+ * of its pages are touched (nothing big is ever copied). */
 START_TEST(big_block)
 {
     const size_t n = ((size_t)1 << 30) + 4096, less = n - 65536;
@@ -393,10 +393,22 @@ START_TEST(big_block)
     ck_assert_uint_eq(hk_size(g_heap, 0, p), (size_t)-1);
     ck_assert(!hk_validate(g_heap, 0, p));
     ck_assert(hk_validate(g_heap, 0, NULL));
-    /* and the heap goes on */
+
+    /* a small block grown into a big one moves (only its 100 bytes are
+     * copied); the old pointer is stale, the new one a block like any */
     p = hk_alloc(g_heap, 0, 100);
     ck_assert_ptr_nonnull(p);
-    ck_assert(hk_free(g_heap, 0, p));
+    tu_fill(p, 100, 9);
+    q = hk_realloc(g_heap, 0, p, n);
+    ck_assert_ptr_nonnull(q);
+    ck_assert(tu_check(q, 100, 9));
+    ck_assert_uint_eq(hk_size(g_heap, 0, q), n);
+    if (q != p)
+        ck_assert_uint_eq(hk_size(g_heap, 0, p), (size_t)-1);
+    ck_assert(hk_validate(g_heap, 0, q));
+    ck_assert(hk_free(g_heap, 0, q));
+    ck_assert(!hk_free(g_heap, 0, q));
+    ck_assert(hk_validate(g_heap, 0, NULL));
 }
 END_TEST
 
