@@ -23,13 +23,24 @@
 #    define WIN32_LEAN_AND_MEAN
 #  endif
 #  include <windows.h>
-typedef CRITICAL_SECTION hk__mutex;      /* recursive by nature */
 typedef DWORD hk__thread_id;
 #else
 #  include <pthread.h>
-typedef pthread_mutex_t hk__mutex;       /* initialised recursive */
 typedef pthread_t hk__thread_id;
 #endif
+
+/* A recursive lock that knows its holder: a plain OS lock plus an owner and
+ * a depth of its own, so "does this thread hold it?" is a question answered
+ * by the lock and never an unlock attempted to see whether it fails. */
+typedef struct hk__mutex {
+#ifdef _WIN32
+    SRWLOCK os;
+#else
+    pthread_mutex_t os;
+#endif
+    uintptr_t owner;            /* hk__thread_key() of the holder, 0: free (atomic) */
+    unsigned depth;             /* read and written by the holder only */
+} hk__mutex;
 
 #if defined(__GNUC__)
 #  define HK_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -44,6 +55,7 @@ void hk__mutex_fini(hk__mutex *m);
 void hk__mutex_lock(hk__mutex *m);
 void hk__mutex_unlock(hk__mutex *m);
 int hk__mutex_unlock_owned(hk__mutex *m); /* 0 if not held by caller */
+uintptr_t hk__thread_key(void);          /* non-zero, unique among live threads */
 hk__thread_id hk__thread_self(void);
 int hk__thread_equal(hk__thread_id a, hk__thread_id b);
 

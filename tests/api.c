@@ -342,6 +342,79 @@ START_TEST(register_backend)
 }
 END_TEST
 
+/* ---- the core's lock: owner and depth --------------------------------- */
+
+struct lock_peer {
+    hk_heap *h;
+    int unlock_refused, err;  /* hk_unlock from the peer, not the holder */
+    int locked;               /* the peer got the lock (atomic) */
+    int release;              /* main thread: let go now (atomic) */
+};
+
+static void *lock_peer_thread(void *arg)
+{
+    struct lock_peer *lp = arg;
+    hk_set_last_error(0);
+    lp->unlock_refused = !hk_unlock(lp->h);
+    lp->err = hk_last_error();
+    if (hk_lock(lp->h))
+        __atomic_store_n(&lp->locked, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&lp->release, __ATOMIC_SEQ_CST))
+        tu_sleep_ms(1);
+    hk_unlock(lp->h);
+    return NULL;
+}
+
+/* A backend without a lock of its own gets the core's recursive one:
+ * another thread can neither unlock it nor take it until the holder's
+ * depth is back to 0, and the holder cannot unlock more than it locked. */
+START_TEST(core_lock)
+{
+    static hk_backend be;
+    struct lock_peer lp;
+    pthread_t t;
+    hk_heap *h;
+    be = tb_backend;
+    be.name = "test-core-lock";
+    ck_assert(be.lock == NULL);
+    ck_assert(hk_backend_register(&be));
+    h = hk_heap_create("test-core-lock", 0, 0, 0);
+    ck_assert_ptr_nonnull(h);
+    memset(&lp, 0, sizeof lp);
+    lp.h = h;
+
+    hk_set_last_error(0);
+    ck_assert(!hk_unlock(h));                          /* held by nobody */
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert(hk_lock(h));
+    ck_assert(hk_lock(h));
+    ck_assert(hk_lock(h));                             /* depth 3 */
+    ck_assert_int_eq(pthread_create(&t, NULL, lock_peer_thread, &lp), 0);
+    tu_sleep_ms(50);
+    ck_assert(!__atomic_load_n(&lp.locked, __ATOMIC_SEQ_CST));
+    ck_assert(hk_unlock(h));
+    ck_assert(hk_unlock(h));                           /* depth 1: still held */
+    tu_sleep_ms(50);
+    ck_assert(!__atomic_load_n(&lp.locked, __ATOMIC_SEQ_CST));
+    ck_assert(hk_unlock(h));                           /* now free */
+    while (!__atomic_load_n(&lp.locked, __ATOMIC_SEQ_CST))
+        tu_sleep_ms(1);
+    /* the peer holds it: this thread's unlock is refused, the lock kept */
+    hk_set_last_error(0);
+    ck_assert(!hk_unlock(h));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    __atomic_store_n(&lp.release, 1, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert(lp.unlock_refused);
+    ck_assert_int_eq(lp.err, HK_ERR_INVALID_PARAMETER);
+    /* free again: the heap works, and this thread locks at depth 1 */
+    ck_assert(hk_lock(h));
+    ck_assert(hk_unlock(h));
+    ck_assert(!hk_unlock(h));
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -353,6 +426,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, last_error_per_thread);
     tcase_add_test(tc, backend_list);
     tcase_add_test(tc, register_backend);
+    tcase_add_test(tc, core_lock);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -337,6 +337,81 @@ START_TEST(huge_sizes)
 }
 END_TEST
 
+/* A block of 1 GiB and more works like any other: sized, validated,
+ * walked, shrunk and grown back in place, freed, and reached by growing a
+ * small block; stale and interior pointers to it are refused.  Only a few
+ * of its pages are touched (nothing big is ever copied). */
+START_TEST(big_block)
+{
+    const size_t n = ((size_t)1 << 30) + 4096, less = n - 65536;
+    char *p = hk_alloc(g_heap, 0, n), *q;
+    tu_walk w;
+    size_t i, seen = 0;
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % 16, 0);
+    p[0] = 'a';
+    p[less - 1] = 'm';
+    p[n - 1] = 'z';
+    ck_assert_uint_eq(hk_size(g_heap, 0, p), n);
+    ck_assert(hk_validate(g_heap, 0, p));
+    ck_assert(hk_validate(g_heap, 0, NULL));
+    hk_set_last_error(0);
+    ck_assert(!hk_free(g_heap, 0, p + 16));           /* interior */
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert_uint_eq(hk_size(g_heap, 0, p + 4096), (size_t)-1);
+    tu_walk_collect(g_heap, &w);
+    for (i = 0; i < w.n; i++)
+        if (w.e[i].flags == HK_ENTRY_BUSY && w.e[i].data == p) {
+            ck_assert_uint_eq(w.e[i].size, n);
+            seen++;
+        }
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    tu_walk_free(&w);
+    ck_assert_uint_eq(seen, 1);
+
+    q = hk_realloc(g_heap, HK_HEAP_REALLOC_IN_PLACE_ONLY, p, less);
+    ck_assert_ptr_eq(q, p);                            /* a shrink never moves */
+    ck_assert_uint_eq(hk_size(g_heap, 0, p), less);
+    ck_assert(p[0] == 'a' && p[less - 1] == 'm');
+    /* growing back in place: done, or refused with the block as it was */
+    hk_set_last_error(0);
+    q = hk_realloc(g_heap, HK_HEAP_REALLOC_IN_PLACE_ONLY, p, n);
+    if (q) {
+        ck_assert_ptr_eq(q, p);
+        ck_assert_uint_eq(hk_size(g_heap, 0, p), n);
+    } else {
+        ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+        ck_assert_uint_eq(hk_size(g_heap, 0, p), less);
+    }
+    ck_assert(p[0] == 'a' && p[less - 1] == 'm');
+    ck_assert(hk_validate(g_heap, 0, p));
+
+    ck_assert(hk_free(g_heap, 0, p));
+    hk_set_last_error(0);
+    ck_assert(!hk_free(g_heap, 0, p));                 /* stale */
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert_uint_eq(hk_size(g_heap, 0, p), (size_t)-1);
+    ck_assert(!hk_validate(g_heap, 0, p));
+    ck_assert(hk_validate(g_heap, 0, NULL));
+
+    /* a small block grown into a big one moves (only its 100 bytes are
+     * copied); the old pointer is stale, the new one a block like any */
+    p = hk_alloc(g_heap, 0, 100);
+    ck_assert_ptr_nonnull(p);
+    tu_fill(p, 100, 9);
+    q = hk_realloc(g_heap, 0, p, n);
+    ck_assert_ptr_nonnull(q);
+    ck_assert(tu_check(q, 100, 9));
+    ck_assert_uint_eq(hk_size(g_heap, 0, q), n);
+    if (q != p)
+        ck_assert_uint_eq(hk_size(g_heap, 0, p), (size_t)-1);
+    ck_assert(hk_validate(g_heap, 0, q));
+    ck_assert(hk_free(g_heap, 0, q));
+    ck_assert(!hk_free(g_heap, 0, q));
+    ck_assert(hk_validate(g_heap, 0, NULL));
+}
+END_TEST
+
 static int g_exc_calls;
 static unsigned g_exc_code;
 static size_t g_exc_size;
@@ -853,6 +928,7 @@ static Suite *conformance_suite(const char *backend)
     tcase_add_test(tc, unknown_pointers);
     tcase_add_test(tc, other_heap);
     tcase_add_test(tc, huge_sizes);
+    tcase_add_test(tc, big_block);
     tcase_add_test(tc, generate_exceptions);
     tcase_add_test(tc, fixed_size);
     tcase_add_test(tc, walk_invariants);

@@ -328,7 +328,9 @@ static int mode_markrelease(void)
 #define PAIRS 100000
 #define THREAD_LEAKS 3
 
-static int g_leak_line;
+/* The line of the leaking malloc, one slot per thread: each thread writes
+ * only its own (they all write the same number). */
+static int g_leak_line[THREADS];
 
 static void *thread_main(void *arg)
 {
@@ -342,7 +344,7 @@ static void *thread_main(void *arg)
     }
     /* size 1000 + 10 * thread + i tells the parent whose leak it is */
     for (i = 0; i < THREAD_LEAKS; i++) {
-        g_leak_line = __LINE__; if (!malloc((size_t)(1000 + t * 10 + i))) return (void *)1;
+        g_leak_line[t] = __LINE__; if (!malloc((size_t)(1000 + t * 10 + i))) return (void *)1;
     }
     return NULL;
 }
@@ -357,12 +359,12 @@ static int mode_threads(void)
             exit(40);
     for (t = 0; t < THREADS; t++) {
         pthread_join(th[t], &res);
-        bad |= res != NULL;
+        bad |= res != NULL || g_leak_line[t] != g_leak_line[0];
     }
     note("threads", "%d", THREADS);
     note("pairs", "%d", PAIRS);
     note("leaks", "%d", THREAD_LEAKS);
-    note("lineLeak", "%d", g_leak_line);
+    note("lineLeak", "%d", g_leak_line[0]);
     return bad ? 41 : 0;
 }
 
