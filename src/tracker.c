@@ -527,9 +527,10 @@ static void hk__threads_scan(unsigned long *registered, uint32_t *last)
         l = __atomic_load_n(&hk__dead_last_no, __ATOMIC_RELAXED);
         for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t;
              t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
-            r += t->registered;
-            if (t->last_no > l)
-                l = t->last_no;
+            uint32_t tl = __atomic_load_n(&t->last_no, __ATOMIC_RELAXED);
+            r += __atomic_load_n(&t->registered, __ATOMIC_RELAXED);
+            if (tl > l)
+                l = tl;
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         s2 = __atomic_load_n(&hk__threads_seq, __ATOMIC_SEQ_CST);
@@ -552,7 +553,9 @@ static void hk__break_here(void)
 #endif
 }
 
-static uint32_t hk__take_no(struct hk__thread *t)
+/* The owner thread alone writes last_no and registered; other threads
+ * read them (counters, checkpoints), hence the relaxed atomic stores. */
+static uint32_t hk__take_no(struct hk__thread *t, int count)
 {
     uint32_t no;
     uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
@@ -562,8 +565,9 @@ static uint32_t hk__take_no(struct hk__thread *t)
         t->epoch = epoch;
     }
     no = t->next_no++;
-    t->last_no = no;
-    t->registered++;
+    __atomic_store_n(&t->last_no, no, __ATOMIC_RELAXED);
+    if (count)
+        __atomic_store_n(&t->registered, t->registered + 1, __ATOMIC_RELAXED);
     if (HK_UNLIKELY(hk__dbg_cfg.break_alloc != 0 && no == hk__dbg_cfg.break_alloc))
         hk__break_here();
     return no;
@@ -574,7 +578,7 @@ unsigned long hk__dbg_registered(void)
     unsigned long n;
     uint32_t last;
     hk__threads_scan(&n, &last);
-    return n + hk__fallback_thread.registered;
+    return n + __atomic_load_n(&hk__fallback_thread.registered, __ATOMIC_RELAXED);
 }
 
 static uint32_t hk__last_no(void)
@@ -962,13 +966,11 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
     r.ptr = (uintptr_t)p;
     r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, heap, kind);
     if (HK_LIKELY(t != NULL)) {
-        r.no = hk__take_no(t);
-        t->registered -= !count;
+        r.no = hk__take_no(t, count);
         r.site = hk__site_of(t, src);
     } else {
         hk__spin_lock(&hk__fallback_lock);
-        r.no = hk__take_no(&hk__fallback_thread);
-        hk__fallback_thread.registered -= !count;
+        r.no = hk__take_no(&hk__fallback_thread, count);
         hk__spin_unlock(&hk__fallback_lock);
         r.site = hk__site_of(NULL, src);
     }
@@ -1177,8 +1179,8 @@ unsigned long hk_debug_checkpoint(void)
     uint32_t last;
     hk__dbg_start();
     hk__threads_scan(&reg, &last);
-    if (hk__fallback_thread.last_no > last)
-        last = hk__fallback_thread.last_no;
+    if (__atomic_load_n(&hk__fallback_thread.last_no, __ATOMIC_RELAXED) > last)
+        last = __atomic_load_n(&hk__fallback_thread.last_no, __ATOMIC_RELAXED);
     __atomic_add_fetch(&hk__no_epoch, 1, __ATOMIC_SEQ_CST);
     hk__dbg_mark_no = last;
     hk__spin_lock(&hk__ev_lock);

@@ -21,6 +21,8 @@
  *    header in memory merged into top is refused).  main_arena is found
  *    once in libc's data by its shape (bins pointing at themselves, the
  *    ring of arenas, top reaching the arena's end).
+ *  - under ASan/TSan/LSan (their malloc replaces glibc's): the
+ *    sanitizer's own allocator interface, which is exact.
  *  - anything else: 0.
  */
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
@@ -45,6 +47,34 @@ int hk__rt_vouches(const void *p)
     return HeapValidate(h, 0, p) != 0;
 }
 
+#else
+
+/* A process under ASan, TSan or LSan has the sanitizer's malloc, not the
+ * C library's, and its allocator knows its blocks exactly.  Weak, so that
+ * an ordinary process (or a static link) finds them NULL. */
+extern int __sanitizer_get_ownership(const volatile void *p)
+    __attribute__((weak, visibility("default")));
+extern size_t __sanitizer_get_allocated_size(const volatile void *p)
+    __attribute__((weak, visibility("default")));
+
+static int hk__rt_vouches_libc(const void *p);
+
+int hk__rt_vouches(const void *p)
+{
+    if (__sanitizer_get_ownership && __sanitizer_get_allocated_size) {
+        /* ownership first: ASan's size query aborts on a foreign pointer;
+         * TSan's ownership also says yes inside a freed or interior cell,
+         * its size query does not (for 16-aligned starts) */
+        return p && !((uintptr_t)p & 15) && __sanitizer_get_ownership(p)
+            && __sanitizer_get_allocated_size(p) != 0;
+    }
+    return hk__rt_vouches_libc(p);
+}
+
+#endif
+
+#if defined(_WIN32)
+/* above */
 #elif defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__)) \
     && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 
@@ -217,7 +247,7 @@ static int hk__thread_chunk_ok(uintptr_t c, uintptr_t csz)
     return 1;
 }
 
-int hk__rt_vouches(const void *ptr)
+static int hk__rt_vouches_libc(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr, c = p - 16, hdr[2], csz, nsz, w[2], dec, dsz;
     long page = sysconf(_SC_PAGESIZE);
@@ -273,7 +303,7 @@ int hk__rt_vouches(const void *ptr)
 #else
 
 /* No allocator here whose blocks can be told from other memory. */
-int hk__rt_vouches(const void *p)
+static int hk__rt_vouches_libc(const void *p)
 {
     (void)p;
     return 0;

@@ -615,8 +615,17 @@ static int mode_manythreads(const char *arg)
 }
 
 /* Bytes the C runtime's heap has handed out and not taken back. */
+#ifndef _WIN32
+/* Under ASan/TSan malloc is the sanitizer's: mallinfo2 knows nothing. */
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+#endif
+
 static size_t crt_in_use(void)
 {
+#ifndef _WIN32
+    if (__sanitizer_get_current_allocated_bytes)
+        return __sanitizer_get_current_allocated_bytes();
+#endif
 #ifdef _WIN32
     HANDLE h = (HANDLE)_get_heap_handle();
     PROCESS_HEAP_ENTRY e;
