@@ -216,6 +216,38 @@ START_TEST(locked_block_stays)
 }
 END_TEST
 
+/* heapkit's walk flags a moveable block and names its handle (Windows
+ * does too; Wine 8 does not, so tests/winapi.c cannot insist). */
+START_TEST(walk_moveable_flag)
+{
+    HGLOBAL h = GlobalAlloc(GMEM_MOVEABLE, 777);
+    HANDLE ph = GetProcessHeap();
+    PROCESS_HEAP_ENTRY e;
+    void *p = GlobalLock(h), *fixed = GlobalAlloc(GMEM_FIXED, 10);
+    int moveable = 0, plain = 0;
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fixed);
+    memset(&e, 0, sizeof e);
+    ck_assert(HeapLock(ph));
+    while (HeapWalk(ph, &e)) {
+        if (e.lpData == p) {
+            ck_assert_uint_eq(e.wFlags, PROCESS_HEAP_ENTRY_BUSY | PROCESS_HEAP_ENTRY_MOVEABLE);
+            ck_assert_ptr_eq(e.Block.hMem, h);
+            moveable++;
+        } else if (e.lpData == fixed) {
+            ck_assert_uint_eq(e.wFlags, PROCESS_HEAP_ENTRY_BUSY);
+            ck_assert_ptr_null(e.Block.hMem);
+            plain++;
+        }
+    }
+    ck_assert(HeapUnlock(ph));
+    ck_assert_int_eq(moveable, 1);
+    ck_assert_int_eq(plain, 1);
+    ck_assert_ptr_null(GlobalFree(fixed));
+    ck_assert_ptr_null(GlobalFree(h));
+}
+END_TEST
+
 START_TEST(version)
 {
     char s[32];
@@ -240,6 +272,7 @@ int main(void)
     tcase_add_test(tc, generate_exceptions_caught);
     tcase_add_test(tc, bad_mem_handles);
     tcase_add_test(tc, locked_block_stays);
+    tcase_add_test(tc, walk_moveable_flag);
     tcase_add_test(tc, version);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

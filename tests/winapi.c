@@ -24,12 +24,20 @@ START_TEST(main_boilerplate)
     ULONG lfh = 2, got = 99;
     SIZE_T len = 0;
     void *p;
+    BOOL ok;
+    DWORD err;
     ck_assert(HeapSetInformation(NULL, HeapEnableTerminationOnCorruption, NULL, 0));
     ck_assert_ptr_nonnull(h);
     ck_assert(HeapSetInformation(h, HeapCompatibilityInformation, &lfh, sizeof lfh));
     ck_assert(HeapQueryInformation(h, HeapCompatibilityInformation, &got, sizeof got, &len));
     ck_assert_uint_eq(len, sizeof(ULONG));
-    ck_assert_uint_eq(got, 2);
+    /* 2 (LFH) on Windows and heapkit; Wine 8 accepts LFH but reports 0 */
+    ck_assert(got == 0 || got == 2);
+    SetLastError(0);
+    ok = HeapQueryInformation(h, HeapCompatibilityInformation, &got, 1, &len);
+    err = GetLastError();
+    ck_assert(!ok);
+    ck_assert_uint_eq(err, ERROR_INSUFFICIENT_BUFFER);
     p = HeapAlloc(h, 0, 24);
     ck_assert_ptr_nonnull(p);
     ck_assert_uint_eq((uintptr_t)p % 16, 0);
@@ -151,7 +159,10 @@ START_TEST(moveable_zero_is_discarded)
 }
 END_TEST
 
-/* A walk of the process heap shows the moveable block with its handle. */
+/* A walk of the process heap shows the moveable block's data, flagged
+ * MOVEABLE with its handle (Windows, heapkit: tests/w32posix.c checks the
+ * flag there; Wine 8 leaves the flag out, so here only: if flagged, then
+ * with this handle). */
 START_TEST(walk_shows_moveable)
 {
     HGLOBAL h = GlobalAlloc(GMEM_MOVEABLE, 777);
@@ -166,9 +177,12 @@ START_TEST(walk_shows_moveable)
     memset(&e, 0, sizeof e);
     ck_assert(HeapLock(ph));
     while (HeapWalk(ph, &e)) {
-        if ((e.wFlags & PROCESS_HEAP_ENTRY_BUSY) && (e.wFlags & PROCESS_HEAP_ENTRY_MOVEABLE)
-            && e.Block.hMem == h)
+        if ((e.wFlags & PROCESS_HEAP_ENTRY_BUSY) && e.lpData == p) {
+            ck_assert_uint_ge(e.cbData, 777);
+            if (e.wFlags & PROCESS_HEAP_ENTRY_MOVEABLE)
+                ck_assert_ptr_eq(e.Block.hMem, h);
             found++;
+        }
     }
     err = GetLastError();
     ck_assert(HeapUnlock(ph));
@@ -186,6 +200,8 @@ START_TEST(heap_summary)
     HANDLE h = HeapCreate(0, 0, 0);
     HEAP_SUMMARY s;
     void *p, *q;
+    BOOL ok;
+    DWORD err;
     ck_assert_ptr_nonnull(h);
     p = HeapAlloc(h, 0, 1000);
     q = HeapAlloc(h, 0, 3000);
@@ -198,8 +214,10 @@ START_TEST(heap_summary)
     ck_assert_uint_ge(s.cbReserved, s.cbCommitted);
     s.cb = 3;
     SetLastError(0);
-    ck_assert(!HeapSummary(h, 0, &s));
-    ck_assert_uint_eq(GetLastError(), ERROR_INVALID_PARAMETER);
+    ok = HeapSummary(h, 0, &s);
+    err = GetLastError();
+    ck_assert(!ok);
+    ck_assert_uint_eq(err, ERROR_INVALID_PARAMETER);
     ck_assert(HeapFree(h, 0, q));
     ck_assert(HeapFree(h, 0, p));
     ck_assert(HeapDestroy(h));
