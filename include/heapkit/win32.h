@@ -77,6 +77,15 @@ typedef HANDLE HLOCAL, HGLOBAL;
 #endif
 #define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
 
+#define MoveMemory(d, s, n)    memmove((d), (s), (n))
+#define CopyMemory(d, s, n)    memcpy((d), (s), (n))
+#define FillMemory(d, n, v)    memset((d), (v), (n))
+#define ZeroMemory(d, n)       memset((d), 0, (n))
+#define RtlMoveMemory          MoveMemory
+#define RtlCopyMemory          CopyMemory
+#define RtlFillMemory          FillMemory
+#define RtlZeroMemory          ZeroMemory
+
 /* ---- heap flags --------------------------------------------------------- */
 #define HEAP_NO_SERIALIZE             0x00000001
 #define HEAP_GROWABLE                 0x00000002
