@@ -135,17 +135,28 @@ elif [ "$lane" = mingw ]; then
       && ! grep -n "$cache" "$prefix/lib/pkgconfig/heapkit.pc"
   }
   check "heapkit.pc resolves with only the new prefix (no CI cache)" pc_alone
-  dll_system_only() {
-    local dlls; dlls=$("$HK_HOST-objdump" -p "$prefix/bin/libheapkit-0.dll" | sed -n 's/.*DLL Name: //p') || return 1
-    echo "imports:" $dlls
-    [ -n "$dlls" ] || return 1
-    printf '%s\n' $dlls | tr 'A-Z' 'a-z' | grep -vqE \
-      '^(kernel32|msvcrt|ucrtbase|advapi32|user32|shell32|psapi|bcrypt|ntdll|api-ms-win-.*)\.dll$' && return 1
-    return 0
+  # system DLLs, or a DLL of the prefix's own bin/ that itself imports only
+  # system DLLs
+  imports() { "$HK_HOST-objdump" -p "$1" | sed -n 's/.*DLL Name: //p' | tr 'A-Z' 'a-z'; }
+  sysdll='^(kernel32|msvcrt|ucrtbase|advapi32|user32|shell32|psapi|bcrypt|ntdll|api-ms-win-.*)\.dll$'
+  dlls_stand_alone() {
+    local d dep n=0
+    for d in "$prefix"/bin/*.dll; do
+      [ -f "$d" ] || continue
+      n=$((n + 1))
+      echo "$(basename "$d") imports:" $(imports "$d")
+      for dep in $(imports "$d"); do
+        printf '%s\n' "$dep" | grep -qE "$sysdll" && continue
+        [ "$(basename "$d")" = libheapkit-0.dll ] && [ -f "$prefix/bin/$dep" ] \
+          && ! imports "$prefix/bin/$dep" | grep -vqE "$sysdll" && continue
+        echo "needs $dep"; return 1
+      done
+    done
+    [ "$n" -gt 0 ]
   }
-  check "libheapkit-0.dll imports only system DLLs" dll_system_only
+  check "bin/: libheapkit-0.dll needs only system DLLs and bin/'s own" dlls_stand_alone
   cd "$work/app" || exit 99
-  cp "$src/tests/pkg/app.c" "$src/tests/pkg/w32prog.c" . || exit 99
+  cp "$src/tests/pkg/app.c" "$src/tests/pkg/w32prog.c" "$src/tests/pkg/loadlib.c" . || exit 99
   run_wine() {
     [ -n "$wine" ] || { echo "wine not found"; return 1; }
     WINEPATH="$prefix/bin" "$wine" "$@"
@@ -160,6 +171,10 @@ elif [ "$lane" = mingw ]; then
       && "$wine" ./app_static.exe mimalloc
   }
   check "-static with pkg-config --static: mimalloc inside, runs under Wine" static_app
+  load_unload() {
+    "$HK_HOST-gcc" -o loadlib.exe loadlib.c && run_wine ./loadlib.exe
+  }
+  check "LoadLibrary/FreeLibrary of the installed DLL, 3 rounds: process heap intact" load_unload
   w32_native() {
     "$HK_HOST-gcc" -o w32prog.exe w32prog.c && "$wine" ./w32prog.exe
   }

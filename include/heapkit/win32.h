@@ -7,11 +7,25 @@
  *   - elsewhere it declares the Win32 types, constants and functions as
  *     static inline wrappers over heapkit's "arena" backend, which follows
  *     the Win32 heap contract (link with -lheapkit).
+ * Code that includes <windows.h> or <heapapi.h> itself builds unchanged
+ * with `pkg-config --cflags --libs heapkit-win32`, whose include directory
+ * (heapkit/win32/) has a <windows.h> that is this header.
+ *
+ * What is here: the Heap* functions, GetProcessHeap(s), HeapSetInformation
+ * / HeapQueryInformation, HeapSummary, the Local* and Global* families
+ * (fixed and moveable memory with lock counts), Get/SetLastError, the
+ * types, HEAP_ / LMEM_ / GMEM_ / PROCESS_HEAP_ flags, ERROR_ and STATUS_
+ * codes they use.
  *
  * Differences from Windows, by design: HEAP_CREATE_ENABLE_EXECUTE is
  * ignored (arena memory is never executable); GetProcessHeap() is heapkit's
  * process heap (the default backend, "arena" unless HEAPKIT_BACKEND says
  * otherwise); GetLastError() only reports what heapkit set.
+ * HEAP_GENERATE_EXCEPTIONS calls the handler set with
+ * hk_set_exception_handler (it may longjmp out: that is the POSIX
+ * __except); without one, heapkit prints "exception STATUS_NO_MEMORY
+ * (0xC0000017)" on stderr and aborts.  HeapEnableTerminationOnCorruption
+ * ends the process with a message naming STATUS_HEAP_CORRUPTION.
  */
 #ifndef HEAPKIT_WIN32_H
 #define HEAPKIT_WIN32_H
