@@ -250,7 +250,7 @@ HK_API const char *hk_strerror(int err);
  * previous one.  NULL restores the default, which raises STATUS_NO_MEMORY on
  * Windows, and elsewhere prints "heapkit: exception STATUS_NO_MEMORY
  * (0xC0000017): ..." on stderr and calls abort().  The handler runs with no
- * heapkit lock held, so it may leave by longjmp (or a C++ throw): that is
+ * heapkit lock held, so it may leave by longjmp: that is
  * how a POSIX program catches the exception. */
 HK_API hk_exception_fn hk_set_exception_handler(hk_exception_fn fn);
 

@@ -175,6 +175,17 @@ elif [ "$lane" = mingw ]; then
     "$HK_HOST-gcc" -o loadlib.exe loadlib.c && run_wine ./loadlib.exe
   }
   check "LoadLibrary/FreeLibrary of the installed DLL, 3 rounds: process heap intact" load_unload
+  cmake_mingw() {
+    have cmake || return 1
+    cp "$src/tests/pkg/CMakeLists.txt" . || return 1
+    printf 'set(CMAKE_SYSTEM_NAME Windows)\nset(CMAKE_C_COMPILER %s-gcc)\nset(CMAKE_RC_COMPILER %s-windres)\nset(CMAKE_FIND_ROOT_PATH %s)\nset(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)\nset(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)\nset(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)\nset(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)\n' \
+      "$HK_HOST" "$HK_HOST" "$prefix" > mingw.cmake
+    cmake -S . -B cm -DCMAKE_TOOLCHAIN_FILE="$work/app/mingw.cmake" \
+          -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+      && cmake --build cm \
+      && run_wine cm/app.exe mimalloc && "$wine" cm/app_static.exe mimalloc
+  }
+  check "CMake (MinGW toolchain) find_package(heapkit): both targets run under Wine" cmake_mingw
   w32_native() {
     "$HK_HOST-gcc" -o w32prog.exe w32prog.c && "$wine" ./w32prog.exe
   }
