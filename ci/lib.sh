@@ -18,7 +18,7 @@ hk_log() { printf '\n==> %s\n' "$*"; }
 hk_die() { printf 'ci: %s\n' "$*" >&2; exit 1; }
 
 # Bump when the recipe below changes, so old caches are not reused.
-HK_MINGW_RECIPE=1
+HK_MINGW_RECIPE=2
 
 # Where the MinGW dependencies live: one folder per (Check, mimalloc,
 # compiler, recipe), so any change rebuilds instead of reusing stale files.

@@ -38,6 +38,9 @@ extern "C" {
 #define HK_VERSION_MINOR 1
 #define HK_VERSION_PATCH 0
 #define HK_VERSION_STRING "0.1.0"
+/* major * 10000 + minor * 100 + patch, for #if comparisons */
+#define HK_VERSION_NUMBER \
+    (HK_VERSION_MAJOR * 10000 + HK_VERSION_MINOR * 100 + HK_VERSION_PATCH)
 
 /* ---- Error codes (values are the Win32 ERROR_* numbers) --------------- */
 #define HK_OK                       0
@@ -245,8 +248,24 @@ HK_API const char *hk_strerror(int err);
 
 /* Install the handler for HK_HEAP_GENERATE_EXCEPTIONS failures; returns the
  * previous one.  NULL restores the default, which raises STATUS_NO_MEMORY on
- * Windows and prints a message and calls abort() elsewhere. */
+ * Windows, and elsewhere prints "heapkit: exception STATUS_NO_MEMORY
+ * (0xC0000017): ..." on stderr and calls abort().  The handler runs with no
+ * heapkit lock held, so it may leave by longjmp: that is
+ * how a POSIX program catches the exception. */
 HK_API hk_exception_fn hk_set_exception_handler(hk_exception_fn fn);
+
+/* From now on, any heapkit call that detects a corrupted heap
+ * (HK_ERR_HEAP_CORRUPT) ends the process: a message naming
+ * STATUS_HEAP_CORRUPTION on stderr, then abort().  Cannot be turned off
+ * (Win32's HeapEnableTerminationOnCorruption).  HeapValidate/hk_validate
+ * only report, they never terminate. */
+HK_API void hk_terminate_on_corruption(void);
+
+/* ---- Version ----------------------------------------------------------- */
+
+/* The version of the library the program runs with ("0.1.0"); compare with
+ * HK_VERSION_STRING, the one it was compiled against. */
+HK_API const char *hk_version(void);
 
 #ifdef __cplusplus
 }

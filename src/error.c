@@ -8,7 +8,24 @@ static _Thread_local int hk__last;
 
 int hk_last_error(void) { return hk__last; }
 void hk_set_last_error(int err) { hk__last = err; }
-void hk__set_error(int err) { hk__last = err; }
+
+/* HeapEnableTerminationOnCorruption: once on, stays on (as on Windows). */
+static volatile int hk__terminate_on_corruption;
+
+void hk_terminate_on_corruption(void) { hk__terminate_on_corruption = 1; }
+
+void hk__set_error(int err)
+{
+    hk__last = err;
+    if (err == HK_ERR_HEAP_CORRUPT && hk__terminate_on_corruption) {
+        fprintf(stderr, "heapkit: heap corruption detected "
+                "(STATUS_HEAP_CORRUPTION 0xC0000374); terminating the process "
+                "(HeapEnableTerminationOnCorruption)\n");
+        abort();
+    }
+}
+
+const char *hk_version(void) { return PACKAGE_VERSION; }
 
 const char *hk_strerror(int err)
 {
@@ -51,8 +68,10 @@ void hk__raise_no_memory(size_t n)
     /* What HeapAlloc itself raises for HEAP_GENERATE_EXCEPTIONS. */
     RaiseException(HK_STATUS_NO_MEMORY, 0, 0, NULL);
 #else
-    fprintf(stderr, "heapkit: out of memory allocating %lu bytes "
-            "(HK_HEAP_GENERATE_EXCEPTIONS)\n", (unsigned long)n);
+    /* The status a Windows program would have seen, named for the user. */
+    fprintf(stderr, "heapkit: exception STATUS_NO_MEMORY (0xC0000017): out of "
+            "memory allocating %lu bytes (HEAP_GENERATE_EXCEPTIONS); no handler "
+            "set with hk_set_exception_handler, aborting\n", (unsigned long)n);
     abort();
 #endif
 }

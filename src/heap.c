@@ -439,7 +439,7 @@ int hk_validate(hk_heap *h, unsigned flags, const void *p)
     else
         err = p ? h->be->size(h->bh, flags, p, &n) : HK_OK;
     hk__call_unlock(h, flags);
-    hk__set_error(saved);        /* HeapValidate never changes it */
+    hk_set_last_error(saved);    /* HeapValidate never changes it */
     return err == HK_OK;
 }
 

@@ -11,6 +11,12 @@
 #ifdef HK_NO_MIMALLOC
 #  undef HK_HAVE_MIMALLOC
 #endif
+/* On POSIX libheapkit.a never has the mimalloc backend, so that a static
+ * link never needs (Debian's malloc-overriding) libmimalloc: libtool
+ * compiles only the shared library's objects with -DPIC (configure.ac). */
+#if defined(HK_BUILDING) && !defined(_WIN32) && !defined(PIC)
+#  undef HK_HAVE_MIMALLOC
+#endif
 
 #include "heapkit.h"
 #include "heapkit/backend.h"

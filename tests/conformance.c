@@ -5,6 +5,9 @@
  * an absent entry kind) instead of skipping.
  */
 #include "testutil.h"
+#ifndef _WIN32
+#  include "heapkit/win32.h"    /* HeapWalk on every backend's heaps */
+#endif
 
 static const char *g_backend;   /* the backend under test */
 static unsigned g_caps;
@@ -905,6 +908,45 @@ START_TEST(mark_release)
 }
 END_TEST
 
+#ifndef _WIN32
+/* Win32 code walks through heapkit/win32.h: its HeapWalk must keep the
+ * walk's position (walk_state) on every backend, and see what hk_walk
+ * sees, entry for entry. */
+START_TEST(walk_through_win32_h)
+{
+    void *p[3];
+    PROCESS_HEAP_ENTRY pe;
+    tu_walk w;
+    size_t n = 0;
+    int busy = 0, i;
+    DWORD err;
+    for (i = 0; i < 3; i++) {
+        p[i] = hk_alloc(g_heap, 0, (size_t)(i + 1) * 100);
+        ck_assert_ptr_nonnull(p[i]);
+    }
+    tu_walk_collect(g_heap, &w);
+    memset(&pe, 0, sizeof pe);
+    ck_assert(HeapLock((HANDLE)g_heap));
+    while (HeapWalk((HANDLE)g_heap, &pe)) {
+        ck_assert_uint_lt(n, w.n);
+        ck_assert_ptr_eq(pe.lpData, w.e[n].data);
+        ck_assert_uint_eq(pe.cbData, (DWORD)w.e[n].size);
+        ck_assert_uint_eq(pe.wFlags, w.e[n].flags);
+        busy += (pe.wFlags & PROCESS_HEAP_ENTRY_BUSY) != 0;
+        n++;
+    }
+    err = GetLastError();
+    ck_assert(HeapUnlock((HANDLE)g_heap));
+    ck_assert_uint_eq(err, ERROR_NO_MORE_ITEMS);
+    ck_assert_uint_eq(n, w.n);
+    ck_assert_int_eq(busy, 3);
+    tu_walk_free(&w);
+    for (i = 0; i < 3; i++)
+        ck_assert(hk_free(g_heap, 0, p[i]));
+}
+END_TEST
+#endif
+
 static Suite *conformance_suite(const char *backend)
 {
     static char name[64];
@@ -940,6 +982,9 @@ static Suite *conformance_suite(const char *backend)
     tcase_add_test(tc, lock_no_serialize_heap);
     tcase_add_test(tc, threads);
     tcase_add_test(tc, mark_release);
+#ifndef _WIN32
+    tcase_add_test(tc, walk_through_win32_h);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
