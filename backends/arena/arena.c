@@ -163,6 +163,7 @@ typedef struct hk__heap {
     size_t lcap, lcount;
     uint32_t epoch, salt;
     unsigned wleft;              /* slow allocations left in the window */
+    int fail;                    /* why the last slow allocation failed  */
     hk__arena_sync sync;
 } hk__heap;
 
@@ -177,13 +178,13 @@ static size_t hk__round(size_t n, size_t g) { return (n + g - 1) & ~(g - 1); }
 
 /* ---- Header checks ------------------------------------------------------ */
 /* The check covers every other header word (size, prev, info) and the
- * address, so a per-block check sees any overwrite of the header.  prev is
- * multiplied apart so it cannot cancel against size/info bits. */
+ * address, so a per-block check sees any overwrite of the header.  prev
+ * straddles size and info (a shift, not a multiply: this is the hot path). */
 static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t size, uint32_t prev,
                                 uint32_t info)
 {
     uint64_t x = ((uint64_t)size << 32 | info) ^ (uint64_t)(uintptr_t)b ^ h->key
-                 ^ (uint64_t)prev * HK_K1;
+                 ^ (uint64_t)prev << 16;
     x *= HK_K2;
     return (uint32_t)(x >> 32);
 }
@@ -200,20 +201,46 @@ static inline void hk__stamp(const hk__heap *h, hk__blk *b, uint32_t u, uint32_t
     b->check = hk__chkv(h, b, u, b->prev, info);
 }
 
-/* A cached block keeps its link in next and a keyed guard of it in prev
- * (unused while cached): a link overwritten in freed memory is not
- * followed. */
+/* A cached block keeps its link in next and, in prev (unused while
+ * cached), a keyed guard of the link, the address and all 16 header bytes
+ * as they were when it was cached: one compare on the hot path checks
+ * both the header and the link before either is used.  (Whoever changes
+ * a cached block's header - its prev, when a neighbour changes - renews
+ * the guard: hk__set_prev.) */
 static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
 {
-    return (hk__fblk *)((uintptr_t)next ^ (uintptr_t)h->key ^ (uintptr_t)f);
+    uint64_t w0, w1, x;
+    memcpy(&w0, &f->h, 8);
+    memcpy(&w1, (const char *)&f->h + 8, 8);
+    x = (uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^ w0 ^ (w1 << 32 | w1 >> 32);
+    if (sizeof(uintptr_t) < 8) x ^= x >> 32;
+    return (hk__fblk *)(uintptr_t)x;
 }
-/* f (reached through the cache head or a guarded link) is an intact cached
- * block of u units whose link may be followed. */
+static inline int hk__cfast(const hk__heap *h, const hk__fblk *f)
+{
+    return f->prev == hk__cguard(h, f, f->next);
+}
+/* The same, spelled out for the slow paths: f (reached through the cache
+ * head or a guarded link) is an intact cached block of u units whose link
+ * may be followed. */
 static inline int hk__cok(const hk__heap *h, const hk__fblk *f, uint32_t u)
 {
-    return f->h.info == HK_CACHED && f->h.size == u &&
-           f->h.check == hk__chkv(h, f, u, f->h.prev, HK_CACHED) &&
-           f->prev == hk__cguard(h, f, f->next);
+    return f->h.info == HK_CACHED && f->h.size == u && hk__ok(h, &f->h) && hk__cfast(h, f);
+}
+
+/* n, the block after one that changes, is intact and follows a block of u
+ * units (a cached n with its guard: hk__set_prev renews it). */
+static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t u)
+{
+    return hk__ok(h, n) && n->prev == u &&
+           (n->info != HK_CACHED || hk__cfast(h, (const hk__fblk *)n));
+}
+static inline void hk__set_prev(const hk__heap *h, hk__blk *n, uint32_t u)
+{
+    hk__fblk *f = (hk__fblk *)n;
+    n->prev = u;
+    hk__seal(h, n);
+    if (n->info == HK_CACHED) f->prev = hk__cguard(h, f, f->next);
 }
 
 /* One bijective step per word: any change of one word changes the result. */
@@ -638,7 +665,7 @@ static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__bl
 {
     uint32_t u = b->size;
     hk__blk *n = HK_NEXT(b), *p = NULL, *nn = NULL;
-    if (!hk__ok(h, b) || u < 2 || (char *)n > (char *)r->sent || !hk__ok(h, n) || n->prev != u ||
+    if (!hk__ok(h, b) || u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, u) ||
         (!b->prev) != (b == r->first))
         return HK_ERR_HEAP_CORRUPT;
     if (b->prev) {
@@ -650,8 +677,7 @@ static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__bl
     }
     if (HK_TFREE(n)) {
         nn = HK_NEXT(n);
-        if ((char *)nn > (char *)r->sent || !hk__ok(h, nn) || nn->prev != n->size ||
-            !hk__linked(h, n))
+        if ((char *)nn > (char *)r->sent || !hk__nb(h, nn, n->size) || !hk__linked(h, n))
             return HK_ERR_HEAP_CORRUPT;
     }
     if (p) { hk__rem(h, p); u += p->size; b->info = HK_DEAD; b = p; }
@@ -659,8 +685,7 @@ static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__bl
     b->size = u;
     b->info = 0;
     hk__seal(h, b);
-    n->prev = u;
-    hk__seal(h, n);
+    hk__set_prev(h, n, u);
     hk__ins(h, b);
     if (out) *out = b;
     if (tidy && n == r->sent) hk__tidy(h, r, b);
@@ -746,11 +771,11 @@ static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
 /* ---- Small blocks ------------------------------------------------------- */
 /* A free block of at least u units, split to size, out of the lists; the
  * caller marks it busy.  Grows the commit, flushes the caches or adds a
- * region as needed.  *pr gets the block's region.  NULL with *rc set:
- * HK_ERR_NO_MEMORY, or HK_ERR_HEAP_CORRUPT when the block found (its
- * header, its successor's boundary tag or its list links) is damaged;
- * then nothing has changed. */
-static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr, int *rc)
+ * region as needed.  *pr gets the block's region.  NULL: no memory, or
+ * h->fail = HK_ERR_HEAP_CORRUPT when the block found (its header, its
+ * successor's boundary tag or its list links) is damaged; then nothing has
+ * changed. */
+static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
 {
     hk__blk *b, *n;
     hk__region *r = NULL;
@@ -762,13 +787,13 @@ static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr, int *rc)
         for (i = 0; i < h->nreg && !b; i++) b = hk__grow(h, r = h->reg[i], u);
         if (!b) { hk__flush(h); b = hk__find(h, u); r = NULL; }
         if (!b && (r = hk__region_new(h, u)) != NULL) b = r->first;
-        if (!b) { *rc = HK_ERR_NO_MEMORY; return NULL; }
+        if (!b) return NULL;
     }
     if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || ((uintptr_t)b & 15) ||
         !hk__ok(h, b) || !HK_TFREE(b) || b->size < u ||
-        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__ok(h, n) || n->prev != b->size ||
+        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__nb(h, n, b->size) ||
         !hk__linked(h, b)) {
-        *rc = HK_ERR_HEAP_CORRUPT;
+        h->fail = HK_ERR_HEAP_CORRUPT;
         return NULL;
     }
     if (n == r->sent && (char *)b + (size_t)u * 16 > r->hwm[0])
@@ -781,8 +806,7 @@ static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr, int *rc)
         rest->prev = u;
         rest->info = 0;
         hk__seal(h, rest);
-        n->prev = rest->size;
-        hk__seal(h, n);
+        hk__set_prev(h, n, rest->size);
         hk__ins(h, rest);
         b->size = u;
     }
@@ -795,7 +819,7 @@ static inline void hk__set_busy(hk__heap *h, hk__blk *b, size_t n, uint32_t ep)
     hk__stamp(h, b, b->size, (uint32_t)((size_t)b->size * 16 - 16 - n) | HK_BUSY | ep);
 }
 
-static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep, int *rc)
+static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
 {
     uint32_t u = hk__units(n);
     hk__region *r;
@@ -804,7 +828,7 @@ static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep, int *rc)
         hk__fblk *f = h->cache[u];
         /* A damaged cache is left as it is (validate reports it, a repair
          * makes it work again); the lists serve meanwhile. */
-        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cok(h, f, u))) {
+        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
             b = &f->h;
             h->cache[u] = f->next;
             h->croom[u]++;
@@ -812,7 +836,7 @@ static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep, int *rc)
             return b + 1;
         }
     }
-    if (!(b = hk__take(h, u, &r, rc))) return NULL;
+    if (!(b = hk__take(h, u, &r))) return NULL;
     (void)r;
     hk__set_busy(h, b, n, ep);
     return b + 1;
@@ -908,14 +932,14 @@ static hk__large *hk__llookup(const hk__heap *h, const void *p)
     return l->check == hk__lchk(h, l) ? l : NULL;
 }
 
-static void *hk__alloc_large(hk__heap *h, size_t n, uint32_t epoch, int *rc)
+static void *hk__alloc_large(hk__heap *h, size_t n, uint32_t epoch)
 {
     size_t map;
     hk__large *l;
     if (h->fixed || n > ((size_t)1 << 47)) return NULL;
     /* The tail's header is resealed below: a damaged one must not be. */
     if (h->ltail && h->ltail->check != hk__lchk(h, h->ltail)) {
-        *rc = HK_ERR_HEAP_CORRUPT;
+        h->fail = HK_ERR_HEAP_CORRUPT;
         return NULL;
     }
     map = hk__round(n + HK_LHDR, HK_GRAN);
@@ -1033,27 +1057,28 @@ static inline void hk__fast_leave(hk__heap *h)
     hk__leave(h, 1);
 }
 
-static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n, int *rc)
+/* NULL: h->fail says why (kept out of the hot path's frame). */
+static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n)
 {
-    if (n < HK_LARGE_N) return hk__alloc_small(h, n, h->epinfo, rc);
-    return hk__alloc_large(h, n, h->epinfo >> HK_EP_SHIFT, rc);
+    h->fail = HK_ERR_NO_MEMORY;
+    if (n < HK_LARGE_N) return hk__alloc_small(h, n, h->epinfo);
+    return hk__alloc_large(h, n, h->epinfo >> HK_EP_SHIFT);
 }
 
-/* Pop a block of the exact class from its cache, or go the long way.  NULL:
- * *rc says why (left alone on success). */
-static inline void *hk__alloc_op(hk__heap *h, size_t n, int *rc)
+/* Pop a block of the exact class from its cache, or go the long way. */
+static inline void *hk__alloc_op(hk__heap *h, size_t n)
 {
     if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
         uint32_t u = hk__units(n);
         hk__fblk *f = h->cache[u];
-        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cok(h, f, u))) {
+        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
             h->cache[u] = f->next;
             h->croom[u]++;
             hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
             return &f->h + 1;
         }
     }
-    return hk__alloc_slow(h, n, rc);
+    return hk__alloc_slow(h, n);
 }
 
 /* Zero-memory: large blocks are always fresh mappings, which the OS gives
@@ -1066,8 +1091,9 @@ static inline void hk__zero_new(void *p, size_t n)
 /* Any thread, any lock state: the general path. */
 static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, void **out)
 {
-    int rc = HK_ERR_NO_MEMORY, lk = hk__enter(h, flags);
-    void *p = hk__alloc_op(h, n, &rc);
+    int rc = HK_OK, lk = hk__enter(h, flags);
+    void *p = hk__alloc_op(h, n);
+    if (!p) rc = h->fail;
     hk__leave(h, lk);
     if (!p) return rc;
     if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(p, n);
@@ -1078,12 +1104,16 @@ static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, v
 static int hk__alloc(void *bh, unsigned flags, size_t n, void **out)
 {
     hk__heap *h = bh;
-    int rc = HK_ERR_NO_MEMORY;
+    int rc;
     void *p;
     if (HK_UNLIKELY(!hk__fast_enter(h, flags))) return hk__alloc_locked(h, flags, n, out);
-    p = hk__alloc_op(h, n, &rc);
+    p = hk__alloc_op(h, n);
+    if (HK_UNLIKELY(!p)) {
+        rc = h->fail;
+        hk__fast_leave(h);
+        return rc;
+    }
     hk__fast_leave(h);
-    if (HK_UNLIKELY(!p)) return rc;
     if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(p, n);
     *out = p;
     return HK_OK;
@@ -1153,10 +1183,12 @@ static int hk__size(void *bh, unsigned flags, const void *p, size_t *n)
 /* Move a block: allocate n bytes anew (same epoch), copy, zero the growth
  * (not in a fresh large mapping, which is zero already). */
 static void *hk__move(hk__heap *h, unsigned flags, void *p, size_t old, size_t n,
-                      uint32_t epoch, int *rc)
+                      uint32_t epoch)
 {
-    void *q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch << HK_EP_SHIFT, rc)
-                             : hk__alloc_large(h, n, epoch, rc);
+    void *q;
+    h->fail = HK_ERR_NO_MEMORY;
+    q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch << HK_EP_SHIFT)
+                       : hk__alloc_large(h, n, epoch);
     if (!q) return NULL;
     memcpy(q, p, old < n ? old : n);
     if ((flags & HK_HEAP_ZERO_MEMORY) && n > old && n < HK_LARGE_N)
@@ -1181,15 +1213,14 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     size_t old = hk__bn(b);
     hk__blk *nx = HK_NEXT(b);
     void *p = b + 1, *q;
-    int rc = HK_ERR_NO_MEMORY;
-    if ((char *)nx > (char *)r->sent || !hk__ok(h, nx) || nx->prev != ou)
+    int rc;
+    if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, ou))
         return HK_ERR_HEAP_CORRUPT;
     /* A free successor is merged below, and a move frees b: check its
      * successor and list links now, so that nothing changes on damage. */
     if (HK_TFREE(nx)) {
         hk__blk *nn = HK_NEXT(nx);
-        if ((char *)nn > (char *)r->sent || !hk__ok(h, nn) || nn->prev != nx->size ||
-            !hk__linked(h, nx))
+        if ((char *)nn > (char *)r->sent || !hk__nb(h, nn, nx->size) || !hk__linked(h, nx))
             return HK_ERR_HEAP_CORRUPT;
     }
     if (n >= HK_LARGE_N) goto move;   /* never becomes large in place */
@@ -1201,8 +1232,7 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
             rest->prev = nu;
             rest->info = HK_BUSY;
             hk__seal(h, rest);
-            nx->prev = rest->size;
-            hk__seal(h, nx);
+            hk__set_prev(h, nx, rest->size);
             b->size = nu;
             hk__set_busy(h, b, n, ep);
             hk__coalesce(h, r, rest, 1, NULL);
@@ -1225,8 +1255,7 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     if (HK_TFREE(nx) && ou + nx->size >= nu) {
         uint32_t total = ou + nx->size;
         hk__blk *nn = HK_NEXT(nx);
-        if ((char *)nn > (char *)r->sent || !hk__ok(h, nn) || nn->prev != nx->size ||
-            !hk__linked(h, nx))
+        if ((char *)nn > (char *)r->sent || !hk__nb(h, nn, nx->size) || !hk__linked(h, nx))
             return HK_ERR_HEAP_CORRUPT;
         hk__rem(h, nx);
         nx->info = HK_DEAD;
@@ -1239,19 +1268,18 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
             rest->info = 0;
             hk__seal(h, rest);
             hk__ins(h, rest);
-            nn->prev = rest->size;
+            hk__set_prev(h, nn, rest->size);
             b->size = nu;
         } else {
-            nn->prev = total;
+            hk__set_prev(h, nn, total);
             b->size = total;
         }
-        hk__seal(h, nn);
         hk__set_busy(h, b, n, ep);
         goto in_place;
     }
 move:
     if (flags & HK_HEAP_REALLOC_IN_PLACE_ONLY) return HK_ERR_NO_MEMORY;
-    if (!(q = hk__move(h, flags, p, old, n, ep >> HK_EP_SHIFT, &rc))) return rc;
+    if (!(q = hk__move(h, flags, p, old, n, ep >> HK_EP_SHIFT))) return h->fail;
     if ((rc = hk__free_small(h, r, b)) != HK_OK) {
         hk__unmove(h, q);   /* b stays as it was */
         return rc;
@@ -1286,12 +1314,12 @@ static int hk__realloc(void *bh, unsigned flags, void *p, size_t n, void **out)
         } else if (!hk__large_nb_ok(h, l)) {
             rc = HK_ERR_HEAP_CORRUPT;
         } else {
-            void *q;
-            rc = HK_ERR_NO_MEMORY;
-            if ((q = hk__move(h, flags, p, old, n, l->epoch, &rc)) != NULL) {
+            void *q = hk__move(h, flags, p, old, n, l->epoch);
+            if (q) {
                 hk__free_large(h, l);   /* after the move: l may be the tail */
                 *out = q;
-                rc = HK_OK;
+            } else {
+                rc = h->fail;
             }
         }
     } else {
