@@ -30,8 +30,8 @@
  *    merge.  A cached block is marked free in its header, so free/size/
  *    validate refuse it and the walk shows it FREE; walks, compaction and
  *    mark/release flush the caches first so they see a coalesced heap.  A
- *    cached block's link is followed only if its header check and a keyed
- *    guard of the link (in the otherwise unused second link word) hold.
+ *    cached block is used, and its link followed, only if a keyed guard of
+ *    its header and link (in the otherwise unused second link word) holds.
  *  - A pointer is mapped to its region through a 4 MiB-chunk map (one load)
  *    before anything at it is read; large requests (n >= 0xFEFD9) get their
  *    own mapping, listed after the regions and found through a small
