@@ -207,14 +207,28 @@ static inline void hk__stamp(const hk__heap *h, hk__blk *b, uint32_t u, uint32_t
  * both the header and the link before either is used.  (Whoever changes
  * a cached block's header - its prev, when a neighbour changes - renews
  * the guard: hk__set_prev.) */
-static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
+static inline hk__fblk *hk__cguardv(const hk__heap *h, const hk__fblk *f, const hk__fblk *next,
+                                    uint64_t w0, uint64_t w1)
 {
-    uint64_t w0, w1, x;
-    memcpy(&w0, &f->h, 8);
-    memcpy(&w1, (const char *)&f->h + 8, 8);
-    x = (uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^ w0 ^ (w1 << 32 | w1 >> 32);
+    uint64_t x = (uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^ w0 ^
+                 (w1 << 32 | w1 >> 32);
     if (sizeof(uintptr_t) < 8) x ^= x >> 32;
     return (hk__fblk *)(uintptr_t)x;
+}
+/* Two header words as one 8-byte load of them would read them. */
+static inline uint64_t hk__pair(uint32_t first, uint32_t second)
+{
+    union { uint32_t w[2]; uint64_t q; } x;
+    x.w[0] = first;
+    x.w[1] = second;
+    return x.q;
+}
+static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, &f->h.size, 8);
+    memcpy(&w1, &f->h.info, 8);
+    return hk__cguardv(h, f, next, w0, w1);
 }
 static inline int hk__cfast(const hk__heap *h, const hk__fblk *f)
 {
@@ -758,13 +772,18 @@ static int hk__uncache(hk__heap *h, hk__blk *b)
 }
 
 /* Put the busy (or just uncached) block b of u units into its cache, which
- * has room. */
+ * has room.  The guard is made from the values written, and info + check
+ * are written as one 8-byte store, which the 8-byte load of the next pop
+ * (often right after: LIFO) can take straight from the store buffer. */
 static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
 {
-    hk__fblk *f = (hk__fblk *)b;
+    hk__fblk *f = (hk__fblk *)b, *hd = h->cache[u];
+    uint32_t pv = b->prev;
+    uint64_t w1 = hk__pair(HK_CACHED, hk__chkv(h, b, u, pv, HK_CACHED));
     h->croom[u]--;
-    hk__stamp(h, b, u, HK_CACHED);
-    hk__clink(h, f, h->cache[u]);
+    memcpy(&b->info, &w1, 8);
+    f->next = hd;
+    f->prev = hk__cguardv(h, f, hd, hk__pair(u, pv), w1);
     h->cache[u] = f;
 }
 
