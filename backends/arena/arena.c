@@ -94,10 +94,12 @@
 
 #if defined(__GNUC__)
 #  define HK_NOINLINE    __attribute__((noinline))
+#  define HK_HOT          inline __attribute__((always_inline))
 #  define HK_LIKELY(x)   __builtin_expect(!!(x), 1)
 #  define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define HK_NOINLINE
+#  define HK_HOT          inline
 #  define HK_LIKELY(x)   (x)
 #  define HK_UNLIKELY(x) (x)
 #endif
@@ -177,14 +179,23 @@ typedef struct hk__heap {
 static size_t hk__round(size_t n, size_t g) { return (n + g - 1) & ~(g - 1); }
 
 /* ---- Header checks ------------------------------------------------------ */
+/* Two header words as one 8-byte load of them would read them. */
+static inline uint64_t hk__pair(uint32_t first, uint32_t second)
+{
+    union { uint32_t w[2]; uint64_t q; } x;
+    x.w[0] = first;
+    x.w[1] = second;
+    return x.q;
+}
+
 /* The check covers every other header word (size, prev, info) and the
- * address, so a per-block check sees any overwrite of the header.  prev
- * straddles size and info (a shift, not a multiply: this is the hot path). */
+ * address, so a per-block check sees any overwrite of the header.  size
+ * and prev enter as the one 8-byte word they are in memory, info shifted
+ * across both: no more work than a check of size and info alone. */
 static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t size, uint32_t prev,
                                 uint32_t info)
 {
-    uint64_t x = ((uint64_t)size << 32 | info) ^ (uint64_t)(uintptr_t)b ^ h->key
-                 ^ (uint64_t)prev << 16;
+    uint64_t x = hk__pair(size, prev) ^ (uint64_t)info << 24 ^ (uint64_t)(uintptr_t)b ^ h->key;
     x *= HK_K2;
     return (uint32_t)(x >> 32);
 }
@@ -214,14 +225,6 @@ static inline hk__fblk *hk__cguardv(const hk__heap *h, const hk__fblk *f, const 
                  (w1 << 32 | w1 >> 32);
     if (sizeof(uintptr_t) < 8) x ^= x >> 32;
     return (hk__fblk *)(uintptr_t)x;
-}
-/* Two header words as one 8-byte load of them would read them. */
-static inline uint64_t hk__pair(uint32_t first, uint32_t second)
-{
-    union { uint32_t w[2]; uint64_t q; } x;
-    x.w[0] = first;
-    x.w[1] = second;
-    return x.q;
 }
 static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
 {
@@ -1085,7 +1088,7 @@ static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n)
 }
 
 /* Pop a block of the exact class from its cache, or go the long way. */
-static inline void *hk__alloc_op(hk__heap *h, size_t n)
+static HK_HOT void *hk__alloc_op(hk__heap *h, size_t n)
 {
     if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
         uint32_t u = hk__units(n);
@@ -1154,7 +1157,7 @@ static HK_NOINLINE int hk__free_slow(hk__heap *h, void *p)
 
 /* Check the header (flags + keyed check: not a block start, a freed block
  * or another heap's block all fail it), then cache or merge. */
-static inline int hk__free_op(hk__heap *h, void *p)
+static HK_HOT int hk__free_op(hk__heap *h, void *p)
 {
     hk__region *r;
     uintptr_t a = (uintptr_t)p - 16;
