@@ -189,15 +189,21 @@ static inline uint64_t hk__pair(uint32_t first, uint32_t second)
 }
 
 /* The check covers every other header word (size, prev, info) and the
- * address, so a per-block check sees any overwrite of the header.  size
- * and prev enter as the one 8-byte word they are in memory, info shifted
- * across both: no more work than a check of size and info alone. */
+ * address, so a per-block check sees any overwrite of the header.  prev
+ * enters apart, by a keyed add and an xor: a neighbour's prev changes with
+ * every split and merge, and this way it is updated without re-checking
+ * and re-hashing the neighbour's header (hk__set_prev) - damage elsewhere
+ * in that header survives the update, it is never laundered. */
+static inline uint32_t hk__pmix(const hk__heap *h, uint32_t prev)
+{
+    return prev + (uint32_t)(h->key >> 32);
+}
 static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t size, uint32_t prev,
                                 uint32_t info)
 {
-    uint64_t x = hk__pair(size, prev) ^ (uint64_t)info << 24 ^ (uint64_t)(uintptr_t)b ^ h->key;
+    uint64_t x = ((uint64_t)size << 32 | info) ^ (uint64_t)(uintptr_t)b ^ h->key;
     x *= HK_K2;
-    return (uint32_t)(x >> 32);
+    return (uint32_t)(x >> 32) ^ hk__pmix(h, prev);
 }
 static inline uint32_t hk__chk(const hk__heap *h, const hk__blk *b)
 {
@@ -218,13 +224,16 @@ static inline void hk__stamp(const hk__heap *h, hk__blk *b, uint32_t u, uint32_t
  * both the header and the link before either is used.  (Whoever changes
  * a cached block's header - its prev, when a neighbour changes - renews
  * the guard: hk__set_prev.) */
+static inline uintptr_t hk__cfold(uint64_t x)
+{
+    if (sizeof(uintptr_t) < 8) x ^= x >> 32;
+    return (uintptr_t)x;
+}
 static inline hk__fblk *hk__cguardv(const hk__heap *h, const hk__fblk *f, const hk__fblk *next,
                                     uint64_t w0, uint64_t w1)
 {
-    uint64_t x = (uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^ w0 ^
-                 (w1 << 32 | w1 >> 32);
-    if (sizeof(uintptr_t) < 8) x ^= x >> 32;
-    return (hk__fblk *)(uintptr_t)x;
+    return (hk__fblk *)hk__cfold((uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^
+                                 w0 ^ (w1 << 32 | w1 >> 32));
 }
 static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
 {
@@ -245,19 +254,26 @@ static inline int hk__cok(const hk__heap *h, const hk__fblk *f, uint32_t u)
     return f->h.info == HK_CACHED && f->h.size == u && hk__ok(h, &f->h) && hk__cfast(h, f);
 }
 
-/* n, the block after one that changes, is intact and follows a block of u
- * units (a cached n with its guard: hk__set_prev renews it). */
+/* n, the block after one that changes, is intact (a cached one with its
+ * guard) and follows a block of u units: for a neighbour that is read. */
 static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t u)
 {
     return hk__ok(h, n) && n->prev == u &&
            (n->info != HK_CACHED || hk__cfast(h, (const hk__fblk *)n));
 }
+/* Set the prev of n (the block after one that changed): check and, for a
+ * cached n, guard are updated by the difference alone, so an intact header
+ * stays intact and a damaged one stays detectably damaged. */
 static inline void hk__set_prev(const hk__heap *h, hk__blk *n, uint32_t u)
 {
     hk__fblk *f = (hk__fblk *)n;
+    uint32_t dp = n->prev ^ u, dc = hk__pmix(h, n->prev) ^ hk__pmix(h, u);
     n->prev = u;
-    hk__seal(h, n);
-    if (n->info == HK_CACHED) f->prev = hk__cguard(h, f, f->next);
+    n->check ^= dc;
+    if (n->info == HK_CACHED) {
+        uint64_t d0 = hk__pair(0, dp), d1 = hk__pair(0, dc);
+        f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(d0 ^ (d1 << 32 | d1 >> 32)));
+    }
 }
 
 /* One bijective step per word: any change of one word changes the result. */
@@ -675,14 +691,16 @@ static hk__region *hk__region_new(hk__heap *h, uint32_t u)
 }
 
 /* ---- Coalescing core ---------------------------------------------------- */
-/* Turn b (busy, or just taken out of a cache) into a free listed block,
- * merged with free neighbours.  Both neighbours are checked before anything
- * changes.  tidy: may decommit the tail / drop the region afterwards. */
+/* Turn b (busy, or just taken out of a cache; its header checked by the
+ * caller) into a free listed block, merged with free neighbours.  Both
+ * neighbours, and the list links of a free one, are checked before
+ * anything changes.  tidy: may decommit the tail / drop the region
+ * afterwards. */
 static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out)
 {
     uint32_t u = b->size;
     hk__blk *n = HK_NEXT(b), *p = NULL, *nn = NULL;
-    if (!hk__ok(h, b) || u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, u) ||
+    if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, u) ||
         (!b->prev) != (b == r->first))
         return HK_ERR_HEAP_CORRUPT;
     if (b->prev) {
@@ -694,7 +712,7 @@ static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__bl
     }
     if (HK_TFREE(n)) {
         nn = HK_NEXT(n);
-        if ((char *)nn > (char *)r->sent || !hk__nb(h, nn, n->size) || !hk__linked(h, n))
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, n))   /* nn: only its prev */
             return HK_ERR_HEAP_CORRUPT;
     }
     if (p) { hk__rem(h, p); u += p->size; b->info = HK_DEAD; b = p; }
@@ -813,8 +831,7 @@ static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
     }
     if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || ((uintptr_t)b & 15) ||
         !hk__ok(h, b) || !HK_TFREE(b) || b->size < u ||
-        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__nb(h, n, b->size) ||
-        !hk__linked(h, b)) {
+        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__linked(h, b)) {
         h->fail = HK_ERR_HEAP_CORRUPT;
         return NULL;
     }
@@ -1242,7 +1259,7 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
      * successor and list links now, so that nothing changes on damage. */
     if (HK_TFREE(nx)) {
         hk__blk *nn = HK_NEXT(nx);
-        if ((char *)nn > (char *)r->sent || !hk__nb(h, nn, nx->size) || !hk__linked(h, nx))
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, nx))   /* nn: only its prev */
             return HK_ERR_HEAP_CORRUPT;
     }
     if (n >= HK_LARGE_N) goto move;   /* never becomes large in place */
@@ -1277,7 +1294,7 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     if (HK_TFREE(nx) && ou + nx->size >= nu) {
         uint32_t total = ou + nx->size;
         hk__blk *nn = HK_NEXT(nx);
-        if ((char *)nn > (char *)r->sent || !hk__nb(h, nn, nx->size) || !hk__linked(h, nx))
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, nx))
             return HK_ERR_HEAP_CORRUPT;
         hk__rem(h, nx);
         nx->info = HK_DEAD;
