@@ -14,11 +14,12 @@
  *    Sizes in 16-byte units are boundary tags both ways (O(1) coalescing, no
  *    footers); info holds the busy/cached flags, the slack (block size - 16 -
  *    requested size, always < 64, so the exact size is kept) and the mark
- *    epoch; check is a keyed hash of all four other words and the address,
- *    so an overwritten header, a stale or forged pointer is refused (prev
- *    is in the same 16 bytes as info, so covering it costs no extra miss).
- *    A header swallowed by a merge is poisoned, so a double free after
- *    coalescing is refused too.
+ *    epoch; check is a keyed hash of the other three words and the address,
+ *    so an overwritten header word, a stale or forged pointer is refused
+ *    (prev enters by a keyed add and an xor, so that a split or merge
+ *    updates the next block's check by the difference).  A header
+ *    swallowed by a merge is poisoned, so a double free after coalescing
+ *    is refused too.
  *  - Free blocks sit in TLSF-style segregated lists with two-level bitmaps:
  *    O(1) good-fit search, insert and remove.  Nothing read from a free
  *    block is trusted: before a listed block is taken, split or merged, its
