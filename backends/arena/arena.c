@@ -1256,17 +1256,17 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     int rc;
     if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, ou))
         return HK_ERR_HEAP_CORRUPT;
-    /* A free successor is merged below, and a move frees b: check its
-     * successor and list links now, so that nothing changes on damage. */
-    if (HK_TFREE(nx)) {
-        hk__blk *nn = HK_NEXT(nx);
-        if ((char *)nn > (char *)r->sent || !hk__linked(h, nx))   /* nn: only its prev */
-            return HK_ERR_HEAP_CORRUPT;
-    }
     if (n >= HK_LARGE_N) goto move;   /* never becomes large in place */
     nu = hk__units(n);
     if (nu <= ou) {
         if (ou - nu >= 2) {
+            /* The rest merges with a free successor: check its successor
+             * and list links first, so that nothing changes on damage (the
+             * other paths check before they change anything, and a move
+             * that cannot free b is undone). */
+            if (HK_TFREE(nx) &&
+                ((char *)HK_NEXT(nx) > (char *)r->sent || !hk__linked(h, nx)))
+                return HK_ERR_HEAP_CORRUPT;
             hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
             rest->size = ou - nu;
             rest->prev = nu;
