@@ -2,12 +2,14 @@
  * harden.c - the arena backend against heap corruption (both lanes):
  *   overflow:  a block overflows 16 (or 32) bytes into the next block's
  *              header - a busy block, a listed free block (its list links
- *              too), a cached block - then every call that could follow
- *              the damage: alloc, realloc, free of the neighbours, compact,
- *              mark/release, walk, destroy.  None may crash; those that
- *              must use the damaged block return HK_ERR_HEAP_CORRUPT and
- *              change nothing, so a repaired header makes the heap whole;
- *   freed:     a write into a freed block's list links is detected;
+ *              too), the region's free tail - then every call that could
+ *              follow the damage: alloc, realloc, free of the neighbours,
+ *              compact, mark/release, walk, destroy.  None may crash; those
+ *              that must use the damaged block return HK_ERR_HEAP_CORRUPT
+ *              and change nothing, so a repaired header makes the heap
+ *              whole again;
+ *   freed:     a write into a freed block's links (listed or cached) is
+ *              detected and never followed;
  *   header:    per-block validate sees every header word overwritten
  *              (prev included; large blocks: all 64 bytes), and free,
  *              size and realloc refuse such a block;
