@@ -14,18 +14,25 @@
  *    Sizes in 16-byte units are boundary tags both ways (O(1) coalescing, no
  *    footers); info holds the busy/cached flags, the slack (block size - 16 -
  *    requested size, always < 64, so the exact size is kept) and the mark
- *    epoch; check is a keyed hash of size, info and the address, so an
- *    overwritten header, a stale or forged pointer is refused (prev is
- *    checked against the previous block instead, so that alloc and free
- *    rewrite info + check without reading the rest).  A header swallowed by
- *    a merge is poisoned, so a double free after coalescing is refused too.
+ *    epoch; check is a keyed hash of the other three words and the address,
+ *    so an overwritten header word, a stale or forged pointer is refused
+ *    (prev enters by a keyed add and an xor, so that a split or merge
+ *    updates the next block's check by the difference).  A header
+ *    swallowed by a merge is poisoned, so a double free after coalescing
+ *    is refused too.
  *  - Free blocks sit in TLSF-style segregated lists with two-level bitmaps:
- *    O(1) good-fit search, insert and remove.
+ *    O(1) good-fit search, insert and remove.  Nothing read from a free
+ *    block is trusted: before a listed block is taken, split or merged, its
+ *    header, its successor's boundary tag and both list links (inside a
+ *    region, at a valid free header that links back) are checked, so a
+ *    heap overflow into free memory gives HK_ERR_HEAP_CORRUPT, not a crash.
  *  - In front, per-size LIFO caches of exact 16-byte classes (like glibc's
  *    tcache or Windows' LFH) serve most small requests with no split or
  *    merge.  A cached block is marked free in its header, so free/size/
  *    validate refuse it and the walk shows it FREE; walks, compaction and
- *    mark/release flush the caches first so they see a coalesced heap.
+ *    mark/release flush the caches first so they see a coalesced heap.  A
+ *    cached block is used, and its link followed, only if a keyed guard of
+ *    its header and link (in the otherwise unused second link word) holds.
  *  - A pointer is mapped to its region through a 4 MiB-chunk map (one load)
  *    before anything at it is read; large requests (n >= 0xFEFD9) get their
  *    own mapping, listed after the regions and found through a small
@@ -88,10 +95,12 @@
 
 #if defined(__GNUC__)
 #  define HK_NOINLINE    __attribute__((noinline))
+#  define HK_HOT          inline __attribute__((always_inline))
 #  define HK_LIKELY(x)   __builtin_expect(!!(x), 1)
 #  define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define HK_NOINLINE
+#  define HK_HOT          inline
 #  define HK_LIKELY(x)   (x)
 #  define HK_UNLIKELY(x) (x)
 #endif
@@ -157,6 +166,7 @@ typedef struct hk__heap {
     size_t lcap, lcount;
     uint32_t epoch, salt;
     unsigned wleft;              /* slow allocations left in the window */
+    int fail;                    /* why the last slow allocation failed  */
     hk__arena_sync sync;
 } hk__heap;
 
@@ -170,35 +180,120 @@ typedef struct hk__heap {
 static size_t hk__round(size_t n, size_t g) { return (n + g - 1) & ~(g - 1); }
 
 /* ---- Header checks ------------------------------------------------------ */
-/* The check covers size, info and the address; prev is checked against the
- * previous block instead, so that free and alloc can rewrite info + check
- * without reading the header first. */
-static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t size, uint32_t info)
+/* Two header words as one 8-byte load of them would read them. */
+static inline uint64_t hk__pair(uint32_t first, uint32_t second)
+{
+    union { uint32_t w[2]; uint64_t q; } x;
+    x.w[0] = first;
+    x.w[1] = second;
+    return x.q;
+}
+
+/* The check covers every other header word (size, prev, info) and the
+ * address, so a per-block check sees any overwrite of the header.  prev
+ * enters apart, by a keyed add and an xor: a neighbour's prev changes with
+ * every split and merge, and this way it is updated without re-checking
+ * and re-hashing the neighbour's header (hk__set_prev) - damage elsewhere
+ * in that header survives the update, it is never laundered. */
+static inline uint32_t hk__pmix(const hk__heap *h, uint32_t prev)
+{
+    return prev + (uint32_t)(h->key >> 32);
+}
+static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t size, uint32_t prev,
+                                uint32_t info)
 {
     uint64_t x = ((uint64_t)size << 32 | info) ^ (uint64_t)(uintptr_t)b ^ h->key;
     x *= HK_K2;
-    return (uint32_t)(x >> 32);
+    return (uint32_t)(x >> 32) ^ hk__pmix(h, prev);
 }
 static inline uint32_t hk__chk(const hk__heap *h, const hk__blk *b)
 {
-    return hk__chkv(h, b, b->size, b->info);
+    return hk__chkv(h, b, b->size, b->prev, b->info);
 }
 static inline void hk__seal(const hk__heap *h, hk__blk *b) { b->check = hk__chk(h, b); }
 static inline int hk__ok(const hk__heap *h, const hk__blk *b) { return b->check == hk__chk(h, b); }
-/* Write info and check of a block of u units in one go (no header read). */
+/* Write info and check of a block of u units in one go (size not read). */
 static inline void hk__stamp(const hk__heap *h, hk__blk *b, uint32_t u, uint32_t info)
 {
     b->info = info;
-    b->check = hk__chkv(h, b, u, info);
+    b->check = hk__chkv(h, b, u, b->prev, info);
 }
 
+/* A cached block keeps its link in next and, in prev (unused while
+ * cached), a keyed guard of the link, the address and all 16 header bytes
+ * as they were when it was cached: one compare on the hot path checks
+ * both the header and the link before either is used.  (Whoever changes
+ * a cached block's header - its prev, when a neighbour changes - renews
+ * the guard: hk__set_prev.) */
+static inline uintptr_t hk__cfold(uint64_t x)
+{
+    if (sizeof(uintptr_t) < 8) x ^= x >> 32;
+    return (uintptr_t)x;
+}
+static inline hk__fblk *hk__cguardv(const hk__heap *h, const hk__fblk *f, const hk__fblk *next,
+                                    uint64_t w0, uint64_t w1)
+{
+    return (hk__fblk *)hk__cfold((uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^
+                                 w0 ^ (w1 << 32 | w1 >> 32));
+}
+static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, &f->h.size, 8);
+    memcpy(&w1, &f->h.info, 8);
+    return hk__cguardv(h, f, next, w0, w1);
+}
+static inline int hk__cfast(const hk__heap *h, const hk__fblk *f)
+{
+    return f->prev == hk__cguard(h, f, f->next);
+}
+/* The same, spelled out for the slow paths: f (reached through the cache
+ * head or a guarded link) is an intact cached block of u units whose link
+ * may be followed. */
+static inline int hk__cok(const hk__heap *h, const hk__fblk *f, uint32_t u)
+{
+    return f->h.info == HK_CACHED && f->h.size == u && hk__ok(h, &f->h) && hk__cfast(h, f);
+}
+
+/* n, the block after one that changes, is intact (a cached one with its
+ * guard) and follows a block of u units: for a neighbour that is read. */
+static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t u)
+{
+    return hk__ok(h, n) && n->prev == u &&
+           (n->info != HK_CACHED || hk__cfast(h, (const hk__fblk *)n));
+}
+/* Set the prev of n (the block after one that changed): check and, for a
+ * cached n, guard are updated by the difference alone, so an intact header
+ * stays intact and a damaged one stays detectably damaged. */
+static inline void hk__set_prev(const hk__heap *h, hk__blk *n, uint32_t u)
+{
+    hk__fblk *f = (hk__fblk *)n;
+    uint32_t dp = n->prev ^ u, dc = hk__pmix(h, n->prev) ^ hk__pmix(h, u);
+    n->prev = u;
+    n->check ^= dc;
+    if (n->info == HK_CACHED) {
+        uint64_t d0 = hk__pair(0, dp), d1 = hk__pair(0, dc);
+        f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(d0 ^ (d1 << 32 | d1 >> 32)));
+    }
+}
+
+/* One bijective step per word: any change of one word changes the result. */
+static inline uint64_t hk__lmix(uint64_t x, uint64_t w, uint64_t k)
+{
+    x = (x ^ w) * k;
+    return x ^ (x >> 31);
+}
+/* Covers every word of the 64-byte header (the padding, always 0, too). */
 static inline uint64_t hk__lchk(const hk__heap *h, const hk__large *l)
 {
-    uint64_t x = (uint64_t)(uintptr_t)l ^ h->key ^ (uint64_t)l->n * HK_K1;
-    x = (x ^ (x >> 29) ^ (uint64_t)l->map ^ ((uint64_t)l->epoch << 40)) * HK_K2;
-    x = (x ^ (x >> 31) ^ (uint64_t)(uintptr_t)l->next) * HK_K1;
-    x = (x ^ (x >> 30) ^ (uint64_t)(uintptr_t)l->prev) * HK_K2;
-    return x ^ (x >> 31);
+    uint64_t x = (uint64_t)(uintptr_t)l ^ h->key;
+    x = hk__lmix(x, (uint64_t)l->n, HK_K1);
+    x = hk__lmix(x, (uint64_t)l->map, HK_K2);
+    x = hk__lmix(x, (uint64_t)l->epoch | (uint64_t)l->pad2 << 32, HK_K1);
+    x = hk__lmix(x, (uint64_t)(uintptr_t)l->next, HK_K2);
+    x = hk__lmix(x, (uint64_t)(uintptr_t)l->prev, HK_K1);
+    x = hk__lmix(x, l->pad[0], HK_K2);
+    return hk__lmix(x, l->pad[1], HK_K1);
 }
 
 static inline uint32_t hk__units(size_t n)
@@ -415,6 +510,27 @@ static inline hk__region *hk__region_of(hk__heap *h, uintptr_t b)
     return NULL;
 }
 
+/* f may be read and written through: inside one of our regions (so its
+ * 32 bytes are committed), aligned, with an intact free header. */
+static inline int hk__fok(hk__heap *h, const hk__fblk *f)
+{
+    return !((uintptr_t)f & 15) && hk__region_of(h, (uintptr_t)f) != NULL &&
+           f->h.info == 0 && hk__ok(h, &f->h);
+}
+
+/* b, a listed free block with a checked header, may be unlinked: its list
+ * neighbours are valid free blocks that link back to it, or it heads the
+ * list of its class (the classic safe-unlink check). */
+static int hk__linked(hk__heap *h, const hk__blk *b)
+{
+    const hk__fblk *f = (const hk__fblk *)b;
+    unsigned fl, sl;
+    if (f->next && (!hk__fok(h, f->next) || f->next->prev != f)) return 0;
+    if (f->prev) return hk__fok(h, f->prev) && f->prev->next == f;
+    hk__map(b->size, &fl, &sl);
+    return fl < HK_FL_N && h->lists[fl][sl] == f;
+}
+
 /* Rebuild the map of 4 MiB chunks to regions (first come, first served;
  * a chunk shared by two regions is found by the scan). */
 static void hk__rmap(hk__heap *h)
@@ -491,6 +607,7 @@ static void hk__region_drop(hk__heap *h, hk__region *r)
 static void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b)
 {
     char *keep;
+    if (!hk__linked(h, b)) return;   /* damaged neighbour: leave it alone */
     if (b == r->first && r != &h->r0 && h->nreg > 2 && !r->hwm[0] && !r->hwm[1]) {
         hk__region_drop(h, r);
         return;
@@ -540,6 +657,7 @@ static hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
     last = HK_PREV(s);
     if (!hk__ok(h, last) || last->size != s->prev) return NULL;
     have = HK_TFREE(last) ? last->size : 0;
+    if (have && !hk__linked(h, last)) return NULL;
     if (have >= u) return last;
     need = (size_t)(u - have) * 16;
     if (need > (size_t)(r->end - r->commit)) return NULL;
@@ -574,24 +692,28 @@ static hk__region *hk__region_new(hk__heap *h, uint32_t u)
 }
 
 /* ---- Coalescing core ---------------------------------------------------- */
-/* Turn b (busy, or just taken out of a cache) into a free listed block,
- * merged with free neighbours.  Both neighbours are checked before anything
- * changes.  tidy: may decommit the tail / drop the region afterwards. */
+/* Turn b (busy, or just taken out of a cache; its header checked by the
+ * caller) into a free listed block, merged with free neighbours.  Both
+ * neighbours, and the list links of a free one, are checked before
+ * anything changes.  tidy: may decommit the tail / drop the region
+ * afterwards. */
 static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out)
 {
     uint32_t u = b->size;
     hk__blk *n = HK_NEXT(b), *p = NULL, *nn = NULL;
-    if ((char *)n > (char *)r->sent || !hk__ok(h, n) || n->prev != u)
+    if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, u) ||
+        (!b->prev) != (b == r->first))
         return HK_ERR_HEAP_CORRUPT;
     if (b->prev) {
         p = HK_PREV(b);
         if ((char *)p < (char *)r->first || !hk__ok(h, p) || p->size != b->prev)
             return HK_ERR_HEAP_CORRUPT;
         if (!HK_TFREE(p)) p = NULL;
+        else if (!hk__linked(h, p)) return HK_ERR_HEAP_CORRUPT;
     }
     if (HK_TFREE(n)) {
         nn = HK_NEXT(n);
-        if ((char *)nn > (char *)r->sent || !hk__ok(h, nn) || nn->prev != n->size)
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, n))   /* nn: only its prev */
             return HK_ERR_HEAP_CORRUPT;
     }
     if (p) { hk__rem(h, p); u += p->size; b->info = HK_DEAD; b = p; }
@@ -599,8 +721,7 @@ static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__bl
     b->size = u;
     b->info = 0;
     hk__seal(h, b);
-    n->prev = u;
-    hk__seal(h, n);
+    hk__set_prev(h, n, u);
     hk__ins(h, b);
     if (out) *out = b;
     if (tidy && n == r->sent) hk__tidy(h, r, b);
@@ -608,55 +729,96 @@ static int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__bl
 }
 
 /* ---- Front-end caches --------------------------------------------------- */
-static void hk__flush_class(hk__heap *h, uint32_t u)
+static inline void hk__clink(const hk__heap *h, hk__fblk *f, hk__fblk *next)
 {
-    hk__fblk *f = h->cache[u], *keep = NULL, *nx;
-    h->cache[u] = NULL;
+    f->next = next;
+    f->prev = hk__cguard(h, f, next);
+}
+
+/* Merge the blocks of cache u back into the heap.  One with a damaged
+ * neighbour stays cached; at a damaged entry the walk stops and leaves it
+ * and the rest of the cache as they are (its link cannot be trusted). */
+static int hk__flush_class(hk__heap *h, uint32_t u)
+{
+    hk__fblk *f = h->cache[u], *keep = NULL, *tail = NULL, *nx;
+    int rc = HK_OK;
+    unsigned steps = 0;
     while (f) {
         hk__region *r;
+        if (++steps > HK_CCAP || !hk__cok(h, f, u)) { rc = HK_ERR_HEAP_CORRUPT; break; }
         nx = f->next;
         r = hk__region_of(h, (uintptr_t)f);
         if (r && hk__coalesce(h, r, &f->h, 1, NULL) == HK_OK) {
             h->croom[u]++;
         } else {
-            f->next = keep;   /* damaged neighbour: leave it cached */
-            keep = f;
+            rc = HK_ERR_HEAP_CORRUPT;
+            if (tail) hk__clink(h, tail, f);
+            else keep = f;
+            tail = f;
         }
         f = nx;
     }
+    if (tail) hk__clink(h, tail, f);
+    else keep = f;
     h->cache[u] = keep;
+    return rc;
 }
 
-static void hk__flush(hk__heap *h)
+static int hk__flush(hk__heap *h)
 {
     uint32_t u;
+    int rc = HK_OK;
     for (u = 2; u <= HK_CMAX; u++)
-        if (h->cache[u]) hk__flush_class(h, u);
+        if (h->cache[u] && hk__flush_class(h, u) != HK_OK) rc = HK_ERR_HEAP_CORRUPT;
+    return rc;
 }
 
-/* Take the cached block b out of its cache; 0 if it is not there. */
+/* Take the cached block b out of its cache; 0 if it is not there (or the
+ * cache is damaged before it). */
 static int hk__uncache(hk__heap *h, hk__blk *b)
 {
-    hk__fblk **pp;
+    hk__fblk *f, *prev = NULL;
+    uint32_t u = b->size;
     unsigned steps = 0;
-    if (b->size > HK_CMAX) return 0;
-    for (pp = &h->cache[b->size]; *pp && steps <= HK_CCAP; pp = &(*pp)->next, steps++) {
-        if (&(*pp)->h == b) {
-            *pp = (*pp)->next;
-            h->croom[b->size]++;
+    if (u > HK_CMAX) return 0;
+    for (f = h->cache[u]; f && steps <= HK_CCAP; prev = f, f = f->next, steps++) {
+        if (!hk__cok(h, f, u)) return 0;
+        if (&f->h == b) {
+            if (prev) hk__clink(h, prev, f->next);
+            else h->cache[u] = f->next;
+            h->croom[u]++;
             return 1;
         }
     }
     return 0;
 }
 
+/* Put the busy (or just uncached) block b of u units into its cache, which
+ * has room.  The guard is made from the values written, and info + check
+ * are written as one 8-byte store, which the 8-byte load of the next pop
+ * (often right after: LIFO) can take straight from the store buffer. */
+static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
+{
+    hk__fblk *f = (hk__fblk *)b, *hd = h->cache[u];
+    uint32_t pv = b->prev;
+    uint64_t w1 = hk__pair(HK_CACHED, hk__chkv(h, b, u, pv, HK_CACHED));
+    h->croom[u]--;
+    memcpy(&b->info, &w1, 8);
+    f->next = hd;
+    f->prev = hk__cguardv(h, f, hd, hk__pair(u, pv), w1);
+    h->cache[u] = f;
+}
+
 /* ---- Small blocks ------------------------------------------------------- */
 /* A free block of at least u units, split to size, out of the lists; the
  * caller marks it busy.  Grows the commit, flushes the caches or adds a
- * region as needed.  *pr gets the block's region. */
+ * region as needed.  *pr gets the block's region.  NULL: no memory, or
+ * h->fail = HK_ERR_HEAP_CORRUPT when the block found (its header, its
+ * successor's boundary tag or its list links) is damaged; then nothing has
+ * changed. */
 static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
 {
-    hk__blk *b;
+    hk__blk *b, *n;
     hk__region *r = NULL;
     uint32_t bu;
     if (HK_UNLIKELY(!h->wleft--)) { h->wleft = HK_TRIM_EVERY; hk__tidy_all(h); }
@@ -668,18 +830,23 @@ static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
         if (!b && (r = hk__region_new(h, u)) != NULL) b = r->first;
         if (!b) return NULL;
     }
-    if (!r && !(r = hk__region_of(h, (uintptr_t)b))) return NULL;
-    if (HK_NEXT(b) == r->sent && (char *)b + (size_t)u * 16 > r->hwm[0])
+    if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || ((uintptr_t)b & 15) ||
+        !hk__ok(h, b) || !HK_TFREE(b) || b->size < u ||
+        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__linked(h, b)) {
+        h->fail = HK_ERR_HEAP_CORRUPT;
+        return NULL;
+    }
+    if (n == r->sent && (char *)b + (size_t)u * 16 > r->hwm[0])
         r->hwm[0] = (char *)b + (size_t)u * 16;
     hk__rem(h, b);
     bu = b->size;
     if (bu - u >= 2) {
-        hk__blk *rest = (hk__blk *)((char *)b + (size_t)u * 16), *n = HK_NEXT(b);
+        hk__blk *rest = (hk__blk *)((char *)b + (size_t)u * 16);
         rest->size = bu - u;
         rest->prev = u;
         rest->info = 0;
         hk__seal(h, rest);
-        n->prev = rest->size;
+        hk__set_prev(h, n, rest->size);
         hk__ins(h, rest);
         b->size = u;
     }
@@ -699,15 +866,14 @@ static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
     hk__blk *b;
     if (HK_LIKELY(u <= HK_CMAX)) {
         hk__fblk *f = h->cache[u];
-        if (HK_LIKELY(f != NULL)) {
+        /* A damaged cache is left as it is (validate reports it, a repair
+         * makes it work again); the lists serve meanwhile. */
+        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
             b = &f->h;
-            if (HK_LIKELY(b->info == HK_CACHED && b->size == u)) {
-                h->cache[u] = f->next;
-                h->croom[u]++;
-                hk__stamp(h, b, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | ep);
-                return b + 1;
-            }
-            h->cache[u] = NULL;   /* damaged: forget the rest of this cache */
+            h->cache[u] = f->next;
+            h->croom[u]++;
+            hk__stamp(h, b, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | ep);
+            return b + 1;
         }
     }
     if (!(b = hk__take(h, u, &r))) return NULL;
@@ -735,11 +901,7 @@ static hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr)
 static inline int hk__free_blk(hk__heap *h, hk__region *r, hk__blk *b, uint32_t u)
 {
     if (HK_LIKELY(u <= HK_CMAX) && HK_LIKELY(h->croom[u])) {
-        hk__fblk *f = (hk__fblk *)b;
-        h->croom[u]--;
-        hk__stamp(h, b, u, HK_CACHED);
-        f->next = h->cache[u];
-        h->cache[u] = f;
+        hk__cache_push(h, b, u);
         return HK_OK;
     }
     return hk__coalesce(h, r, b, 1, NULL);
@@ -815,6 +977,11 @@ static void *hk__alloc_large(hk__heap *h, size_t n, uint32_t epoch)
     size_t map;
     hk__large *l;
     if (h->fixed || n > ((size_t)1 << 47)) return NULL;
+    /* The tail's header is resealed below: a damaged one must not be. */
+    if (h->ltail && h->ltail->check != hk__lchk(h, h->ltail)) {
+        h->fail = HK_ERR_HEAP_CORRUPT;
+        return NULL;
+    }
     map = hk__round(n + HK_LHDR, HK_GRAN);
     if (!(l = HK_OS.map(map))) return NULL;
     if (!hk__ltab_put(h, (uintptr_t)l)) { HK_OS.release(l, map); return NULL; }
@@ -828,6 +995,14 @@ static void *hk__alloc_large(hk__heap *h, size_t n, uint32_t epoch)
     h->ltail = l;
     l->check = hk__lchk(h, l);
     return (char *)l + HK_LHDR;
+}
+
+/* l's list neighbours are resealed when l goes: refuse if one is damaged
+ * (resealing would make its bad size look valid). */
+static int hk__large_nb_ok(const hk__heap *h, const hk__large *l)
+{
+    return (!l->prev || l->prev->check == hk__lchk(h, l->prev)) &&
+           (!l->next || l->next->check == hk__lchk(h, l->next));
 }
 
 static void hk__free_large(hk__heap *h, hk__large *l)
@@ -922,19 +1097,21 @@ static inline void hk__fast_leave(hk__heap *h)
     hk__leave(h, 1);
 }
 
+/* NULL: h->fail says why (kept out of the hot path's frame). */
 static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n)
 {
+    h->fail = HK_ERR_NO_MEMORY;
     if (n < HK_LARGE_N) return hk__alloc_small(h, n, h->epinfo);
     return hk__alloc_large(h, n, h->epinfo >> HK_EP_SHIFT);
 }
 
 /* Pop a block of the exact class from its cache, or go the long way. */
-static inline void *hk__alloc_op(hk__heap *h, size_t n)
+static HK_HOT void *hk__alloc_op(hk__heap *h, size_t n)
 {
     if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
         uint32_t u = hk__units(n);
         hk__fblk *f = h->cache[u];
-        if (HK_LIKELY(f != NULL) && HK_LIKELY(f->h.info == HK_CACHED)) {
+        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
             h->cache[u] = f->next;
             h->croom[u]++;
             hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
@@ -944,14 +1121,22 @@ static inline void *hk__alloc_op(hk__heap *h, size_t n)
     return hk__alloc_slow(h, n);
 }
 
+/* Zero-memory: large blocks are always fresh mappings, which the OS gives
+ * zeroed; clearing them would only make every page resident. */
+static inline void hk__zero_new(void *p, size_t n)
+{
+    if (n < HK_LARGE_N) memset(p, 0, n);
+}
+
 /* Any thread, any lock state: the general path. */
 static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, void **out)
 {
-    int lk = hk__enter(h, flags);
+    int rc = HK_OK, lk = hk__enter(h, flags);
     void *p = hk__alloc_op(h, n);
+    if (!p) rc = h->fail;
     hk__leave(h, lk);
-    if (!p) return HK_ERR_NO_MEMORY;
-    if (flags & HK_HEAP_ZERO_MEMORY) memset(p, 0, n);
+    if (!p) return rc;
+    if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(p, n);
     *out = p;
     return HK_OK;
 }
@@ -959,12 +1144,17 @@ static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, v
 static int hk__alloc(void *bh, unsigned flags, size_t n, void **out)
 {
     hk__heap *h = bh;
+    int rc;
     void *p;
     if (HK_UNLIKELY(!hk__fast_enter(h, flags))) return hk__alloc_locked(h, flags, n, out);
     p = hk__alloc_op(h, n);
+    if (HK_UNLIKELY(!p)) {
+        rc = h->fail;
+        hk__fast_leave(h);
+        return rc;
+    }
     hk__fast_leave(h);
-    if (HK_UNLIKELY(!p)) return HK_ERR_NO_MEMORY;
-    if (flags & HK_HEAP_ZERO_MEMORY) memset(p, 0, n);
+    if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(p, n);
     *out = p;
     return HK_OK;
 }
@@ -975,13 +1165,17 @@ static HK_NOINLINE int hk__free_slow(hk__heap *h, void *p)
     hk__blk *b = hk__lookup(h, p, &r);
     hk__large *l;
     if (b) return hk__free_blk(h, r, b, b->size);
-    if ((l = hk__llookup(h, p)) != NULL) { hk__free_large(h, l); return HK_OK; }
+    if ((l = hk__llookup(h, p)) != NULL) {
+        if (!hk__large_nb_ok(h, l)) return HK_ERR_HEAP_CORRUPT;
+        hk__free_large(h, l);
+        return HK_OK;
+    }
     return HK_ERR_INVALID_PARAMETER;
 }
 
 /* Check the header (flags + keyed check: not a block start, a freed block
  * or another heap's block all fail it), then cache or merge. */
-static inline int hk__free_op(hk__heap *h, void *p)
+static HK_HOT int hk__free_op(hk__heap *h, void *p)
 {
     hk__region *r;
     uintptr_t a = (uintptr_t)p - 16;
@@ -989,7 +1183,7 @@ static inline int hk__free_op(hk__heap *h, void *p)
         hk__blk *b = (hk__blk *)a;
         uint32_t u = b->size, info = b->info;
         if (HK_LIKELY((info & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
-            HK_LIKELY(b->check == hk__chkv(h, b, u, info)))
+            HK_LIKELY(b->check == hk__chkv(h, b, u, b->prev, info)))
             return hk__free_blk(h, r, b, u);
     }
     return hk__free_slow(h, p);
@@ -1026,16 +1220,30 @@ static int hk__size(void *bh, unsigned flags, const void *p, size_t *n)
     return rc;
 }
 
-/* Move a block: allocate n bytes anew (same epoch), copy, zero the growth. */
+/* Move a block: allocate n bytes anew (same epoch), copy, zero the growth
+ * (not in a fresh large mapping, which is zero already). */
 static void *hk__move(hk__heap *h, unsigned flags, void *p, size_t old, size_t n,
                       uint32_t epoch)
 {
-    void *q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch << HK_EP_SHIFT)
-                             : hk__alloc_large(h, n, epoch);
+    void *q;
+    h->fail = HK_ERR_NO_MEMORY;
+    q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch << HK_EP_SHIFT)
+                       : hk__alloc_large(h, n, epoch);
     if (!q) return NULL;
     memcpy(q, p, old < n ? old : n);
-    if ((flags & HK_HEAP_ZERO_MEMORY) && n > old) memset((char *)q + old, 0, n - old);
+    if ((flags & HK_HEAP_ZERO_MEMORY) && n > old && n < HK_LARGE_N)
+        memset((char *)q + old, 0, n - old);
     return q;
+}
+
+/* Undo a move whose old block could not be freed (damaged neighbours). */
+static void hk__unmove(hk__heap *h, void *q)
+{
+    hk__region *r;
+    hk__blk *b = hk__lookup(h, q, &r);
+    hk__large *l;
+    if (b) hk__free_blk(h, r, b, b->size);
+    else if ((l = hk__llookup(h, q)) != NULL && hk__large_nb_ok(h, l)) hk__free_large(h, l);
 }
 
 static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk *b,
@@ -1045,19 +1253,26 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     size_t old = hk__bn(b);
     hk__blk *nx = HK_NEXT(b);
     void *p = b + 1, *q;
-    if ((char *)nx > (char *)r->sent || !hk__ok(h, nx) || nx->prev != ou)
+    int rc;
+    if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, ou))
         return HK_ERR_HEAP_CORRUPT;
     if (n >= HK_LARGE_N) goto move;   /* never becomes large in place */
     nu = hk__units(n);
     if (nu <= ou) {
         if (ou - nu >= 2) {
+            /* The rest merges with a free successor: check its successor
+             * and list links first, so that nothing changes on damage (the
+             * other paths check before they change anything, and a move
+             * that cannot free b is undone). */
+            if (HK_TFREE(nx) &&
+                ((char *)HK_NEXT(nx) > (char *)r->sent || !hk__linked(h, nx)))
+                return HK_ERR_HEAP_CORRUPT;
             hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
             rest->size = ou - nu;
             rest->prev = nu;
             rest->info = HK_BUSY;
             hk__seal(h, rest);
-            nx->prev = rest->size;
-            hk__seal(h, nx);
+            hk__set_prev(h, nx, rest->size);
             b->size = nu;
             hk__set_busy(h, b, n, ep);
             hk__coalesce(h, r, rest, 1, NULL);
@@ -1069,11 +1284,8 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     /* Grow into the next block: take it out of its cache, extend the commit
      * when the free run reaches the sentinel. */
     if (nx->info == HK_CACHED && hk__uncache(h, nx)) {
-        if (hk__coalesce(h, r, nx, 0, NULL) != HK_OK) {
-            nx->info = HK_CACHED;          /* cannot happen unless damaged */
-            hk__seal(h, nx);
-            hk__free_small(h, r, nx);
-        }
+        if (hk__coalesce(h, r, nx, 0, NULL) != HK_OK)
+            hk__cache_push(h, nx, nx->size);   /* damaged beyond: put it back */
         nx = HK_NEXT(b);
     }
     if (HK_TFREE(nx) ? ou + nx->size < nu && HK_NEXT(nx) == r->sent : nx == r->sent) {
@@ -1083,7 +1295,7 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
     if (HK_TFREE(nx) && ou + nx->size >= nu) {
         uint32_t total = ou + nx->size;
         hk__blk *nn = HK_NEXT(nx);
-        if ((char *)nn > (char *)r->sent || !hk__ok(h, nn) || nn->prev != nx->size)
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, nx))
             return HK_ERR_HEAP_CORRUPT;
         hk__rem(h, nx);
         nx->info = HK_DEAD;
@@ -1096,21 +1308,22 @@ static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk
             rest->info = 0;
             hk__seal(h, rest);
             hk__ins(h, rest);
-            nn->prev = rest->size;
+            hk__set_prev(h, nn, rest->size);
             b->size = nu;
         } else {
-            nn->prev = total;
+            hk__set_prev(h, nn, total);
             b->size = total;
         }
-        hk__seal(h, nn);
         hk__set_busy(h, b, n, ep);
         goto in_place;
     }
 move:
-    if ((flags & HK_HEAP_REALLOC_IN_PLACE_ONLY) ||
-        !(q = hk__move(h, flags, p, old, n, ep >> HK_EP_SHIFT)))
-        return HK_ERR_NO_MEMORY;
-    hk__free_small(h, r, b);
+    if (flags & HK_HEAP_REALLOC_IN_PLACE_ONLY) return HK_ERR_NO_MEMORY;
+    if (!(q = hk__move(h, flags, p, old, n, ep >> HK_EP_SHIFT))) return h->fail;
+    if ((rc = hk__free_small(h, r, b)) != HK_OK) {
+        hk__unmove(h, q);   /* b stays as it was */
+        return rc;
+    }
     *out = q;
     return HK_OK;
 in_place:
@@ -1138,10 +1351,16 @@ static int hk__realloc(void *bh, unsigned flags, void *p, size_t n, void **out)
             *out = p;
         } else if (flags & HK_HEAP_REALLOC_IN_PLACE_ONLY) {
             rc = HK_ERR_NO_MEMORY;
+        } else if (!hk__large_nb_ok(h, l)) {
+            rc = HK_ERR_HEAP_CORRUPT;
         } else {
             void *q = hk__move(h, flags, p, old, n, l->epoch);
-            if (q) { hk__free_large(h, l); *out = q; }
-            else rc = HK_ERR_NO_MEMORY;
+            if (q) {
+                hk__free_large(h, l);   /* after the move: l may be the tail */
+                *out = q;
+            } else {
+                rc = h->fail;
+            }
         }
     } else {
         rc = HK_ERR_INVALID_PARAMETER;
@@ -1211,7 +1430,7 @@ static int hk__check_heap(hk__heap *h)
         unsigned k = 0;
         for (; f; f = f->next) {
             if (++k > HK_CCAP || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
-                f->h.info != HK_CACHED || f->h.size != u || !hk__ok(h, &f->h))
+                !hk__cok(h, f, u))
                 return HK_ERR_HEAP_CORRUPT;
         }
         seen += k;
@@ -1256,18 +1475,24 @@ static int hk__compact(void *bh, unsigned flags, size_t *largest)
 {
     hk__heap *h = bh;
     size_t best = 0;
-    int lk = hk__enter(h, flags);
-    hk__flush(h);
-    if (h->flmap) {
+    int lk = hk__enter(h, flags), rc = hk__flush(h);
+    if (rc == HK_OK && h->flmap) {
         unsigned fl = 31u - (unsigned)__builtin_clz(h->flmap);
-        unsigned sl = 31u - (unsigned)__builtin_clz(h->slmap[fl]);
-        hk__fblk *f;
-        for (f = h->lists[fl][sl]; f; f = f->next)
+        unsigned sl = h->slmap[fl] ? 31u - (unsigned)__builtin_clz(h->slmap[fl]) : 0;
+        const hk__fblk *f, *pf = NULL;
+        /* The largest class's list, each link checked before it is followed
+         * (the back-link check also ends a cycle). */
+        for (f = h->lists[fl][sl]; f; pf = f, f = f->next) {
+            if (!hk__fok(h, f) || f->prev != pf) {
+                rc = HK_ERR_HEAP_CORRUPT;
+                break;
+            }
             if ((size_t)f->h.size * 16 - 32 > best) best = (size_t)f->h.size * 16 - 32;
+        }
     }
     hk__leave(h, lk);
     *largest = best;
-    return HK_OK;
+    return rc;
 }
 
 static int hk__lock(void *bh)
@@ -1470,7 +1695,9 @@ static int hk__release(void *bh, uintptr_t mark)
         rc = HK_ERR_INVALID_PARAMETER;
         goto out;
     }
-    hk__flush(h);
+    /* All or nothing: a damaged heap is refused before any block is freed
+     * (the pass is O(blocks) anyway). */
+    if ((rc = hk__flush(h)) != HK_OK || (rc = hk__check_heap(h)) != HK_OK) goto out;
     for (i = 0; i < h->nreg && rc == HK_OK; i++) {
         hk__region *r = h->reg[i];
         hk__blk *b = r->first;
@@ -1486,7 +1713,10 @@ static int hk__release(void *bh, uintptr_t mark)
         }
     }
     for (l = h->lhead; l && rc == HK_OK; l = nl) {
-        if (l->check != hk__lchk(h, l)) { rc = HK_ERR_HEAP_CORRUPT; break; }
+        if (l->check != hk__lchk(h, l) || !hk__large_nb_ok(h, l)) {
+            rc = HK_ERR_HEAP_CORRUPT;
+            break;
+        }
         nl = l->next;
         if (l->epoch >= m) hk__free_large(h, l);
     }
