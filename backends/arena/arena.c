@@ -68,6 +68,9 @@
 #define HK_LARGE_INDEX 64                   /* region_index of large blocks */
 #define HK_RMAP_SHIFT  22                   /* region map: 4 MiB chunks    */
 #define HK_RMAP_N      1024
+#define HK_LC_N        8                    /* freed large mappings kept    */
+#define HK_LC_BYTES    ((size_t)64 << 20)   /* ... and their byte budget    */
+#define HK_LC_MAXMAP   ((size_t)32 << 20)   /* larger ones always go back   */
 
 /* info word of a block header */
 #define HK_SLACK   0x3Fu
@@ -131,7 +134,7 @@ typedef struct hk__large {     /* at the mapping base; user data at +64 */
     uint64_t pad[2];
     struct hk__large *next, *prev;
     size_t map;
-    uint32_t epoch, pad2;
+    uint32_t epoch, reused;      /* reused: from the cache, not zero    */
     size_t n;
     uint64_t check;              /* last, like a small block's           */
 } hk__large;
@@ -159,11 +162,17 @@ typedef struct hk__heap {
     int fixed;
     size_t grow;
     hk__region *reg[HK_MAX_REGIONS];
-    hk__region *rmap[HK_RMAP_N]; /* 4 MiB chunk -> region, see hk__rmap */
+    hk__region *rmap[HK_RMAP_N][2]; /* 4 MiB chunk -> regions, hk__rmap */
+    int rmap_full;               /* a chunk has > 2 regions: may scan   */
     /* large blocks */
     hk__large *lhead, *ltail;
     uintptr_t *ltab;
     size_t lcap, lcount;
+    struct { void *base; size_t map; } lc[HK_LC_N]; /* freed mappings, newest last */
+    unsigned lcn;
+    size_t lcbytes;
+    int lcused;                  /* the cache served since the last tidy */
+    size_t climit;               /* OS commit limit, see commit_limit    */
     uint32_t epoch, salt;
     unsigned wleft;              /* slow allocations left in the window */
     int fail;                    /* why the last slow allocation failed  */
@@ -289,7 +298,7 @@ static inline uint64_t hk__lchk(const hk__heap *h, const hk__large *l)
     uint64_t x = (uint64_t)(uintptr_t)l ^ h->key;
     x = hk__lmix(x, (uint64_t)l->n, HK_K1);
     x = hk__lmix(x, (uint64_t)l->map, HK_K2);
-    x = hk__lmix(x, (uint64_t)l->epoch | (uint64_t)l->pad2 << 32, HK_K1);
+    x = hk__lmix(x, (uint64_t)l->epoch | (uint64_t)l->reused << 32, HK_K1);
     x = hk__lmix(x, (uint64_t)(uintptr_t)l->next, HK_K2);
     x = hk__lmix(x, (uint64_t)(uintptr_t)l->prev, HK_K1);
     x = hk__lmix(x, l->pad[0], HK_K2);
@@ -497,14 +506,18 @@ static inline int hk__in(const hk__region *r, uintptr_t b)
     return b - (uintptr_t)r->first < (uintptr_t)r->sent - (uintptr_t)r->first;
 }
 
-/* Region whose blocks [first, sent) hold the header address b: one load
- * from the region map, else (map collision, or not ours) a scan of the
- * few regions.  Nothing at b is read. */
+/* Region whose blocks [first, sent) hold the header address b: the two
+ * regions the map lists for b's 4 MiB chunk, never a scan unless some
+ * chunk is shared by more than two regions (every region of a growable
+ * heap is >= 4 MiB, so only address aliasing modulo the map can do that).
+ * Nothing at b is read. */
 static inline hk__region *hk__region_of(hk__heap *h, uintptr_t b)
 {
-    hk__region *r = h->rmap[(b >> HK_RMAP_SHIFT) & (HK_RMAP_N - 1)];
+    hk__region *const *m = h->rmap[(b >> HK_RMAP_SHIFT) & (HK_RMAP_N - 1)];
     unsigned i;
-    if (HK_LIKELY(r != NULL) && HK_LIKELY(hk__in(r, b))) return r;
+    if (HK_LIKELY(m[0] != NULL) && HK_LIKELY(hk__in(m[0], b))) return m[0];
+    if (m[1] != NULL && hk__in(m[1], b)) return m[1];
+    if (HK_LIKELY(!h->rmap_full)) return NULL;
     for (i = 0; i < h->nreg; i++)
         if (hk__in(h->reg[i], b)) return h->reg[i];
     return NULL;
@@ -531,18 +544,26 @@ static int hk__linked(hk__heap *h, const hk__blk *b)
     return fl < HK_FL_N && h->lists[fl][sl] == f;
 }
 
-/* Rebuild the map of 4 MiB chunks to regions (first come, first served;
- * a chunk shared by two regions is found by the scan). */
+/* Rebuild the map of 4 MiB chunks to regions: two slots per chunk, as a
+ * region boundary inside a chunk puts two regions there (the old one-slot,
+ * first-come map sent ~40% of frees to a scan).  A third region in a slot
+ * pair sets rmap_full, and only then may a lookup scan. */
 static void hk__rmap(hk__heap *h)
 {
     unsigned i;
     memset(h->rmap, 0, sizeof h->rmap);
+    h->rmap_full = 0;
     for (i = 0; i < h->nreg; i++) {
         uintptr_t c = (uintptr_t)h->reg[i]->base >> HK_RMAP_SHIFT;
         uintptr_t e = ((uintptr_t)h->reg[i]->end - 1) >> HK_RMAP_SHIFT;
         unsigned k;
-        for (k = 0; c <= e && k < HK_RMAP_N; c++, k++)
-            if (!h->rmap[c & (HK_RMAP_N - 1)]) h->rmap[c & (HK_RMAP_N - 1)] = h->reg[i];
+        for (k = 0; c <= e && k < HK_RMAP_N; c++, k++) {
+            hk__region **m = h->rmap[c & (HK_RMAP_N - 1)];
+            if (!m[0]) m[0] = h->reg[i];
+            else if (!m[1]) m[1] = h->reg[i];
+            else h->rmap_full = 1;
+        }
+        if (c <= e) h->rmap_full = 1;   /* wider than the map: aliases */
     }
 }
 
@@ -626,9 +647,12 @@ static void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b)
 
 /* Start a new high-water window and tidy every region whose last block is
  * free (newest first, so dropping one does not skip another). */
+static void hk__lc_clear(hk__heap *h);
 static void hk__tidy_all(hk__heap *h)
 {
     unsigned i;
+    if (!h->lcused) hk__lc_clear(h);
+    h->lcused = 0;
     for (i = h->nreg; i-- > 0;) {
         hk__region *r = h->reg[i];
         r->hwm[1] = r->hwm[0];
@@ -972,6 +996,59 @@ static hk__large *hk__llookup(const hk__heap *h, const void *p)
     return l->check == hk__lchk(h, l) ? l : NULL;
 }
 
+/* The cache of freed large mappings: each costs an mmap + munmap and page
+ * faults anew otherwise.  Bounded (HK_LC_N, HK_LC_BYTES), only mappings up
+ * to HK_LC_MAXMAP; its list lives in the heap struct, never in the
+ * mappings, so no damage can reach it.  Hysteresis: a window of slow
+ * operations in which the cache served nothing gives it all back
+ * (hk__tidy_all), and so does compaction. */
+static void hk__lc_drop(hk__heap *h, unsigned i)
+{
+    HK_OS.release(h->lc[i].base, h->lc[i].map);
+    h->lcbytes -= h->lc[i].map;
+    for (; i + 1 < h->lcn; i++) h->lc[i] = h->lc[i + 1];
+    h->lcn--;
+}
+
+static void hk__lc_clear(hk__heap *h)
+{
+    while (h->lcn) hk__lc_drop(h, h->lcn - 1);
+}
+
+/* Keep (or give back) the mapping at l of map bytes. */
+static void hk__lc_put(hk__heap *h, void *l, size_t map)
+{
+    if (map > HK_LC_MAXMAP) { HK_OS.release(l, map); return; }
+    while (h->lcn && (h->lcn == HK_LC_N || h->lcbytes + map > HK_LC_BYTES)) hk__lc_drop(h, 0);
+    h->lc[h->lcn].base = l;
+    h->lc[h->lcn].map = map;
+    h->lcn++;
+    h->lcbytes += map;
+}
+
+/* The smallest cached mapping of *map bytes up to twice that; *map gets its
+ * size.  Its header is cleared: it reads like a fresh one but for
+ * reused. */
+static hk__large *hk__lc_take(hk__heap *h, size_t *map)
+{
+    unsigned i, best = HK_LC_N;
+    hk__large *l;
+    for (i = 0; i < h->lcn; i++)
+        if (h->lc[i].map >= *map && h->lc[i].map / 2 <= *map &&
+            (best == HK_LC_N || h->lc[i].map < h->lc[best].map))
+            best = i;
+    if (best == HK_LC_N) return NULL;
+    l = h->lc[best].base;
+    *map = h->lc[best].map;
+    h->lcbytes -= *map;
+    for (i = best; i + 1 < h->lcn; i++) h->lc[i] = h->lc[i + 1];
+    h->lcn--;
+    h->lcused = 1;
+    memset(l, 0, HK_LHDR);
+    l->reused = 1;
+    return l;
+}
+
 static void *hk__alloc_large(hk__heap *h, size_t n, uint32_t epoch)
 {
     size_t map;
@@ -983,8 +1060,10 @@ static void *hk__alloc_large(hk__heap *h, size_t n, uint32_t epoch)
         return NULL;
     }
     map = hk__round(n + HK_LHDR, HK_GRAN);
-    if (!(l = HK_OS.map(map))) return NULL;
-    if (!hk__ltab_put(h, (uintptr_t)l)) { HK_OS.release(l, map); return NULL; }
+    if (HK_UNLIKELY(map > h->climit)) return NULL;
+    l = hk__lc_take(h, &map);
+    if (!l && !(l = HK_OS.map(map))) return NULL;
+    if (!hk__ltab_put(h, (uintptr_t)l)) { hk__lc_put(h, l, map); return NULL; }
     l->n = n;
     l->map = map;
     l->epoch = epoch;
@@ -1007,13 +1086,17 @@ static int hk__large_nb_ok(const hk__heap *h, const hk__large *l)
 
 static void hk__free_large(hk__heap *h, hk__large *l)
 {
-    size_t i = hk__ltab_find(h, (uintptr_t)l);
+    size_t i = hk__ltab_find(h, (uintptr_t)l), map = l->map;
     if (i != (size_t)-1) hk__ltab_del(h, i);
     if (l->prev) { l->prev->next = l->next; l->prev->check = hk__lchk(h, l->prev); }
     else h->lhead = l->next;
     if (l->next) { l->next->prev = l->prev; l->next->check = hk__lchk(h, l->next); }
     else h->ltail = l->prev;
-    HK_OS.release(l, l->map);
+    /* A stale pointer to it must fail the check even if the header is
+     * reused by a later block at the same address: the check is keyed by
+     * the address, so the header is wiped. */
+    memset(l, 0, HK_LHDR);
+    hk__lc_put(h, l, map);
 }
 
 /* ---- Members ------------------------------------------------------------ */
@@ -1049,6 +1132,7 @@ static int hk__create(unsigned flags, size_t initial, size_t maximum, void **out
     h->flags = flags & HK_HEAP_NO_SERIALIZE;
     h->fixed = maximum != 0;
     h->grow = HK_FIRST_RES * 2;
+    h->climit = HK_OS.commit_limit();
     if (HK_OS.sync_init(&h->sync)) { HK_OS.release(base, res); return HK_ERR_NO_MEMORY; }
     for (u = 2; u <= HK_CMAX; u++) {
         size_t c = HK_CBYTES / ((size_t)u * 16);
@@ -1074,6 +1158,7 @@ static int hk__destroy(void *bh)
         if (l && l->check == hk__lchk(h, l)) HK_OS.release(l, l->map);
     }
     if (h->ltab) HK_OS.release(h->ltab, h->lcap * sizeof *h->ltab);
+    hk__lc_clear(h);
     for (i = 1; i < h->nreg; i++)
         HK_OS.release(h->reg[i]->base, (size_t)(h->reg[i]->end - h->reg[i]->base));
     HK_OS.sync_fini(&h->sync);
@@ -1121,11 +1206,11 @@ static HK_HOT void *hk__alloc_op(hk__heap *h, size_t n)
     return hk__alloc_slow(h, n);
 }
 
-/* Zero-memory: large blocks are always fresh mappings, which the OS gives
- * zeroed; clearing them would only make every page resident. */
+/* Zero-memory: a fresh large mapping is zero already (clearing it would
+ * only make every page resident); one from the cache is not. */
 static inline void hk__zero_new(void *p, size_t n)
 {
-    if (n < HK_LARGE_N) memset(p, 0, n);
+    if (n < HK_LARGE_N || ((const hk__large *)((char *)p - HK_LHDR))->reused) memset(p, 0, n);
 }
 
 /* Any thread, any lock state: the general path. */
@@ -1231,7 +1316,8 @@ static void *hk__move(hk__heap *h, unsigned flags, void *p, size_t old, size_t n
                        : hk__alloc_large(h, n, epoch);
     if (!q) return NULL;
     memcpy(q, p, old < n ? old : n);
-    if ((flags & HK_HEAP_ZERO_MEMORY) && n > old && n < HK_LARGE_N)
+    if ((flags & HK_HEAP_ZERO_MEMORY) && n > old &&
+        (n < HK_LARGE_N || ((const hk__large *)((char *)q - HK_LHDR))->reused))
         memset((char *)q + old, 0, n - old);
     return q;
 }
@@ -1476,6 +1562,7 @@ static int hk__compact(void *bh, unsigned flags, size_t *largest)
     hk__heap *h = bh;
     size_t best = 0;
     int lk = hk__enter(h, flags), rc = hk__flush(h);
+    hk__lc_clear(h);
     if (rc == HK_OK && h->flmap) {
         unsigned fl = 31u - (unsigned)__builtin_clz(h->flmap);
         unsigned sl = h->slmap[fl] ? 31u - (unsigned)__builtin_clz(h->slmap[fl]) : 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #if defined(__linux__)
 #  include <sys/syscall.h>
+#  include <sys/sysinfo.h>
 #endif
 
 #ifndef MAP_ANONYMOUS
@@ -127,13 +128,33 @@ static void hk__os_sync_wake(hk__arena_sync *s) { pthread_cond_broadcast(&((hk__
 
 static uintptr_t hk__os_tid(void) { return (uintptr_t)pthread_self() | 1; }
 
+/* MAP_NORESERVE would let any size through overcommit; Linux's default
+ * heuristic refuses more than RAM + swap, and so does this. */
+static size_t hk__os_commit_limit(void)
+{
+#if defined(__linux__)
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+        unsigned long long t = ((unsigned long long)si.totalram + si.totalswap) *
+                               (si.mem_unit ? si.mem_unit : 1);
+        return t > SIZE_MAX ? SIZE_MAX : (size_t)t;
+    }
+#endif
+    {
+        long pg = sysconf(_SC_PAGESIZE), np = sysconf(_SC_PHYS_PAGES);
+        if (pg > 0 && np > 0 && (unsigned long long)np <= SIZE_MAX / (size_t)pg)
+            return (size_t)np * (size_t)pg;
+    }
+    return SIZE_MAX;
+}
+
 const struct hk__arena_os hk__arena_os = {
     HK_OS_GRAN,
     hk__os_reserve, hk__os_commit, hk__os_decommit, hk__os_map, hk__os_release,
     hk__os_barrier,
     hk__os_sync_init, hk__os_sync_fini, hk__os_sync_lock, hk__os_sync_unlock,
     hk__os_sync_wait, hk__os_sync_wake,
-    hk__os_tid
+    hk__os_tid, hk__os_commit_limit
 };
 
 #else

@@ -41,6 +41,10 @@ struct hk__arena_os {
     void (*sync_wake)(hk__arena_sync *s);      /* wake all; lock held    */
     /* Current thread's identity (nonzero); used when no inline one. */
     uintptr_t (*tid)(void);
+    /* Bytes the machine could ever commit (physical memory plus swap /
+     * the commit limit); SIZE_MAX if unknown.  A request beyond it fails
+     * up front, as Windows' commit charge would. */
+    size_t (*commit_limit)(void);
 };
 
 extern const struct hk__arena_os hk__arena_os;
