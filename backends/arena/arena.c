@@ -68,6 +68,7 @@
 #define HK_LARGE_INDEX 64                   /* region_index of large blocks */
 #define HK_RMAP_SHIFT  22                   /* region map: 4 MiB chunks    */
 #define HK_RMAP_N      1024
+#define HK_PAGE        ((uintptr_t)4096)    /* smallest page we give back  */
 #define HK_LC_N        8                    /* freed large mappings kept    */
 #define HK_LC_BYTES    ((size_t)64 << 20)   /* ... and their byte budget    */
 #define HK_LC_MAXMAP   ((size_t)32 << 20)   /* larger ones always go back   */
@@ -1557,12 +1558,38 @@ static int hk__validate(void *bh, unsigned flags, const void *p)
     return rc;
 }
 
+/* Give the whole pages inside r's free blocks back to the OS (the free
+ * header and links, in the first 32 bytes, stay).  Stops at the first
+ * damaged header: validate reports it. */
+static void hk__reset_region(hk__heap *h, hk__region *r)
+{
+    hk__blk *b = r->first, *s = r->sent;
+    while (b != s) {
+        hk__blk *n;
+        if ((char *)b + 32 > (char *)s || !hk__ok(h, b) || b->size < 2 ||
+            (char *)(n = HK_NEXT(b)) > (char *)s)
+            return;
+        if (HK_TFREE(b)) {
+            uintptr_t lo = hk__round((uintptr_t)b + 32, HK_PAGE), hi = (uintptr_t)n & ~(HK_PAGE - 1);
+            if (hi > lo) HK_OS.reset((void *)lo, hi - lo);
+        }
+        b = n;
+    }
+}
+
 static int hk__compact(void *bh, unsigned flags, size_t *largest)
 {
     hk__heap *h = bh;
     size_t best = 0;
     int lk = hk__enter(h, flags), rc = hk__flush(h);
+    unsigned i;
+    /* Compaction gives memory back: cached large mappings, free tails past
+     * the margin, and the pages inside free blocks. */
     hk__lc_clear(h);
+    if (rc == HK_OK) {
+        hk__tidy_all(h);
+        for (i = 0; i < h->nreg; i++) hk__reset_region(h, h->reg[i]);
+    }
     if (rc == HK_OK && h->flmap) {
         unsigned fl = 31u - (unsigned)__builtin_clz(h->flmap);
         unsigned sl = h->slmap[fl] ? 31u - (unsigned)__builtin_clz(h->slmap[fl]) : 0;

@@ -148,13 +148,18 @@ static size_t hk__os_commit_limit(void)
     return SIZE_MAX;
 }
 
+static void hk__os_reset(void *p, size_t n)
+{
+    madvise(p, n, MADV_DONTNEED);
+}
+
 const struct hk__arena_os hk__arena_os = {
     HK_OS_GRAN,
     hk__os_reserve, hk__os_commit, hk__os_decommit, hk__os_map, hk__os_release,
     hk__os_barrier,
     hk__os_sync_init, hk__os_sync_fini, hk__os_sync_lock, hk__os_sync_unlock,
     hk__os_sync_wait, hk__os_sync_wake,
-    hk__os_tid, hk__os_commit_limit
+    hk__os_tid, hk__os_commit_limit, hk__os_reset
 };
 
 #else

@@ -45,6 +45,10 @@ struct hk__arena_os {
      * the commit limit); SIZE_MAX if unknown.  A request beyond it fails
      * up front, as Windows' commit charge would. */
     size_t (*commit_limit)(void);
+    /* Give the pages of [p, p+n) (page aligned) back to the OS, keeping
+     * them usable: they read as zero (POSIX) or undefined (Windows) when
+     * touched again. */
+    void (*reset)(void *p, size_t n);
 };
 
 extern const struct hk__arena_os hk__arena_os;
