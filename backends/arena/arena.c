@@ -1123,24 +1123,31 @@ HK_NOSAN static void hk__lc_put(hk__heap *h, void *l, size_t map)
     h->lcbytes += map;
 }
 
-/* The smallest cached mapping of *map bytes up to twice that; *map gets its
- * size.  Its header is cleared: it reads like a fresh one but for
- * reused. */
+/* The smallest cached mapping of at least *map bytes; *map gets the size
+ * kept.  Where the OS can give back part of a mapping (POSIX), one more
+ * than twice too big is cut to size; elsewhere only one up to twice the
+ * size is taken.  Its header is cleared: it reads like a fresh one but
+ * for reused. */
 HK_NOSAN static hk__large *hk__lc_take(hk__heap *h, size_t *map)
 {
     unsigned i, best = HK_LC_N;
     hk__large *l;
+    size_t have;
     for (i = 0; i < h->lcn; i++)
-        if (h->lc[i].map >= *map && h->lc[i].map / 2 <= *map &&
-            (best == HK_LC_N || h->lc[i].map < h->lc[best].map))
+        if (h->lc[i].map >= *map && (best == HK_LC_N || h->lc[i].map < h->lc[best].map))
             best = i;
     if (best == HK_LC_N) return NULL;
+    have = h->lc[best].map;
+#if defined(_WIN32)
+    if (have / 2 > *map) return NULL;
+#endif
     l = h->lc[best].base;
-    *map = h->lc[best].map;
-    h->lcbytes -= *map;
+    h->lcbytes -= have;
     for (i = best; i + 1 < h->lcn; i++) h->lc[i] = h->lc[i + 1];
     h->lcn--;
     h->lcused = 1;
+    if (have / 2 > *map) hk__unmap((char *)l + *map, have - *map);
+    else *map = have;
     memset(l, 0, HK_LHDR);
     l->reused = 1;
     return l;

@@ -60,12 +60,22 @@ static int hk__os_decommit(void *p, size_t n)
     return mprotect(p, n, PROT_NONE) ? -1 : 0;
 }
 
+/* One read/write mapping, trimmed to alignment like a reservation: no
+ * mprotect, which would split the area and cost a call more.  Without
+ * MAP_NORESERVE, so the kernel's overcommit check applies to it. */
 static void *hk__os_map(size_t size)
 {
-    char *p = hk__os_reserve(size);
-    if (!p) return NULL;
-    if (hk__os_commit(p, size)) { munmap(p, size); return NULL; }
-    return p;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t len;
+    char *p, *a;
+    if (size > SIZE_MAX - HK_OS_GRAN) return NULL;
+    len = size + HK_OS_GRAN - pg;
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    a = (char *)(((uintptr_t)p + HK_OS_GRAN - 1) & ~(uintptr_t)(HK_OS_GRAN - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    if (p + len > a + size) munmap(a + size, (size_t)(p + len - (a + size)));
+    return a;
 }
 
 static void hk__os_release(void *p, size_t size)

@@ -27,7 +27,8 @@ struct hk__arena_os {
     int (*decommit)(void *p, size_t n);
     /* Reserve and commit size bytes at once, aligned to gran (zeroed). */
     void *(*map)(size_t size);
-    /* Release a whole reservation or mapping made above. */
+    /* Release a whole reservation or mapping made above (POSIX: or the
+     * tail of a mapping from map, which the large-block cache cuts). */
     void (*release)(void *p, size_t size);
     /* Every thread of the process executes a full memory barrier before
      * this returns (the bias-revocation half of an asymmetric fence). */
