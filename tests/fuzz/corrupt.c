@@ -33,13 +33,14 @@
 #  define FZ_GATE_ARENA_FREE 1
 #endif
 /* Known bug, gated narrowly (found here, reported to the arena's owner):
- * junk over the next/prev links of a large block's header (bytes 16..31)
- * is re-sealed when a neighbouring large block is freed (hk__free_large
- * rewrites the neighbour's link and check without checking it first), and
- * a later free follows the junk link (UBSan/SEGV in hk__free_large).
- * 1: large-header damage leaves bytes 16..31 alone. */
-#ifndef FZ_GATE_ARENA_LARGE_LINKS
-#  define FZ_GATE_ARENA_LARGE_LINKS 1
+ * junk over a large block's 64-byte header is re-sealed as soon as the list
+ * of large blocks changes next to it (hk__free_large and hk__alloc_large
+ * rewrite the neighbour's link and check without checking it first); then
+ * a free follows a junk link (hk__free_large) or hk_heap_destroy unmaps a
+ * junk length (hk__destroy).  1: no damage to large-block headers (their
+ * overflows past the end still run). */
+#ifndef FZ_GATE_ARENA_LARGE_HEADER
+#  define FZ_GATE_ARENA_LARGE_HEADER 1
 #endif
 
 typedef struct {
@@ -190,20 +191,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the damage */
     for (i = 0; i < (int)sizeof junk; i++)
         junk[i] = (unsigned char)fz_u8(&in);
-    if (!arena || (fz_u8(&in) & 1)) {
+    if (!arena || ((fz_u8(&in) & 1) &&
+                   !(FZ_GATE_ARENA_LARGE_HEADER && b[target].large))) {
         /* over the header: bytes [off, off + len) of it */
         size_t hsize = arena && b[target].large ? 64 : 16;
         off = fz_pick(&in, (unsigned)hsize);
         len = 1 + fz_pick(&in, (unsigned)(hsize - off));
-        if (FZ_GATE_ARENA_LARGE_LINKS && hsize == 64 && off < 32 && off + len > 16) {
-            if (off < 16) {
-                len = 16 - off;            /* stop before the links */
-            } else {
-                off = 32;                  /* start after them */
-                if (len > 32)
-                    len = 32;
-            }
-        }
         at = b[target].p - hsize + off;
         memcpy(before, at, len);
         memcpy(at, junk, len);
