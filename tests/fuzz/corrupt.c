@@ -16,33 +16,6 @@
 
 #define NBLK 12
 
-/* Known bug, gated narrowly (backends/arena/ is being fixed in another
- * branch): hk_validate(h, 0, p) does not notice an overwrite of only the
- * prev word of p's header.  1: do not assert that case.  Set to 0 once the
- * fix is merged. */
-#ifndef FZ_GATE_VALIDATE_PREV
-#  define FZ_GATE_VALIDATE_PREV 1
-#endif
-/* Known bug, gated narrowly (same branch): after an overflow into the
- * header or links of a FREE or CACHED block, the arena follows wild
- * free-list links (crashes in hk__take, hk__flush_class, hk__rem; inputs in
- * tests/fuzz/crashes-pending/corrupt/).  1: overflows stop before a free
- * block's header.  Set to 0 (make fuzz FUZZ_CFLAGS=-DFZ_GATE_ARENA_FREE=0
- * to try) once the fix is merged. */
-#ifndef FZ_GATE_ARENA_FREE
-#  define FZ_GATE_ARENA_FREE 1
-#endif
-/* Known bug, gated narrowly (found here, reported to the arena's owner):
- * junk over a large block's 64-byte header is re-sealed as soon as the list
- * of large blocks changes next to it (hk__free_large and hk__alloc_large
- * rewrite the neighbour's link and check without checking it first); then
- * a free follows a junk link (hk__free_large) or hk_heap_destroy unmaps a
- * junk length (hk__destroy).  1: no damage to large-block headers (their
- * overflows past the end still run). */
-#ifndef FZ_GATE_ARENA_LARGE_HEADER
-#  define FZ_GATE_ARENA_LARGE_HEADER 1
-#endif
-
 typedef struct {
     unsigned char *p;
     size_t n;
@@ -68,7 +41,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     hk_set_exception_handler(fz_on_exception);
-    fz_mi_refuses_own_blocks();
     return 0;
 }
 
@@ -115,8 +87,6 @@ static size_t room_after(const fz_blk *b, int arena)
     }
     /* the slack, the next header, and (next is a block of >= 32 bytes)
      * its first 16 bytes: the free-list links of a free block */
-    if (FZ_GATE_ARENA_FREE && b->next_is_free)
-        return b->overhead - 16;
     return b->overhead - 16 + 16 + (b->next_is_block ? 16 : 0);
 }
 
@@ -151,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char before[80], junk[80];
     size_t off, len, k;
     unsigned char *at;
-    int changed_hdr = 0, changed_prev_only = 0, hdr_of_target = 0;
+    int changed_hdr = 0, hdr_of_target = 0;
     hk_heap *h;
 
     LLVMFuzzerInitialize(NULL, NULL);
@@ -172,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_fill(b[i].p, n, (unsigned)i);
     }
     for (i = 0; i < nb; i++)
-        if (fz_u8(&in) % 3 == 0 && (arena || !fz_mi_refuses_own_blocks())) {
+        if (fz_u8(&in) % 3 == 0) {
             HK_FZ_CHECK(hk_free(h, 0, b[i].p), "free failed: %d", hk_last_error());
             b[i].live = 0;
         }
@@ -191,8 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the damage */
     for (i = 0; i < (int)sizeof junk; i++)
         junk[i] = (unsigned char)fz_u8(&in);
-    if (!arena || ((fz_u8(&in) & 1) &&
-                   !(FZ_GATE_ARENA_LARGE_HEADER && b[target].large))) {
+    if (!arena || (fz_u8(&in) & 1)) {
         /* over the header: bytes [off, off + len) of it */
         size_t hsize = arena && b[target].large ? 64 : 16;
         off = fz_pick(&in, (unsigned)hsize);
@@ -210,14 +179,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     changed_hdr = 1;
         }
         hdr_of_target = changed_hdr;
-        /* arena small header: size, prev, info, check; prev is bytes 4..7 */
-        if (changed_hdr && arena && !b[target].large) {
-            size_t j;
-            changed_prev_only = 1;
-            for (j = 0; j < len; j++)
-                if (before[j] != at[j] && (off + j < 4 || off + j >= 8))
-                    changed_prev_only = 0;
-        }
     } else {
         /* past the end by k bytes */
         size_t room = room_after(&b[target], arena);
@@ -234,11 +195,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* validate must notice a changed header: of the block itself (one
-     * block) and anywhere (the whole heap) */
-    if (arena && hdr_of_target && !(FZ_GATE_VALIDATE_PREV && changed_prev_only))
+     * block) and anywhere (the whole heap); on both backends, whose
+     * header checks cover every word */
+    if (hdr_of_target)
         HK_FZ_CHECK(!hk_validate(h, 0, b[target].p),
                     "validate(p) missed a changed header (off %zu, len %zu)", off, len);
-    if (arena && changed_hdr)
+    if (changed_hdr)
         HK_FZ_CHECK(!hk_validate(h, 0, NULL), "validate(heap) missed a changed header");
 
     /* every call on the damaged heap: nothing may crash or hang */

@@ -172,34 +172,6 @@ static inline void fz_on_exception(unsigned code, size_t n)
     fz_raised++;
 }
 
-/* ---- a known bug, gated narrowly --------------------------------------------- */
-
-/* Under AddressSanitizer (the fuzz build) the mimalloc backend refuses its
- * own blocks with 87: mi_is_in_heap_region() does not know them (being
- * fixed in another branch).  Probed once, at start: in the normal build
- * (make check's replay) and once the fix is in, this is 0 and the full
- * contract is checked; the targets consult it only where the bug shows. */
-static inline int fz_mi_refuses_own_blocks(void)
-{
-    static int probed, refuses;
-    const char *const *b;
-    if (probed)
-        return refuses;
-    probed = 1;
-    for (b = hk_backends(); *b; b++)
-        if (strcmp(*b, "mimalloc") == 0) {
-            hk_heap *h = hk_heap_create("mimalloc", 0, 0, 0);
-            void *p = h ? hk_alloc(h, 0, 16) : NULL;
-            HK_FZ_CHECK(h && p, "mimalloc probe: no heap or block");
-            refuses = hk_size(h, 0, p) == (size_t)-1;
-            hk_heap_destroy(h);
-            if (refuses)
-                fprintf(stderr, "fuzz: KNOWN BUG gated: the mimalloc backend refuses its "
-                        "own blocks in this build (mi_is_in_heap_region under ASan)\n");
-        }
-    return refuses;
-}
-
 /* ---- hostile pointers ----------------------------------------------------------- */
 
 /* Mapped memory that belongs to no heap: readable, so a backend that reads

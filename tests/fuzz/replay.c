@@ -43,7 +43,7 @@ static int add_dir(const char *dir)
         return -1;
     while ((e = readdir(d)) != NULL && nfiles < MAX_FILES) {
         size_t n;
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "README") == 0)   /* notes, not inputs */
             continue;                    /* ., .., hidden files */
         n = strlen(dir) + strlen(e->d_name) + 2;
         files[nfiles] = malloc(n);
