@@ -27,11 +27,6 @@
 
 static char report_path[1024];
 
-/* Under AddressSanitizer (the fuzz build) a request too large must give
- * NULL, as the C library does, not end the run. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
-
 /* ---- strings that live as long as the process ----------------------------- */
 
 /* The tracker keeps the caller's file/func/type pointers (they are string
