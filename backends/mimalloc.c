@@ -4,8 +4,9 @@
  * mimalloc keeps neither the size a caller asked for nor any way to tell a
  * live block from a stale or foreign pointer, and Win32 semantics need
  * both.  So every block carries a 16-byte header in front of the user
- * pointer: the requested size and a tag derived from the block's address
- * and a per-heap secret (its complement once the block is freed).  A pointer
+ * pointer: the requested size and a tag derived from the block's address,
+ * that size and a per-heap secret (a size-free "freed" tag once the block
+ * is freed, since mimalloc then reuses the size word).  A pointer
  * is accepted only if mimalloc says it lies in a page of *this* heap and its
  * tag matches, so double frees, interior pointers and other heaps' blocks
  * are refused before mimalloc ever sees them.
@@ -56,9 +57,17 @@ struct hk__mi_heap {
     size_t used;       /* bytes of live blocks, headers included (atomic) */
 };
 
-static uintptr_t hk__mi_busy_tag(const struct hk__mi_heap *b, const void *base)
+/* The size enters the busy tag, so an overwritten size word is caught
+ * like any other damage (a realloc would copy that many bytes). */
+static uintptr_t hk__mi_busy_tag(const struct hk__mi_heap *b, const void *base, size_t n)
 {
-    return ((uintptr_t)base * (uintptr_t)0x9E3779B97F4A7C15ull) ^ b->secret;
+    return (((uintptr_t)base * (uintptr_t)0x9E3779B97F4A7C15ull) ^ b->secret)
+        + ((uintptr_t)n + 1) * (uintptr_t)0xC2B2AE3D27D4EB4Full;
+}
+
+static uintptr_t hk__mi_freed_tag(const struct hk__mi_heap *b, const void *base)
+{
+    return ~(((uintptr_t)base * (uintptr_t)0x9E3779B97F4A7C15ull) ^ b->secret);
 }
 
 /* ---- blocks outside mimalloc's segment map ------------------------------
@@ -237,7 +246,7 @@ static struct hk__mi_hdr *hk__mi_hdr_of(const struct hk__mi_heap *b, const void 
             return NULL;
     }
     h = (struct hk__mi_hdr *)base;
-    return h->tag == hk__mi_busy_tag(b, base) ? h : NULL;
+    return h->tag == hk__mi_busy_tag(b, base, h->size) ? h : NULL;
 }
 
 static size_t hk__mi_used_add(struct hk__mi_heap *b, size_t n)
@@ -315,7 +324,7 @@ static int hk__mi_alloc(void *bh, unsigned flags, size_t n, void **out)
         return HK_ERR_NO_MEMORY;
     }
     h->size = n;
-    h->tag = hk__mi_busy_tag(b, h);
+    h->tag = hk__mi_busy_tag(b, h, n);
     *out = (char *)h + HK__MI_HDR;
     return HK_OK;
 }
@@ -345,7 +354,7 @@ static int hk__mi_realloc(void *bh, unsigned flags, void *p, size_t n, void **ou
         }
         if (nh) {
             memcpy((char *)nh + HK__MI_HDR, p, old < n ? old : n);
-            h->tag = ~h->tag;
+            h->tag = hk__mi_freed_tag(b, h);
             if (unmapped)
                 hk__mi_far_del(h);
             mi_free(h);
@@ -359,7 +368,7 @@ static int hk__mi_realloc(void *bh, unsigned flags, void *p, size_t n, void **ou
     if (n < old)
         hk__mi_refund(b, old - n);
     nh->size = n;
-    nh->tag = hk__mi_busy_tag(b, nh);
+    nh->tag = hk__mi_busy_tag(b, nh, n);
     if ((flags & HK_HEAP_ZERO_MEMORY) && n > old)
         memset((char *)nh + HK__MI_HDR + old, 0, n - old);
     *out = (char *)nh + HK__MI_HDR;
@@ -375,7 +384,7 @@ static int hk__mi_free(void *bh, unsigned flags, void *p)
     if (!h)
         return HK_ERR_INVALID_PARAMETER;
     hk__mi_refund(b, h->size + HK__MI_HDR);
-    h->tag = ~h->tag;              /* a second free now fails the tag test */
+    h->tag = hk__mi_freed_tag(b, h);   /* a second free now fails the tag test */
     if (unmapped)
         hk__mi_far_del(h);
     mi_free(h);
@@ -421,10 +430,10 @@ static bool hk__mi_visitor(const mi_heap_t *mh, const mi_heap_area_t *area,
         e->u.region.last_block = (char *)area->blocks + area->reserved;
     } else {
         struct hk__mi_hdr *h = block;
-        uintptr_t busy = hk__mi_busy_tag(v->b, block);
-        if (h->tag == ~busy)
+        if (h->tag == hk__mi_freed_tag(v->b, block))
             return true;           /* freed by another thread, not yet reclaimed */
-        if (h->tag != busy || h->size + HK__MI_HDR > block_size) {
+        if (h->tag != hk__mi_busy_tag(v->b, block, h->size)
+            || h->size + HK__MI_HDR > block_size) {
             v->corrupt = 1;
             return false;
         }

@@ -245,6 +245,28 @@ static const char *hk__base(const char *file)
     return b;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80):
+ * shortest form, no surrogates, at most U+10FFFF; 0 if it is not one. */
+static size_t hk__utf8_len(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned c = u[0], v;
+    size_t need, i;
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; v = c & 0x1Fu; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 2; v = c & 0x0Fu; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 3; v = c & 0x07u; }
+    else return 0;
+    for (i = 1; i <= need; i++) {           /* stops at the NUL: 0 & 0xC0 != 0x80 */
+        if ((u[i] & 0xC0u) != 0x80u)
+            return 0;
+        v = v << 6 | (u[i] & 0x3Fu);
+    }
+    if ((need == 2 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
+        (need == 3 && (v < 0x10000 || v > 0x10FFFF)))
+        return 0;
+    return need + 1;
+}
+
 static void hk__json_str(hk__out *o, const char *s)
 {
     static const char d[] = "0123456789abcdef";
@@ -261,6 +283,16 @@ static void hk__json_str(hk__out *o, const char *s)
         } else if (c < 0x20) {
             char e[6] = { '\\', 'u', '0', '0', d[c >> 4], d[c & 15] };
             hk__put(o, e, 6);
+        } else if (c >= 0x80) {
+            /* JSON text is UTF-8: a well-formed sequence goes out as it
+             * is, any other byte (a file name in Latin-1, say) as U+FFFD */
+            size_t k = hk__utf8_len(s);
+            if (k) {
+                hk__put(o, s, k);
+                s += k - 1;
+            } else {
+                hk__puts(o, "\\ufffd");
+            }
         } else {
             hk__put(o, s, 1);
         }
