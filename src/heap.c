@@ -374,7 +374,9 @@ int hk__free_at(hk_heap *h, unsigned flags, void *p, const hk__src *src, void *r
     if (!p)                      /* Win32: TRUE, even with a bad heap */
         return 1;
     if (HK_UNLIKELY(!hk__heap_check(h))) {
-        hk__set_error(HK_ERR_INVALID_HANDLE);
+        /* Wine 8 / Windows: a NULL handle is a bad parameter (87), any
+         * other non-heap is a bad handle (6). */
+        hk__set_error(h ? HK_ERR_INVALID_HANDLE : HK_ERR_INVALID_PARAMETER);
         return 0;
     }
     if (HK_UNLIKELY(flags & ~HK__ANY_FLAGS)) {
@@ -408,7 +410,7 @@ size_t hk_size(hk_heap *h, unsigned flags, const void *p)
     size_t n = 0;
     int err;
     if (!hk__heap_check(h)) {
-        hk__set_error(HK_ERR_INVALID_HANDLE);
+        hk__set_error(h ? HK_ERR_INVALID_HANDLE : HK_ERR_INVALID_PARAMETER);
         return (size_t)-1;
     }
     if (!p || (flags & ~HK__ANY_FLAGS)) {

@@ -22,6 +22,15 @@
  */
 #include "testutil.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/* This program damages heaps on purpose, right where the arena keeps its
+ * ASan poison (headers, free memory): the poison is off here, ASan still
+ * checks everything else.  tests/sanity checks the poison. */
+const char *__asan_default_options(void);
+__attribute__((visibility("default"), used))
+const char *__asan_default_options(void) { return "allow_user_poisoning=0"; }
+#endif
+
 #if !defined(_WIN32)
 #  include <unistd.h>
 #endif

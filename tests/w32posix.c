@@ -19,6 +19,15 @@
 
 #include "config.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/* This program damages heaps on purpose, right where the arena keeps its
+ * ASan poison (headers, free memory): the poison is off here, ASan still
+ * checks everything else.  tests/sanity checks the poison. */
+const char *__asan_default_options(void);
+__attribute__((visibility("default"), used))
+const char *__asan_default_options(void) { return "allow_user_poisoning=0"; }
+#endif
+
 /* Run fn in a child; its stderr into buf, its wait status returned. */
 static int run_child(void (*fn)(void), char *buf, size_t cap)
 {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #if defined(__linux__)
 #  include <sys/syscall.h>
+#  include <sys/sysinfo.h>
 #endif
 
 #ifndef MAP_ANONYMOUS
@@ -59,12 +60,22 @@ static int hk__os_decommit(void *p, size_t n)
     return mprotect(p, n, PROT_NONE) ? -1 : 0;
 }
 
+/* One read/write mapping, trimmed to alignment like a reservation: no
+ * mprotect, which would split the area and cost a call more.  Without
+ * MAP_NORESERVE, so the kernel's overcommit check applies to it. */
 static void *hk__os_map(size_t size)
 {
-    char *p = hk__os_reserve(size);
-    if (!p) return NULL;
-    if (hk__os_commit(p, size)) { munmap(p, size); return NULL; }
-    return p;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t len;
+    char *p, *a;
+    if (size > SIZE_MAX - HK_OS_GRAN) return NULL;
+    len = size + HK_OS_GRAN - pg;
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    a = (char *)(((uintptr_t)p + HK_OS_GRAN - 1) & ~(uintptr_t)(HK_OS_GRAN - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    if (p + len > a + size) munmap(a + size, (size_t)(p + len - (a + size)));
+    return a;
 }
 
 static void hk__os_release(void *p, size_t size)
@@ -127,13 +138,38 @@ static void hk__os_sync_wake(hk__arena_sync *s) { pthread_cond_broadcast(&((hk__
 
 static uintptr_t hk__os_tid(void) { return (uintptr_t)pthread_self() | 1; }
 
+/* MAP_NORESERVE would let any size through overcommit; Linux's default
+ * heuristic refuses more than RAM + swap, and so does this. */
+static size_t hk__os_commit_limit(void)
+{
+#if defined(__linux__)
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+        unsigned long long t = ((unsigned long long)si.totalram + si.totalswap) *
+                               (si.mem_unit ? si.mem_unit : 1);
+        return t > SIZE_MAX ? SIZE_MAX : (size_t)t;
+    }
+#endif
+    {
+        long pg = sysconf(_SC_PAGESIZE), np = sysconf(_SC_PHYS_PAGES);
+        if (pg > 0 && np > 0 && (unsigned long long)np <= SIZE_MAX / (size_t)pg)
+            return (size_t)np * (size_t)pg;
+    }
+    return SIZE_MAX;
+}
+
+static void hk__os_reset(void *p, size_t n)
+{
+    madvise(p, n, MADV_DONTNEED);
+}
+
 const struct hk__arena_os hk__arena_os = {
     HK_OS_GRAN,
     hk__os_reserve, hk__os_commit, hk__os_decommit, hk__os_map, hk__os_release,
     hk__os_barrier,
     hk__os_sync_init, hk__os_sync_fini, hk__os_sync_lock, hk__os_sync_unlock,
     hk__os_sync_wait, hk__os_sync_wake,
-    hk__os_tid
+    hk__os_tid, hk__os_commit_limit, hk__os_reset
 };
 
 #else

@@ -84,13 +84,28 @@ static void hk__os_sync_wake(hk__arena_sync *s) { WakeAllConditionVariable(&((hk
 
 static uintptr_t hk__os_tid(void) { return (uintptr_t)GetCurrentThreadId() | 1; }
 
+static size_t hk__os_commit_limit(void)
+{
+    MEMORYSTATUSEX ms;
+    ms.dwLength = sizeof ms;
+    if (!GlobalMemoryStatusEx(&ms)) return SIZE_MAX;
+    return ms.ullTotalPageFile > SIZE_MAX ? SIZE_MAX : (size_t)ms.ullTotalPageFile;
+}
+
+/* MEM_RESET: the pages leave the working set and are not written to the
+ * paging file; they stay committed. */
+static void hk__os_reset(void *p, size_t n)
+{
+    VirtualAlloc(p, n, MEM_RESET, PAGE_READWRITE);
+}
+
 const struct hk__arena_os hk__arena_os = {
     HK_OS_GRAN,
     hk__os_reserve, hk__os_commit, hk__os_decommit, hk__os_map, hk__os_release,
     hk__os_barrier,
     hk__os_sync_init, hk__os_sync_fini, hk__os_sync_lock, hk__os_sync_unlock,
     hk__os_sync_wait, hk__os_sync_wake,
-    hk__os_tid
+    hk__os_tid, hk__os_commit_limit, hk__os_reset
 };
 
 #else

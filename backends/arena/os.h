@@ -27,7 +27,8 @@ struct hk__arena_os {
     int (*decommit)(void *p, size_t n);
     /* Reserve and commit size bytes at once, aligned to gran (zeroed). */
     void *(*map)(size_t size);
-    /* Release a whole reservation or mapping made above. */
+    /* Release a whole reservation or mapping made above (POSIX: or the
+     * tail of a mapping from map, which the large-block cache cuts). */
     void (*release)(void *p, size_t size);
     /* Every thread of the process executes a full memory barrier before
      * this returns (the bias-revocation half of an asymmetric fence). */
@@ -41,6 +42,14 @@ struct hk__arena_os {
     void (*sync_wake)(hk__arena_sync *s);      /* wake all; lock held    */
     /* Current thread's identity (nonzero); used when no inline one. */
     uintptr_t (*tid)(void);
+    /* Bytes the machine could ever commit (physical memory plus swap /
+     * the commit limit); SIZE_MAX if unknown.  A request beyond it fails
+     * up front, as Windows' commit charge would. */
+    size_t (*commit_limit)(void);
+    /* Give the pages of [p, p+n) (page aligned) back to the OS, keeping
+     * them usable: they read as zero (POSIX) or undefined (Windows) when
+     * touched again. */
+    void (*reset)(void *p, size_t n);
 };
 
 extern const struct hk__arena_os hk__arena_os;

@@ -1,15 +1,26 @@
 /*
  * bench.c - `make bench`: the same workloads on every allocator this build
- * can reach, side by side in one run, with ns/op and the ratio to the
- * system malloc.  Speed targets live here, never in tests.
+ * can reach, side by side in one process.  Each figure is the median of
+ * g_rounds (>= 5) interleaved rounds (benchutil.h: every contestant once
+ * per round, the order rotated), in the worker threads' own CPU time, with
+ * the spread (min-max) beside it, and the ratio of medians to malloc and
+ * to mimalloc.  Speed targets live here, never in tests.
  *
- *   bench [workload ...]      workloads: churn realloc prodcons thrash walk
- *   BENCH_SCALE=0.1 bench     scale the operation counts
- *   BENCH_ONLY=hk:arena bench only these contestants (besides malloc)
+ *   bench [workload ...]   churn own shared prodcons big bigblk realloc
+ *                          thrash memory walk
+ *   BENCH_SCALE=0.1 bench  scale the operation counts
+ *   BENCH_ROUNDS=9 bench   more rounds (at least 5)
+ *   BENCH_ONLY=hk:arena bench  only these contestants (besides malloc)
  *
  * Contestants: malloc (the C library), mimalloc (mi_malloc, raw), win32
  * (HeapAlloc on a private heap, raw; Windows only), and heapkit's backends
  * through the public API (hk:arena, hk:mimalloc, hk:win32).
+ *
+ * mimalloc on Linux: Debian's libmimalloc.so overrides malloc for the
+ * whole process when a program links it, so this program does not: it is
+ * loaded already as libheapkit's dependency (found after libc, so it does
+ * not interpose), and mi_* are taken from it with dlopen(RTLD_NOLOAD |
+ * RTLD_LOCAL) + dlsym; malloc is glibc's, taken from libc itself.
  */
 #ifdef HAVE_CONFIG_H
 #  include "config.h"
@@ -26,8 +37,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <sched.h>
+#include <stdbool.h>
 #ifdef HK_HAVE_MIMALLOC
 #  include <mimalloc.h>
+#endif
+#if defined(__linux__)
+#  include <malloc.h>
 #endif
 #ifdef _WIN32
 #  include <windows.h>
@@ -43,6 +59,7 @@ typedef struct contestant {
     void *(*open)(const char *arg);     /* per run: make a heap */
     void (*close)(void *ctx);
     const char *arg;
+    int shared;         /* ctx NULL: one process-wide allocator */
 } contestant;
 
 static void *sys_open(const char *a) { (void)a; return NULL; }
@@ -84,10 +101,44 @@ static void *sys_realloc(void *c, void *p, size_t n) { (void)c; return HK_SYS_RE
 static void sys_free(void *c, void *p) { (void)c; HK_SYS_FREE(p); }
 
 #ifdef HK_HAVE_MIMALLOC
+/* mi_* through pointers: dlsym on glibc systems (see the top), direct
+ * (a static link) elsewhere. */
+static struct {
+    void *(*malloc)(size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+    void (*collect)(bool);
+    mi_heap_t *(*heap_new)(void);
+    void *(*heap_malloc)(mi_heap_t *, size_t);
+    bool (*heap_visit)(const mi_heap_t *, bool, mi_block_visit_fun *, void *);
+    void (*heap_destroy)(mi_heap_t *);
+} mi;
+static int mi_resolve(void)
+{
+#  if defined(__GLIBC__)
+    void *lib = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_NOLOAD | RTLD_LOCAL);
+    if (!lib) lib = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return 0;
+    *(void **)&mi.malloc = dlsym(lib, "mi_malloc");
+    *(void **)&mi.realloc = dlsym(lib, "mi_realloc");
+    *(void **)&mi.free = dlsym(lib, "mi_free");
+    *(void **)&mi.collect = dlsym(lib, "mi_collect");
+    *(void **)&mi.heap_new = dlsym(lib, "mi_heap_new");
+    *(void **)&mi.heap_malloc = dlsym(lib, "mi_heap_malloc");
+    *(void **)&mi.heap_visit = dlsym(lib, "mi_heap_visit_blocks");
+    *(void **)&mi.heap_destroy = dlsym(lib, "mi_heap_destroy");
+#  else
+    mi.malloc = mi_malloc; mi.realloc = mi_realloc; mi.free = mi_free;
+    mi.collect = mi_collect; mi.heap_new = mi_heap_new; mi.heap_malloc = mi_heap_malloc;
+    mi.heap_visit = mi_heap_visit_blocks; mi.heap_destroy = mi_heap_destroy;
+#  endif
+    return mi.malloc && mi.realloc && mi.free && mi.collect && mi.heap_new &&
+           mi.heap_malloc && mi.heap_visit && mi.heap_destroy;
+}
 static void *mi_open(const char *a) { (void)a; return NULL; }
-static void *mi_alloc_(void *c, size_t n) { (void)c; return mi_malloc(n); }
-static void *mi_realloc_(void *c, void *p, size_t n) { (void)c; return mi_realloc(p, n); }
-static void mi_free_(void *c, void *p) { (void)c; mi_free(p); }
+static void *mi_alloc_(void *c, size_t n) { (void)c; return mi.malloc(n); }
+static void *mi_realloc_(void *c, void *p, size_t n) { (void)c; return mi.realloc(p, n); }
+static void mi_free_(void *c, void *p) { (void)c; mi.free(p); }
 #endif
 
 #ifdef _WIN32
@@ -130,9 +181,12 @@ static void setup_contestants(void)
 {
     const char *const *names = hk_backends();
     int i;
-    add((contestant){ "malloc", sys_alloc, sys_realloc, sys_free, sys_open, sys_close, NULL });
+    add((contestant){ "malloc", sys_alloc, sys_realloc, sys_free, sys_open, sys_close, NULL, 1 });
 #ifdef HK_HAVE_MIMALLOC
-    add((contestant){ "mimalloc", mi_alloc_, mi_realloc_, mi_free_, mi_open, sys_close, NULL });
+    if (mi_resolve())
+        add((contestant){ "mimalloc", mi_alloc_, mi_realloc_, mi_free_, mi_open, sys_close, NULL, 1 });
+    else
+        printf("(mimalloc: not found in the process, left out)\n");
 #endif
 #ifdef _WIN32
     add((contestant){ "win32", w32_alloc, w32_realloc, w32_free, w32_open, w32_close, NULL });
@@ -141,153 +195,283 @@ static void setup_contestants(void)
         static char label[8][32];
         snprintf(label[i], sizeof label[i], "hk:%s", names[i]);
         add((contestant){ label[i], hk_alloc_, hk_realloc_, hk_free_, hk_open_, hk_close_,
-                          names[i] });
+                          names[i], 0 });
     }
 }
 
 /* ---- helpers ------------------------------------------------------------- */
 
-
-static uint64_t rng = 88172645463325252ull;
-static inline uint64_t rnd(void)
+typedef struct { uint64_t s; } rng_t;
+static inline uint64_t rnd(rng_t *r)
 {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return rng;
+    r->s ^= r->s << 13; r->s ^= r->s >> 7; r->s ^= r->s << 17;
+    return r->s;
 }
 
-static void row(const char *workload, const char *who, double ns, double base,
-                double mi)
+/* A figure of one round of one contestant: ns per op of thread CPU time
+ * (summed over the workload's threads); wall: its wall-clock ns per op. */
+typedef struct { double cpu, wall; } fig;
+typedef fig (*workload_fn)(const contestant *c);
+
+/* Wall-clock medians beside the CPU ones, for the threaded workloads. */
+static double g_wall[8][BENCH_MAX_ROUNDS];
+static int g_nwall[8];
+
+struct round_arg { workload_fn fn; };
+static double round_fn(int c, void *arg)
 {
-    printf("%-10s %-12s %10.1f ns/op   %6.2fx malloc", workload, who, ns,
-           base > 0 ? ns / base : 0.0);
-    if (mi > 0)
-        printf("   %6.2fx mimalloc", ns / mi);
-    printf("\n");
+    fig f = ((struct round_arg *)arg)->fn(&g_all[c]);
+    if (f.cpu >= 0 && g_nwall[c] < BENCH_MAX_ROUNDS) g_wall[c][g_nwall[c]++] = f.wall;
+    return f.cpu;
+}
+
+static int find(const char *name)
+{
+    int i;
+    for (i = 0; i < g_n; i++)
+        if (strcmp(g_all[i].name, name) == 0) return i;
+    return -1;
+}
+
+static void report(const char *workload, const char *unit, bench_stat *st, int wall)
+{
+    int i, mi = find("mimalloc");
+    char a[64], b[64], c[64];
+    for (i = 0; i < g_n; i++) {
+        bench_stat w;
+        printf("%-9s %-12s %-26s %-22s", workload, g_all[i].name, bench_fmt(a, sizeof a, &st[i]),
+               i ? bench_ratio(b, sizeof b, &st[i], &st[0]) : "");
+        printf(" %-22s", mi > 0 && i != mi ? bench_ratio(c, sizeof c, &st[i], &st[mi]) : "");
+        if (wall) {
+            bench_stat_of(g_wall[i], g_nwall[i], &w);
+            printf(" wall %s", bench_fmt(a, sizeof a, &w));
+        }
+        printf("\n");
+    }
+    printf("%-9s (%s; median (min-max) of %d rounds; ratios: x malloc, x mimalloc)\n\n",
+           "", unit, st[0].rounds);
     fflush(stdout);
+}
+
+static void run(const char *name, workload_fn fn, int wall)
+{
+    bench_stat st[8];
+    struct round_arg ra = { fn };
+    memset(g_nwall, 0, sizeof g_nwall);
+    bench_interleave(g_n, round_fn, &ra, st);
+    report(name, "ns/op, thread CPU", st, wall);
 }
 
 /* ---- workloads ----------------------------------------------------------- */
 
-enum { SLOTS = 10000 };
+/* churn over nslots live blocks of 8..8+spread bytes: one op = free + alloc
+ * (+ a touch).  The fill and the final frees are not timed. */
+typedef struct {
+    const contestant *c;
+    void *ctx;
+    long nslots, ops;
+    size_t spread;
+    uint64_t seed;
+    double cpu;
+    int own, fail;      /* own: open and close the heap in the thread */
+} churn_arg;
 
-/* A working set of SLOTS blocks of random sizes 8..8+spread. */
-static void **slots_fill(const contestant *c, void *ctx, uint64_t seed, size_t spread)
+static void *churn_thread(void *v)
 {
-    void **slot = calloc(SLOTS, sizeof *slot);
+    churn_arg *a = v;
+    void **slot = calloc((size_t)a->nslots, sizeof *slot);
+    rng_t r = { a->seed };
     long i;
-    rng = seed;
-    for (i = 0; i < SLOTS; i++)
-        slot[i] = c->alloc(ctx, 8 + rnd() % (spread + 1));
-    return slot;
-}
-
-static void slots_free(const contestant *c, void *ctx, void **slot)
-{
-    long i;
-    for (i = 0; i < SLOTS; i++)
-        c->free(ctx, slot[i]);
-    c->close(ctx);
-    free(slot);
-}
-
-/* churn: 10k live slots, random sizes 8..1032; one op = free + malloc. */
-static double churn(const contestant *c)
-{
-    void *ctx = c->open(c->arg);
-    void **slot = slots_fill(c, ctx, 1, 1024);
-    long ops = scaled(10000000), i;
-    double t0, t1;
-    t0 = now_ns();
-    for (i = 0; i < ops; i++) {
-        size_t k = (size_t)(rnd() % SLOTS);
-        c->free(ctx, slot[k]);
-        slot[k] = c->alloc(ctx, 8 + (size_t)(rnd() % 1025));
+    double t0;
+    if (!slot) exit(1);
+    /* (a heap bound to its creator thread, like hk:mimalloc's, is made
+     * here; one shared with another thread may refuse: then no figure) */
+    if (a->own) a->ctx = a->c->open(a->c->arg);
+    a->fail = 0;
+    for (i = 0; i < a->nslots; i++) {
+        slot[i] = a->c->alloc(a->ctx, 8 + (size_t)(rnd(&r) % (a->spread + 1)));
+        if (!slot[i]) {
+            while (i-- > 0) a->c->free(a->ctx, slot[i]);
+            if (a->own) a->c->close(a->ctx);
+            free(slot);
+            a->fail = 1;
+            return NULL;
+        }
+        *(char *)slot[i] = 1;
+    }
+    t0 = thread_cpu_ns();
+    for (i = 0; i < a->ops; i++) {
+        size_t k = (size_t)(rnd(&r) % (uint64_t)a->nslots);
+        a->c->free(a->ctx, slot[k]);
+        slot[k] = a->c->alloc(a->ctx, 8 + (size_t)(rnd(&r) % (a->spread + 1)));
         *(char *)slot[k] = 1;
     }
-    t1 = now_ns();
-    slots_free(c, ctx, slot);
-    return (t1 - t0) / (double)ops;
+    a->cpu = thread_cpu_ns() - t0;
+    for (i = 0; i < a->nslots; i++) a->c->free(a->ctx, slot[i]);
+    if (a->own) a->c->close(a->ctx);
+    free(slot);
+    return NULL;
+}
+
+/* nthreads threads churning; own: each on its own heap. */
+static fig churn_n(const contestant *c, int nthreads, int own, long nslots, size_t spread, long ops)
+{
+    churn_arg a[2];
+    pthread_t t[2];
+    void *shared = own ? NULL : c->open(c->arg);
+    double w0, cpu = 0;
+    int i;
+    fig f;
+    for (i = 0; i < nthreads; i++) {
+        a[i].c = c;
+        a[i].ctx = shared;
+        a[i].own = own;
+        a[i].nslots = nslots;
+        a[i].ops = ops;
+        a[i].spread = spread;
+        a[i].seed = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+    }
+    w0 = now_ns();
+    if (nthreads == 1) churn_thread(&a[0]);
+    else {
+        for (i = 0; i < nthreads; i++) pthread_create(&t[i], NULL, churn_thread, &a[i]);
+        for (i = 0; i < nthreads; i++) pthread_join(t[i], NULL);
+    }
+    f.wall = (now_ns() - w0) / ((double)ops * nthreads);
+    if (!own) c->close(shared);
+    for (i = 0; i < nthreads; i++) {
+        if (a[i].fail) { f.cpu = f.wall = -1; return f; }
+        cpu += a[i].cpu;
+    }
+    f.cpu = cpu / ((double)ops * nthreads);
+    return f;
+}
+
+static fig w_churn(const contestant *c) { return churn_n(c, 1, 1, 10000, 1024, scaled(3000000)); }
+static fig w_own(const contestant *c) { return churn_n(c, 2, 1, 10000, 1024, scaled(1500000)); }
+static fig w_shared(const contestant *c) { return churn_n(c, 2, 0, 10000, 1024, scaled(1000000)); }
+/* 1M live blocks of 8..264 B: every op misses the caches. */
+static fig w_big(const contestant *c) { return churn_n(c, 1, 1, scaled(1000000), 256, scaled(1000000)); }
+/* 16 live blocks of 1..16 MiB. */
+static fig w_bigblk(const contestant *c)
+{
+    void *ctx = c->open(c->arg), *slot[16];
+    rng_t r = { 5 };
+    long ops = scaled(20000) / 10, i;
+    double t0, w0;
+    fig f;
+    for (i = 0; i < 16; i++) slot[i] = c->alloc(ctx, ((size_t)1 << 20) + rnd(&r) % ((size_t)15 << 20));
+    w0 = now_ns();
+    t0 = thread_cpu_ns();
+    for (i = 0; i < ops; i++) {
+        size_t k = (size_t)(rnd(&r) % 16);
+        c->free(ctx, slot[k]);
+        slot[k] = c->alloc(ctx, ((size_t)1 << 20) + rnd(&r) % ((size_t)15 << 20));
+        *(char *)slot[k] = 1;
+    }
+    f.cpu = (thread_cpu_ns() - t0) / (double)ops;
+    f.wall = (now_ns() - w0) / (double)ops;
+    for (i = 0; i < 16; i++) c->free(ctx, slot[i]);
+    c->close(ctx);
+    return f;
 }
 
 /* realloc: 10k slots resized to random sizes 8..4104; one op = realloc. */
-static double realloc_heavy(const contestant *c)
+static fig w_realloc(const contestant *c)
 {
-    void *ctx = c->open(c->arg);
-    void **slot = slots_fill(c, ctx, 2, 4096);
-    long ops = scaled(3000000), i;
-    double t0, t1;
-    t0 = now_ns();
+    void *ctx = c->open(c->arg), **slot = calloc(10000, sizeof *slot);
+    rng_t r = { 2 };
+    long ops = scaled(1000000), i;
+    double t0, w0;
+    fig f;
+    for (i = 0; i < 10000; i++) slot[i] = c->alloc(ctx, 8 + rnd(&r) % 4097);
+    w0 = now_ns();
+    t0 = thread_cpu_ns();
     for (i = 0; i < ops; i++) {
-        size_t k = (size_t)(rnd() % SLOTS);
-        slot[k] = c->realloc(ctx, slot[k], 8 + (size_t)(rnd() % 4097));
+        size_t k = (size_t)(rnd(&r) % 10000);
+        slot[k] = c->realloc(ctx, slot[k], 8 + (size_t)(rnd(&r) % 4097));
         *(char *)slot[k] = 1;
     }
-    t1 = now_ns();
-    slots_free(c, ctx, slot);
-    return (t1 - t0) / (double)ops;
+    f.cpu = (thread_cpu_ns() - t0) / (double)ops;
+    f.wall = (now_ns() - w0) / (double)ops;
+    for (i = 0; i < 10000; i++) c->free(ctx, slot[i]);
+    c->close(ctx);
+    free(slot);
+    return f;
 }
 
 /* prodcons: one thread allocates, another frees, through a ring. */
 enum { RING = 4096 };
 struct ring {
     void *slot[RING];
-    volatile long head, tail;           /* head: producer, tail: consumer */
+    long head, tail;                    /* head: producer, tail: consumer */
     const contestant *c;
     void *ctx;
     long items;
+    double cpu;
 };
 
 static void *consumer(void *arg)
 {
     struct ring *r = arg;
     long got = 0;
+    double t0 = thread_cpu_ns();
     while (got < r->items) {
         long t = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
-        if (t == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE))
+        if (t == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) {
+            sched_yield();      /* waiting is not the allocator's CPU */
             continue;
+        }
         r->c->free(r->ctx, r->slot[t % RING]);
         __atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
         got++;
     }
+    r->cpu = thread_cpu_ns() - t0;
     return NULL;
 }
 
-static double prodcons(const contestant *c)
+static fig w_prodcons(const contestant *c)
 {
     struct ring *r = calloc(1, sizeof *r);
     pthread_t t;
+    rng_t g = { 3 };
     long i;
-    double t0, t1;
+    double t0, w0, cpu;
+    fig f;
     r->c = c;
     r->ctx = c->open(c->arg);
-    r->items = scaled(2000000);
-    rng = 3;
-    t0 = now_ns();
+    r->items = scaled(1000000);
+    w0 = now_ns();
+    t0 = thread_cpu_ns();
     pthread_create(&t, NULL, consumer, r);
     for (i = 0; i < r->items; i++) {
-        void *p = c->alloc(r->ctx, 8 + (size_t)(rnd() % 1025));
+        void *p = c->alloc(r->ctx, 8 + (size_t)(rnd(&g) % 1025));
         while (i - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= RING)
-            ;
+            sched_yield();
         r->slot[i % RING] = p;
         __atomic_store_n(&r->head, i + 1, __ATOMIC_RELEASE);
     }
+    cpu = thread_cpu_ns() - t0;
     pthread_join(t, NULL);
-    t1 = now_ns();
+    f.wall = (now_ns() - w0) / (double)r->items;
+    f.cpu = (cpu + r->cpu) / (double)r->items;
     c->close(r->ctx);
     free(r);
-    return (t1 - t0) / (double)scaled(2000000);
+    return f;
 }
 
 /* thrash: 1000 blocks of 4 KiB allocated and freed in a loop; a heap that
  * decommits its free tail every time calls the OS on every round. */
-static double thrash(const contestant *c)
+static fig w_thrash(const contestant *c)
 {
     void *p[1000];
     void *ctx = c->open(c->arg);
-    long rounds = scaled(2000) , r;
+    long rounds = scaled(1000), r;
     int i;
-    double t0, t1;
-    t0 = now_ns();
+    double t0, w0;
+    fig f;
+    w0 = now_ns();
+    t0 = thread_cpu_ns();
     for (r = 0; r < rounds; r++) {
         for (i = 0; i < 1000; i++) {
             p[i] = c->alloc(ctx, 4096);
@@ -296,13 +480,89 @@ static double thrash(const contestant *c)
         for (i = 0; i < 1000; i++)
             c->free(ctx, p[i]);
     }
-    t1 = now_ns();
+    f.cpu = (thread_cpu_ns() - t0) / ((double)rounds * 1000.0);
+    f.wall = (now_ns() - w0) / ((double)rounds * 1000.0);
     c->close(ctx);
-    return (t1 - t0) / ((double)rounds * 1000.0);
+    return f;
 }
 
-/* walk: a heap of 1M small blocks, walked with the callback and the
- * HeapWalk-style iterator; ns per entry. */
+/* ---- memory: overhead per live block, RSS given back -------------------- */
+
+static double rss(void)
+{
+#if defined(__linux__)
+    long pages = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld %ld", &pages, &res) != 2) { if (f) fclose(f); return -1; }
+    fclose(f);
+    return (double)res * 4096.0;
+#else
+    return -1;
+#endif
+}
+
+/* Give free memory back the way each allocator offers. */
+static void give_back(const contestant *c, void *ctx)
+{
+    if (!c->shared) { hk_compact(ctx, 0); return; }
+#if defined(__linux__)
+    if (strcmp(c->name, "malloc") == 0) malloc_trim(0);
+#endif
+#ifdef HK_HAVE_MIMALLOC
+    if (strcmp(c->name, "mimalloc") == 0) mi.collect(true);
+#endif
+}
+
+/* 1M live blocks of 16..256 B: RSS growth minus the bytes asked for, per
+ * block.  Then 90% freed in runs (900 of every 1000, as a program drops
+ * most of what a phase built; scattered frees leave every page in use for
+ * any allocator), the allocator's give-back called (hk_compact,
+ * malloc_trim, mi_collect), and the share of the freed blocks' RSS that
+ * went back.  Linux only (RSS from /proc). */
+static void memory_bench(void)
+{
+    long n = scaled(1000000), i;
+    void **slot = calloc((size_t)n, sizeof *slot);
+    int k;
+    if (!slot) return;
+    memset(slot, 0, (size_t)n * sizeof *slot);
+    printf("%-9s %-12s %14s %18s\n", "memory", "", "B/block over", "RSS given back");
+    for (k = 0; k < g_n; k++) {
+        const contestant *c = &g_all[k];
+        void *ctx = c->open(c->arg);
+        double r0, r1, r2, asked = 0, freed_asked = 0;
+        rng_t g = { 11 };
+        give_back(c, ctx);
+        r0 = rss();
+        for (i = 0; i < n; i++) {
+            size_t sz = 16 + (size_t)(rnd(&g) % 241);
+            slot[i] = c->alloc(ctx, sz);
+            memset(slot[i], 1, sz);
+            asked += (double)sz;
+            if (i % 1000 >= 100) freed_asked += (double)sz;
+        }
+        r1 = rss();
+        for (i = 0; i < n; i++)
+            if (i % 1000 >= 100) c->free(ctx, slot[i]);
+        give_back(c, ctx);
+        r2 = rss();
+        if (r0 < 0)
+            printf("%-9s %-12s %14s %18s\n", "memory", c->name, "-", "-");
+        else
+            printf("%-9s %-12s %14.1f %17.0f%%\n", "memory", c->name,
+                   (r1 - r0 - asked) / (double)n,
+                   100.0 * (r1 - r2) / ((r1 - r0) * freed_asked / asked));
+        for (i = 0; i < n; i++)
+            if (i % 1000 < 100) c->free(ctx, slot[i]);
+        c->close(ctx);
+        fflush(stdout);
+    }
+    printf("%-9s (1M blocks of 16..256 B; given back: of the RSS the freed 90%% took)\n\n", "");
+    free(slot);
+}
+
+/* ---- walk ---------------------------------------------------------------- */
+
 static int count_entry(const hk_heap_entry *e, void *arg)
 {
     (void)e;
@@ -319,82 +579,94 @@ static bool mi_count(const mi_heap_t *h, const mi_heap_area_t *a, void *b, size_
 }
 #endif
 
+/* Contestants of the walk: 0 = visit, 1 = iterator, of each backend. */
+struct walk_arg { hk_heap *h[8]; int n; };
+static double walk_round(int c, void *arg)
+{
+    struct walk_arg *w = arg;
+    hk_heap *h = w->h[c / 2];
+    long entries = 0;
+    double t0 = thread_cpu_ns();
+    if (c % 2 == 0) {
+        hk_visit(h, count_entry, &entries);
+    } else {
+        hk_heap_entry e;
+        memset(&e, 0, sizeof e);
+        hk_lock(h);
+        while (hk_walk(h, &e)) entries++;
+        hk_unlock(h);
+    }
+    return entries ? (thread_cpu_ns() - t0) / (double)entries : -1;
+}
+
 static void walk_bench(void)
 {
     const char *const *names = hk_backends();
-    long nblocks = scaled(1000000);
+    long nblocks = scaled(1000000), k;
+    struct walk_arg w;
+    bench_stat st[16];
+    char a[64];
     int i;
-    for (i = 0; names[i]; i++) {
-        hk_heap *h = hk_heap_create(names[i], 0, 0, 0);
-        hk_heap_entry e;
-        long k, entries = 0, steps = 0;
-        double t0, t1, t2;
-        char who[32];
-        if (!h)
-            continue;
-        for (k = 0; k < nblocks; k++)
-            hk_alloc(h, 0, 16 + (size_t)(k % 49));
-        t0 = now_ns();
-        hk_visit(h, count_entry, &entries);
-        t1 = now_ns();
-        memset(&e, 0, sizeof e);
-        hk_lock(h);
-        while (hk_walk(h, &e))
-            steps++;
-        hk_unlock(h);
-        t2 = now_ns();
-        snprintf(who, sizeof who, "hk:%s", names[i]);
-        printf("%-10s %-12s %10.1f ns/entry visit   %6.1f ns/entry walk   (%ld entries)\n",
-               "walk", who, (t1 - t0) / (double)entries, (t2 - t1) / (double)steps, entries);
-        hk_heap_destroy(h);
+    memset(&w, 0, sizeof w);
+    for (i = 0; names[i] && w.n < 8; i++) {
+        if (!(w.h[w.n] = hk_heap_create(names[i], 0, 0, 0))) continue;
+        for (k = 0; k < nblocks; k++) hk_alloc(w.h[w.n], 0, 16 + (size_t)(k % 49));
+        w.n++;
     }
+    bench_interleave(w.n * 2, walk_round, &w, st);
+    for (i = 0; i < w.n * 2; i++)
+        printf("%-9s hk:%-9s %-26s ns/entry (%s)\n", "walk", hk_heap_backend(w.h[i / 2]),
+               bench_fmt(a, sizeof a, &st[i]), i % 2 ? "hk_walk iterator" : "hk_visit");
+    for (i = 0; i < w.n; i++) hk_heap_destroy(w.h[i]);
 #ifdef HK_HAVE_MIMALLOC
-    {
-        mi_heap_t *mh = mi_heap_new();
-        long k, n = 0;
-        double t0, t1;
+    if (find("mimalloc") >= 0) {
+        mi_heap_t *mh = mi.heap_new();
+        long n = 0;
+        double t0;
         for (k = 0; k < nblocks; k++)
-            if (!mi_heap_malloc(mh, 16 + (size_t)(k % 49)))
-                break;
-        t0 = now_ns();
-        mi_heap_visit_blocks(mh, true, mi_count, &n);
-        t1 = now_ns();
-        printf("%-10s %-12s %10.1f ns/entry visit   (mi_heap_visit_blocks, %ld entries)\n",
-               "walk", "mimalloc", (t1 - t0) / (double)n, n);
-        mi_heap_destroy(mh);
+            if (!mi.heap_malloc(mh, 16 + (size_t)(k % 49))) break;
+        t0 = thread_cpu_ns();
+        mi.heap_visit(mh, true, mi_count, &n);
+        printf("%-9s %-12s %8.1f ns/entry (mi_heap_visit_blocks, one sample)\n", "walk",
+               "mimalloc", (thread_cpu_ns() - t0) / (double)n);
+        mi.heap_destroy(mh);
     }
 #endif
 #ifdef _WIN32
     {
         HANDLE wh = HeapCreate(0, 0, 0);
         PROCESS_HEAP_ENTRY pe;
-        long k, n = 0;
-        double t0, t1;
+        long n = 0;
+        double t0;
         for (k = 0; k < nblocks; k++)
             HeapAlloc(wh, 0, 16 + (size_t)(k % 49));
         memset(&pe, 0, sizeof pe);
-        t0 = now_ns();
+        t0 = thread_cpu_ns();
         while (HeapWalk(wh, &pe))
             n++;
-        t1 = now_ns();
-        printf("%-10s %-12s %10.1f ns/entry walk   (HeapWalk, %ld entries)\n",
-               "walk", "win32", (t1 - t0) / (double)n, n);
+        printf("%-9s %-12s %8.1f ns/entry (HeapWalk, one sample)\n", "walk", "win32",
+               (thread_cpu_ns() - t0) / (double)n);
         HeapDestroy(wh);
     }
 #endif
+    printf("\n");
 }
 
 /* ---- main ---------------------------------------------------------------- */
 
 /* Every contestant may free from any thread (thread-bound mimalloc heaps
  * included), so every one runs every workload. */
-struct workload { const char *name; double (*run)(const contestant *); };
+struct workload { const char *name, *what; workload_fn run; int wall; };
 
 static const struct workload g_workloads[] = {
-    { "churn", churn },
-    { "realloc", realloc_heavy },
-    { "prodcons", prodcons },
-    { "thrash", thrash },
+    { "churn", "1 thread, 10k slots of 8..1032 B, free + alloc", w_churn, 0 },
+    { "own", "2 threads, each its own heap, churn", w_own, 1 },
+    { "shared", "2 threads, one shared heap, churn", w_shared, 1 },
+    { "prodcons", "one thread allocates, another frees", w_prodcons, 1 },
+    { "big", "1M slots of 8..264 B, churn (cache-missing)", w_big, 0 },
+    { "bigblk", "16 slots of 1..16 MiB, free + alloc", w_bigblk, 0 },
+    { "realloc", "10k slots, realloc to 8..4104 B", w_realloc, 0 },
+    { "thrash", "1000 x 4 KiB allocated then freed, repeated", w_thrash, 0 },
 };
 
 static int wanted(int argc, char **argv, const char *name)
@@ -411,23 +683,20 @@ static int wanted(int argc, char **argv, const char *name)
 int main(int argc, char **argv)
 {
     size_t w;
-    int i;
+    time_t now = time(NULL);
     bench_scale_init();
     sys_resolve();
     setup_contestants();
-    printf("heapkit bench (scale %.2f)\n", g_scale);
+    printf("heapkit bench, %s(scale %.2f, %d interleaved rounds per figure)\n\n",
+           ctime(&now), g_scale, g_rounds);
+    /* memory first: the others leave freed memory in the allocators */
+    if (wanted(argc, argv, "memory"))
+        memory_bench();
     for (w = 0; w < sizeof g_workloads / sizeof *g_workloads; w++) {
-        double base = 0, mi = 0;
         if (!wanted(argc, argv, g_workloads[w].name))
             continue;
-        for (i = 0; i < g_n; i++) {
-            double ns = g_workloads[w].run(&g_all[i]);
-            if (i == 0)
-                base = ns;
-            if (strcmp(g_all[i].name, "mimalloc") == 0)
-                mi = ns;
-            row(g_workloads[w].name, g_all[i].name, ns, base, mi);
-        }
+        printf("%s: %s\n", g_workloads[w].name, g_workloads[w].what);
+        run(g_workloads[w].name, g_workloads[w].run, g_workloads[w].wall);
     }
     if (wanted(argc, argv, "walk"))
         walk_bench();

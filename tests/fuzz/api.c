@@ -412,7 +412,8 @@ static void op_free(fz_in *in, void *sbuf, void *mbuf)
         expect_err(FZ_SENTINEL, "free(NULL)");
         return;
     }
-    pre = pre_error(hi, flags, F_ANY);
+    /* a NULL heap in HeapFree/HeapSize is 87, as on Wine 8 */
+    pre = h ? pre_error(hi, flags, F_ANY) : HK_ERR_INVALID_PARAMETER;
     if (pre || !accepts(hi, p)) {
         HK_FZ_CHECK(!ok, "free of %p (not a live block of the heap) succeeded", p);
         expect_err(pre ? pre : HK_ERR_INVALID_PARAMETER, "free(bad)");
@@ -433,7 +434,7 @@ static void op_size(fz_in *in, void *sbuf, void *mbuf)
     size_t n;
     fz_arm();
     n = hk_size(h, flags, p);
-    pre = pre_error(hi, p ? flags : 0xFFFFFFFFu, F_ANY);
+    pre = h ? pre_error(hi, p ? flags : 0xFFFFFFFFu, F_ANY) : HK_ERR_INVALID_PARAMETER;
     if (pre || !accepts(hi, p)) {
         HK_FZ_CHECK(n == (size_t)-1, "size of %p (not a live block) gave %zu", p, n);
         expect_err(pre ? pre : HK_ERR_INVALID_PARAMETER, "size(bad)");

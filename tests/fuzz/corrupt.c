@@ -14,6 +14,22 @@
 #define FZ_DEFINE_GLOBALS
 #include "fuzz.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#  define HK_FZ_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define HK_FZ_ASAN 1
+#  endif
+#endif
+#if defined(HK_FZ_ASAN)
+/* This target damages heaps on purpose, right where the arena keeps its
+ * ASan poison (headers, free memory): the poison is off here, ASan still
+ * checks everything else.  tests/sanity checks the poison. */
+const char *__asan_default_options(void);
+__attribute__((visibility("default"), used))
+const char *__asan_default_options(void) { return "allow_user_poisoning=0"; }
+#endif
+
 #define NBLK 12
 
 typedef struct {

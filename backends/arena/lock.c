@@ -1,0 +1,85 @@
+/*
+ * lock.c - the arena's biased lock: its slow paths (the inline entry and
+ * exit are in arena.h).  See arena.h for the design.
+ */
+#include "arena.h"
+
+/* ---- Lock --------------------------------------------------------------- */
+HK_NOSAN static void hk__pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+HK_NOSAN void hk__bias_wake(hk__heap *h)
+{
+    HK_OS.sync_lock(&h->sync);
+    HK_OS.sync_wake(&h->sync);
+    HK_OS.sync_unlock(&h->sync);
+}
+
+HK_NOSAN static void hk__revoke(hk__heap *h)
+{
+    HK_OS.sync_lock(&h->sync);
+    if (!__atomic_load_n(&h->revoked, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&h->revoke, 1, __ATOMIC_SEQ_CST);
+        /* After this every thread has fenced: either the owner sees revoke
+         * on its next entry/exit, or we see its depth. */
+        HK_OS.barrier();
+        while (__atomic_load_n(&h->bias_depth, __ATOMIC_ACQUIRE) != 0)
+            HK_OS.sync_wait(&h->sync);
+        __atomic_store_n(&h->bias_tid, ~(uintptr_t)0, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->revoked, 1, __ATOMIC_RELEASE);
+    }
+    HK_OS.sync_unlock(&h->sync);
+}
+
+HK_NOSAN static void hk__wlock(hk__heap *h, uintptr_t me)
+{
+    uintptr_t z;
+    int i;
+    if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) == me) { h->depth++; return; }
+    for (i = 0; i < 256; i++) {
+        z = 0;
+        if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(&h->owner, &z, me, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) { h->depth = 1; return; }
+        hk__pause();
+    }
+    HK_OS.sync_lock(&h->sync);
+    __atomic_add_fetch(&h->waiters, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        z = 0;
+        if (__atomic_compare_exchange_n(&h->owner, &z, me, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED)) break;
+        HK_OS.sync_wait(&h->sync);
+    }
+    __atomic_sub_fetch(&h->waiters, 1, __ATOMIC_SEQ_CST);
+    HK_OS.sync_unlock(&h->sync);
+    h->depth = 1;
+}
+
+HK_NOSAN void hk__wunlock(hk__heap *h)
+{
+    if (--h->depth) return;
+    __atomic_exchange_n(&h->owner, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&h->waiters, __ATOMIC_SEQ_CST)) {
+        HK_OS.sync_lock(&h->sync);
+        HK_OS.sync_wake(&h->sync);
+        HK_OS.sync_unlock(&h->sync);
+    }
+}
+
+HK_NOSAN int hk__enter_slow(hk__heap *h, uintptr_t me)
+{
+    if (!__atomic_load_n(&h->revoked, __ATOMIC_ACQUIRE)) {
+        uintptr_t z = 0;
+        if (__atomic_compare_exchange_n(&h->bias_tid, &z, me, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED) && hk__bias_enter(h))
+            return 1;
+        hk__revoke(h);
+    }
+    hk__wlock(h, me);
+    return 2;
+}

@@ -1,0 +1,159 @@
+/*
+ * walk.c - the arena's heap walk: the HeapWalk-style iterator and the
+ * visitor.
+ */
+#include "arena.h"
+
+/* ---- Walk --------------------------------------------------------------- */
+HK_NOSAN static void hk__e_region(const hk__heap *h, unsigned ri, hk_heap_entry *e)
+{
+    const hk__region *r = h->reg[ri];
+    e->data = r->base;
+    e->size = (size_t)((char *)r->first - r->base);
+    e->overhead = 0;
+    e->region_index = (unsigned short)ri;
+    e->flags = HK_ENTRY_REGION;
+    e->u.region.committed = (size_t)(r->commit - r->base);
+    e->u.region.uncommitted = (size_t)(r->end - r->commit);
+    e->u.region.first_block = r->first;
+    e->u.region.last_block = r->end;
+    e->walk_state[0] = (uintptr_t)r->first;
+    e->walk_state[1] = ri;
+}
+
+HK_NOSAN static int hk__e_large(const hk__heap *h, const hk__large *l, hk_heap_entry *e)
+{
+    e->data = (char *)l + HK_LHDR;
+    e->size = l->n;
+    e->overhead = 0;
+    e->region_index = HK_LARGE_INDEX;
+    e->flags = HK_ENTRY_BUSY;
+    memset(&e->u, 0, sizeof e->u);
+    e->walk_state[0] = (uintptr_t)l;
+    e->walk_state[1] = ~(uintptr_t)0;
+    return l->check == hk__lchk(h, l) ? HK_OK : HK_ERR_HEAP_CORRUPT;
+}
+
+/* Entry for position b of region ri (a block or the sentinel), checked. */
+HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b, uint32_t prev,
+                       hk_heap_entry *e)
+{
+    const hk__region *r = h->reg[ri];
+    memset(&e->u, 0, sizeof e->u);
+    e->region_index = (unsigned short)ri;
+    e->walk_state[0] = (uintptr_t)b;
+    e->walk_state[1] = ri;
+    if (!hk__ok(h, b) || b->prev != prev) return HK_ERR_HEAP_CORRUPT;
+    if (b == r->sent) {
+        e->data = r->commit;
+        e->size = (size_t)(r->end - r->commit);
+        e->overhead = 0;
+        e->flags = HK_ENTRY_UNCOMMITTED;
+        return HK_OK;
+    }
+    if ((b->info & HK_SENT) || b->size < 2 || (char *)HK_NEXT(b) > (char *)r->sent)
+        return HK_ERR_HEAP_CORRUPT;
+    if (b->info & HK_BUSY) {
+        size_t n = hk__bn(b);
+        e->data = (char *)(b + 1);
+        e->size = n;
+        e->overhead = (size_t)b->size * 16 - n;
+        e->flags = HK_ENTRY_BUSY;
+    } else {
+        e->data = (char *)b + 32;
+        e->size = (size_t)b->size * 16 - 32;
+        e->overhead = 32;
+        e->flags = HK_ENTRY_FREE;
+    }
+    return HK_OK;
+}
+
+HK_NOSAN static int hk__after_region(const hk__heap *h, unsigned ri, hk_heap_entry *e)
+{
+    if (ri + 1 < h->nreg) { hk__e_region(h, ri + 1, e); return HK_OK; }
+    if (h->lhead) return hk__e_large(h, h->lhead, e);
+    return HK_ERR_NO_MORE_ITEMS;
+}
+
+HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
+{
+    uintptr_t a = (uintptr_t)e->data;
+    unsigned i;
+    if (!a) {
+        hk__flush(h);
+        hk__e_region(h, 0, e);
+        return HK_OK;
+    }
+    switch (e->flags) {
+    case HK_ENTRY_REGION:
+        for (i = 0; i < h->nreg; i++)
+            if ((uintptr_t)h->reg[i]->base == a) return hk__e_block(h, i, h->reg[i]->first, 0, e);
+        return HK_ERR_INVALID_PARAMETER;
+    case HK_ENTRY_BUSY:
+    case HK_ENTRY_FREE: {
+        uintptr_t off = e->flags == HK_ENTRY_BUSY ? 16 : 32;
+        int ri = (a & 15) ? -1 : hk__region_index(h, a - off, e->walk_state[1]);
+        if (ri >= 0) {
+            const hk__blk *b = (const hk__blk *)(a - off);
+            if (!hk__ok(h, b) || (b->info & HK_SENT) || !(b->info & HK_BUSY) != (off == 32) ||
+                b->size < 2 || (char *)HK_NEXT(b) > (char *)h->reg[ri]->sent)
+                return HK_ERR_INVALID_PARAMETER;
+            return hk__e_block(h, (unsigned)ri, HK_NEXT(b), b->size, e);
+        }
+        if (off == 16) {
+            const hk__large *l = hk__llookup(h, (void *)a);
+            if (l) {
+                if (!l->next) return HK_ERR_NO_MORE_ITEMS;
+                return hk__e_large(h, l->next, e);
+            }
+        }
+        return HK_ERR_INVALID_PARAMETER;
+    }
+    case HK_ENTRY_UNCOMMITTED:
+        for (i = 0; i < h->nreg; i++)
+            if ((uintptr_t)h->reg[i]->commit == a) return hk__after_region(h, i, e);
+        return HK_ERR_INVALID_PARAMETER;
+    default:
+        return HK_ERR_INVALID_PARAMETER;
+    }
+}
+
+HK_NOSAN int hk__arena_walk(void *bh, hk_heap_entry *e)
+{
+    hk__heap *h = bh;
+    int lk = hk__enter(h, h->flags), rc = hk__walk_step(h, e);
+    hk__leave(h, lk);
+    return rc;
+}
+
+HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
+{
+    hk__heap *h = bh;
+    hk_heap_entry e;
+    const hk__large *l;
+    unsigned ri;
+    int rc = HK_OK, lk = hk__enter(h, h->flags);
+    hk__flush(h);
+    memset(&e, 0, sizeof e);
+    for (ri = 0; ri < h->nreg; ri++) {
+        const hk__region *r = h->reg[ri];
+        const hk__blk *b = r->first;
+        uint32_t prev = 0;
+        hk__e_region(h, ri, &e);
+        if (fn(&e, arg)) goto out;
+        for (;;) {
+            if ((rc = hk__e_block(h, ri, b, prev, &e)) != HK_OK) goto out;
+            if (fn(&e, arg)) goto out;
+            if (b == r->sent) break;
+            prev = b->size;
+            b = HK_NEXT(b);
+        }
+    }
+    for (l = h->lhead; l; l = l->next) {
+        if ((rc = hk__e_large(h, l, &e)) != HK_OK) break;
+        if (fn(&e, arg)) break;
+    }
+out:
+    hk__leave(h, lk);
+    return rc;
+}

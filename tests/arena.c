@@ -1,0 +1,335 @@
+/* tests/arena.c - the arena's issue-9 behaviour, both lanes:
+ *  - contract: NULL heap in hk_free/hk_size is error 87; hk_size(h, 0,
+ *    NULL) sets its error;
+ *  - commit limit: a request beyond RAM + swap (the commit limit on
+ *    Windows) fails with HK_ERR_NO_MEMORY instead of overcommitting;
+ *  - the cache of freed large mappings: a reused mapping is zeroed for
+ *    HK_HEAP_ZERO_MEMORY, a freed large block is refused by a second free
+ *    and gone from the walk;
+ *  - trim: hk_compact gives the pages of free blocks back (mincore);
+ *  - a 4-thread stress on one shared heap, contents checked. */
+#include "testutil.h"
+
+#if defined(_WIN32)
+#  include <windows.h>
+#else
+#  include <unistd.h>
+#  if defined(__linux__)
+#    include <sys/sysinfo.h>
+#  endif
+#endif
+
+static hk_heap *arena(void)
+{
+    hk_heap *h = hk_heap_create("arena", 0, 0, 0);
+    ck_assert_ptr_nonnull(h);
+    return h;
+}
+
+START_TEST(null_heap_is_87)
+{
+    int x = 0;
+    hk_set_last_error(0);
+    ck_assert(!hk_free(NULL, 0, &x));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    hk_set_last_error(0);
+    ck_assert(hk_size(NULL, 0, &x) == (size_t)-1);
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+}
+END_TEST
+
+START_TEST(size_of_null_sets_error)
+{
+    hk_heap *h = arena();
+    hk_set_last_error(0);
+    ck_assert(hk_size(h, 0, NULL) == (size_t)-1);
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+/* What the machine could ever commit, found the way the OS reports it. */
+static unsigned long long commit_limit(void)
+{
+#if defined(_WIN32)
+    MEMORYSTATUSEX ms;
+    ms.dwLength = sizeof ms;
+    ck_assert(GlobalMemoryStatusEx(&ms));
+    return ms.ullTotalPageFile;
+#elif defined(__linux__)
+    struct sysinfo si;
+    ck_assert_int_eq(sysinfo(&si), 0);
+    return ((unsigned long long)si.totalram + si.totalswap) * (si.mem_unit ? si.mem_unit : 1);
+#else
+    return (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
+#endif
+}
+
+START_TEST(beyond_commit_limit)
+{
+    hk_heap *h = arena();
+    unsigned long long lim = commit_limit();
+    size_t n;
+    void *p;
+    ck_assert(lim > 0 && lim < ((unsigned long long)1 << 45));
+    n = (size_t)(lim + lim / 4);          /* more than could ever be committed */
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_alloc(h, 0, n));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    /* realloc to it fails the same way and keeps the block */
+    p = hk_alloc(h, 0, 100);
+    ck_assert_ptr_nonnull(p);
+    tu_fill(p, 100, 3);
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_realloc(h, 0, p, n));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    ck_assert(tu_check(p, 100, 3));
+    /* a fixed heap: beyond its maximum */
+    ck_assert(hk_free(h, 0, p));
+    ck_assert(hk_heap_destroy(h));
+    h = hk_heap_create("arena", 0, 0x10000, 0x100000);
+    ck_assert_ptr_nonnull(h);
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_alloc(h, 0, 0x200000));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+static int walk_has_busy(hk_heap *h, const void *p)
+{
+    tu_walk w;
+    size_t i;
+    int found = 0;
+    tu_walk_collect(h, &w);
+    for (i = 0; i < w.n; i++)
+        if ((w.e[i].flags & HK_ENTRY_BUSY) && w.e[i].data == p) found = 1;
+    free(w.e);
+    return found;
+}
+
+START_TEST(large_cache_contract)
+{
+    hk_heap *h = arena();
+    const size_t n = (size_t)3 << 20;
+    void *p, *q, *r;
+    int round;
+    for (round = 0; round < 4; round++) {
+        p = hk_alloc(h, 0, n);
+        ck_assert_ptr_nonnull(p);
+        memset(p, 0xAB, n);
+        ck_assert(walk_has_busy(h, p));
+        ck_assert(hk_free(h, 0, p));
+        /* freed: refused by a second free, gone from the walk */
+        hk_set_last_error(0);
+        ck_assert(!hk_free(h, 0, p));
+        ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+        ck_assert(hk_size(h, 0, p) == (size_t)-1);
+        ck_assert(!walk_has_busy(h, p));
+        /* the next one (likely the same mapping) reads as zero */
+        q = hk_alloc(h, HK_HEAP_ZERO_MEMORY, n - 4096 * round);
+        ck_assert_ptr_nonnull(q);
+        ck_assert(tu_all(q, n - 4096 * round, 0));
+        /* realloc growth with zero-memory into a reused mapping */
+        memset(q, 0xCD, 1000);
+        ck_assert(hk_free(h, 0, q));
+        r = hk_alloc(h, 0, n / 2 + 100000);
+        ck_assert_ptr_nonnull(r);
+        memset(r, 0xEE, n / 2 + 100000);
+        ck_assert(hk_free(h, 0, r));
+        r = hk_alloc(h, 0, 1024);
+        ck_assert_ptr_nonnull(r);
+        memset(r, 0x11, 1024);
+        r = hk_realloc(h, HK_HEAP_ZERO_MEMORY, r, n);
+        ck_assert_ptr_nonnull(r);
+        ck_assert(tu_all(r, 1024, 0x11));
+        ck_assert(tu_all((char *)r + 1024, n - 1024, 0));
+        ck_assert(hk_free(h, 0, r));
+    }
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_compact(h, 0) > 0);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+#if !defined(_WIN32)
+#  include <sys/mman.h>
+/* Of the whole pages in [lo, hi), how many are resident. */
+static void resident(uintptr_t lo, uintptr_t hi, size_t *pages, size_t *res)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), n, i;
+    unsigned char *v;
+    lo = (lo + pg - 1) & ~(uintptr_t)(pg - 1);
+    hi &= ~(uintptr_t)(pg - 1);
+    if (hi <= lo) return;
+    n = (hi - lo) / pg;
+    v = malloc(n);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(mincore((void *)lo, hi - lo, (void *)v), 0);
+    for (i = 0; i < n; i++) *res += v[i] & 1;
+    *pages += n;
+    free(v);
+}
+#endif
+
+/* 200k blocks of 16..256 B; 90% freed in runs of 900 of every 1000 (the
+ * pattern of a program dropping most of what a phase built), then
+ * hk_compact.  The pages of the free runs go back to the OS (POSIX:
+ * mincore() says >= 80% of them are no longer resident); the survivors
+ * keep their contents and the heap still validates and walks. */
+START_TEST(compact_gives_memory_back)
+{
+    enum { N = 200000 };
+    hk_heap *h = arena();
+    void **p = malloc(N * sizeof *p);
+    uintptr_t *lo = malloc(N / 1000 * sizeof *lo), *hi = malloc(N / 1000 * sizeof *hi);
+    size_t i, freed = 0, busy = 0;
+    tu_walk w;
+    ck_assert(p && lo && hi);
+    for (i = 0; i < N; i++) {
+        size_t n = 16 + (i * 37) % 241;
+        p[i] = hk_alloc(h, 0, n);
+        ck_assert_ptr_nonnull(p[i]);
+        tu_fill(p[i], n, (unsigned)i);
+    }
+    for (i = 0; i < N; i++) {
+        if (i % 1000 < 100) continue;
+        /* the run's span: from after block 99 to block 999's end */
+        if (i % 1000 == 100) lo[i / 1000] = (uintptr_t)p[i - 1] + 16 + (i - 1) * 37 % 241;
+        if (i % 1000 == 999) hi[i / 1000] = (uintptr_t)p[i] + 16 + (i * 37) % 241;
+        ck_assert(hk_free(h, 0, p[i]));
+        p[i] = NULL;
+        freed++;
+    }
+    ck_assert(hk_compact(h, 0) > 0);
+#if !defined(_WIN32)
+    {
+        size_t pages = 0, res = 0;
+        for (i = 0; i < N / 1000; i++)
+            if (hi[i] > lo[i]) resident(lo[i], hi[i], &pages, &res);
+        ck_assert_msg(pages > N / 1000 * 20 && res * 5 <= pages,
+                      "%zu of %zu freed pages still resident", res, pages);
+    }
+#endif
+    for (i = 0; i < N; i++)
+        if (p[i]) ck_assert(tu_check(p[i], 16 + (i * 37) % 241, (unsigned)i));
+    ck_assert(hk_validate(h, 0, NULL));
+    tu_walk_collect(h, &w);
+    for (i = 0; i < w.n; i++)
+        if (w.e[i].flags & HK_ENTRY_BUSY) busy++;
+    ck_assert_uint_eq(busy, N - freed);
+    free(w.e);
+    /* the given-back pages are usable again */
+    for (i = 0; i < N; i++)
+        if (!p[i]) { p[i] = hk_alloc(h, 0, 64); ck_assert_ptr_nonnull(p[i]); memset(p[i], 1, 64); }
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_destroy(h));
+    free(p); free(lo); free(hi);
+}
+END_TEST
+
+/* ---- 4 threads, one shared heap --------------------------------------- */
+enum { ST_THREADS = 4, ST_SLOTS = 512, ST_OPS = 60000 };
+
+typedef struct {
+    hk_heap *h;
+    unsigned id;
+    int bad;           /* contents or an operation went wrong */
+} st_arg;
+
+static size_t st_len(uint32_t r)
+{
+    switch (r & 7) {
+    case 0: return 1 + (r >> 8) % 0x1000;              /* up to 4 KiB  */
+    case 1: if (((r >> 3) & 63) == 0) return 0xFF000 + (r >> 8) % 0x40000; /* large */
+            /* fall through */
+    default: return 1 + (r >> 8) % 300;
+    }
+}
+
+static void *st_thread(void *v)
+{
+    st_arg *a = v;
+    void *slot[ST_SLOTS] = {0};
+    size_t len[ST_SLOTS] = {0};
+    uint32_t x = 0x9E3779B9u * (a->id + 1);
+    unsigned i, k;
+    for (i = 0; i < ST_OPS && !a->bad; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        k = x % ST_SLOTS;
+        if (slot[k]) {
+            if (!tu_check(slot[k], len[k], a->id * 131u + k)) a->bad = 1;
+            if ((x >> 9) % 4 == 0) {
+                size_t n = st_len(x * 2654435761u);
+                void *q = hk_realloc(a->h, 0, slot[k], n);
+                if (!q) { a->bad = 2; break; }
+                if (!tu_check(q, n < len[k] ? n : len[k], a->id * 131u + k)) a->bad = 3;
+                slot[k] = q; len[k] = n;
+                tu_fill(q, n, a->id * 131u + k);
+                continue;
+            }
+            if (!hk_free(a->h, 0, slot[k])) a->bad = 4;
+            slot[k] = NULL;
+        } else {
+            len[k] = st_len(x);
+            if (!(slot[k] = hk_alloc(a->h, 0, len[k]))) { a->bad = 5; break; }
+            tu_fill(slot[k], len[k], a->id * 131u + k);
+        }
+        if (a->id == 0 && i % 5000 == 0) {   /* HeapLock stops the others */
+            if (!hk_lock(a->h) || !hk_validate(a->h, 0, NULL) || !hk_unlock(a->h)) a->bad = 6;
+        }
+    }
+    for (k = 0; k < ST_SLOTS; k++)
+        if (slot[k]) {
+            if (!tu_check(slot[k], len[k], a->id * 131u + k)) a->bad = 7;
+            if (!hk_free(a->h, 0, slot[k])) a->bad = 8;
+        }
+    return NULL;
+}
+
+START_TEST(shared_heap_stress)
+{
+    hk_heap *h = arena();
+    pthread_t t[ST_THREADS];
+    st_arg a[ST_THREADS];
+    unsigned i;
+    tu_walk w;
+    for (i = 0; i < ST_THREADS; i++) {
+        a[i].h = h; a[i].id = i; a[i].bad = 0;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, st_thread, &a[i]), 0);
+    }
+    for (i = 0; i < ST_THREADS; i++) ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+    for (i = 0; i < ST_THREADS; i++) ck_assert_msg(a[i].bad == 0, "thread %u: %d", i, a[i].bad);
+    ck_assert(hk_validate(h, 0, NULL));
+    tu_walk_collect(h, &w);
+    for (i = 0; i < w.n; i++) ck_assert(!(w.e[i].flags & HK_ENTRY_BUSY));
+    free(w.e);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+static Suite *arena_suite(void)
+{
+    Suite *s = suite_create("arena");
+    TCase *tc = tcase_create("contract");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, null_heap_is_87);
+    tcase_add_test(tc, size_of_null_sets_error);
+    tcase_add_test(tc, beyond_commit_limit);
+    tcase_add_test(tc, large_cache_contract);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("trim");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, compact_gives_memory_back);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("threads");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, shared_heap_stress);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(arena_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
