@@ -163,6 +163,7 @@ void hk__dbg_start(void)
         }
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
+        hk__heaps_debug_on();
         __atomic_store_n(&hk__started, 1, __ATOMIC_RELEASE);
     }
     hk__spin_unlock(&hk__start_lock);
