@@ -856,7 +856,7 @@ static uint32_t hk__id_new(struct hk__tab *t)
     return id;
 }
 
-static void hk__id_free(struct hk__tab *t, uint32_t id)
+static inline __attribute__((always_inline)) void hk__id_free(struct hk__tab *t, uint32_t id)
 {
     hk__rec *r = hk__rec_at(t, id);
     __atomic_store_n(&r->ptr, 0, __ATOMIC_RELEASE);
@@ -866,7 +866,7 @@ static void hk__id_free(struct hk__tab *t, uint32_t id)
 
 /* Drop the index entry at pos (owner, or lock held on a shared table):
  * empty when the run ends there (so runs stay short), else a tombstone. */
-static void hk__idx_drop(struct hk__tab *t, uint32_t pos)
+static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t, uint32_t pos)
 {
     if (t->idx[hk__next(pos, t->cap)] == HK__E_EMPTY) {
         hk__idx_set(t, pos, HK__E_EMPTY);
@@ -1032,6 +1032,20 @@ static void hk__tab_orphan(struct hk__tab *t)
         return;
     hk__spin_lock(&t->lock);
     __atomic_store_n(&t->shared, 1, __ATOMIC_RELEASE);
+    if (t->live == t->gone - t->cleaned) {
+        /* nothing live: its memory goes back (a thread that freed all it
+         * allocated leaves nothing behind) */
+        unsigned k;
+        __atomic_store_n(&t->nrec, 0, __ATOMIC_RELEASE);
+        for (k = 0; k < HK__CHUNKS && t->chunk[k]; k++) {
+            hk__dbg_os_free(t->chunk[k], (size_t)(HK__CHUNK0 << k) * sizeof(hk__rec));
+            t->chunk[k] = NULL;
+        }
+        hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
+        t->idx = NULL;
+        t->cap = t->used = t->free_id = 0;
+        t->live = t->gone = t->cleaned = 0;
+    }
     hk__spin_unlock(&t->lock);
     hk__spin_lock(&hk__tabs_lock);
     t->orphan = hk__orphans;
@@ -1254,18 +1268,25 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
     struct hk__thread *th = hk__me;
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->free_id
-                  && n - 1 < HK__MAX_SIZE && th->next_no != th->end_no
+                  && n - 1 < HK__MAX_SIZE
                   && (uint64_t)(t->used + 1) * 5 <= (uint64_t)t->cap * 4
-                  && !__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
-                  && th->epoch == __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED)
-                  && !hk__dbg_cfg.break_alloc)) {
+                  && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
+                       | hk__dbg_cfg.break_alloc))) {
         struct hk__site_slot *c =
             &th->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
         if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
                       && c->line == src->line && c->type == src->type)) {
-            uint32_t id = t->free_id - 1, no = th->next_no++, pos, e;
+            uint32_t id = t->free_id - 1, no, pos, e;
+            uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
             uint64_t h = hk__hash((uintptr_t)p);
             hk__rec *r = hk__rec_at(t, id);
+            if (HK_UNLIKELY(th->next_no == th->end_no || th->epoch != epoch)) {
+                th->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH,
+                                                 __ATOMIC_RELAXED);
+                th->end_no = th->next_no + HK__NO_BATCH;
+                th->epoch = epoch;
+            }
+            no = th->next_no++;
             t->free_id = r->no;
             __atomic_store_n(&th->last_no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&th->registered, th->registered + 1, __ATOMIC_RELAXED);
