@@ -727,7 +727,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  *  - an index of 32-bit entries, linear probing with tombstones (entries
  *    never move either, except in a rebuild): record id and 6 bits of the
  *    pointer's hash, so a probe rarely reads a record that is not it.  It is
- *    kept at most 80% full: a lookup reads one cache line of it, a live
+ *    kept 50% to 72% full: a lookup reads one cache line of it, a live
  *    record costs 24 + 4 / load, about 30 bytes;
  *  - a free of another thread's block (rare) searches the other tables
  *    under their spin locks and marks the record gone with one CAS on its
@@ -890,7 +890,7 @@ static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
     hk__count(&t->cleaned, 1);
 }
 
-/* Rebuild the index for the live records, at most 62.5% full (lock held).
+/* Rebuild the index for the live records, at most 50% full (lock held).
  * Marked records go now. */
 static int hk__rebuild(struct hk__tab *t)
 {
@@ -899,7 +899,7 @@ static int hk__rebuild(struct hk__tab *t)
         uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
         live += p && !(p & HK__GONE);
     }
-    ncap = live + live / 2 + live / 8 + 64;
+    ncap = 2 * live + 64;
     ni = hk__dbg_os_alloc((size_t)ncap * sizeof *ni);
     if (!ni)
         return 0;
@@ -938,7 +938,7 @@ static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
 {
     uint64_t h = hk__hash(r->ptr);
     uint32_t tag = hk__tag(h), pos, e, id;
-    if (HK_UNLIKELY((uint64_t)(t->used + 1) * 5 > (uint64_t)t->cap * 4)) {
+    if (HK_UNLIKELY((uint64_t)(t->used + 1) * 25 > (uint64_t)t->cap * 18)) {
         int ok;
         if (!locked)
             hk__spin_lock(&t->lock);
@@ -1269,7 +1269,7 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->free_id
                   && n - 1 < HK__MAX_SIZE
-                  && (uint64_t)(t->used + 1) * 5 <= (uint64_t)t->cap * 4
+                  && (uint64_t)(t->used + 1) * 25 <= (uint64_t)t->cap * 18
                   && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
                        | hk__dbg_cfg.break_alloc))) {
         struct hk__site_slot *c =
