@@ -770,6 +770,26 @@ static hk__spin hk__tabs_lock;
 static struct hk__tab hk__fallback_tab = { .shared = 1 };  /* no thread state */
 static volatile int hk__fallback_linked;
 
+/* Which table last recorded a block in each 16 MiB of address space: a
+ * free from another thread looks there first.  Allocators hand a thread
+ * blocks from its own regions (glibc's arenas, mimalloc's pages), so the
+ * hint is mostly right; it is only a hint (written when it changes, read
+ * without a lock). */
+#define HK__HINTS 4096u
+static struct hk__tab *hk__hint[HK__HINTS];
+
+static inline struct hk__tab **hk__hint_of(uintptr_t p)
+{
+    return &hk__hint[(p >> 24) & (HK__HINTS - 1)];
+}
+
+static inline void hk__hint_set(uintptr_t p, struct hk__tab *t)
+{
+    struct hk__tab **h = hk__hint_of(p);
+    if (HK_UNLIKELY(__atomic_load_n(h, __ATOMIC_RELAXED) != t))
+        __atomic_store_n(h, t, __ATOMIC_RELAXED);
+}
+
 static inline uint64_t hk__hash(uintptr_t p)
 {
     return (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
@@ -959,6 +979,7 @@ static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
         t->used++;
     hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | tag);
     hk__count(&t->live, 1);
+    hk__hint_set(r->ptr, t);
     return 1;
 }
 
@@ -1127,10 +1148,24 @@ static int hk__get_other(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec 
 
 /* Look p up; with take, remove it.  Returns 1 / 0 / -1 as hk__dbg_take.
  * The caller's own table first, without a lock; then the others. */
+/* p in another thread's table or a shared one, under its lock. */
+static int hk__get_in(struct hk__tab *t, const void *p, unsigned heap, hk__rec *out,
+                      int take)
+{
+    int res;
+    hk__spin_lock(&t->lock);
+    if (t->shared)
+        res = hk__get_mine(t, (uintptr_t)p, heap, out, take);
+    else
+        res = hk__get_other(t, (uintptr_t)p, heap, out, take);
+    hk__spin_unlock(&t->lock);
+    return res;
+}
+
 static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
 {
     struct hk__thread *th = hk__thread_get();
-    struct hk__tab *mine = th ? th->tab : NULL, *t;
+    struct hk__tab *mine = th ? th->tab : NULL, *t, *hint;
     int res;
     if (HK_LIKELY(mine && !__atomic_load_n(&mine->shared, __ATOMIC_RELAXED))) {
         res = hk__get_mine(mine, (uintptr_t)p, heap, out, take);
@@ -1139,17 +1174,16 @@ static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
     } else {
         mine = NULL;
     }
+    hint = __atomic_load_n(hk__hint_of((uintptr_t)p), __ATOMIC_RELAXED);
+    if (hint == mine)
+        hint = NULL;
+    if (hint && (res = hk__get_in(hint, p, heap, out, take)) != 0)
+        return res;
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
-        if (t == mine)
+        if (t == mine || t == hint)
             continue;
-        hk__spin_lock(&t->lock);
-        if (t->shared)
-            res = hk__get_mine(t, (uintptr_t)p, heap, out, take);
-        else
-            res = hk__get_other(t, (uintptr_t)p, heap, out, take);
-        hk__spin_unlock(&t->lock);
-        if (res != 0)
+        if ((res = hk__get_in(t, p, heap, out, take)) != 0)
             return res;
     }
     return 0;
@@ -1300,6 +1334,7 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
             t->used += e == HK__E_EMPTY;
             hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | hk__tag(h));
             hk__count(&t->live, 1);
+            hk__hint_set((uintptr_t)p, t);
             return;
         }
     }
