@@ -356,8 +356,8 @@ typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
  * way, which sets the error and raises. */
 #define HK__FAST(h, f, ok, dok) \
     (HK_LIKELY(hk__in_table(h)) \
-     && HK_LIKELY(((((h)->disp ^ HK__D_LIVE) & ~(unsigned)(HK_HEAP_NO_SERIALIZE | (dok))) \
-                   | ((f) & ~(unsigned)(ok))) == 0))
+     && HK_LIKELY(((h)->disp & ~(unsigned)(HK_HEAP_NO_SERIALIZE | (dok))) == HK__D_LIVE) \
+     && HK_LIKELY(!((f) & ~(unsigned)(ok))))
 
 /* Out of line, so that the fast paths save no registers for them. */
 static __attribute__((noinline))
