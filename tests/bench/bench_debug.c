@@ -43,7 +43,7 @@ CHURN_THREAD(churn_tracked)
 struct workload {
     const char *name;
     int threads;
-    unsigned cross64;           /* 12/64: about 25% of frees cross threads */
+    unsigned cross64;           /* 10/64: about 25% of frees cross threads */
     double target;              /* tracked / plain */
     long ops;
     double cross[3];            /* measured share of crossing frees */
@@ -140,7 +140,7 @@ int main(void)
         { "1 thread", 1, 0, 1.5, 2000000, { 0 }, 0 },
         { "2 threads, own sets", 2, 0, 2.0, 1000000, { 0 }, 0 },
         { "4 threads, own sets", 4, 0, 2.0, 500000, { 0 }, 0 },
-        { "4 threads, 25% cross", 4, 12, 3.0, 500000, { 0 }, 0 },
+        { "4 threads, 25% cross", 4, 10, 3.0, 500000, { 0 }, 0 },
     };
     enum { NW = sizeof w / sizeof w[0] };
     bench_stat st[NW][3];
