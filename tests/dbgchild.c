@@ -419,7 +419,7 @@ static void *stress_main(void *arg)
         uint32_t n;
         int to = t;
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-        if ((x >> 40) % 64 < 11)              /* about 25% of frees cross */
+        if ((x >> 40) % 64 < 12)              /* a quarter or more of the frees cross */
             to = (t + 1 + (int)((x >> 50) % (STRESS_THREADS - 1))) % STRESS_THREADS;
         pthread_rwlock_rdlock(&g_stress_lock);
         old = __atomic_exchange_n(&g_stress_slot[to][x % STRESS_SLOTS],
