@@ -751,17 +751,21 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 #define HK__GONE ((uintptr_t)1)              /* rec.ptr bit 0: freed elsewhere */
 
 struct __attribute__((aligned(64))) hk__tab {
-    hk__spin lock;                  /* rebuilds, other threads, shared use */
+    /* the owner's line: other threads only read it */
     volatile int shared;            /* no owner: every change under lock   */
     uint32_t cap, used;             /* index slots; those not empty        */
     uint32_t *idx;
     uint32_t nrec;                  /* record ids handed out so far        */
     uint32_t free_id;               /* free list head, id + 1; 0: none     */
     unsigned long live;             /* records in the index (owner writes) */
-    unsigned long gone, cleaned;    /* marked by others; dropped by owner   */
+    unsigned long cleaned;          /* gone records the owner dropped      */
     hk__rec *chunk[HK__CHUNKS];
     struct hk__tab *link;           /* every table, newest first           */
     struct hk__tab *orphan;         /* shared tables waiting for a thread  */
+    /* what other threads write, on a line of its own (no false sharing
+     * with the owner's hot fields) */
+    hk__spin lock __attribute__((aligned(64)));  /* rebuilds, other threads, shared use */
+    unsigned long gone;             /* records marked gone by others        */
 };
 
 static struct hk__tab *volatile hk__tabs;    /* prepend only, never freed */
