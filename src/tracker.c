@@ -727,7 +727,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  *  - an index of 32-bit entries, linear probing with tombstones (entries
  *    never move either, except in a rebuild): record id and 6 bits of the
  *    pointer's hash, so a probe rarely reads a record that is not it.  It is
- *    kept 50% to 72% full: a lookup reads one cache line of it, a live
+ *    kept 56% to 72% full: a lookup reads one cache line of it, a live
  *    record costs 24 + 4 / load, about 30 bytes;
  *  - a free of another thread's block (rare) searches the other tables
  *    under their spin locks and marks the record gone with one CAS on its
@@ -914,7 +914,7 @@ static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
     hk__count(&t->cleaned, 1);
 }
 
-/* Rebuild the index for the live records, at most 50% full (lock held).
+/* Rebuild the index for the live records, at most 56% full (lock held).
  * Marked records go now. */
 static int hk__rebuild(struct hk__tab *t)
 {
@@ -923,7 +923,7 @@ static int hk__rebuild(struct hk__tab *t)
         uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
         live += p && !(p & HK__GONE);
     }
-    ncap = 2 * live + 64;
+    ncap = live + live / 5 * 4 + 64;
     ni = hk__dbg_os_alloc((size_t)ncap * sizeof *ni);
     if (!ni)
         return 0;
