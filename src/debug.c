@@ -30,7 +30,8 @@
 
 static void hk__real_free(void *p, unsigned kind)
 {
-    hk__dbg_freed_note(p);           /* before: once freed, p may be reused */
+    if (HK_UNLIKELY(hk__dbg_lost))
+        hk__dbg_freed_note(p);       /* before: once freed, p may be reused */
 #ifdef _WIN32
     if (kind & HK__K_ALIGNED) {
         _aligned_free(p);
@@ -45,7 +46,8 @@ static void hk__real_free(void *p, unsigned kind)
 static void *hk__record(void *p, size_t n, unsigned kind, const hk__src *src)
 {
     if (p) {
-        hk__dbg_freed_forget(p);
+        if (HK_UNLIKELY(hk__dbg_lost))
+            hk__dbg_freed_forget(p);
         hk__dbg_add(p, n, HK__HEAP_MALLOC, kind, src);
     }
     return p;
@@ -67,7 +69,7 @@ static void *hk__real_realloc(void *p, size_t n)
 void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
-    hk__dbg_start();
+    HK__DBG_START();
     return hk__record(malloc(n), n, 0, &src);
 }
 
@@ -92,8 +94,8 @@ static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src)
     int found;
     if (!p)
         return;
-    hk__dbg_start();
-    if ((found = hk__dbg_take(p, HK__HEAP_MALLOC, &r)) != 1) {
+    HK__DBG_START();
+    if (HK_UNLIKELY((found = hk__dbg_take(p, HK__HEAP_MALLOC, &r)) != 1)) {
         if (found == 0 && hk__unrecorded_block(p)) {
             hk__real_free(p, 0);
             return;

@@ -76,11 +76,28 @@ static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
     if (!be->lock)
         hk__mutex_init(&h->mutex);
     h->magic = HK__MAGIC;
+    h->disp = HK__D_LIVE | (flags & HK_HEAP_NO_SERIALIZE)
+        | (!be->lock && !(flags & HK_HEAP_NO_SERIALIZE) ? HK__D_LOCK : 0)
+        | (be->caps & HK_CAP_ANY_THREAD ? 0 : HK__D_OWNER)
+        | (__atomic_load_n(&hk__dbg_active, __ATOMIC_ACQUIRE) ? HK__D_DEBUG : 0);
     return h;
+}
+
+/* The debugger is on from now: every heap's calls take the slow path,
+ * where they are recorded.  (It is never switched off.) */
+void hk__heaps_debug_on(void)
+{
+    size_t i;
+    hk__global_lock();
+    for (i = 0; i < hk__used; i++)
+        if (hk__slots[i].h.magic == HK__MAGIC)
+            __atomic_or_fetch(&hk__slots[i].h.disp, HK__D_DEBUG, __ATOMIC_RELEASE);
+    hk__global_unlock();
 }
 
 static void hk__slot_kill(hk_heap *h)
 {
+    h->disp = 0;
     h->magic = 0;
     hk__snapshot_free(h);
     if (!h->be->lock)
@@ -322,9 +339,44 @@ void *hk__alloc_at(hk_heap *h, unsigned flags, size_t n, const hk__src *src, voi
     return hk__fail_alloc(err, flags, n);
 }
 
+/* Is h a slot of the table?  One rotate and compare: an address inside
+ * the table that is not a slot's start rotates its low bits up, out of
+ * range.  Only then may the slot's dispatch word be read. */
+static inline int hk__in_table(const hk_heap *h)
+{
+    uintptr_t off = (uintptr_t)h - (uintptr_t)hk__slots;
+    off = (off >> 7) | (off << (sizeof off * 8 - 7));
+    return off < HK__MAX_HEAPS;
+}
+typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
+
+/* The fast paths: a live heap whose word has no slow bit (no core lock,
+ * no owner check, no debugger; dok: the ones this call ignores) and a call
+ * with only the flags the backend takes as they are (ok).  Everything else, and every failure, goes the full
+ * way, which sets the error and raises. */
+#define HK__FAST(h, f, ok, dok) \
+    (HK_LIKELY(hk__in_table(h)) \
+     && HK_LIKELY(((h)->disp & ~(unsigned)(HK_HEAP_NO_SERIALIZE | (dok))) == HK__D_LIVE) \
+     && HK_LIKELY(!((f) & ~(unsigned)(ok))))
+
+/* Out of line, so that the fast paths save no registers for them. */
+static __attribute__((noinline))
+void *hk__alloc_slow(hk_heap *h, unsigned flags, size_t n, void *ret)
+{
+    return hk__alloc_at(h, flags, n, NULL, ret);
+}
+
 void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
 {
-    return hk__alloc_at(h, flags, n, NULL, __builtin_return_address(0));
+    if (HK__FAST(h, flags, HK_HEAP_NO_SERIALIZE | HK_HEAP_ZERO_MEMORY, 0)) {
+        void *p;
+        int err = h->be->alloc(h->bh, (h->disp | flags) & (HK_HEAP_NO_SERIALIZE
+                                                           | HK_HEAP_ZERO_MEMORY), n, &p);
+        if (HK_LIKELY(err == HK_OK))
+            return p;
+        return hk__fail_alloc(err, flags | h->flags, n);
+    }
+    return hk__alloc_slow(h, flags, n, __builtin_return_address(0));
 }
 
 void *hk__alloc_src(hk_heap *h, unsigned flags, size_t n, const hk__src *src)
@@ -359,6 +411,14 @@ static void *hk__realloc_at(hk_heap *h, unsigned flags, void *p, size_t n,
 
 void *hk_realloc(hk_heap *h, unsigned flags, void *p, size_t n)
 {
+    if (p && HK__FAST(h, flags, HK_HEAP_NO_SERIALIZE | HK_HEAP_ZERO_MEMORY
+                                | HK_HEAP_REALLOC_IN_PLACE_ONLY, 0)) {
+        void *q;
+        int err = h->be->realloc(h->bh, (h->disp | flags) & ~HK__D_LIVE, p, n, &q);
+        if (HK_LIKELY(err == HK_OK))
+            return q;
+        return hk__fail_alloc(err, flags | h->flags, n);
+    }
     return hk__realloc_at(h, flags, p, n, NULL, __builtin_return_address(0));
 }
 
@@ -395,9 +455,23 @@ int hk__free_at(hk_heap *h, unsigned flags, void *p, const hk__src *src, void *r
     return 0;
 }
 
+static __attribute__((noinline))
+int hk__free_slow(hk_heap *h, unsigned flags, void *p, void *ret)
+{
+    return hk__free_at(h, flags, p, NULL, ret);
+}
+
 int hk_free(hk_heap *h, unsigned flags, void *p)
 {
-    return hk__free_at(h, flags, p, NULL, __builtin_return_address(0));
+    /* free has no owner check */
+    if (p && HK__FAST(h, flags, HK_HEAP_NO_SERIALIZE, HK__D_OWNER)) {
+        int err = h->be->free(h->bh, (h->disp | flags) & HK_HEAP_NO_SERIALIZE, p);
+        if (HK_LIKELY(err == HK_OK))
+            return 1;
+        hk__set_error(err);
+        return 0;
+    }
+    return hk__free_slow(h, flags, p, __builtin_return_address(0));
 }
 
 int hk__free_src(hk_heap *h, unsigned flags, void *p, const hk__src *src)
@@ -409,6 +483,13 @@ size_t hk_size(hk_heap *h, unsigned flags, const void *p)
 {
     size_t n = 0;
     int err;
+    if (p && HK__FAST(h, flags, HK_HEAP_NO_SERIALIZE, HK__D_OWNER | HK__D_DEBUG)) {
+        err = h->be->size(h->bh, (h->disp | flags) & HK_HEAP_NO_SERIALIZE, p, &n);
+        if (HK_LIKELY(err == HK_OK))
+            return n;
+        hk__set_error(err);
+        return (size_t)-1;
+    }
     if (!hk__heap_check(h)) {
         hk__set_error(h ? HK_ERR_INVALID_HANDLE : HK_ERR_INVALID_PARAMETER);
         return (size_t)-1;

@@ -85,6 +85,7 @@ struct hk_heap {
     uint32_t kind;              /* HK__HEAP_* bits                        */
     unsigned flags;             /* creation flags, merged into each call  */
     unsigned caps;
+    unsigned disp;              /* HK__D_*: the dispatch facts, one word  */
     const hk_backend *be;
     void *bh;                   /* the backend's heap                     */
     uint64_t seq;               /* creation order, for enumeration        */
@@ -97,8 +98,19 @@ struct hk_heap {
 #define HK__SLOT_SIZE 128
 #define HK__MAX_HEAPS 16384
 
+/* The dispatch word: everything hk_alloc/hk_free/hk_realloc/hk_size must
+ * know before calling the backend, precomputed, so that the fast path tests
+ * one word.  A live slot has HK__D_LIVE plus the heap's own
+ * HK_HEAP_NO_SERIALIZE (passed on to the backend); any other bit sends the
+ * call down the slow path.  A dead or unused slot's word is 0. */
+#define HK__D_LIVE   0x40000000u  /* the slot is a live heap               */
+#define HK__D_LOCK   0x01000000u  /* the core serializes (no backend lock) */
+#define HK__D_OWNER  0x02000000u  /* only the creator thread may allocate  */
+#define HK__D_DEBUG  0x04000000u  /* the Heap Debugger records calls       */
+
 /* heap.c */
 hk_heap *hk__heap_check(hk_heap *h);   /* h if live, else NULL */
+void hk__heaps_debug_on(void);         /* the debugger started: every heap */
 void hk__call_lock(hk_heap *h, unsigned flags);
 void hk__call_unlock(hk_heap *h, unsigned flags);
 

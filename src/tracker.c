@@ -132,7 +132,7 @@ static void hk__spin_unlock(hk__spin *l)
 /* ---- start -------------------------------------------------------------- */
 
 static hk__spin hk__start_lock;
-static int hk__started;
+int hk__dbg_started;                 /* tracker.h: HK__DBG_START */
 
 static long hk__env_long(const char *name)
 {
@@ -143,10 +143,10 @@ static long hk__env_long(const char *name)
 void hk__dbg_start(void)
 {
     const char *v;
-    if (__atomic_load_n(&hk__started, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&hk__dbg_started, __ATOMIC_ACQUIRE))
         return;
     hk__spin_lock(&hk__start_lock);
-    if (!hk__started) {
+    if (!hk__dbg_started) {
         v = getenv("HEAPKIT_FORMAT");
         hk__dbg_cfg.json = v && strcmp(v, "json") == 0;
         v = getenv("HEAPKIT_LANG");
@@ -163,7 +163,8 @@ void hk__dbg_start(void)
         }
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
-        __atomic_store_n(&hk__started, 1, __ATOMIC_RELEASE);
+        hk__heaps_debug_on();
+        __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
     }
     hk__spin_unlock(&hk__start_lock);
 }
@@ -253,6 +254,7 @@ struct hk__thread {
     void *map;                       /* the OS memory: [guard][alt stack][this] */
     size_t map_size;
     void *alt;                       /* our alternate signal stack, if set up */
+    struct hk__tab *tab;             /* this thread's records */
 #ifdef _WIN32
     DWORD tid;
 #endif
@@ -304,6 +306,9 @@ static size_t hk__page(void)
 }
 
 static void hk__thread_retire(struct hk__thread *t);
+struct hk__tab;
+static struct hk__tab *hk__tab_get(void);
+static void hk__tab_orphan(struct hk__tab *t);
 
 /* The state goes when its thread ends: a pthread key destructor on POSIX;
  * on Windows an FLS callback, which needs no DLL entry point, so it works
@@ -463,6 +468,7 @@ static struct hk__thread *hk__thread_new(void)
     __atomic_add_fetch(&hk__nthreads, 1, __ATOMIC_RELAXED);
     hk__spin_unlock(&hk__threads_lock);
     hk__key_set(t);
+    t->tab = hk__tab_get();
     hk__me = t;
     return t;
 }
@@ -488,6 +494,8 @@ static void hk__thread_retire(struct hk__thread *t)
     int may_free;
     if (hk__me == t)
         hk__me = NULL;
+    hk__tab_orphan(t->tab);
+    t->tab = NULL;
     may_free = hk__alt_stack_drop(t);
     hk__spin_lock(&hk__threads_lock);
     __atomic_add_fetch(&hk__threads_seq, 1, __ATOMIC_SEQ_CST);     /* odd */
@@ -708,32 +716,97 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
     return id;
 }
 
-/* ---- shards of records ----------------------------------------------------- */
+/* ---- per-thread tables of records ----------------------------------------- */
 
-#define HK__SHARDS 64u
-#define HK__MAX_DIST 31u                    /* fits the record's dist bits */
+/* Each thread records its allocations in a table of its own, so that its
+ * mallocs and frees take no lock and write no shared cache line:
+ *  - records sit in chunks that never move (chunk k holds HK__CHUNK0 << k
+ *    records, so a record id finds its chunk with one bit scan), reused
+ *    through a free list: 24 bytes per record, and a reader on another
+ *    thread never sees one move;
+ *  - an index of 32-bit entries, linear probing with tombstones (entries
+ *    never move either, except in a rebuild): record id and 6 bits of the
+ *    pointer's hash, so a probe rarely reads a record that is not it.  It is
+ *    kept 56% to 72% full: a lookup reads one cache line of it, a live
+ *    record costs 24 + 4 / load, about 30 bytes;
+ *  - a free of another thread's block (rare) searches the other tables
+ *    under their spin locks and marks the record gone with one CAS on its
+ *    pointer (bit 0); the owner drops marked records when it meets them
+ *    (or rebuilds).  The owner changes its index without the lock and
+ *    takes the lock only to replace the index (a rebuild): that is all a
+ *    reader on another thread must not see half done;
+ *  - a thread's table outlives it: at thread exit it becomes shared
+ *    (every change under its lock) until a new thread adopts it.
+ * A pointer is freed by one thread at a time in a correct program; two
+ * threads freeing the same block at the same moment are not told apart. */
 
-/* Records live in the shard's table itself, in Robin Hood order (a record
- * at distance d from its home slot is never behind one closer to home):
- * a lookup reads one or two cache lines, a miss stops early, and a
- * delete shifts the run back without tombstones.  The table is kept 75% to
- * 90% full, so a live record costs 24 / load = 27-32 bytes. */
-struct __attribute__((aligned(64))) hk__shard {
-    hk__spin lock;
-    uint32_t cap, live;
-    hk__rec *tab;                           /* ptr == 0: empty */
+#define HK__CHUNK0_LOG 10u
+#define HK__CHUNK0 (1u << HK__CHUNK0_LOG)
+#define HK__CHUNKS 16u                       /* 1024 * (2^16 - 1) records */
+#define HK__TAG_BITS 6u
+#define HK__TAG_MASK ((1u << HK__TAG_BITS) - 1)
+#define HK__MAX_RECS (HK__CHUNK0 * ((1u << HK__CHUNKS) - 1))
+#define HK__E_EMPTY 0u
+#define HK__E_TOMB 1u
+#define HK__GONE ((uintptr_t)1)              /* rec.ptr bit 0: freed elsewhere */
+
+struct __attribute__((aligned(64))) hk__tab {
+    /* the owner's line: other threads only read it */
+    volatile int shared;            /* no owner: every change under lock   */
+    uint32_t cap, used;             /* index slots; those not empty        */
+    uint32_t *idx;
+    uint32_t nrec;                  /* record ids handed out so far        */
+    uint32_t free_id;               /* free list head, id + 1; 0: none     */
+    unsigned long live;             /* records in the index (owner writes) */
+    unsigned long cleaned;          /* gone records the owner dropped      */
+    hk__rec *chunk[HK__CHUNKS];
+    struct hk__tab *link;           /* every table, newest first           */
+    struct hk__tab *orphan;         /* shared tables waiting for a thread  */
+    /* what other threads write, on a line of its own (no false sharing
+     * with the owner's hot fields) */
+    hk__spin lock __attribute__((aligned(64)));  /* rebuilds, other threads, shared use */
+    unsigned long gone;             /* records marked gone by others        */
 };
 
-static struct hk__shard hk__shards[HK__SHARDS];
+static struct hk__tab *volatile hk__tabs;    /* prepend only, never freed */
+static struct hk__tab *hk__orphans;
+static hk__spin hk__tabs_lock;
+static struct hk__tab hk__fallback_tab = { .shared = 1 };  /* no thread state */
+static volatile int hk__fallback_linked;
+
+/* Which table last recorded a block in each 16 MiB of address space: a
+ * free from another thread looks there first.  Allocators hand a thread
+ * blocks from its own regions (glibc's arenas, mimalloc's pages), so the
+ * hint is mostly right; it is only a hint (written when it changes, read
+ * without a lock). */
+#define HK__HINTS 4096u
+static struct hk__tab *hk__hint[HK__HINTS];
+
+static inline struct hk__tab **hk__hint_of(uintptr_t p)
+{
+    return &hk__hint[(p >> 24) & (HK__HINTS - 1)];
+}
+
+static inline void hk__hint_set(uintptr_t p, struct hk__tab *t)
+{
+    struct hk__tab **h = hk__hint_of(p);
+    if (HK_UNLIKELY(__atomic_load_n(h, __ATOMIC_RELAXED) != t))
+        __atomic_store_n(h, t, __ATOMIC_RELAXED);
+}
 
 static inline uint64_t hk__hash(uintptr_t p)
 {
     return (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
 }
 
-static inline uint32_t hk__home(uintptr_t p, uint32_t cap)
+static inline uint32_t hk__home(uint64_t h, uint32_t cap)
 {
-    return (uint32_t)(((hk__hash(p) >> 26) & 0xFFFFFFFFu) * cap >> 32);
+    return (uint32_t)((h >> 32) * cap >> 32);
+}
+
+static inline uint32_t hk__tag(uint64_t h)
+{
+    return (uint32_t)(h >> 20) & HK__TAG_MASK;
 }
 
 static inline uint32_t hk__next(uint32_t pos, uint32_t cap)
@@ -741,163 +814,411 @@ static inline uint32_t hk__next(uint32_t pos, uint32_t cap)
     return pos + 1 == cap ? 0 : pos + 1;
 }
 
-static inline unsigned hk__dist(const hk__rec *r) { return HK__REC_DIST(r); }
-
-static inline void hk__set_dist(hk__rec *r, unsigned d)
+static inline hk__rec *hk__rec_at(const struct hk__tab *t, uint32_t id)
 {
-    r->meta = (r->meta & ~((uint64_t)HK__MAX_DIST << 3)) | ((uint64_t)d << 3);
+    uint32_t v = id + HK__CHUNK0;
+    unsigned k = 31u - (unsigned)__builtin_clz(v) - HK__CHUNK0_LOG;
+    return &t->chunk[k][v - (HK__CHUNK0 << k)];
 }
 
-/* The slot of p, or UINT32_MAX. */
-static uint32_t hk__find(const struct hk__shard *s, uintptr_t p)
+static inline uintptr_t hk__rec_ptr(const hk__rec *r)
 {
-    uint32_t pos = hk__home(p, s->cap), d;
-    for (d = 0;; d++, pos = hk__next(pos, s->cap)) {
-        const hk__rec *r = &s->tab[pos];
-        if (r->ptr == p)
-            return pos;
-        if (r->ptr == 0 || hk__dist(r) < d)
+    return __atomic_load_n(&r->ptr, __ATOMIC_ACQUIRE);
+}
+
+/* Records are read by other threads (lookups, reports) while the owner
+ * writes: relaxed atomic accesses, plain moves on x86. */
+static inline void hk__rec_load(const hk__rec *r, hk__rec *out)
+{
+    out->ptr = __atomic_load_n(&r->ptr, __ATOMIC_ACQUIRE);
+    out->meta = __atomic_load_n(&r->meta, __ATOMIC_RELAXED);
+    out->no = __atomic_load_n(&r->no, __ATOMIC_RELAXED);
+    out->site = __atomic_load_n(&r->site, __ATOMIC_RELAXED);
+}
+
+static inline void hk__rec_store(hk__rec *r, const hk__rec *in)
+{
+    __atomic_store_n(&r->meta, in->meta, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->no, in->no, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->site, in->site, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->ptr, in->ptr, __ATOMIC_RELEASE);
+}
+
+static inline void hk__idx_set(struct hk__tab *t, uint32_t pos, uint32_t e)
+{
+    __atomic_store_n(&t->idx[pos], e, __ATOMIC_RELEASE);
+}
+
+static inline void hk__count(unsigned long *c, long d)
+{
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (unsigned long)d,
+                     __ATOMIC_RELAXED);
+}
+
+/* A record id for a new record, or UINT32_MAX (out of memory). */
+static uint32_t hk__id_new(struct hk__tab *t)
+{
+    uint32_t id, v;
+    unsigned k;
+    if (t->free_id) {
+        id = t->free_id - 1;
+        t->free_id = hk__rec_at(t, id)->no;
+        return id;
+    }
+    if (t->nrec >= HK__MAX_RECS)
+        return UINT32_MAX;
+    id = t->nrec;
+    v = id + HK__CHUNK0;
+    k = 31u - (unsigned)__builtin_clz(v) - HK__CHUNK0_LOG;
+    if (!t->chunk[k]) {
+        hk__rec *c = hk__dbg_os_alloc((size_t)(HK__CHUNK0 << k) * sizeof(hk__rec));
+        if (!c)
             return UINT32_MAX;
+        __atomic_store_n(&t->chunk[k], c, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&t->nrec, id + 1, __ATOMIC_RELEASE);
+    return id;
+}
+
+static inline __attribute__((always_inline)) void hk__id_free(struct hk__tab *t, uint32_t id)
+{
+    hk__rec *r = hk__rec_at(t, id);
+    __atomic_store_n(&r->ptr, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->no, t->free_id, __ATOMIC_RELAXED);
+    t->free_id = id + 1;
+}
+
+/* Drop the index entry at pos (owner, or lock held on a shared table):
+ * empty when the run ends there (so runs stay short), else a tombstone. */
+static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t, uint32_t pos)
+{
+    if (t->idx[hk__next(pos, t->cap)] == HK__E_EMPTY) {
+        hk__idx_set(t, pos, HK__E_EMPTY);
+        t->used--;
+        for (pos = pos ? pos - 1 : t->cap - 1; t->idx[pos] == HK__E_TOMB;
+             pos = pos ? pos - 1 : t->cap - 1) {
+            hk__idx_set(t, pos, HK__E_EMPTY);
+            t->used--;
+        }
+    } else {
+        hk__idx_set(t, pos, HK__E_TOMB);
     }
 }
 
-/* Place a record that is not in the table.  When a run gets too long it
- * returns 0 with the record still to place (maybe another one, swapped
- * out on the way) in *rec. */
-static int hk__place(hk__rec *tab, uint32_t cap, hk__rec *rec)
+/* A record another thread marked gone: the owner lets it go. */
+static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
 {
-    hk__rec cur = *rec, t;
-    uint32_t pos = hk__home(cur.ptr, cap), d = 0;
-    hk__set_dist(&cur, 0);
-    for (;; pos = hk__next(pos, cap)) {
-        hk__rec *r = &tab[pos];
-        if (r->ptr == 0) {
-            *r = cur;
-            return 1;
-        }
-        if (hk__dist(r) < d) {              /* take from the rich */
-            t = *r;
-            *r = cur;
-            cur = t;
-            d = hk__dist(&cur);
-        }
-        if (++d > HK__MAX_DIST) {
-            *rec = cur;
-            return 0;
-        }
-        hk__set_dist(&cur, d);
-    }
+    hk__idx_drop(t, pos);
+    hk__id_free(t, id);
+    hk__count(&t->live, -1);
+    hk__count(&t->cleaned, 1);
 }
 
-static void hk__unplace(struct hk__shard *s, uint32_t pos)
+/* Rebuild the index for the live records, at most 56% full (lock held).
+ * Marked records go now. */
+static int hk__rebuild(struct hk__tab *t)
 {
-    uint32_t next = hk__next(pos, s->cap);
-    while (s->tab[next].ptr != 0 && hk__dist(&s->tab[next]) != 0) {
-        s->tab[pos] = s->tab[next];
-        hk__set_dist(&s->tab[pos], hk__dist(&s->tab[next]) - 1);
-        pos = next;
-        next = hk__next(next, s->cap);
+    uint32_t ncap, i, *ni, live = 0;
+    for (i = 0; i < t->nrec; i++) {
+        uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
+        live += p && !(p & HK__GONE);
     }
-    s->tab[pos].ptr = 0;
-}
-
-/* Rebuild the table for `want` live records at 75% load (at least `min`
- * slots).  Shard lock held. */
-static int hk__rebuild(struct hk__shard *s, uint32_t want, uint32_t min)
-{
-    uint32_t ncap = want + want / 3 + 1, i;
-    hk__rec *nt;
-    if (ncap < min)
-        ncap = min;
-    if (ncap < 64)
-        ncap = 64;
-    for (;;) {
-        nt = hk__dbg_os_alloc((size_t)ncap * sizeof *nt);
-        if (!nt)
-            return 0;
-        memset(nt, 0, (size_t)ncap * sizeof *nt);
-        for (i = 0; i < s->cap; i++) {
-            hk__rec r = s->tab[i];
-            if (r.ptr && !hk__place(nt, ncap, &r))
-                break;
+    ncap = live + live / 5 * 4 + 64;
+    ni = hk__dbg_os_alloc((size_t)ncap * sizeof *ni);
+    if (!ni)
+        return 0;
+    memset(ni, 0, (size_t)ncap * sizeof *ni);
+    for (i = 0; i < t->nrec; i++) {
+        hk__rec *r = hk__rec_at(t, i);
+        uintptr_t p = hk__rec_ptr(r);
+        uint64_t h;
+        uint32_t pos;
+        if (!p)
+            continue;
+        if (p & HK__GONE) {
+            hk__id_free(t, i);
+            hk__count(&t->live, -1);
+            hk__count(&t->cleaned, 1);
+            continue;
         }
-        if (i == s->cap)
-            break;
-        hk__dbg_os_free(nt, (size_t)ncap * sizeof *nt);   /* crowded: spread */
-        ncap += ncap / 2;
+        h = hk__hash(p);
+        for (pos = hk__home(h, ncap); ni[pos]; pos = hk__next(pos, ncap))
+            ;
+        ni[pos] = ((i + 1) << HK__TAG_BITS) | hk__tag(h);
     }
-    hk__dbg_os_free(s->tab, (size_t)s->cap * sizeof *nt);
-    s->tab = nt;
-    s->cap = ncap;
+    hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *ni);
+    __atomic_store_n(&t->idx, ni, __ATOMIC_RELEASE);
+    t->cap = ncap;
+    t->used = live;
     return 1;
+}
+
+/* Insert the record of r->ptr (owner, or lock held on a shared table)
+ * at the first free or tombstone slot of its run: one short probe, no
+ * lookup first.  (A block freed behind the tracker's back, (free)(p), and
+ * handed out again gets a second record; its first one stays behind the
+ * new one and is reported as a leak.)  0: out of memory. */
+static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
+{
+    uint64_t h = hk__hash(r->ptr);
+    uint32_t tag = hk__tag(h), pos, e, id;
+    if (HK_UNLIKELY((uint64_t)(t->used + 1) * 25 > (uint64_t)t->cap * 18)) {
+        int ok;
+        if (!locked)
+            hk__spin_lock(&t->lock);
+        ok = hk__rebuild(t);
+        if (!locked)
+            hk__spin_unlock(&t->lock);
+        if (!ok && t->used + 1 >= t->cap)
+            return 0;                       /* full and no memory */
+    }
+    id = hk__id_new(t);
+    if (HK_UNLIKELY(id == UINT32_MAX))
+        return 0;
+    hk__rec_store(hk__rec_at(t, id), r);
+    for (pos = hk__home(h, t->cap); (e = t->idx[pos]) > HK__E_TOMB;
+         pos = hk__next(pos, t->cap))
+        ;
+    if (e == HK__E_EMPTY)
+        t->used++;
+    hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | tag);
+    hk__count(&t->live, 1);
+    hk__hint_set(r->ptr, t);
+    return 1;
+}
+
+/* Find p in t: its index position and record id, or 0.  mine: the
+ * caller owns t (or holds the lock of a shared one) and may drop the
+ * marked records it meets. */
+static int hk__tab_find(struct hk__tab *t, uintptr_t p, uint32_t *pos_out,
+                        uint32_t *id_out, int mine)
+{
+    uint64_t h = hk__hash(p);
+    uint32_t tag = hk__tag(h), pos, e, cap = t->cap;
+    const uint32_t *idx = __atomic_load_n(&t->idx, __ATOMIC_ACQUIRE);
+    if (!cap)
+        return 0;
+    for (pos = hk__home(h, cap); (e = __atomic_load_n(&idx[pos], __ATOMIC_ACQUIRE))
+                                 != HK__E_EMPTY; pos = hk__next(pos, cap)) {
+        if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
+            uint32_t id = (e >> HK__TAG_BITS) - 1;
+            uintptr_t rp = hk__rec_ptr(hk__rec_at(t, id));
+            if (rp == p) {
+                *pos_out = pos;
+                *id_out = id;
+                return 1;
+            }
+            if (mine && rp == (p | HK__GONE)) {
+                hk__clean(t, pos, id);
+                if (idx[pos] == HK__E_EMPTY)
+                    return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* New tables are linked for good: other threads walk the list without a
+ * lock. */
+static void hk__tab_link(struct hk__tab *t)
+{
+    t->link = hk__tabs;
+    __atomic_store_n(&hk__tabs, t, __ATOMIC_RELEASE);
+}
+
+/* A table for a new thread: an orphan if there is one, else new memory.
+ * NULL: out of memory (the thread uses the shared fallback table). */
+static struct hk__tab *hk__tab_get(void)
+{
+    struct hk__tab *t;
+    hk__spin_lock(&hk__tabs_lock);
+    t = hk__orphans;
+    if (t) {
+        hk__orphans = t->orphan;
+        hk__spin_unlock(&hk__tabs_lock);
+        hk__spin_lock(&t->lock);
+        __atomic_store_n(&t->shared, 0, __ATOMIC_RELEASE);
+        hk__spin_unlock(&t->lock);
+        return t;
+    }
+    t = hk__dbg_os_alloc(sizeof *t);
+    if (t) {
+        memset(t, 0, sizeof *t);
+        hk__tab_link(t);
+    }
+    hk__spin_unlock(&hk__tabs_lock);
+    return t;
+}
+
+/* The owner thread ends: its records stay, the table waits for another. */
+static void hk__tab_orphan(struct hk__tab *t)
+{
+    if (!t)
+        return;
+    hk__spin_lock(&t->lock);
+    __atomic_store_n(&t->shared, 1, __ATOMIC_RELEASE);
+    if (t->live == t->gone - t->cleaned) {
+        /* nothing live: its memory goes back (a thread that freed all it
+         * allocated leaves nothing behind) */
+        unsigned k;
+        __atomic_store_n(&t->nrec, 0, __ATOMIC_RELEASE);
+        for (k = 0; k < HK__CHUNKS && t->chunk[k]; k++) {
+            hk__dbg_os_free(t->chunk[k], (size_t)(HK__CHUNK0 << k) * sizeof(hk__rec));
+            t->chunk[k] = NULL;
+        }
+        hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
+        t->idx = NULL;
+        t->cap = t->used = t->free_id = 0;
+        t->live = t->gone = t->cleaned = 0;
+    }
+    hk__spin_unlock(&t->lock);
+    hk__spin_lock(&hk__tabs_lock);
+    t->orphan = hk__orphans;
+    hk__orphans = t;
+    hk__spin_unlock(&hk__tabs_lock);
+}
+
+static struct hk__tab *hk__fallback(void)
+{
+    if (!__atomic_load_n(&hk__fallback_linked, __ATOMIC_ACQUIRE)) {
+        hk__spin_lock(&hk__tabs_lock);
+        if (!hk__fallback_linked) {
+            hk__tab_link(&hk__fallback_tab);
+            __atomic_store_n(&hk__fallback_linked, 1, __ATOMIC_RELEASE);
+        }
+        hk__spin_unlock(&hk__tabs_lock);
+    }
+    return &hk__fallback_tab;
+}
+
+static struct hk__tab *hk__my_tab(void)
+{
+    struct hk__thread *t = hk__thread_get();
+    return t && t->tab ? t->tab : hk__fallback();
 }
 
 /* Insert or replace the record for r->ptr.  0 if out of memory. */
 static int hk__put(const hk__rec *r)
 {
-    struct hk__shard *s = &hk__shards[hk__hash(r->ptr) >> 58];
-    uint32_t pos;
-    int ok = 1;
-    hk__spin_lock(&s->lock);
-    if (s->cap == 0 || (uint64_t)(s->live + 1) * 10 > (uint64_t)s->cap * 9)
-        if (!hk__rebuild(s, s->live + 1, 0)) {
-            ok = 0;
-            goto out;
-        }
-    pos = hk__find(s, r->ptr);
-    if (pos != UINT32_MAX) {
-        /* a block freed behind the tracker's back ((free)(p)), now reused */
-        unsigned d = hk__dist(&s->tab[pos]);
-        s->tab[pos] = *r;
-        hk__set_dist(&s->tab[pos], d);
-        goto out;
-    }
-    {
-        hk__rec todo = *r;
-        while (!hk__place(s->tab, s->cap, &todo))
-            if (!hk__rebuild(s, s->live + 1, s->cap + s->cap / 2)) {
-                /* todo is lost: counted as not recorded (a record already
-                 * in the table may be the one that was swapped out) */
-                s->live--;
-                ok = 0;
-                break;
-            }
-    }
-    s->live++;
-out:
-    hk__spin_unlock(&s->lock);
+    struct hk__tab *t = hk__my_tab();
+    int ok;
+    if (HK_LIKELY(!__atomic_load_n(&t->shared, __ATOMIC_RELAXED)))
+        return hk__tab_put(t, r, 0);
+    hk__spin_lock(&t->lock);
+    ok = hk__tab_put(t, r, 1);
+    hk__spin_unlock(&t->lock);
     return ok;
 }
 
-/* Look p up; with take, remove it.  Returns 1 / 0 / -1 as hk__dbg_take. */
-static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
+/* p in t, which the caller owns or has locked as shared: 1 / 0 / -1. */
+static int hk__get_mine(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec *out,
+                        int take)
 {
-    struct hk__shard *s = &hk__shards[hk__hash((uintptr_t)p) >> 58];
-    uint32_t pos;
-    int res = 0;
-    hk__spin_lock(&s->lock);
-    if (s->cap == 0 || (pos = hk__find(s, (uintptr_t)p)) == UINT32_MAX)
-        goto out;
-    *out = s->tab[pos];
-    hk__set_dist(out, 0);
-    if (HK__REC_HEAP(out) != heap) {
-        res = -1;
-        goto out;
-    }
-    res = 1;
+    uint32_t pos, id;
+    if (!hk__tab_find(t, p, &pos, &id, 1))
+        return 0;
+    hk__rec_load(hk__rec_at(t, id), out);
+    if (HK__REC_HEAP(out) != heap)
+        return -1;
     if (take) {
-        hk__unplace(s, pos);
-        /* shrink a table that emptied out (hysteresis: at half of 75%) */
-        if (--s->live * 8 < s->cap * 3 && s->cap > 64)
-            hk__rebuild(s, s->live, 0);
+        hk__idx_drop(t, pos);
+        hk__id_free(t, id);
+        hk__count(&t->live, -1);
     }
-out:
-    hk__spin_unlock(&s->lock);
+    return 1;
+}
+
+/* p in another thread's table (lock held): taking marks it gone. */
+static int hk__get_other(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec *out,
+                         int take)
+{
+    uint32_t pos, id;
+    hk__rec *r;
+    uintptr_t want = p;
+    if (!hk__tab_find(t, p, &pos, &id, 0))
+        return 0;
+    r = hk__rec_at(t, id);
+    hk__rec_load(r, out);                   /* before the mark: then the owner may reuse it */
+    if (HK__REC_HEAP(out) != heap)
+        return -1;
+    if (take) {
+        if (!__atomic_compare_exchange_n(&r->ptr, &want, p | HK__GONE, 0,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return 0;                       /* freed at this moment by its owner */
+        __atomic_add_fetch(&t->gone, 1, __ATOMIC_RELAXED);
+    }
+    return 1;
+}
+
+/* Look p up; with take, remove it.  Returns 1 / 0 / -1 as hk__dbg_take.
+ * The caller's own table first, without a lock; then the others. */
+/* p in another thread's table or a shared one, under its lock. */
+static int hk__get_in(struct hk__tab *t, const void *p, unsigned heap, hk__rec *out,
+                      int take)
+{
+    int res;
+    hk__spin_lock(&t->lock);
+    if (t->shared)
+        res = hk__get_mine(t, (uintptr_t)p, heap, out, take);
+    else
+        res = hk__get_other(t, (uintptr_t)p, heap, out, take);
+    hk__spin_unlock(&t->lock);
     return res;
 }
 
+static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
+{
+    struct hk__thread *th = hk__thread_get();
+    struct hk__tab *mine = th ? th->tab : NULL, *t, *hint;
+    int res;
+    if (HK_LIKELY(mine && !__atomic_load_n(&mine->shared, __ATOMIC_RELAXED))) {
+        res = hk__get_mine(mine, (uintptr_t)p, heap, out, take);
+        if (HK_LIKELY(res != 0))
+            return res;
+    } else {
+        mine = NULL;
+    }
+    hint = __atomic_load_n(hk__hint_of((uintptr_t)p), __ATOMIC_RELAXED);
+    if (hint == mine)
+        hint = NULL;
+    if (hint && (res = hk__get_in(hint, p, heap, out, take)) != 0)
+        return res;
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+        if (t == mine || t == hint)
+            continue;
+        if ((res = hk__get_in(t, p, heap, out, take)) != 0)
+            return res;
+    }
+    return 0;
+}
+
+/* The common free: the block is in the caller's own table.  One probe,
+ * no lock, no shared write; anything else takes the full way. */
 int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
 {
+    struct hk__thread *th = hk__me;
+    struct hk__tab *t;
+    if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->cap)) {
+        uint64_t h = hk__hash((uintptr_t)p);
+        uint32_t tag = hk__tag(h), pos, e;
+        for (pos = hk__home(h, t->cap); (e = t->idx[pos]) != HK__E_EMPTY;
+             pos = hk__next(pos, t->cap)) {
+            if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
+                uint32_t id = (e >> HK__TAG_BITS) - 1;
+                hk__rec *r = hk__rec_at(t, id);
+                if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
+                    break;                  /* rare: the full way */
+                *out = *r;
+                if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
+                    return -1;
+                hk__idx_drop(t, pos);
+                hk__id_free(t, id);
+                hk__count(&t->live, -1);
+                return 1;
+            }
+        }
+    }
     return hk__get(p, heap, out, 1);
 }
 
@@ -906,11 +1227,11 @@ int hk__dbg_peek(const void *p, unsigned heap, hk__rec *out)
     return hk__get(p, heap, out, 0);
 }
 
-static volatile int hk__lost;
+volatile int hk__dbg_lost;
 
 int hk__dbg_records_lost(void)
 {
-    return __atomic_load_n(&hk__lost, __ATOMIC_RELAXED);
+    return __atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED);
 }
 
 /* Once records were lost, the C runtime's addresses freed since, until
@@ -951,7 +1272,7 @@ void hk__dbg_freed_forget(const void *p)
 static void hk__put_or_miss(const hk__rec *r)
 {
     if (!hk__put(r)) {
-        __atomic_store_n(&hk__lost, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&hk__dbg_lost, 1, __ATOMIC_RELAXED);
         hk__count_missed();
     }
 }
@@ -977,8 +1298,50 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
     hk__put_or_miss(&r);
 }
 
+/* The common malloc: a thread with its table, a number in hand, a known
+ * call site, a free record id and room in the index.  Anything else takes
+ * the full way. */
 void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
 {
+    struct hk__thread *th = hk__me;
+    struct hk__tab *t;
+    if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->free_id
+                  && n - 1 < HK__MAX_SIZE
+                  && (uint64_t)(t->used + 1) * 25 <= (uint64_t)t->cap * 18
+                  && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
+                       | hk__dbg_cfg.break_alloc))) {
+        struct hk__site_slot *c =
+            &th->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
+        if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
+                      && c->line == src->line && c->type == src->type)) {
+            uint32_t id = t->free_id - 1, no, pos, e;
+            uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
+            uint64_t h = hk__hash((uintptr_t)p);
+            hk__rec *r = hk__rec_at(t, id);
+            if (HK_UNLIKELY(th->next_no == th->end_no || th->epoch != epoch)) {
+                th->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH,
+                                                 __ATOMIC_RELAXED);
+                th->end_no = th->next_no + HK__NO_BATCH;
+                th->epoch = epoch;
+            }
+            no = th->next_no++;
+            t->free_id = r->no;
+            __atomic_store_n(&th->last_no, no, __ATOMIC_RELAXED);
+            __atomic_store_n(&th->registered, th->registered + 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&r->meta, HK__META(n, heap, kind), __ATOMIC_RELAXED);
+            __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
+            __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
+            __atomic_store_n(&r->ptr, (uintptr_t)p, __ATOMIC_RELEASE);
+            for (pos = hk__home(h, t->cap); (e = t->idx[pos]) > HK__E_TOMB;
+                 pos = hk__next(pos, t->cap))
+                ;
+            t->used += e == HK__E_EMPTY;
+            hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | hk__tag(h));
+            hk__count(&t->live, 1);
+            hk__hint_set((uintptr_t)p, t);
+            return;
+        }
+    }
     hk__add(p, n, heap, kind, src, 1);
 }
 
@@ -1004,21 +1367,24 @@ void hk__dbg_readd(const hk__rec *old, void *p, size_t n, const hk__src *src)
 
 void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked)
 {
-    unsigned i;
-    uint32_t k;
-    for (i = 0; i < HK__SHARDS; i++) {
-        struct hk__shard *s = &hk__shards[i];
+    struct hk__tab *t;
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+        uint32_t i, n;
         if (locked)
-            hk__spin_lock(&s->lock);
-        for (k = 0; k < s->cap; k++) {
-            hk__rec r = s->tab[k];
-            if (r.ptr && !(HK__REC_KIND(&r) & HK__K_IGNORE)) {
-                hk__set_dist(&r, 0);
+            hk__spin_lock(&t->lock);
+        n = __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE);
+        for (i = 0; i < n; i++) {
+            hk__rec r;
+            uintptr_t rp = hk__rec_ptr(hk__rec_at(t, i));
+            if (!rp || (rp & HK__GONE))
+                continue;                   /* free (its no is a link) or gone */
+            hk__rec_load(hk__rec_at(t, i), &r);
+            if (r.ptr == rp && !(HK__REC_KIND(&r) & HK__K_IGNORE))
                 fn(&r, arg);
-            }
         }
         if (locked)
-            hk__spin_unlock(&s->lock);
+            hk__spin_unlock(&t->lock);
     }
 }
 
@@ -1113,46 +1479,50 @@ void hk__dbg_unknown_free(const void *p, unsigned heap, const hk__src *src)
 
 /* ---- hk heaps: destroy and release --------------------------------------- */
 
-/* Remove every record of heap `id` for which keep() says no; turn them into
- * LEAK events when `leak`. */
+/* Remove the records of heap `id` (release: those whose blocks are gone),
+ * from every thread's table; turn them into LEAK events when `leak`. */
 static void hk__sweep_heap(unsigned id, hk_heap *h, int leak)
 {
-    unsigned i;
-    uint32_t k;
-    for (i = 0; i < HK__SHARDS; i++) {
-        struct hk__shard *s = &hk__shards[i];
-        int dropped = 0;
-        hk__spin_lock(&s->lock);
-        for (k = 0; k < s->cap; k++) {
-            hk__rec *r = &s->tab[k];
-            if (!r->ptr || HK__REC_HEAP(r) != id)
+    struct hk__thread *th = hk__thread_get();
+    struct hk__tab *mine = th ? th->tab : NULL, *t;
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+        uint32_t i, n;
+        hk__spin_lock(&t->lock);
+        n = __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE);
+        for (i = 0; i < n; i++) {
+            hk__rec r, x;
+            uintptr_t rp = hk__rec_ptr(hk__rec_at(t, i));
+            if (!rp || (rp & HK__GONE))
+                continue;
+            hk__rec_load(hk__rec_at(t, i), &r);
+            if (!r.ptr || (r.ptr & HK__GONE) || HK__REC_HEAP(&r) != id)
                 continue;
             if (!leak) {
-                size_t n;
+                size_t sz;
                 /* release: keep the blocks the heap still has */
-                if (h->be->size(h->bh, 0, (void *)r->ptr, &n) == HK_OK)
+                if (h->be->size(h->bh, 0, (void *)r.ptr, &sz) == HK_OK)
                     continue;
             }
-            if (leak && !(HK__REC_KIND(r) & HK__K_IGNORE) && !hk__dbg_suspended()) {
+            if (leak && !(HK__REC_KIND(&r) & HK__K_IGNORE) && !hk__dbg_suspended()) {
                 hk__event e;
                 memset(&e, 0, sizeof e);
                 e.kind = HK__EV_LEAK;
-                e.rkind = (uint8_t)HK__REC_KIND(r);
-                e.no = r->no;
-                e.after = r->no;
-                e.site = r->site;
-                e.size = HK__REC_SIZE(r);
-                e.ptr = r->ptr;
+                e.rkind = (uint8_t)HK__REC_KIND(&r);
+                e.no = r.no;
+                e.after = r.no;
+                e.site = r.site;
+                e.size = HK__REC_SIZE(&r);
+                e.ptr = r.ptr;
                 hk__event_heap(&e, id);
-                hk__event_add(&e);       /* lock order: shard, then events */
+                hk__event_add(&e);       /* lock order: table, then events */
             }
-            r->ptr = 0;                  /* the rebuild below closes the gaps */
-            s->live--;
-            dropped = 1;
+            if (t == mine || t->shared)
+                hk__get_mine(t, r.ptr, id, &x, 1);
+            else
+                hk__get_other(t, r.ptr, id, &x, 1);
         }
-        if (dropped && !hk__rebuild(s, s->live, 0))
-            hk__count_missed();
-        hk__spin_unlock(&s->lock);
+        hk__spin_unlock(&t->lock);
     }
 }
 
@@ -1191,17 +1561,22 @@ unsigned long hk_debug_checkpoint(void)
 
 /* ---- public counters ------------------------------------------------------- */
 
+/* The tracker's record memory: the records handed out (a chunk's pages
+ * are touched only as far as that) and the indexes. */
 static size_t hk__tracker_bytes(unsigned long *live)
 {
     size_t bytes = 0;
-    unsigned i;
+    struct hk__tab *t;
     *live = 0;
-    for (i = 0; i < HK__SHARDS; i++) {
-        struct hk__shard *s = &hk__shards[i];
-        hk__spin_lock(&s->lock);
-        bytes += (size_t)s->cap * sizeof(hk__rec);
-        *live += s->live;
-        hk__spin_unlock(&s->lock);
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+        hk__spin_lock(&t->lock);
+        bytes += (size_t)__atomic_load_n(&t->nrec, __ATOMIC_RELAXED) * sizeof(hk__rec)
+               + (size_t)t->cap * sizeof(uint32_t);
+        *live += __atomic_load_n(&t->live, __ATOMIC_RELAXED)
+               - (__atomic_load_n(&t->gone, __ATOMIC_RELAXED)
+                  - __atomic_load_n(&t->cleaned, __ATOMIC_RELAXED));
+        hk__spin_unlock(&t->lock);
     }
     return bytes;
 }

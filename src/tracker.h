@@ -30,8 +30,8 @@ typedef struct hk__site {
 #define HK__K_OBJECT  0x2u   /* HK_NEW instance */
 #define HK__K_ALIGNED 0x4u   /* Windows _aligned_malloc: free with _aligned_free */
 
-/* One live block: 24 bytes.  meta = size << 24 | heap << 8 | dist << 3 |
- * kind, where dist is the record's place in the tracker's table. */
+/* One live block: 24 bytes.  meta = size << 24 | heap << 8 | kind (bits
+ * 3-7 unused). */
 typedef struct hk__rec {
     uintptr_t ptr;
     uint64_t meta;
@@ -42,7 +42,6 @@ typedef struct hk__rec {
 #define HK__REC_SIZE(r)  ((size_t)((r)->meta >> 24))
 #define HK__REC_HEAP(r)  ((unsigned)(((r)->meta >> 8) & 0xFFFFu))
 #define HK__REC_KIND(r)  ((unsigned)((r)->meta & 0x7u))
-#define HK__REC_DIST(r)  ((unsigned)(((r)->meta >> 3) & 0x1Fu))
 #define HK__META(size, heap, kind) \
     (((uint64_t)(size) << 24) | ((uint64_t)(heap) << 8) | (uint64_t)(kind))
 #define HK__MAX_SIZE ((((uint64_t)1) << 40) - 1)
@@ -76,6 +75,12 @@ extern volatile int hk__dbg_active;     /* the debugger is running */
 
 /* tracker.c */
 void hk__dbg_start(void);               /* idempotent */
+extern int hk__dbg_started;
+extern volatile int hk__dbg_lost;       /* hk__dbg_records_lost() */
+/* hk__dbg_start() where it has not run yet: one load on the hot paths. */
+#define HK__DBG_START() \
+    do { if (HK_UNLIKELY(!__atomic_load_n(&hk__dbg_started, __ATOMIC_ACQUIRE))) \
+             hk__dbg_start(); } while (0)
 void hk__dbg_autostart(void);           /* start if HEAPKIT_DEBUG=1 */
 int hk__dbg_suspended(void);
 /* Record a new block (IGNORE added when suspended / zero-size). */

@@ -10,6 +10,7 @@
  * the child itself saw something wrong (a NULL block, a misaligned one).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -366,6 +367,124 @@ static int mode_threads(void)
     note("leaks", "%d", THREAD_LEAKS);
     note("lineLeak", "%d", g_leak_line[0]);
     return bad ? 41 : 0;
+}
+
+/* The tracker under load: STRESS_THREADS threads x STRESS_OPS operations,
+ * each a malloc and a free.  About a quarter of the frees take a block
+ * another thread allocated (an operation puts its new block into another
+ * thread's slots and frees the one it takes out); mixed in are frees of
+ * pointers that were never allocated, double frees and frees with a
+ * wrong size.  Every thread counts what the report must show; the parent
+ * compares.  A block holds its size and its thread in its first bytes. */
+#define STRESS_THREADS 4
+#define STRESS_OPS 200000
+#define STRESS_SLOTS 4096
+#define STRESS_KEEP 100            /* blocks per thread left live at exit */
+
+struct stress_count { long mallocs, frees, crossed, unknown, doubles, wrong; };
+
+static void *volatile g_stress_slot[STRESS_THREADS][STRESS_SLOTS];
+static char g_stress_static[STRESS_THREADS][64];
+static struct stress_count g_stress[STRESS_THREADS];
+static int g_stress_ready;
+/* A double free must not free a block some other thread got in between:
+ * the operations hold this for reading, a double free for writing. */
+static pthread_rwlock_t g_stress_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static void *stress_block(int t, uint64_t x, struct stress_count *c)
+{
+    uint32_t n = 8 + (uint32_t)(x % 500);
+    unsigned char *p = malloc(n);
+    if (!p)
+        exit(40);
+    memcpy(p, &n, 4);
+    p[4] = (unsigned char)t;
+    c->mallocs++;
+    return p;
+}
+
+static void *stress_main(void *arg)
+{
+    int t = (int)(intptr_t)arg, i;
+    struct stress_count *c = &g_stress[t];
+    uint64_t x = 0x9E3779B97F4A7C15ull * (uint64_t)(t + 1);
+    for (i = 0; i < STRESS_SLOTS; i++)
+        g_stress_slot[t][i] = stress_block(t, x += 0x9E37, c);
+    /* every thread's slots are full before any is taken from */
+    __atomic_add_fetch(&g_stress_ready, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&g_stress_ready, __ATOMIC_ACQUIRE) < STRESS_THREADS)
+        sched_yield();
+    for (i = 0; i < STRESS_OPS; i++) {
+        unsigned char *old;
+        uint32_t n;
+        int to = t;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        if ((x >> 40) % 64 < 12)              /* a quarter or more of the frees cross */
+            to = (t + 1 + (int)((x >> 50) % (STRESS_THREADS - 1))) % STRESS_THREADS;
+        pthread_rwlock_rdlock(&g_stress_lock);
+        old = __atomic_exchange_n(&g_stress_slot[to][x % STRESS_SLOTS],
+                                  stress_block(t, x >> 20, c), __ATOMIC_ACQ_REL);
+        memcpy(&n, old, 4);
+        c->crossed += old[4] != (unsigned char)t;
+        if ((x >> 30) % 512 == 0) {
+            free_sized(old, n + 1);           /* S + FS; freed all the same */
+            c->wrong++;
+        } else if ((x >> 30) % 2 == 0) {
+            free_sized(old, n);
+        } else {
+            free(old);
+        }
+        c->frees++;
+        if ((x >> 12) % 512 == 1) {
+            free(&g_stress_static[t][(x >> 24) % 48]);    /* FM: never allocated */
+            c->unknown++;
+        }
+        pthread_rwlock_unlock(&g_stress_lock);
+        if ((x >> 12) % 1024 == 2) {
+            void *p;
+            pthread_rwlock_wrlock(&g_stress_lock);
+            p = stress_block(t, x, c);
+            free(p);
+            free(p);                          /* FM */
+            c->frees++;
+            c->doubles++;
+            pthread_rwlock_unlock(&g_stress_lock);
+        }
+    }
+    return NULL;
+}
+
+static int mode_stress(void)
+{
+    pthread_t th[STRESS_THREADS];
+    struct stress_count sum;
+    int t, i;
+    for (t = 0; t < STRESS_THREADS; t++)
+        if (pthread_create(&th[t], NULL, stress_main, (void *)(intptr_t)t) != 0)
+            exit(40);
+    for (t = 0; t < STRESS_THREADS; t++)
+        pthread_join(th[t], NULL);
+    memset(&sum, 0, sizeof sum);
+    for (t = 0; t < STRESS_THREADS; t++) {
+        for (i = STRESS_KEEP; i < STRESS_SLOTS; i++)
+            free(g_stress_slot[t][i]);        /* by the main thread */
+        sum.mallocs += g_stress[t].mallocs;
+        sum.frees += g_stress[t].frees + STRESS_SLOTS - STRESS_KEEP;
+        sum.crossed += g_stress[t].crossed;
+        sum.unknown += g_stress[t].unknown;
+        sum.doubles += g_stress[t].doubles;
+        sum.wrong += g_stress[t].wrong;
+    }
+    note("threads", "%d", STRESS_THREADS);
+    note("ops", "%d", STRESS_OPS);
+    note("mallocs", "%ld", sum.mallocs);
+    note("frees", "%ld", sum.frees);
+    note("crossed", "%ld", sum.crossed);
+    note("unknown", "%ld", sum.unknown);
+    note("doubles", "%ld", sum.doubles);
+    note("wrong", "%ld", sum.wrong);
+    note("live", "%d", STRESS_THREADS * STRESS_KEEP);
+    return 0;
 }
 
 /* A few blocks are recorded, then the tracker's own allocator fails, so
@@ -742,6 +861,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "exitcode")) return mode_exitcode(arg);
     if (!strcmp(m, "markrelease")) return mode_markrelease();
     if (!strcmp(m, "threads")) return mode_threads();
+    if (!strcmp(m, "stress")) return mode_stress();
     if (!strcmp(m, "oom")) return mode_oom();
     if (!strcmp(m, "report2")) return mode_report2();
     if (!strcmp(m, "hkdebug")) return mode_hkdebug();

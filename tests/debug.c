@@ -1688,6 +1688,53 @@ START_TEST(threads)
 }
 END_TEST
 
+/* 4 threads x 200k operations, a quarter of the frees crossing threads,
+ * unknown frees, double frees and wrong sizes mixed in: the report's
+ * counts are exactly the ones the threads kept. */
+START_TEST(stress_threads)
+{
+    static const char *const env[] = { "HEAPKIT_MAX_ENTRIES=0", "HEAPKIT_FORMAT=json", NULL };
+    child c;
+    const jv *rep;
+    long fm = 0, s = 0, fs = 0, leak = 0, other = 0, frees, crossed;
+    size_t i;
+    child_init(&c, "stress");
+    child_run(&c, "stress", NULL, env);
+    ck_assert_int_eq(c.status, 0);
+    frees = note_long(&c, "frees");
+    crossed = note_long(&c, "crossed");
+    /* the workload is what it says: a fifth to a third of the frees cross */
+    ck_assert_int_gt(crossed * 5, frees);
+    ck_assert_int_lt(crossed * 3, frees);
+    ck_assert_int_gt(note_long(&c, "unknown"), 0);
+    ck_assert_int_gt(note_long(&c, "doubles"), 0);
+    ck_assert_int_gt(note_long(&c, "wrong"), 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_int_eq(jint(rep, "registered"), note_long(&c, "mallocs"));
+    ck_assert_int_eq(jint(rep, "entries_omitted"), 0);
+    for (i = 0; i < n_entries(rep); i++) {
+        const char *f = jstr(entry_at(rep, i), "flags");
+        if (!strcmp(f, "FM"))
+            fm++;
+        else if (!strcmp(f, "S"))
+            s++;
+        else if (!strcmp(f, "FS"))
+            fs++;
+        else if (!strcmp(f, ""))
+            leak++;
+        else
+            other++;
+    }
+    ck_assert_int_eq(fm, note_long(&c, "unknown") + note_long(&c, "doubles"));
+    ck_assert_int_eq(s, note_long(&c, "wrong"));
+    ck_assert_int_eq(fs, note_long(&c, "wrong"));
+    ck_assert_int_eq(leak, note_long(&c, "live"));
+    ck_assert_int_eq(other, 0);
+    child_done(&c);
+}
+END_TEST
+
 START_TEST(tracker_out_of_memory)
 {
     child c;
@@ -2649,6 +2696,7 @@ static Suite *children_suite(void)
     tcase_add_test(tc, report_twice);
     tcase_add_test(tc, german);
     tcase_add_test(tc, threads);
+    tcase_add_test(tc, stress_threads);
     tcase_add_test(tc, tracker_out_of_memory);
     tcase_add_test(tc, thread_stack_overflow);
     tcase_add_test(tc, many_short_threads);
