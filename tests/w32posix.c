@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /* This program damages heaps on purpose, right where the arena keeps its
@@ -273,8 +274,6 @@ int main(void)
 {
     Suite *s = suite_create("w32posix");
     TCase *tc = tcase_create("win32.h on POSIX");
-    SRunner *sr;
-    int failed;
     tcase_add_test(tc, termination_on_corruption);
     tcase_add_test(tc, corruption_without_termination);
     tcase_add_test(tc, generate_exceptions_default);
@@ -284,9 +283,5 @@ int main(void)
     tcase_add_test(tc, walk_moveable_flag);
     tcase_add_test(tc, version);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

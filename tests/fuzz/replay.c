@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "../testutil.h"
 
 #ifndef HK_FZ_TARGET
 #  error "compile with -DHK_FZ_TARGET=\"<target name>\""
@@ -105,8 +106,6 @@ int main(int argc, char **argv)
     int corpus;
     Suite *s = suite_create("fuzz:" HK_FZ_TARGET);
     TCase *tc = tcase_create("replay");
-    SRunner *sr;
-    int failed;
 
     snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/" HK_FZ_TARGET, srcdir ? srcdir : "..");
     corpus = add_dir(dir);
@@ -121,9 +120,5 @@ int main(int argc, char **argv)
     else
         tcase_add_test(tc, corpus_present);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
