@@ -754,6 +754,7 @@ struct __attribute__((aligned(64))) hk__tab {
     /* the owner's line: other threads only read it */
     volatile int shared;            /* no owner: every change under lock   */
     uint32_t cap, used;             /* index slots; those not empty        */
+    uint32_t limit;                 /* used < limit: room (72% of cap)     */
     uint32_t *idx;
     uint32_t nrec;                  /* record ids handed out so far        */
     uint32_t free_id;               /* free list head, id + 1; 0: none     */
@@ -949,6 +950,7 @@ static int hk__rebuild(struct hk__tab *t)
     hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *ni);
     __atomic_store_n(&t->idx, ni, __ATOMIC_RELEASE);
     t->cap = ncap;
+    t->limit = (uint32_t)((uint64_t)ncap * 18 / 25);
     t->used = live;
     return 1;
 }
@@ -1068,7 +1070,7 @@ static void hk__tab_orphan(struct hk__tab *t)
         }
         hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
         t->idx = NULL;
-        t->cap = t->used = t->free_id = 0;
+        t->cap = t->used = t->free_id = t->limit = 0;
         t->live = t->gone = t->cleaned = 0;
     }
     hk__spin_unlock(&t->lock);
@@ -1193,25 +1195,28 @@ static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
     return 0;
 }
 
-/* The common free: the block is in the caller's own table.  One probe,
- * no lock, no shared write; anything else takes the full way. */
-int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
+/* The common free: the block is in the caller's own table, of this heap
+ * (and not a Windows aligned block: its free differs).  One probe, no
+ * lock, no shared write; 0 leaves everything as it was, for the full way.
+ * *out: the record. */
+static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread *th,
+                                                               const void *p, unsigned heap,
+                                                               hk__rec *out)
 {
-    struct hk__thread *th = hk__me;
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->cap)) {
         uint64_t h = hk__hash((uintptr_t)p);
-        uint32_t tag = hk__tag(h), pos, e;
-        for (pos = hk__home(h, t->cap); (e = t->idx[pos]) != HK__E_EMPTY;
-             pos = hk__next(pos, t->cap)) {
+        uint32_t tag = hk__tag(h), pos, e, cap = t->cap;
+        const uint32_t *idx = t->idx;
+        for (pos = hk__home(h, cap); (e = idx[pos]) != HK__E_EMPTY; pos = hk__next(pos, cap)) {
             if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
                 uint32_t id = (e >> HK__TAG_BITS) - 1;
                 hk__rec *r = hk__rec_at(t, id);
                 if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
-                    break;                  /* rare: the full way */
+                    return 0;               /* rare: the full way */
                 *out = *r;
                 if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
-                    return -1;
+                    return 0;
                 hk__idx_drop(t, pos);
                 hk__id_free(t, id);
                 hk__count(&t->live, -1);
@@ -1219,6 +1224,13 @@ int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
             }
         }
     }
+    return 0;
+}
+
+int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
+{
+    if (HK_LIKELY(hk__take_fast(hk__me, p, heap, out)))
+        return 1;
     return hk__get(p, heap, out, 1);
 }
 
@@ -1299,24 +1311,25 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
 }
 
 /* The common malloc: a thread with its table, a number in hand, a known
- * call site, a free record id and room in the index.  Anything else takes
+ * call site, a free record id and room in the index.  0: nothing done,
  * the full way. */
-void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+static inline __attribute__((always_inline)) int hk__add_fast(
+    struct hk__thread *th, void *p, size_t n, unsigned heap, unsigned kind,
+    uintptr_t caller, const char *file, int line, const char *type)
 {
-    struct hk__thread *th = hk__me;
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->free_id
-                  && n - 1 < HK__MAX_SIZE
-                  && (uint64_t)(t->used + 1) * 25 <= (uint64_t)t->cap * 18
+                  && n - 1 < HK__MAX_SIZE && t->used < t->limit
                   && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
                        | hk__dbg_cfg.break_alloc))) {
         struct hk__site_slot *c =
-            &th->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
-        if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
-                      && c->line == src->line && c->type == src->type)) {
-            uint32_t id = t->free_id - 1, no, pos, e;
+            &th->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
+        if (HK_LIKELY(c->id && c->caller == caller && c->file == file
+                      && c->line == line && c->type == type)) {
+            uint32_t id = t->free_id - 1, no, pos, e, cap = t->cap;
             uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
             uint64_t h = hk__hash((uintptr_t)p);
+            uint32_t *idx = t->idx;
             hk__rec *r = hk__rec_at(t, id);
             if (HK_UNLIKELY(th->next_no == th->end_no || th->epoch != epoch)) {
                 th->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH,
@@ -1332,17 +1345,58 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
             __atomic_store_n(&r->ptr, (uintptr_t)p, __ATOMIC_RELEASE);
-            for (pos = hk__home(h, t->cap); (e = t->idx[pos]) > HK__E_TOMB;
-                 pos = hk__next(pos, t->cap))
+            for (pos = hk__home(h, cap); (e = idx[pos]) > HK__E_TOMB; pos = hk__next(pos, cap))
                 ;
             t->used += e == HK__E_EMPTY;
             hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | hk__tag(h));
             hk__count(&t->live, 1);
             hk__hint_set((uintptr_t)p, t);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+{
+    if (HK_LIKELY(hk__add_fast(hk__me, p, n, heap, kind, src->caller, src->file, src->line,
+                               src->type)))
+        return;
+    hk__add(p, n, heap, kind, src, 1);
+}
+
+/* malloc and free through debug.h, the common case in one function each
+ * (no call into the tracker, no call site built); anything else goes the
+ * full way in debug.c. */
+void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    void *p;
+    HK__DBG_START();
+    p = malloc(n);
+    if (HK_UNLIKELY(p == NULL))
+        return NULL;
+    if (HK_LIKELY(!__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
+                  && hk__add_fast(hk__me, p, n, HK__HEAP_MALLOC, 0, caller, file, line,
+                                  NULL)))
+        return p;
+    return hk__dbg_malloc_record(p, n, file, line, func, caller);
+}
+
+void hk_dbg_free(void *p, HK_DBG_SITE)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    hk__rec r;
+    int taken = 0;
+    if (HK_LIKELY(p != NULL)) {
+        taken = hk__take_fast(hk__me, p, HK__HEAP_MALLOC, &r);
+        if (HK_LIKELY(taken && !(HK__REC_KIND(&r) & HK__K_ALIGNED)
+                      && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
+            free(p);
             return;
         }
     }
-    hk__add(p, n, heap, kind, src, 1);
+    hk__dbg_free_rest(p, taken ? &r : NULL, file, line, func, caller);
 }
 
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
