@@ -24,6 +24,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#  include <emmintrin.h>
+#endif
 
 #ifdef _WIN32
 #  include <io.h>
@@ -815,6 +818,38 @@ static inline uint32_t hk__next(uint32_t pos, uint32_t cap)
     return pos + 1 == cap ? 0 : pos + 1;
 }
 
+/* The owner's probes look at the 4 entries from the home slot at once
+ * (x86: one load, compares into bit masks): how far a run goes then costs
+ * no mispredicted branch.  The loops behind them handle the rest (longer
+ * runs, the end of the index).  Bit i: entry home + i. */
+#ifdef __SSE2__
+#define HK__WIN 4u
+static inline __m128i hk__win(const uint32_t *idx, uint32_t home)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)(idx + home));
+}
+
+/* Empty or a tombstone: where an insert goes. */
+static inline unsigned hk__win_free(__m128i v)
+{
+    return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+        _mm_cmpeq_epi32(_mm_srli_epi32(v, HK__TAG_BITS), _mm_setzero_si128())));
+}
+
+/* A record with this tag before the first empty entry. */
+static inline unsigned hk__win_match(__m128i v, uint32_t tag, unsigned *empty)
+{
+    __m128i z = _mm_setzero_si128();
+    __m128i rec = _mm_cmpeq_epi32(_mm_srli_epi32(v, HK__TAG_BITS), z);
+    __m128i tg = _mm_cmpeq_epi32(_mm_and_si128(v, _mm_set1_epi32((int)HK__TAG_MASK)),
+                                 _mm_set1_epi32((int)tag));
+    unsigned m = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_andnot_si128(rec, tg)));
+    unsigned e = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
+    *empty = e;
+    return m & ((e & (0u - e)) - 1u);
+}
+#endif
+
 static inline hk__rec *hk__rec_at(const struct hk__tab *t, uint32_t id)
 {
     uint32_t v = id + HK__CHUNK0;
@@ -893,16 +928,16 @@ static inline __attribute__((always_inline)) void hk__id_free(struct hk__tab *t,
  * empty when the run ends there (so runs stay short), else a tombstone. */
 static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t, uint32_t pos)
 {
-    if (t->idx[hk__next(pos, t->cap)] == HK__E_EMPTY) {
-        hk__idx_set(t, pos, HK__E_EMPTY);
-        t->used--;
-        for (pos = pos ? pos - 1 : t->cap - 1; t->idx[pos] == HK__E_TOMB;
-             pos = pos ? pos - 1 : t->cap - 1) {
+    /* without a branch on the neighbours but for the rare walk back */
+    uint32_t cap = t->cap, prev = pos ? pos - 1 : cap - 1;
+    uint32_t end = t->idx[hk__next(pos, cap)] == HK__E_EMPTY;
+    hk__idx_set(t, pos, end ? HK__E_EMPTY : HK__E_TOMB);
+    t->used -= end;
+    if (HK_UNLIKELY(end & (t->idx[prev] == HK__E_TOMB))) {
+        for (pos = prev; t->idx[pos] == HK__E_TOMB; pos = pos ? pos - 1 : cap - 1) {
             hk__idx_set(t, pos, HK__E_EMPTY);
             t->used--;
         }
-    } else {
-        hk__idx_set(t, pos, HK__E_TOMB);
     }
 }
 
@@ -1206,23 +1241,41 @@ static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->cap)) {
         uint64_t h = hk__hash((uintptr_t)p);
-        uint32_t tag = hk__tag(h), pos, e, cap = t->cap;
+        uint32_t tag = hk__tag(h), pos, e, id, cap = t->cap;
         const uint32_t *idx = t->idx;
-        for (pos = hk__home(h, cap); (e = idx[pos]) != HK__E_EMPTY; pos = hk__next(pos, cap)) {
-            if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
-                uint32_t id = (e >> HK__TAG_BITS) - 1;
-                hk__rec *r = hk__rec_at(t, id);
-                if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
-                    return 0;               /* rare: the full way */
-                *out = *r;
-                if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
-                    return 0;
-                hk__idx_drop(t, pos);
-                hk__id_free(t, id);
-                hk__count(&t->live, -1);
-                return 1;
+        hk__rec *r;
+        pos = hk__home(h, cap);
+#ifdef __SSE2__
+        if (HK_LIKELY(pos + HK__WIN <= cap)) {
+            unsigned empty, m = hk__win_match(hk__win(idx, pos), tag, &empty);
+            if (HK_LIKELY(m != 0)) {
+                pos += (uint32_t)__builtin_ctz(m);   /* the first candidate */
+                e = idx[pos];
+                goto found;
             }
+            if (empty)
+                return 0;                       /* not in this table */
         }
+#endif
+        for (;; pos = hk__next(pos, cap)) {
+            e = idx[pos];
+            if (e == HK__E_EMPTY)
+                return 0;
+            if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag)
+                break;
+        }
+    found:
+        id = (e >> HK__TAG_BITS) - 1;
+        r = hk__rec_at(t, id);
+        if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
+            return 0;                           /* rare: the full way */
+        *out = *r;
+        if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
+            return 0;
+        hk__idx_drop(t, pos);
+        hk__id_free(t, id);
+        hk__count(&t->live, -1);
+        return 1;
     }
     return 0;
 }
@@ -1345,7 +1398,15 @@ static inline __attribute__((always_inline)) int hk__add_fast(
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
             __atomic_store_n(&r->ptr, (uintptr_t)p, __ATOMIC_RELEASE);
-            for (pos = hk__home(h, cap); (e = idx[pos]) > HK__E_TOMB; pos = hk__next(pos, cap))
+            pos = hk__home(h, cap);
+#ifdef __SSE2__
+            if (HK_LIKELY(pos + HK__WIN <= cap)) {
+                unsigned m = hk__win_free(hk__win(idx, pos));
+                if (HK_LIKELY(m != 0))
+                    pos += (uint32_t)__builtin_ctz(m);
+            }
+#endif
+            for (; (e = idx[pos]) > HK__E_TOMB; pos = hk__next(pos, cap))
                 ;
             t->used += e == HK__E_EMPTY;
             hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | hk__tag(h));
