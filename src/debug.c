@@ -66,11 +66,12 @@ static void *hk__real_realloc(void *p, size_t n)
     return q;
 }
 
-void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
+/* hk_dbg_malloc is in tracker.c (its common case); the rest is here. */
+void *hk__dbg_malloc_record(void *p, size_t n, const char *file, int line, const char *func,
+                            uintptr_t caller)
 {
-    HK__SRC(src, NULL);
-    HK__DBG_START();
-    return hk__record(malloc(n), n, 0, &src);
+    hk__src src = { file, func, NULL, caller, line };
+    return hk__record(p, n, 0, &src);
 }
 
 void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
@@ -108,10 +109,15 @@ static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src)
     hk__real_free(p, HK__REC_KIND(&r));
 }
 
-void hk_dbg_free(void *p, HK_DBG_SITE)
+/* hk_dbg_free is in tracker.c (its common case); the rest is here. */
+void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line,
+                       const char *func, uintptr_t caller)
 {
-    HK__SRC(src, NULL);
-    hk__free_at(p, 0, 0, &src);
+    hk__src src = { file, func, NULL, caller, line };
+    if (taken)
+        hk__real_free(p, HK__REC_KIND(taken));
+    else
+        hk__free_at(p, 0, 0, &src);
 }
 
 void hk_dbg_free_sized(void *p, size_t n, HK_DBG_SITE)

@@ -24,6 +24,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#  include <emmintrin.h>
+#endif
 
 #ifdef _WIN32
 #  include <io.h>
@@ -754,6 +757,7 @@ struct __attribute__((aligned(64))) hk__tab {
     /* the owner's line: other threads only read it */
     volatile int shared;            /* no owner: every change under lock   */
     uint32_t cap, used;             /* index slots; those not empty        */
+    uint32_t limit;                 /* used < limit: room (72% of cap)     */
     uint32_t *idx;
     uint32_t nrec;                  /* record ids handed out so far        */
     uint32_t free_id;               /* free list head, id + 1; 0: none     */
@@ -813,6 +817,38 @@ static inline uint32_t hk__next(uint32_t pos, uint32_t cap)
 {
     return pos + 1 == cap ? 0 : pos + 1;
 }
+
+/* The owner's probes look at the 4 entries from the home slot at once
+ * (x86: one load, compares into bit masks): how far a run goes then costs
+ * no mispredicted branch.  The loops behind them handle the rest (longer
+ * runs, the end of the index).  Bit i: entry home + i. */
+#ifdef __SSE2__
+#define HK__WIN 4u
+static inline __m128i hk__win(const uint32_t *idx, uint32_t home)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)(idx + home));
+}
+
+/* Empty or a tombstone: where an insert goes. */
+static inline unsigned hk__win_free(__m128i v)
+{
+    return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+        _mm_cmpeq_epi32(_mm_srli_epi32(v, HK__TAG_BITS), _mm_setzero_si128())));
+}
+
+/* A record with this tag before the first empty entry. */
+static inline unsigned hk__win_match(__m128i v, uint32_t tag, unsigned *empty)
+{
+    __m128i z = _mm_setzero_si128();
+    __m128i rec = _mm_cmpeq_epi32(_mm_srli_epi32(v, HK__TAG_BITS), z);
+    __m128i tg = _mm_cmpeq_epi32(_mm_and_si128(v, _mm_set1_epi32((int)HK__TAG_MASK)),
+                                 _mm_set1_epi32((int)tag));
+    unsigned m = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_andnot_si128(rec, tg)));
+    unsigned e = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
+    *empty = e;
+    return m & ((e & (0u - e)) - 1u);
+}
+#endif
 
 static inline hk__rec *hk__rec_at(const struct hk__tab *t, uint32_t id)
 {
@@ -892,16 +928,16 @@ static inline __attribute__((always_inline)) void hk__id_free(struct hk__tab *t,
  * empty when the run ends there (so runs stay short), else a tombstone. */
 static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t, uint32_t pos)
 {
-    if (t->idx[hk__next(pos, t->cap)] == HK__E_EMPTY) {
-        hk__idx_set(t, pos, HK__E_EMPTY);
-        t->used--;
-        for (pos = pos ? pos - 1 : t->cap - 1; t->idx[pos] == HK__E_TOMB;
-             pos = pos ? pos - 1 : t->cap - 1) {
+    /* without a branch on the neighbours but for the rare walk back */
+    uint32_t cap = t->cap, prev = pos ? pos - 1 : cap - 1;
+    uint32_t end = t->idx[hk__next(pos, cap)] == HK__E_EMPTY;
+    hk__idx_set(t, pos, end ? HK__E_EMPTY : HK__E_TOMB);
+    t->used -= end;
+    if (HK_UNLIKELY(end & (t->idx[prev] == HK__E_TOMB))) {
+        for (pos = prev; t->idx[pos] == HK__E_TOMB; pos = pos ? pos - 1 : cap - 1) {
             hk__idx_set(t, pos, HK__E_EMPTY);
             t->used--;
         }
-    } else {
-        hk__idx_set(t, pos, HK__E_TOMB);
     }
 }
 
@@ -949,6 +985,7 @@ static int hk__rebuild(struct hk__tab *t)
     hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *ni);
     __atomic_store_n(&t->idx, ni, __ATOMIC_RELEASE);
     t->cap = ncap;
+    t->limit = (uint32_t)((uint64_t)ncap * 18 / 25);
     t->used = live;
     return 1;
 }
@@ -1068,7 +1105,7 @@ static void hk__tab_orphan(struct hk__tab *t)
         }
         hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
         t->idx = NULL;
-        t->cap = t->used = t->free_id = 0;
+        t->cap = t->used = t->free_id = t->limit = 0;
         t->live = t->gone = t->cleaned = 0;
     }
     hk__spin_unlock(&t->lock);
@@ -1193,32 +1230,60 @@ static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
     return 0;
 }
 
-/* The common free: the block is in the caller's own table.  One probe,
- * no lock, no shared write; anything else takes the full way. */
-int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
+/* The common free: the block is in the caller's own table, of this heap
+ * (and not a Windows aligned block: its free differs).  One probe, no
+ * lock, no shared write; 0 leaves everything as it was, for the full way.
+ * *out: the record. */
+static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread *th,
+                                                               const void *p, unsigned heap,
+                                                               hk__rec *out)
 {
-    struct hk__thread *th = hk__me;
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->cap)) {
         uint64_t h = hk__hash((uintptr_t)p);
-        uint32_t tag = hk__tag(h), pos, e;
-        for (pos = hk__home(h, t->cap); (e = t->idx[pos]) != HK__E_EMPTY;
-             pos = hk__next(pos, t->cap)) {
-            if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
-                uint32_t id = (e >> HK__TAG_BITS) - 1;
-                hk__rec *r = hk__rec_at(t, id);
-                if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
-                    break;                  /* rare: the full way */
-                *out = *r;
-                if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
-                    return -1;
-                hk__idx_drop(t, pos);
-                hk__id_free(t, id);
-                hk__count(&t->live, -1);
-                return 1;
+        uint32_t tag = hk__tag(h), pos, e, id, cap = t->cap;
+        const uint32_t *idx = t->idx;
+        hk__rec *r;
+        pos = hk__home(h, cap);
+#ifdef __SSE2__
+        if (HK_LIKELY(pos + HK__WIN <= cap)) {
+            unsigned empty, m = hk__win_match(hk__win(idx, pos), tag, &empty);
+            if (HK_LIKELY(m != 0)) {
+                pos += (uint32_t)__builtin_ctz(m);   /* the first candidate */
+                e = idx[pos];
+                goto found;
             }
+            if (empty)
+                return 0;                       /* not in this table */
         }
+#endif
+        for (;; pos = hk__next(pos, cap)) {
+            e = idx[pos];
+            if (e == HK__E_EMPTY)
+                return 0;
+            if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag)
+                break;
+        }
+    found:
+        id = (e >> HK__TAG_BITS) - 1;
+        r = hk__rec_at(t, id);
+        if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
+            return 0;                           /* rare: the full way */
+        *out = *r;
+        if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
+            return 0;
+        hk__idx_drop(t, pos);
+        hk__id_free(t, id);
+        hk__count(&t->live, -1);
+        return 1;
     }
+    return 0;
+}
+
+int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
+{
+    if (HK_LIKELY(hk__take_fast(hk__me, p, heap, out)))
+        return 1;
     return hk__get(p, heap, out, 1);
 }
 
@@ -1299,24 +1364,25 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
 }
 
 /* The common malloc: a thread with its table, a number in hand, a known
- * call site, a free record id and room in the index.  Anything else takes
+ * call site, a free record id and room in the index.  0: nothing done,
  * the full way. */
-void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+static inline __attribute__((always_inline)) int hk__add_fast(
+    struct hk__thread *th, void *p, size_t n, unsigned heap, unsigned kind,
+    uintptr_t caller, const char *file, int line, const char *type)
 {
-    struct hk__thread *th = hk__me;
     struct hk__tab *t;
     if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->free_id
-                  && n - 1 < HK__MAX_SIZE
-                  && (uint64_t)(t->used + 1) * 25 <= (uint64_t)t->cap * 18
+                  && n - 1 < HK__MAX_SIZE && t->used < t->limit
                   && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
                        | hk__dbg_cfg.break_alloc))) {
         struct hk__site_slot *c =
-            &th->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
-        if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
-                      && c->line == src->line && c->type == src->type)) {
-            uint32_t id = t->free_id - 1, no, pos, e;
+            &th->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
+        if (HK_LIKELY(c->id && c->caller == caller && c->file == file
+                      && c->line == line && c->type == type)) {
+            uint32_t id = t->free_id - 1, no, pos, e, cap = t->cap;
             uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
             uint64_t h = hk__hash((uintptr_t)p);
+            uint32_t *idx = t->idx;
             hk__rec *r = hk__rec_at(t, id);
             if (HK_UNLIKELY(th->next_no == th->end_no || th->epoch != epoch)) {
                 th->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH,
@@ -1332,17 +1398,66 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
             __atomic_store_n(&r->ptr, (uintptr_t)p, __ATOMIC_RELEASE);
-            for (pos = hk__home(h, t->cap); (e = t->idx[pos]) > HK__E_TOMB;
-                 pos = hk__next(pos, t->cap))
+            pos = hk__home(h, cap);
+#ifdef __SSE2__
+            if (HK_LIKELY(pos + HK__WIN <= cap)) {
+                unsigned m = hk__win_free(hk__win(idx, pos));
+                if (HK_LIKELY(m != 0))
+                    pos += (uint32_t)__builtin_ctz(m);
+            }
+#endif
+            for (; (e = idx[pos]) > HK__E_TOMB; pos = hk__next(pos, cap))
                 ;
             t->used += e == HK__E_EMPTY;
             hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | hk__tag(h));
             hk__count(&t->live, 1);
             hk__hint_set((uintptr_t)p, t);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
+{
+    if (HK_LIKELY(hk__add_fast(hk__me, p, n, heap, kind, src->caller, src->file, src->line,
+                               src->type)))
+        return;
+    hk__add(p, n, heap, kind, src, 1);
+}
+
+/* malloc and free through debug.h, the common case in one function each
+ * (no call into the tracker, no call site built); anything else goes the
+ * full way in debug.c. */
+void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    void *p;
+    HK__DBG_START();
+    p = malloc(n);
+    if (HK_UNLIKELY(p == NULL))
+        return NULL;
+    if (HK_LIKELY(!__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
+                  && hk__add_fast(hk__me, p, n, HK__HEAP_MALLOC, 0, caller, file, line,
+                                  NULL)))
+        return p;
+    return hk__dbg_malloc_record(p, n, file, line, func, caller);
+}
+
+void hk_dbg_free(void *p, HK_DBG_SITE)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    hk__rec r;
+    int taken = 0;
+    if (HK_LIKELY(p != NULL)) {
+        taken = hk__take_fast(hk__me, p, HK__HEAP_MALLOC, &r);
+        if (HK_LIKELY(taken && !(HK__REC_KIND(&r) & HK__K_ALIGNED)
+                      && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
+            free(p);
             return;
         }
     }
-    hk__add(p, n, heap, kind, src, 1);
+    hk__dbg_free_rest(p, taken ? &r : NULL, file, line, func, caller);
 }
 
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)

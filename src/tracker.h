@@ -174,6 +174,13 @@ void hk__dbg_on_heap_alloc(hk_heap *h, void *p, size_t n, const hk__src *src, vo
 void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
                              const hk__src *src, void *ret);
 void hk__dbg_on_heap_free(hk_heap *h, void *p, int err, const hk__src *src, void *ret);
+/* debug.c: the rest of hk_dbg_malloc / hk_dbg_free, whose common case is
+ * in tracker.c.  Record p (a new block of n bytes); free p, whose record
+ * the caller took already into *taken, or, NULL, not yet. */
+void *hk__dbg_malloc_record(void *p, size_t n, const char *file, int line, const char *func,
+                            uintptr_t caller);
+void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line,
+                       const char *func, uintptr_t caller);
 
 /* heap.c: the hk_* calls with the caller's place, for the macros. */
 void *hk__alloc_src(hk_heap *h, unsigned flags, size_t n, const hk__src *src);
