@@ -4,12 +4,51 @@
  */
 #include "arena.h"
 
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <sched.h>
+#endif
+
 /* ---- Lock --------------------------------------------------------------- */
 HK_NOSAN static void hk__pause(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+HK_NOSAN static void hk__yield(void)
+{
+#ifdef _WIN32
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
+
+/* Every thread cache's lock word, for the holder of the word lock.  A
+ * cache's own thread holds it only for a pop or push (it never waits
+ * while holding it), so this spins briefly. */
+HK_NOSAN void hk__tc_lockall(hk__heap *h, uintptr_t me)
+{
+    unsigned i, n;
+    for (i = 0; i < HK_TC_N; i++) {
+        uintptr_t z = 0;
+        for (n = 0; !(__atomic_load_n(&h->tc[i].lock, __ATOMIC_RELAXED) == 0 &&
+                      __atomic_compare_exchange_n(&h->tc[i].lock, &z, me, 0, __ATOMIC_ACQUIRE,
+                                                  __ATOMIC_RELAXED)); n++) {
+            z = 0;
+            if (n < 64) hk__pause();
+            else hk__yield();   /* its holder may be preempted */
+        }
+    }
+}
+
+HK_NOSAN void hk__tc_unlockall(hk__heap *h)
+{
+    unsigned i;
+    for (i = 0; i < HK_TC_N; i++) __atomic_store_n(&h->tc[i].lock, 0, __ATOMIC_RELEASE);
 }
 
 HK_NOSAN void hk__bias_wake(hk__heap *h)
@@ -44,7 +83,11 @@ HK_NOSAN static void hk__wlock(hk__heap *h, uintptr_t me)
         z = 0;
         if (__atomic_load_n(&h->owner, __ATOMIC_RELAXED) == 0 &&
             __atomic_compare_exchange_n(&h->owner, &z, me, 0, __ATOMIC_ACQUIRE,
-                                        __ATOMIC_RELAXED)) { h->depth = 1; return; }
+                                        __ATOMIC_RELAXED)) {
+            h->depth = 1;
+            hk__tc_lockall(h, me);
+            return;
+        }
         hk__pause();
     }
     HK_OS.sync_lock(&h->sync);
@@ -58,11 +101,13 @@ HK_NOSAN static void hk__wlock(hk__heap *h, uintptr_t me)
     __atomic_sub_fetch(&h->waiters, 1, __ATOMIC_SEQ_CST);
     HK_OS.sync_unlock(&h->sync);
     h->depth = 1;
+    hk__tc_lockall(h, me);
 }
 
 HK_NOSAN void hk__wunlock(hk__heap *h)
 {
     if (--h->depth) return;
+    hk__tc_unlockall(h);
     __atomic_exchange_n(&h->owner, 0, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&h->waiters, __ATOMIC_SEQ_CST)) {
         HK_OS.sync_lock(&h->sync);
