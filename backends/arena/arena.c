@@ -401,11 +401,18 @@ HK_NOSAN static inline hk__tc *hk__tc_of(hk__heap *h, unsigned flags)
     return &h->tc[s % HK_TC_N];
 }
 
-HK_NOSAN static inline int hk__tc_try(hk__tc *t)
+/* Take t's lock word for a pop or push.  Held by another thread that is
+ * not the word lock's holder: a live thread shares the slot, so this one
+ * moves to the next slot from its next call on (no two threads keep
+ * meeting in one cache while there are slots enough). */
+HK_NOSAN static inline int hk__tc_try(hk__heap *h, hk__tc *t)
 {
     uintptr_t z = 0;
-    return __atomic_compare_exchange_n(&t->lock, &z, hk__arena_tid(), 0, __ATOMIC_ACQUIRE,
-                                       __ATOMIC_RELAXED);
+    if (HK_LIKELY(__atomic_compare_exchange_n(&t->lock, &z, hk__arena_tid(), 0, __ATOMIC_ACQUIRE,
+                                              __ATOMIC_RELAXED)))
+        return 1;
+    if (z != __atomic_load_n(&h->owner, __ATOMIC_RELAXED)) hk__tc_seq++;
+    return 0;
 }
 
 /* t's lock held: a block of n bytes from its class, or NULL. */
@@ -440,13 +447,17 @@ HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
     return 1;
 }
 
-/* Word lock held (so t's too): refill t's class with up to HK_TCFILL
- * blocks from the heap's cache or lists, then serve n from it. */
-HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n)
+/* Word lock and t's lock held: refill t's class with up to HK_TCFILL
+ * blocks from the heap's cache or lists, then serve n from it.  Moving
+ * cached blocks touches no other block; before a split (which sets a
+ * neighbour's prev, maybe in another thread's cache) every thread cache
+ * is locked. */
+HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t me)
 {
     uint32_t u = hk__units(n);
     unsigned k;
     void *p;
+    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;   /* a slot-mate filled it */
     for (k = 0; k < HK_TCFILL && t->room[u] > 0; k++) {
         hk__fblk *f = h->cache[u];
         hk__region *r;
@@ -455,18 +466,24 @@ HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n)
             h->cache[u] = f->next;
             h->croom[u]++;
             b = &f->h;
-        } else if (!(b = hk__take(h, u, &r))) {
-            break;
-        } else if (b->size != u) {
-            /* one unit over (too little to split off): its own class */
-            uint32_t v = b->size;
-            if (v <= HK_CMAX && t->room[v]) hk__cpush(h, &t->cache[v], &t->room[v], b, v);
-            else hk__coalesce(h, r, b, 0, NULL);
-            break;
+        } else {
+            if (!h->tcheld) {
+                if (k) break;       /* some: enough for now */
+                hk__tc_lockall(h, me);
+            }
+            if (!(b = hk__take(h, u, &r))) break;
+            if (b->size != u) {
+                /* one unit over (too little to split off): its own class */
+                uint32_t v = b->size;
+                if (v <= HK_CMAX && t->room[v]) hk__cpush(h, &t->cache[v], &t->room[v], b, v);
+                else hk__coalesce(h, r, b, 0, NULL);
+                break;
+            }
         }
         hk__cpush(h, &t->cache[u], &t->room[u], b, u);
     }
     if ((p = hk__tc_pop(h, t, n)) != NULL) return p;
+    hk__tc_lockall(h, me);
     return hk__alloc_op(h, n);
 }
 
@@ -477,13 +494,23 @@ HK_NOSAN static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, si
     int rc = HK_OK, lk;
     hk__tc *t = n <= (size_t)HK_CMAX * 16 - 16 ? hk__tc_of(h, flags) : NULL;
     void *p = NULL;
-    if (t && hk__tc_try(t)) {
+    if (t && hk__tc_try(h, t)) {
         p = hk__tc_pop(h, t, n);
         __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
     }
-    if (!p) {
+    if (!p && t) {
+        uintptr_t me = hk__arena_tid();
+        int took;
+        hk__enter_light(h, me);
+        took = hk__tc_grab(t, me);
+        p = hk__tc_refill(h, t, n, me);
+        if (!p) rc = h->fail;
+        if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+        hk__leave(h, 2);
+        if (!p) return rc;
+    } else if (!p) {
         lk = hk__enter(h, flags);
-        p = t ? hk__tc_refill(h, t, n) : hk__alloc_op(h, n);
+        p = hk__alloc_op(h, n);
         if (!p) rc = h->fail;
         hk__leave(h, lk);
         if (!p) return rc;
@@ -541,19 +568,21 @@ HK_NOSAN static HK_HOT int hk__free_op(hk__heap *h, void *p)
     return hk__free_slow(h, p);
 }
 
-/* Word lock held: free p into t, spilling half of its class to the heap
- * when full; p not an intact busy small block: the general path. */
-HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p)
+/* Word lock and t's lock held: free p into t, spilling half of its class
+ * to the heap's cache (or, every thread cache locked, merging it) when
+ * full; p not an intact busy small block: the general path. */
+HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p, uintptr_t me)
 {
     hk__region *r;
     hk__blk *b = hk__lookup(h, p, &r);
     if (b && b->size <= HK_CMAX) {
         uint32_t u = b->size;
         unsigned k;
-        for (k = 0; k < HK_TCCAP / 2 && t->cache[u]; k++) {
+        for (k = 0; k < HK_TCFILL && t->cache[u]; k++) {
             hk__fblk *f = t->cache[u];
             hk__region *fr;
             if (!hk__cok(h, f, u) || !(fr = hk__region_of(h, (uintptr_t)f))) break;
+            if (!h->croom[u]) hk__tc_lockall(h, me);
             t->cache[u] = f->next;
             t->room[u]++;
             if (h->croom[u]) {
@@ -565,6 +594,7 @@ HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p)
         }
         if (hk__tc_push(h, t, p)) return HK_OK;
     }
+    hk__tc_lockall(h, me);
     return hk__free_op(h, p);
 }
 
@@ -572,13 +602,23 @@ HK_NOSAN static HK_NOINLINE int hk__free_locked(hk__heap *h, unsigned flags, voi
 {
     hk__tc *t = hk__tc_of(h, flags);
     int lk, rc;
-    if (t && hk__tc_try(t)) {
+    if (t && hk__tc_try(h, t)) {
         int done = hk__tc_push(h, t, p);
         __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
         if (done) return HK_OK;
     }
+    if (t) {
+        uintptr_t me = hk__arena_tid();
+        int took;
+        hk__enter_light(h, me);
+        took = hk__tc_grab(t, me);
+        rc = hk__tc_free_slow(h, t, p, me);
+        if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+        hk__leave(h, 2);
+        return rc;
+    }
     lk = hk__enter(h, flags);
-    rc = t ? hk__tc_free_slow(h, t, p) : hk__free_op(h, p);
+    rc = hk__free_op(h, p);
     hk__leave(h, lk);
     return rc;
 }

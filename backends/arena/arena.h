@@ -43,17 +43,21 @@
  *    with a process-wide barrier (membarrier / FlushProcessWriteBuffers),
  *    after which an owner-tid word lock with a blocking slow path is used.
  *  - Once a second thread has come (the bias revoked), each thread has a
- *    thread cache per heap (one of HK_TC_N, by thread sequence number):
- *    the same guarded LIFO lists of cached blocks, but behind the cache's
- *    own lock word, so an alloc/free served there touches no line of the
- *    heap's and takes no heap lock.  A miss refills HK_TCFILL blocks (or
- *    spills half the class) under the heap lock.  The heap's word lock,
- *    when taken, also takes every thread cache's lock word: HeapLock,
- *    walk, validate, compact, mark/release and every slow path exclude
- *    all threads, and see cached blocks marked free as before (walks and
- *    compaction flush them).  The caches belong to the heap, not to the
- *    threads: a thread's exit loses nothing, the next thread with that
- *    sequence slot uses them, and flushes give them back.
+ *    thread cache per heap (one of HK_TC_N, by thread sequence number; a
+ *    thread that meets another in its slot moves on to the next): the
+ *    same guarded LIFO lists of cached blocks, behind the cache's own
+ *    lock word, so an alloc/free served there takes no heap lock and
+ *    writes no line of the heap's.  A miss refills HK_TCFILL blocks, or
+ *    spills as many, under the heap's word lock and the thread's cache
+ *    lock: blocks moved between the thread cache and the heap's own
+ *    caches touch no other block.  Before a split or merge (which may set
+ *    the prev of a neighbour in another thread's cache), and whenever the
+ *    word lock is taken for anything else, every thread cache's lock word
+ *    is taken too: HeapLock, walk, validate, compact, mark/release and
+ *    every slow path exclude all threads, and see cached blocks marked
+ *    free as before (walks and compaction flush them).  The caches belong
+ *    to the heap, not to the threads: a thread's exit loses nothing (the
+ *    next thread in that slot uses them; flushes give them back).
  *  - mark/release: each block records the epoch (number of marks taken)
  *    current when it was allocated, and keeps it when realloc moves it;
  *    release(m) frees, in one pass over the heap, every busy block whose
@@ -225,6 +229,7 @@ typedef struct hk__heap {
     int fail;                    /* why the last slow allocation failed  */
     int vg;                      /* running under Valgrind (san.h)       */
     hk__arena_sync sync;
+    int tcheld;                  /* the word lock's holder has them all */
     hk__tc tc[HK_TC_N];          /* used once revoked (lock.c)          */
 } hk__heap;
 
@@ -450,6 +455,8 @@ HK_NOSAN static inline size_t hk__bn(const hk__blk *b)   /* requested size of bu
 void hk__bias_wake(hk__heap *h);
 void hk__wunlock(hk__heap *h);
 void hk__tc_lockall(hk__heap *h, uintptr_t me);
+int hk__tc_grab(hk__tc *t, uintptr_t me);
+void hk__enter_light(hk__heap *h, uintptr_t me);
 void hk__tc_unlockall(hk__heap *h);
 int hk__enter_slow(hk__heap *h, uintptr_t me);
 
