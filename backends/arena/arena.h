@@ -128,7 +128,9 @@
 /* Thread caches (once a second thread uses the heap): HK_TC_N per heap,
  * a thread uses the one its sequence number picks; same classes. */
 #define HK_TC_N    4
-#define HK_TCCAP   64                       /* blocks per class             */
+#define HK_TCCAP   32                       /* blocks per class (more: the
+                                               consumer of prodcons spills
+                                               too late, its producer splits) */
 #define HK_TCFILL  16                       /* taken per refill             */
 
 #define HK_K1 0x9E3779B97F4A7C15ull
