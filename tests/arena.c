@@ -7,7 +7,10 @@
  *    HK_HEAP_ZERO_MEMORY, a freed large block is refused by a second free
  *    and gone from the walk;
  *  - trim: hk_compact gives the pages of free blocks back (mincore);
- *  - a 4-thread stress on one shared heap, contents checked. */
+ *  - a 4-thread stress on one shared heap, contents checked;
+ *  - thread caches (a shared heap): a block a thread freed into its cache
+ *    is FREE in the walk and refused by a second free, also after the
+ *    thread exited; HeapLock stops a thread whose cache could serve it. */
 #include "testutil.h"
 
 #if defined(_WIN32)
@@ -308,6 +311,112 @@ START_TEST(shared_heap_stress)
 }
 END_TEST
 
+/* ---- thread caches keep the contract ----------------------------------- */
+enum { TC_N = 16, TC_LEN = 48 };
+
+typedef struct {
+    hk_heap *h;
+    void *p[TC_N];
+    int ok;
+    int warm, go, done;     /* handshake with the main thread (atomics) */
+} tc_arg;
+
+/* Allocate TC_N blocks and free them: they go to this thread's cache;
+ * then the thread exits with them there. */
+static void *tc_churn(void *v)
+{
+    tc_arg *a = v;
+    unsigned i;
+    for (i = 0; i < TC_N; i++) {
+        if (!(a->p[i] = hk_alloc(a->h, 0, TC_LEN))) return NULL;
+        memset(a->p[i], 0x5A, TC_LEN);
+    }
+    for (i = 0; i < TC_N; i++)
+        if (!hk_free(a->h, 0, a->p[i])) return NULL;
+    a->ok = 1;
+    return NULL;
+}
+
+/* Warm the cache (one alloc/free), wait for go, then one more alloc/free
+ * that the cache could serve without the heap lock. */
+static void *tc_blocked(void *v)
+{
+    tc_arg *a = v;
+    void *q = hk_alloc(a->h, 0, TC_LEN);
+    if (!q || !hk_free(a->h, 0, q)) return NULL;
+    __atomic_store_n(&a->warm, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&a->go, __ATOMIC_ACQUIRE)) tu_sleep_ms(1);
+    q = hk_alloc(a->h, 0, TC_LEN);
+    if (q && hk_free(a->h, 0, q)) a->ok = 1;
+    __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+START_TEST(thread_cache_contract)
+{
+    hk_heap *h = arena();
+    void *mine = hk_alloc(h, 0, 100);   /* the main thread uses it first */
+    tc_arg a, b;
+    pthread_t t;
+    tu_walk w;
+    unsigned i;
+    size_t k, busy = 0;
+    ck_assert_ptr_nonnull(mine);
+    memset(&a, 0, sizeof a);
+    a.h = h;
+    ck_assert_int_eq(pthread_create(&t, NULL, tc_churn, &a), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert(a.ok);
+    /* the exited thread's cached blocks: free, and not lost */
+    for (i = 0; i < TC_N; i++) {
+        hk_set_last_error(0);
+        ck_assert(!hk_free(h, 0, a.p[i]));
+        ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+        ck_assert_uint_eq(hk_size(h, 0, a.p[i]), (size_t)-1);
+        ck_assert(!hk_validate(h, 0, a.p[i]));
+    }
+    ck_assert(hk_validate(h, 0, NULL));
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    for (i = 0; i < TC_N; i++) {
+        int in_free = 0;
+        for (k = 0; k < w.n; k++) {
+            /* its last byte (a free entry's data starts past the links) */
+            const char *d = w.e[k].data, *p = (const char *)a.p[i] + TC_LEN - 1;
+            if (p >= d && p < d + w.e[k].size) {
+                ck_assert(!(w.e[k].flags & HK_ENTRY_BUSY));
+                if (w.e[k].flags == HK_ENTRY_FREE) in_free = 1;
+            }
+        }
+        ck_assert_msg(in_free, "block %u not in a FREE entry", i);
+    }
+    for (k = 0; k < w.n; k++)
+        if (w.e[k].flags & HK_ENTRY_BUSY) {
+            ck_assert_ptr_eq(w.e[k].data, mine);
+            busy++;
+        }
+    ck_assert_uint_eq(busy, 1);
+    tu_walk_free(&w);
+
+    /* HeapLock stops a thread whose own cache holds a block for it */
+    memset(&b, 0, sizeof b);
+    b.h = h;
+    ck_assert_int_eq(pthread_create(&t, NULL, tc_blocked, &b), 0);
+    while (!__atomic_load_n(&b.warm, __ATOMIC_ACQUIRE)) tu_sleep_ms(1);
+    ck_assert(hk_lock(h));
+    __atomic_store_n(&b.go, 1, __ATOMIC_RELEASE);
+    tu_sleep_ms(200);
+    ck_assert_int_eq(__atomic_load_n(&b.done, __ATOMIC_ACQUIRE), 0);
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_unlock(h));
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert(b.done && b.ok);
+    ck_assert(hk_free(h, 0, mine));
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 static Suite *arena_suite(void)
 {
     Suite *s = suite_create("arena");
@@ -325,6 +434,7 @@ static Suite *arena_suite(void)
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, shared_heap_stress);
+    tcase_add_test(tc, thread_cache_contract);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,8 +8,9 @@
  *              that must use the damaged block return HK_ERR_HEAP_CORRUPT
  *              and change nothing, so a repaired header makes the heap
  *              whole again;
- *   freed:     a write into a freed block's links (listed or cached) is
- *              detected and never followed;
+ *   freed:     a write into a freed block's links (listed or cached, also
+ *              in a thread cache of a shared heap) is detected and never
+ *              followed;
  *   header:    per-block validate sees every header word overwritten
  *              (prev included; large blocks: all 64 bytes), and free,
  *              size and realloc refuse such a block;
@@ -293,6 +294,47 @@ START_TEST(freed_cached)
 }
 END_TEST
 
+/* The same in a thread cache: the heap is shared (another thread used it),
+ * so this thread's frees go to its own cache. */
+static void *use_once(void *v)
+{
+    hk_heap *h = v;
+    void *p = hk_alloc(h, 0, 8);
+    if (p && !hk_free(h, 0, p)) p = NULL;
+    return p;
+}
+
+START_TEST(freed_thread_cached)
+{
+    hk_heap *h = mk();
+    char *a = alloc_ok(h, SMALL), *b, *c, saved[16], *x, *live[4];
+    pthread_t t;
+    void *r = NULL;
+    ck_assert_int_eq(pthread_create(&t, NULL, use_once, h), 0);
+    ck_assert_int_eq(pthread_join(t, &r), 0);
+    ck_assert_ptr_nonnull(r);
+    b = alloc_ok(h, SMALL);
+    c = alloc_ok(h, SMALL);
+    ck_assert(hk_free(h, 0, b));                 /* thread-cached */
+    ck_assert(!named(hk_free(h, 0, b)));         /* a second free: refused */
+    memcpy(saved, b, 16);
+    memset(b, 0x33, 16);
+    ck_assert(!hk_validate(h, 0, NULL));         /* detected */
+    x = alloc_ok(h, SMALL);                      /* served elsewhere */
+    ck_assert_ptr_ne(x, b);
+    ck_assert(hk_free(h, 0, x));
+    hk_set_last_error(0);
+    ck_assert_uint_eq(hk_compact(h, 0), 0);      /* the damaged cache stays */
+    ck_assert_int_eq(hk_last_error(), HK_ERR_HEAP_CORRUPT);
+    memcpy(b, saved, 16);
+    x = alloc_ok(h, SMALL);                      /* repaired: b is found again */
+    ck_assert_ptr_eq(x, b);
+    live[0] = a; live[1] = c; live[2] = x;
+    whole_again(h, live, 3);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 /* ---- per-block checks of every header word ------------------------------ */
 static void refused(hk_heap *h, char *p)
 {
@@ -535,6 +577,7 @@ static Suite *harden_suite(void)
     tcase_add_test(tc, overflow_tail);
     tcase_add_test(tc, freed_listed);
     tcase_add_test(tc, freed_cached);
+    tcase_add_test(tc, freed_thread_cached);
     tcase_add_test(tc, header_words);
     suite_add_tcase(s, tc);
     tc = tcase_create("junk");

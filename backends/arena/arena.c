@@ -51,9 +51,9 @@ HK_NOSAN static inline void hk__clink(const hk__heap *h, hk__fblk *f, hk__fblk *
 /* Merge the blocks of cache u back into the heap.  One with a damaged
  * neighbour stays cached; at a damaged entry the walk stops and leaves it
  * and the rest of the cache as they are (its link cannot be trusted). */
-HK_NOSAN static int hk__flush_class(hk__heap *h, uint32_t u)
+HK_NOSAN static int hk__flush_class(hk__heap *h, hk__fblk **hd, uint8_t *room, uint32_t u)
 {
-    hk__fblk *f = h->cache[u], *keep = NULL, *tail = NULL, *nx;
+    hk__fblk *f = *hd, *keep = NULL, *tail = NULL, *nx;
     int rc = HK_OK;
     unsigned steps = 0;
     while (f) {
@@ -62,7 +62,7 @@ HK_NOSAN static int hk__flush_class(hk__heap *h, uint32_t u)
         nx = f->next;
         r = hk__region_of(h, (uintptr_t)f);
         if (r && hk__coalesce(h, r, &f->h, 1, NULL) == HK_OK) {
-            h->croom[u]++;
+            ++*room;
         } else {
             rc = HK_ERR_HEAP_CORRUPT;
             if (tail) hk__clink(h, tail, f);
@@ -73,7 +73,7 @@ HK_NOSAN static int hk__flush_class(hk__heap *h, uint32_t u)
     }
     if (tail) hk__clink(h, tail, f);
     else keep = f;
-    h->cache[u] = keep;
+    *hd = keep;
     return rc;
 }
 
@@ -81,8 +81,17 @@ HK_NOSAN int hk__flush(hk__heap *h)
 {
     uint32_t u;
     int rc = HK_OK;
+    unsigned i;
     for (u = 2; u <= HK_CMAX; u++)
-        if (h->cache[u] && hk__flush_class(h, u) != HK_OK) rc = HK_ERR_HEAP_CORRUPT;
+        if (h->cache[u] && hk__flush_class(h, &h->cache[u], &h->croom[u], u) != HK_OK)
+            rc = HK_ERR_HEAP_CORRUPT;
+    /* The thread caches too (the caller holds the word lock, so all their
+     * lock words; before revocation they are empty). */
+    for (i = 0; i < HK_TC_N; i++)
+        for (u = 2; u <= HK_CMAX; u++)
+            if (h->tc[i].cache[u] &&
+                hk__flush_class(h, &h->tc[i].cache[u], &h->tc[i].room[u], u) != HK_OK)
+                rc = HK_ERR_HEAP_CORRUPT;
     return rc;
 }
 
@@ -110,16 +119,22 @@ HK_NOSAN static int hk__uncache(hk__heap *h, hk__blk *b)
  * has room.  The guard is made from the values written, and info + check
  * are written as one 8-byte store, which the 8-byte load of the next pop
  * (often right after: LIFO) can take straight from the store buffer. */
-HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
+HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                      uint32_t u)
 {
-    hk__fblk *f = (hk__fblk *)b, *hd = h->cache[u];
+    hk__fblk *f = (hk__fblk *)b, *hd = *head;
     uint32_t pv = b->prev;
     uint64_t w1 = hk__pair(HK_CACHED, hk__chkv(h, b, u, pv, HK_CACHED));
-    h->croom[u]--;
+    --*room;
     memcpy(&b->info, &w1, 8);
     f->next = hd;
     f->prev = hk__cguardv(h, f, hd, hk__pair(u, pv), w1);
-    h->cache[u] = f;
+    *head = f;
+}
+
+HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
+{
+    hk__cpush(h, &h->cache[u], &h->croom[u], b, u);
 }
 
 /* A free block of at least u units, split to size, out of the lists; the
@@ -270,7 +285,9 @@ HK_NOSAN static int hk__create(unsigned flags, size_t initial, size_t maximum, v
     if (HK_OS.sync_init(&h->sync)) { hk__unmap(base, res); return HK_ERR_NO_MEMORY; }
     for (u = 2; u <= HK_CMAX; u++) {
         size_t c = HK_CBYTES / ((size_t)u * 16);
+        unsigned i;
         h->croom[u] = (uint8_t)(c > HK_CCAP ? HK_CCAP : c < 8 ? 8 : c);
+        for (i = 0; i < HK_TC_N; i++) h->tc[i].room[u] = HK_TCCAP;
     }
     h->reg[0] = &h->r0;
     h->nreg = 1;
@@ -361,14 +378,143 @@ HK_NOSAN static inline void hk__zero_new(const hk__heap *h, void *p, size_t n)
     hk__zero_from(h, p, 0, n);
 }
 
-/* Any thread, any lock state: the general path. */
+/* ---- Thread caches (see arena.h) -------------------------------------- */
+/* initial-exec: one load, no call (the library is not meant for dlopen
+ * late into a process with no static TLS left). */
+#if defined(__GNUC__) && defined(__ELF__)
+#  define HK_TLS __thread __attribute__((tls_model("initial-exec")))
+#else
+#  define HK_TLS __thread
+#endif
+static HK_TLS unsigned hk__tc_seq;   /* this thread's number, 0: none yet */
+static unsigned hk__tc_next;
+
+/* The calling thread's cache of h, if the heap serializes and is shared
+ * (bias revoked) and the request is of a cached class; else NULL. */
+HK_NOSAN static inline hk__tc *hk__tc_of(hk__heap *h, unsigned flags)
+{
+    unsigned s;
+    if ((flags & HK_HEAP_NO_SERIALIZE) || !__atomic_load_n(&h->revoked, __ATOMIC_ACQUIRE))
+        return NULL;
+    if (HK_UNLIKELY(!(s = hk__tc_seq)))
+        hk__tc_seq = s = __atomic_add_fetch(&hk__tc_next, 1, __ATOMIC_RELAXED) | 0x80000000u;
+    return &h->tc[s % HK_TC_N];
+}
+
+/* Take t's lock word for a pop or push.  Held by another thread that is
+ * not the word lock's holder: a live thread shares the slot, so this one
+ * moves to the next slot from its next call on (no two threads keep
+ * meeting in one cache while there are slots enough). */
+HK_NOSAN static inline int hk__tc_try(hk__heap *h, hk__tc *t)
+{
+    uintptr_t z = 0;
+    if (HK_LIKELY(__atomic_compare_exchange_n(&t->lock, &z, hk__arena_tid(), 0, __ATOMIC_ACQUIRE,
+                                              __ATOMIC_RELAXED)))
+        return 1;
+    if (z != __atomic_load_n(&h->owner, __ATOMIC_RELAXED)) hk__tc_seq++;
+    return 0;
+}
+
+/* t's lock held: a block of n bytes from its class, or NULL. */
+HK_NOSAN static inline void *hk__tc_pop(hk__heap *h, hk__tc *t, size_t n)
+{
+    uint32_t u = hk__units(n);
+    hk__fblk *f = t->cache[u];
+    if (!f || !hk__cfast(h, f)) return NULL;   /* damaged: the heap serves */
+    t->cache[u] = f->next;
+    t->room[u]++;
+    hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
+    hk__san_busy(h, (char *)(&f->h + 1), 16, n, (char *)f + (size_t)u * 16);
+    return &f->h + 1;
+}
+
+/* t's lock held: cache the busy small block at p if its class has room;
+ * 0 if not (or p is not an intact busy small block: the slow path says
+ * what it is). */
+HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
+{
+    uintptr_t a = (uintptr_t)p - 16;
+    hk__blk *b = (hk__blk *)a;
+    uint32_t u, info;
+    if ((a & 15) || !hk__region_of(h, a)) return 0;
+    u = b->size;
+    info = b->info;
+    if ((info & (HK_BUSY | HK_SENT)) != HK_BUSY || u > HK_CMAX || !t->room[u] ||
+        b->check != hk__chkv(h, b, u, b->prev, info))
+        return 0;
+    hk__cpush(h, &t->cache[u], &t->room[u], b, u);
+    hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
+    return 1;
+}
+
+/* Word lock and t's lock held: refill t's class with up to HK_TCFILL
+ * blocks from the heap's cache or lists, then serve n from it.  Moving
+ * cached blocks touches no other block; before a split (which sets a
+ * neighbour's prev, maybe in another thread's cache) every thread cache
+ * is locked. */
+HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t me)
+{
+    uint32_t u = hk__units(n);
+    unsigned k;
+    void *p;
+    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;   /* a slot-mate filled it */
+    for (k = 0; k < HK_TCFILL && t->room[u] > 0; k++) {
+        hk__fblk *f = h->cache[u];
+        hk__region *r;
+        hk__blk *b;
+        if (f && hk__cfast(h, f)) {
+            h->cache[u] = f->next;
+            h->croom[u]++;
+            b = &f->h;
+        } else {
+            if (!h->tcheld) {
+                if (k) break;       /* some: enough for now */
+                hk__tc_lockall(h, me);
+            }
+            if (!(b = hk__take(h, u, &r))) break;
+            if (b->size != u) {
+                /* one unit over (too little to split off): its own class */
+                uint32_t v = b->size;
+                if (v <= HK_CMAX && t->room[v]) hk__cpush(h, &t->cache[v], &t->room[v], b, v);
+                else hk__coalesce(h, r, b, 0, NULL);
+                break;
+            }
+        }
+        hk__cpush(h, &t->cache[u], &t->room[u], b, u);
+    }
+    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;
+    hk__tc_lockall(h, me);
+    return hk__alloc_op(h, n);
+}
+
+/* Any thread, any lock state: the general path.  A shared heap serves
+ * from the thread's cache first, under its lock word alone. */
 HK_NOSAN static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, void **out)
 {
-    int rc = HK_OK, lk = hk__enter(h, flags);
-    void *p = hk__alloc_op(h, n);
-    if (!p) rc = h->fail;
-    hk__leave(h, lk);
-    if (!p) return rc;
+    int rc = HK_OK, lk;
+    hk__tc *t = n <= (size_t)HK_CMAX * 16 - 16 ? hk__tc_of(h, flags) : NULL;
+    void *p = NULL;
+    if (t && hk__tc_try(h, t)) {
+        p = hk__tc_pop(h, t, n);
+        __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+    }
+    if (!p && t) {
+        uintptr_t me = hk__arena_tid();
+        int took;
+        hk__enter_light(h, me);
+        took = hk__tc_grab(t, me);
+        p = hk__tc_refill(h, t, n, me);
+        if (!p) rc = h->fail;
+        if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+        hk__leave(h, 2);
+        if (!p) return rc;
+    } else if (!p) {
+        lk = hk__enter(h, flags);
+        p = hk__alloc_op(h, n);
+        if (!p) rc = h->fail;
+        hk__leave(h, lk);
+        if (!p) return rc;
+    }
     if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(h, p, n);
     *out = p;
     return HK_OK;
@@ -422,9 +568,57 @@ HK_NOSAN static HK_HOT int hk__free_op(hk__heap *h, void *p)
     return hk__free_slow(h, p);
 }
 
+/* Word lock and t's lock held: free p into t, spilling half of its class
+ * to the heap's cache (or, every thread cache locked, merging it) when
+ * full; p not an intact busy small block: the general path. */
+HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p, uintptr_t me)
+{
+    hk__region *r;
+    hk__blk *b = hk__lookup(h, p, &r);
+    if (b && b->size <= HK_CMAX) {
+        uint32_t u = b->size;
+        unsigned k;
+        for (k = 0; k < HK_TCFILL && t->cache[u]; k++) {
+            hk__fblk *f = t->cache[u];
+            hk__region *fr;
+            if (!hk__cok(h, f, u) || !(fr = hk__region_of(h, (uintptr_t)f))) break;
+            if (!h->croom[u]) hk__tc_lockall(h, me);
+            t->cache[u] = f->next;
+            t->room[u]++;
+            if (h->croom[u]) {
+                hk__cache_push(h, &f->h, u);
+            } else if (hk__coalesce(h, fr, &f->h, 1, NULL) != HK_OK) {
+                hk__cpush(h, &t->cache[u], &t->room[u], &f->h, u);   /* leave it */
+                break;
+            }
+        }
+        if (hk__tc_push(h, t, p)) return HK_OK;
+    }
+    hk__tc_lockall(h, me);
+    return hk__free_op(h, p);
+}
+
 HK_NOSAN static HK_NOINLINE int hk__free_locked(hk__heap *h, unsigned flags, void *p)
 {
-    int lk = hk__enter(h, flags), rc = hk__free_op(h, p);
+    hk__tc *t = hk__tc_of(h, flags);
+    int lk, rc;
+    if (t && hk__tc_try(h, t)) {
+        int done = hk__tc_push(h, t, p);
+        __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+        if (done) return HK_OK;
+    }
+    if (t) {
+        uintptr_t me = hk__arena_tid();
+        int took;
+        hk__enter_light(h, me);
+        took = hk__tc_grab(t, me);
+        rc = hk__tc_free_slow(h, t, p, me);
+        if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+        hk__leave(h, 2);
+        return rc;
+    }
+    lk = hk__enter(h, flags);
+    rc = hk__free_op(h, p);
     hk__leave(h, lk);
     return rc;
 }
@@ -669,6 +863,16 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
                 return HK_ERR_HEAP_CORRUPT;
         }
         seen += k;
+    }
+    for (i = 0; i < HK_TC_N; i++) {
+        for (u = 2; u <= HK_CMAX; u++) {
+            hk__fblk *f = h->tc[i].cache[u];
+            unsigned k = 0;
+            for (; f; f = f->next)
+                if (++k > HK_TCCAP || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
+                    !hk__cok(h, f, u))
+                    return HK_ERR_HEAP_CORRUPT;
+        }
     }
     for (l = h->lhead; l; pl = l, l = l->next) {
         if (++nl > h->lcount || hk__ltab_find(h, (uintptr_t)l) == (size_t)-1 ||

@@ -42,6 +42,22 @@
  *    of an alloc/free).  When another thread comes, the bias is revoked once
  *    with a process-wide barrier (membarrier / FlushProcessWriteBuffers),
  *    after which an owner-tid word lock with a blocking slow path is used.
+ *  - Once a second thread has come (the bias revoked), each thread has a
+ *    thread cache per heap (one of HK_TC_N, by thread sequence number; a
+ *    thread that meets another in its slot moves on to the next): the
+ *    same guarded LIFO lists of cached blocks, behind the cache's own
+ *    lock word, so an alloc/free served there takes no heap lock and
+ *    writes no line of the heap's.  A miss refills HK_TCFILL blocks, or
+ *    spills as many, under the heap's word lock and the thread's cache
+ *    lock: blocks moved between the thread cache and the heap's own
+ *    caches touch no other block.  Before a split or merge (which may set
+ *    the prev of a neighbour in another thread's cache), and whenever the
+ *    word lock is taken for anything else, every thread cache's lock word
+ *    is taken too: HeapLock, walk, validate, compact, mark/release and
+ *    every slow path exclude all threads, and see cached blocks marked
+ *    free as before (walks and compaction flush them).  The caches belong
+ *    to the heap, not to the threads: a thread's exit loses nothing (the
+ *    next thread in that slot uses them; flushes give them back).
  *  - mark/release: each block records the epoch (number of marks taken)
  *    current when it was allocated, and keeps it when realloc moves it;
  *    release(m) frees, in one pass over the heap, every busy block whose
@@ -109,6 +125,13 @@
 #define HK_CMAX    128
 #define HK_CBYTES  ((size_t)32 << 10)       /* per-class byte budget        */
 #define HK_CCAP    64                       /* per-class count limit        */
+/* Thread caches (once a second thread uses the heap): HK_TC_N per heap,
+ * a thread uses the one its sequence number picks; same classes. */
+#define HK_TC_N    4
+#define HK_TCCAP   32                       /* blocks per class (more: the
+                                               consumer of prodcons spills
+                                               too late, its producer splits) */
+#define HK_TCFILL  16                       /* taken per refill             */
 
 #define HK_K1 0x9E3779B97F4A7C15ull
 #define HK_K2 0xD6E8FEB86659FD93ull
@@ -160,6 +183,15 @@ typedef struct hk__large {     /* at the mapping base; user data at +64 */
     uint64_t check;              /* last, like a small block's           */
 } hk__large;
 
+/* A thread cache: its own lock word (0 or the holder's tid), taken by
+ * its thread around a pop or push, and by whoever holds the heap's word
+ * lock (all of them, hk__wlock), so the heap lock still excludes all. */
+typedef struct hk__tc {
+    uintptr_t lock;
+    uint8_t room[HK_CMAX + 1];   /* blocks each class may still take    */
+    hk__fblk *cache[HK_CMAX + 1];
+} __attribute__((aligned(64))) hk__tc;
+
 typedef struct hk__heap {
     hk__region r0;               /* first: heap base == region 0 base   */
     /* hot path */
@@ -199,6 +231,8 @@ typedef struct hk__heap {
     int fail;                    /* why the last slow allocation failed  */
     int vg;                      /* running under Valgrind (san.h)       */
     hk__arena_sync sync;
+    int tcheld;                  /* the word lock's holder has them all */
+    hk__tc tc[HK_TC_N];          /* used once revoked (lock.c)          */
 } hk__heap;
 
 #define HK_RHDR   ((sizeof(hk__region) + 15) & ~(size_t)15)
@@ -422,6 +456,10 @@ HK_NOSAN static inline size_t hk__bn(const hk__blk *b)   /* requested size of bu
 /* lock.c: the lock's slow paths */
 void hk__bias_wake(hk__heap *h);
 void hk__wunlock(hk__heap *h);
+void hk__tc_lockall(hk__heap *h, uintptr_t me);
+int hk__tc_grab(hk__tc *t, uintptr_t me);
+void hk__enter_light(hk__heap *h, uintptr_t me);
+void hk__tc_unlockall(hk__heap *h);
 int hk__enter_slow(hk__heap *h, uintptr_t me);
 
 /* tlsf.c: segregated free lists */
