@@ -523,7 +523,8 @@ static void hk__thread_retire(struct hk__thread *t)
 
 /* Sum over live and dead threads without a lock (the report may run in a
  * crash handler): retry while a thread is leaving, a bounded number of
- * times. */
+ * times (generous: a slow reader, e.g. under TSan, among threads that
+ * keep exiting must still see an exact, never decreasing sum). */
 static void hk__threads_scan(unsigned long *registered, uint32_t *last)
 {
     struct hk__thread *t;
@@ -545,7 +546,7 @@ static void hk__threads_scan(unsigned long *registered, uint32_t *last)
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         s2 = __atomic_load_n(&hk__threads_seq, __ATOMIC_SEQ_CST);
-        if ((s1 == s2 && !(s1 & 1)) || ++tries > 1000) {
+        if ((s1 == s2 && !(s1 & 1)) || ++tries > 100000) {
             *registered = r;
             *last = l;
             break;
