@@ -25,12 +25,20 @@ static hk_heap *hk__process;
 
 #define HK__ANY_FLAGS (HK_HEAP_NO_SERIALIZE | HK_HEAP_GENERATE_EXCEPTIONS)
 
-hk_heap *hk__heap_check(hk_heap *h)
+/* Is h a slot of the table?  One rotate and compare: an address inside
+ * the table that is not a slot's start rotates its low bits up, out of
+ * range.  Only then may the slot be read. */
+static inline int hk__in_table(const hk_heap *h)
 {
     uintptr_t off = (uintptr_t)h - (uintptr_t)hk__slots;
-    if (off >= sizeof hk__slots || off % HK__SLOT_SIZE != 0)
-        return NULL;
-    return h->magic == HK__MAGIC ? h : NULL;
+    off = (off >> 7) | (off << (sizeof off * 8 - 7));
+    return off < HK__MAX_HEAPS;
+}
+typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
+
+hk_heap *hk__heap_check(hk_heap *h)
+{
+    return hk__in_table(h) && h->magic == HK__MAGIC ? h : NULL;
 }
 
 void hk__call_lock(hk_heap *h, unsigned flags)
@@ -339,16 +347,6 @@ void *hk__alloc_at(hk_heap *h, unsigned flags, size_t n, const hk__src *src, voi
     return hk__fail_alloc(err, flags, n);
 }
 
-/* Is h a slot of the table?  One rotate and compare: an address inside
- * the table that is not a slot's start rotates its low bits up, out of
- * range.  Only then may the slot's dispatch word be read. */
-static inline int hk__in_table(const hk_heap *h)
-{
-    uintptr_t off = (uintptr_t)h - (uintptr_t)hk__slots;
-    off = (off >> 7) | (off << (sizeof off * 8 - 7));
-    return off < HK__MAX_HEAPS;
-}
-typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
 
 /* The fast paths: a live heap whose word has no slow bit (no core lock,
  * no owner check, no debugger; dok: the ones this call ignores) and a call

@@ -565,9 +565,12 @@ static void hk__break_here(void)
 #endif
 }
 
-/* The owner thread alone writes last_no and registered; other threads
- * read them (counters, checkpoints), hence the relaxed atomic stores. */
-static uint32_t hk__take_no(struct hk__thread *t, int count)
+/* The next allocation number from the thread's batch (a checkpoint voids
+ * the batch).  The owner thread alone writes last_no and registered; other
+ * threads read them (counters, checkpoints), hence the relaxed atomic
+ * stores.  Inlined into malloc's fast path too. */
+static inline __attribute__((always_inline))
+uint32_t hk__next_no(struct hk__thread *t, int count)
 {
     uint32_t no;
     uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
@@ -580,6 +583,14 @@ static uint32_t hk__take_no(struct hk__thread *t, int count)
     __atomic_store_n(&t->last_no, no, __ATOMIC_RELAXED);
     if (count)
         __atomic_store_n(&t->registered, t->registered + 1, __ATOMIC_RELAXED);
+    return no;
+}
+
+/* ... and the break at HEAPKIT_BREAK_ALLOC (the fast path runs only
+ * without one). */
+static uint32_t hk__take_no(struct hk__thread *t, int count)
+{
+    uint32_t no = hk__next_no(t, count);
     if (HK_UNLIKELY(hk__dbg_cfg.break_alloc != 0 && no == hk__dbg_cfg.break_alloc))
         hk__break_here();
     return no;
@@ -699,15 +710,27 @@ out:
     return id;
 }
 
+/* The thread's cache slot for a call site, and whether it holds it. */
+static inline __attribute__((always_inline))
+struct hk__site_slot *hk__site_slot_of(struct hk__thread *t, uintptr_t caller,
+                                       const char *file, int line, const char *type,
+                                       int *hit)
+{
+    struct hk__site_slot *c = &t->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
+    *hit = c->id && c->caller == caller && c->file == file && c->line == line
+        && c->type == type;
+    return c;
+}
+
 static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
+    int hit;
     if (!t)
         return hk__site_intern(src);
-    c = &t->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
-    if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
-                  && c->line == src->line && c->type == src->type))
+    c = hk__site_slot_of(t, src->caller, src->file, src->line, src->type, &hit);
+    if (HK_LIKELY(hit))
         return c->id;
     id = hk__site_intern(src);
     if (id) {
@@ -942,12 +965,20 @@ static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t
     }
 }
 
-/* A record another thread marked gone: the owner lets it go. */
-static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
+/* Remove the record at index slot pos (record id) from a table the caller
+ * owns or has locked as shared. */
+static inline __attribute__((always_inline))
+void hk__remove_mine(struct hk__tab *t, uint32_t pos, uint32_t id)
 {
     hk__idx_drop(t, pos);
     hk__id_free(t, id);
     hk__count(&t->live, -1);
+}
+
+/* A record another thread marked gone: the owner lets it go. */
+static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
+{
+    hk__remove_mine(t, pos, id);
     hk__count(&t->cleaned, 1);
 }
 
@@ -1158,11 +1189,8 @@ static int hk__get_mine(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec *
     hk__rec_load(hk__rec_at(t, id), out);
     if (HK__REC_HEAP(out) != heap)
         return -1;
-    if (take) {
-        hk__idx_drop(t, pos);
-        hk__id_free(t, id);
-        hk__count(&t->live, -1);
-    }
+    if (take)
+        hk__remove_mine(t, pos, id);
     return 1;
 }
 
@@ -1273,9 +1301,7 @@ static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread
         *out = *r;
         if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
             return 0;
-        hk__idx_drop(t, pos);
-        hk__id_free(t, id);
-        hk__count(&t->live, -1);
+        hk__remove_mine(t, pos, id);
         return 1;
     }
     return 0;
@@ -1376,25 +1402,15 @@ static inline __attribute__((always_inline)) int hk__add_fast(
                   && n - 1 < HK__MAX_SIZE && t->used < t->limit
                   && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
                        | hk__dbg_cfg.break_alloc))) {
-        struct hk__site_slot *c =
-            &th->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
-        if (HK_LIKELY(c->id && c->caller == caller && c->file == file
-                      && c->line == line && c->type == type)) {
+        int hit;
+        struct hk__site_slot *c = hk__site_slot_of(th, caller, file, line, type, &hit);
+        if (HK_LIKELY(hit)) {
             uint32_t id = t->free_id - 1, no, pos, e, cap = t->cap;
-            uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
             uint64_t h = hk__hash((uintptr_t)p);
             uint32_t *idx = t->idx;
             hk__rec *r = hk__rec_at(t, id);
-            if (HK_UNLIKELY(th->next_no == th->end_no || th->epoch != epoch)) {
-                th->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH,
-                                                 __ATOMIC_RELAXED);
-                th->end_no = th->next_no + HK__NO_BATCH;
-                th->epoch = epoch;
-            }
-            no = th->next_no++;
+            no = hk__next_no(th, 1);
             t->free_id = r->no;
-            __atomic_store_n(&th->last_no, no, __ATOMIC_RELAXED);
-            __atomic_store_n(&th->registered, th->registered + 1, __ATOMIC_RELAXED);
             __atomic_store_n(&r->meta, HK__META(n, heap, kind), __ATOMIC_RELAXED);
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
