@@ -710,27 +710,16 @@ out:
     return id;
 }
 
-/* The thread's cache slot for a call site, and whether it holds it. */
-static inline __attribute__((always_inline))
-struct hk__site_slot *hk__site_slot_of(struct hk__thread *t, uintptr_t caller,
-                                       const char *file, int line, const char *type,
-                                       int *hit)
-{
-    struct hk__site_slot *c = &t->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
-    *hit = c->id && c->caller == caller && c->file == file && c->line == line
-        && c->type == type;
-    return c;
-}
 
 static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
-    int hit;
     if (!t)
         return hk__site_intern(src);
-    c = hk__site_slot_of(t, src->caller, src->file, src->line, src->type, &hit);
-    if (HK_LIKELY(hit))
+    c = &t->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
+    if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
+                  && c->line == src->line && c->type == src->type))
         return c->id;
     id = hk__site_intern(src);
     if (id) {
@@ -1402,15 +1391,16 @@ static inline __attribute__((always_inline)) int hk__add_fast(
                   && n - 1 < HK__MAX_SIZE && t->used < t->limit
                   && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
                        | hk__dbg_cfg.break_alloc))) {
-        int hit;
-        struct hk__site_slot *c = hk__site_slot_of(th, caller, file, line, type, &hit);
-        if (HK_LIKELY(hit)) {
+        struct hk__site_slot *c =
+            &th->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
+        if (HK_LIKELY(c->id && c->caller == caller && c->file == file
+                      && c->line == line && c->type == type)) {
             uint32_t id = t->free_id - 1, no, pos, e, cap = t->cap;
             uint64_t h = hk__hash((uintptr_t)p);
             uint32_t *idx = t->idx;
             hk__rec *r = hk__rec_at(t, id);
+            t->free_id = r->no;               /* the free list's next id */
             no = hk__next_no(th, 1);
-            t->free_id = r->no;
             __atomic_store_n(&r->meta, HK__META(n, heap, kind), __ATOMIC_RELAXED);
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);

@@ -50,16 +50,13 @@ static int have_mi;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *const *b;
     static int done;
     (void)argc;
     (void)argv;
     if (done++)
         return 0;
     hk_set_exception_handler(fz_on_exception);
-    for (b = hk_backends(); *b; b++)
-        if (strcmp(*b, "mimalloc") == 0)
-            have_mi = 1;
+    have_mi = fz_have_backend("mimalloc");
     return 0;
 }
 

@@ -60,15 +60,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int have(const char *name)
-{
-    const char *const *b;
-    for (b = hk_backends(); *b; b++)
-        if (strcmp(*b, name) == 0)
-            return 1;
-    return 0;
-}
-
 /* Overheads and neighbours from a walk of the still intact heap. */
 static void learn_layout(hk_heap *h, fz_blk *b, int nb)
 {
@@ -131,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
     fz_blk b[NBLK];
-    int arena = !(fz_u8(&in) & 1) || !have("mimalloc");
+    int arena = !(fz_u8(&in) & 1) || !fz_have_backend("mimalloc");
     unsigned hflags = fz_u8(&in) & (HK_HEAP_NO_SERIALIZE | HK_HEAP_GENERATE_EXCEPTIONS);
     int nb = 2 + (int)fz_pick(&in, NBLK - 1), i, t, huge, target;
     unsigned char before[80], junk[80];

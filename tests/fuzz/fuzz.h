@@ -58,6 +58,16 @@ typedef struct {
     size_t n;
 } fz_in;
 
+/* Does this build have the backend? */
+static inline int fz_have_backend(const char *name)
+{
+    const char *const *b;
+    for (b = hk_backends(); *b; b++)
+        if (strcmp(*b, name) == 0)
+            return 1;
+    return 0;
+}
+
 static inline int fz_more(const fz_in *in) { return in->n > 0; }
 
 static inline unsigned fz_u8(fz_in *in)
