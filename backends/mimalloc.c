@@ -492,6 +492,7 @@ const hk_backend hk__backend_mimalloc = {
     NULL, NULL,            /* mark/release */
     NULL,                  /* process heap: the core makes one */
     NULL,                  /* os heaps: none */
+    NULL, NULL,            /* fast entries: its heaps need the core's lock */
 };
 
 #endif /* HK_HAVE_MIMALLOC */

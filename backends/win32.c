@@ -211,6 +211,7 @@ const hk_backend hk__backend_win32 = {
     NULL, NULL,            /* mark/release: Win32 has none */
     hk__w32_process_heap,
     hk__w32_os_heaps,
+    NULL, NULL,            /* fast entries: none yet */
 };
 
 #endif /* _WIN32 */

@@ -124,7 +124,7 @@ int hk_backend_register(const hk_backend *be)
 {
     size_t n;
     int err = HK_OK;
-    if (!be || be->version != HK_BACKEND_VERSION || !be->name || !*be->name
+    if (!be || (be->version != 1 && be->version != HK_BACKEND_VERSION) || !be->name || !*be->name
         || !be->create || !be->destroy || !be->alloc || !be->realloc
         || !be->free || !be->size || (!be->walk && !be->visit)
         || (!be->lock != !be->unlock)

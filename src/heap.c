@@ -18,7 +18,7 @@ union hk__slot {
 typedef char hk__slot_fits[sizeof(union hk__slot) == HK__SLOT_SIZE ? 1 : -1];
 
 static union hk__slot hk__slots[HK__MAX_HEAPS];
-static size_t hk__used;      /* slots handed out at least once          */
+static size_t hk__used;      /* slots handed out at least once (atomic) */
 static size_t hk__cursor;    /* where reuse of dead slots resumes       */
 static uint64_t hk__seq;
 static hk_heap *hk__process;
@@ -35,6 +35,21 @@ static inline int hk__in_table(const hk_heap *h)
     return off < HK__MAX_HEAPS;
 }
 typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
+
+/* The table's address in a variable the compiler cannot fold, so that
+ * hk_alloc/hk_free subtract it from memory in one instruction (a PIC
+ * build would otherwise spend two on it). */
+uintptr_t hk__slots_at = (uintptr_t)hk__slots;
+
+/* The fast paths' handle test: a slot handed out at least once.  Such a
+ * slot's fa/ff are never NULL (a live heap's entries, or the full path,
+ * which refuses a dead one). */
+static inline __attribute__((always_inline)) int hk__handed_out(const hk_heap *h)
+{
+    uintptr_t off = (uintptr_t)h - hk__slots_at;
+    off = (off >> 7) | (off << (sizeof off * 8 - 7));
+    return off < __atomic_load_n(&hk__used, __ATOMIC_RELAXED);
+}
 
 hk_heap *hk__heap_check(hk_heap *h)
 {
@@ -53,6 +68,26 @@ void hk__call_unlock(hk_heap *h, unsigned flags)
         hk__mutex_unlock(&h->mutex);
 }
 
+static void *hk__alloc_tramp(hk_heap *h, unsigned flags, size_t n, void *bh);
+static int hk__free_tramp(hk_heap *h, unsigned flags, void *p, void *bh);
+
+/* Where hk_alloc/hk_free jump for h: the backend's fast entries if the
+ * dispatch word leaves the core nothing to do (free ignores the owner
+ * check), else the full path.  Also when the word changes. */
+static void hk__heap_fast_set(hk_heap *h)
+{
+    const hk_backend *be = h->be;
+    unsigned d = __atomic_load_n(&h->disp, __ATOMIC_ACQUIRE) & ~HK_HEAP_NO_SERIALIZE;
+    hk__fast_alloc_fn fa = hk__alloc_tramp;
+    hk__fast_free_fn ff = hk__free_tramp;
+    if (be->version >= 2 && d == HK__D_LIVE && be->fast_alloc)
+        fa = be->fast_alloc;
+    if (be->version >= 2 && (d & ~HK__D_OWNER) == HK__D_LIVE && be->fast_free)
+        ff = be->fast_free;
+    __atomic_store_n(&h->fa, fa, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->ff, ff, __ATOMIC_RELEASE);
+}
+
 /* Fresh slots are used before dead ones are reused, so a stale handle
  * stays invalid for as long as possible.  Caller holds the global lock. */
 static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
@@ -61,7 +96,11 @@ static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
     hk_heap *h = NULL;
     size_t i;
     if (hk__used < HK__MAX_HEAPS) {
-        h = &hk__slots[hk__used++].h;
+        h = &hk__slots[hk__used].h;
+        /* before the fast paths can see the slot */
+        __atomic_store_n(&h->fa, hk__alloc_tramp, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->ff, hk__free_tramp, __ATOMIC_RELAXED);
+        __atomic_store_n(&hk__used, hk__used + 1, __ATOMIC_RELEASE);
     } else {
         for (i = 0; i < HK__MAX_HEAPS && !h; i++) {
             size_t k = (hk__cursor + i) % HK__MAX_HEAPS;
@@ -73,10 +112,10 @@ static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
         if (!h)
             return NULL;
     }
-    memset(h, 0, sizeof *h);
+    /* all but fa/ff, which a stale handle may be jumping through */
+    memset(&h->magic, 0, sizeof *h - offsetof(hk_heap, magic));
     h->kind = kind;
     h->flags = flags;
-    h->caps = be->caps;
     h->be = be;
     h->bh = bh;
     h->seq = ++hk__seq;
@@ -88,6 +127,7 @@ static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
         | (!be->lock && !(flags & HK_HEAP_NO_SERIALIZE) ? HK__D_LOCK : 0)
         | (be->caps & HK_CAP_ANY_THREAD ? 0 : HK__D_OWNER)
         | (__atomic_load_n(&hk__dbg_active, __ATOMIC_ACQUIRE) ? HK__D_DEBUG : 0);
+    hk__heap_fast_set(h);
     return h;
 }
 
@@ -98,13 +138,17 @@ void hk__heaps_debug_on(void)
     size_t i;
     hk__global_lock();
     for (i = 0; i < hk__used; i++)
-        if (hk__slots[i].h.magic == HK__MAGIC)
+        if (hk__slots[i].h.magic == HK__MAGIC) {
             __atomic_or_fetch(&hk__slots[i].h.disp, HK__D_DEBUG, __ATOMIC_RELEASE);
+            hk__heap_fast_set(&hk__slots[i].h);
+        }
     hk__global_unlock();
 }
 
 static void hk__slot_kill(hk_heap *h)
 {
+    __atomic_store_n(&h->fa, hk__alloc_tramp, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->ff, hk__free_tramp, __ATOMIC_RELEASE);
     h->disp = 0;
     h->magic = 0;
     hk__snapshot_free(h);
@@ -114,7 +158,7 @@ static void hk__slot_kill(hk_heap *h)
 
 static int hk__owner_ok(hk_heap *h)
 {
-    return (h->caps & HK_CAP_ANY_THREAD)
+    return (h->be->caps & HK_CAP_ANY_THREAD)
         || hk__thread_equal(h->owner, hk__thread_self());
 }
 
@@ -306,7 +350,7 @@ unsigned hk_heap_caps(hk_heap *h)
         hk__set_error(HK_ERR_INVALID_HANDLE);
         return 0;
     }
-    return h->caps;
+    return h->be->caps;
 }
 
 /* ---- blocks ------------------------------------------------------------ */
@@ -364,16 +408,26 @@ void *hk__alloc_slow(hk_heap *h, unsigned flags, size_t n, void *ret)
     return hk__alloc_at(h, flags, n, NULL, ret);
 }
 
+/* hk_alloc/hk_free: a slot that was ever handed out and flags the fast
+ * entry takes, then a jump through the slot (hk__heap_fast_set): to the
+ * backend's fast entry, or to the full path below, whose return address is
+ * then still hk_alloc's caller (the debugger's call site). */
 void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
 {
-    if (HK__FAST(h, flags, HK_HEAP_NO_SERIALIZE | HK_HEAP_ZERO_MEMORY, 0)) {
-        void *p;
-        int err = h->be->alloc(h->bh, (h->disp | flags) & (HK_HEAP_NO_SERIALIZE
-                                                           | HK_HEAP_ZERO_MEMORY), n, &p);
-        if (HK_LIKELY(err == HK_OK))
-            return p;
-        return hk__fail_alloc(err, flags | h->flags, n);
-    }
+    if (HK_LIKELY(hk__handed_out(h))
+        && HK_LIKELY(!(flags & ~(HK__ANY_FLAGS | HK_HEAP_ZERO_MEMORY))))
+        return h->fa(h, flags, n, h->bh);
+    return hk__alloc_slow(h, flags, n, __builtin_return_address(0));
+}
+
+static void *hk__alloc_tramp(hk_heap *h, unsigned flags, size_t n, void *bh)
+{
+    (void)bh;
+    return hk__alloc_slow(h, flags, n, __builtin_return_address(0));
+}
+
+void *hk_alloc_full(hk_heap *h, unsigned flags, size_t n)
+{
     return hk__alloc_slow(h, flags, n, __builtin_return_address(0));
 }
 
@@ -459,16 +513,23 @@ int hk__free_slow(hk_heap *h, unsigned flags, void *p, void *ret)
     return hk__free_at(h, flags, p, NULL, ret);
 }
 
+/* p == NULL too goes through the slot: the fast entry refuses it (not a
+ * block), the full path answers 1. */
 int hk_free(hk_heap *h, unsigned flags, void *p)
 {
-    /* free has no owner check */
-    if (p && HK__FAST(h, flags, HK_HEAP_NO_SERIALIZE, HK__D_OWNER)) {
-        int err = h->be->free(h->bh, (h->disp | flags) & HK_HEAP_NO_SERIALIZE, p);
-        if (HK_LIKELY(err == HK_OK))
-            return 1;
-        hk__set_error(err);
-        return 0;
-    }
+    if (HK_LIKELY(hk__handed_out(h)) && HK_LIKELY(!(flags & ~HK__ANY_FLAGS)))
+        return h->ff(h, flags, p, h->bh);
+    return hk__free_slow(h, flags, p, __builtin_return_address(0));
+}
+
+static int hk__free_tramp(hk_heap *h, unsigned flags, void *p, void *bh)
+{
+    (void)bh;
+    return hk__free_slow(h, flags, p, __builtin_return_address(0));
+}
+
+int hk_free_full(hk_heap *h, unsigned flags, void *p)
+{
     return hk__free_slow(h, flags, p, __builtin_return_address(0));
 }
 

@@ -80,11 +80,19 @@ struct hk__snapshot {
 #define HK__HEAP_PROCESS 0x1u   /* the process heap: never destroyed      */
 #define HK__HEAP_FOREIGN 0x2u   /* an OS heap heapkit did not create      */
 
+/* What hk_alloc/hk_free jump to once the handle and the flags pass: the
+ * backend's fast entry, or the core's full path (hk__heap_fast_set). */
+typedef void *(*hk__fast_alloc_fn)(hk_heap *h, unsigned flags, size_t n, void *bh);
+typedef int (*hk__fast_free_fn)(hk_heap *h, unsigned flags, void *p, void *bh);
+
 struct hk_heap {
+    /* First, and never zero in a slot that was ever handed out: a stale
+     * handle jumps to the full path, which refuses it. */
+    hk__fast_alloc_fn fa;
+    hk__fast_free_fn ff;
     uint32_t magic;             /* HK__MAGIC while the slot is live       */
     uint32_t kind;              /* HK__HEAP_* bits                        */
     unsigned flags;             /* creation flags, merged into each call  */
-    unsigned caps;
     unsigned disp;              /* HK__D_*: the dispatch facts, one word  */
     const hk_backend *be;
     void *bh;                   /* the backend's heap                     */

@@ -993,6 +993,41 @@ HK_VG_WRAP(release, hk__arena_release, (void *bh, uintptr_t m), (bh, m))
 #  define HK_M(name, inner) inner
 #endif
 
+/* The fast entries (backend.h): hk_alloc/hk_free jump here.  The heap's
+ * own HK_HEAP_NO_SERIALIZE is merged here (the core does not); a failure
+ * leaves the heap as it was, and the core's full path says why. */
+HK_NOSAN static __attribute__((flatten)) void *hk__fast_alloc(hk_heap *hh, unsigned flags, size_t n, void *bh)
+{
+    hk__heap *h = bh;
+    void *p;
+#ifdef HK_VG
+    int v = h->vg;
+    HK_VG_IN(h);
+#endif
+    if (hk__alloc(h, flags | h->flags, n, &p) != HK_OK) p = NULL;
+#ifdef HK_VG
+    HK_VG_OUT(v);
+#endif
+    if (HK_LIKELY(p != NULL)) return p;
+    return hk_alloc_full(hh, flags, n);
+}
+
+HK_NOSAN static __attribute__((flatten)) int hk__fast_free(hk_heap *hh, unsigned flags, void *p, void *bh)
+{
+    hk__heap *h = bh;
+    int rc;
+#ifdef HK_VG
+    int v = h->vg;
+    HK_VG_IN(h);
+#endif
+    rc = hk__free(h, flags | h->flags, p);
+#ifdef HK_VG
+    HK_VG_OUT(v);
+#endif
+    if (HK_LIKELY(rc == HK_OK)) return 1;
+    return hk_free_full(hh, flags, p);
+}
+
 const hk_backend hk__backend_arena = {
     HK_BACKEND_VERSION,
     "arena",
@@ -1014,5 +1049,7 @@ const hk_backend hk__backend_arena = {
     HK_M(mark, hk__arena_mark),
     HK_M(release, hk__arena_release),
     NULL,
-    NULL
+    NULL,
+    hk__fast_alloc,
+    hk__fast_free
 };

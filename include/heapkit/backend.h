@@ -37,7 +37,9 @@
 extern "C" {
 #endif
 
-#define HK_BACKEND_VERSION 1
+/* 2 added fast_alloc/fast_free; a version 1 struct (without them) is
+ * still accepted and works as before. */
+#define HK_BACKEND_VERSION 2
 
 typedef struct hk_backend {
     int version;        /* HK_BACKEND_VERSION                              */
@@ -113,7 +115,36 @@ typedef struct hk_backend {
      * GetProcessHeaps).  Fills bh[0..n) only if they fit and returns how
      * many there are.  May be NULL: there are none. */
     size_t (*os_heaps)(void **bh, size_t n);
+
+    /* ---- version 2: optional fast entries (both may be NULL) ----------
+     * hk_alloc/hk_free on a heap that needs nothing more from the core
+     * (the backend has its own lock or the heap has
+     * HK_HEAP_NO_SERIALIZE; any thread may allocate; the Heap Debugger
+     * is off) jump here straight after the handle and flags checks, with
+     * the public call's arguments in the public order and bh last:
+     *   - flags are the call's only, already checked: alloc may see
+     *     HK_HEAP_NO_SERIALIZE, HK_HEAP_ZERO_MEMORY and
+     *     HK_HEAP_GENERATE_EXCEPTIONS, free HK_HEAP_NO_SERIALIZE and
+     *     HK_HEAP_GENERATE_EXCEPTIONS.  The heap's creation flags are NOT
+     *     merged in: honour the HK_HEAP_NO_SERIALIZE given to `create`.
+     *     Ignore HK_HEAP_GENERATE_EXCEPTIONS (failures go to the core);
+     *   - n may be anything; p may be anything, NULL included;
+     *   - the return value is hk_alloc's / hk_free's own: the block, or 1.
+     * On any failure (no memory, p not a live block of this heap, ...)
+     * leave the heap unchanged and return hk_alloc_full(h, flags, n) /
+     * hk_free_full(h, flags, p) with the arguments as received: the core
+     * then runs the full path (the `alloc`/`free` members), which sets the
+     * last error and raises as the API says.  Without them hk_alloc/hk_free
+     * take the full path on every call. */
+    void *(*fast_alloc)(hk_heap *h, unsigned flags, size_t n, void *bh);
+    int (*fast_free)(hk_heap *h, unsigned flags, void *p, void *bh);
 } hk_backend;
+
+/* hk_alloc and hk_free without the fast entries: every check, then the
+ * backend's `alloc` / `free` member.  For a fast entry's failures; any
+ * caller gets exactly hk_alloc's / hk_free's behaviour. */
+HK_API void *hk_alloc_full(hk_heap *h, unsigned flags, size_t n);
+HK_API int hk_free_full(hk_heap *h, unsigned flags, void *p);
 
 /* Add a backend (the struct must outlive its heaps).  HK_ERR_INVALID_PARAMETER
  * for a malformed struct or a name in use, HK_ERR_NO_MEMORY when the table
