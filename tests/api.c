@@ -282,7 +282,7 @@ static int tb_walk(void *bh, hk_heap_entry *e)
 static const hk_backend tb_backend = {
     HK_BACKEND_VERSION, "test-list", HK_CAP_WALK_ITERATE | HK_CAP_ANY_THREAD,
     tb_create, tb_destroy, tb_alloc, tb_realloc, tb_free, tb_size,
-    NULL, NULL, NULL, NULL, tb_walk, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, tb_walk, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 static int tb_count(const hk_heap_entry *e, void *arg)
@@ -420,6 +420,224 @@ START_TEST(core_lock)
 }
 END_TEST
 
+/* ---- the optional fast entries (backend.h version 2) ------------------ */
+
+static struct {
+    int alloc_calls, free_calls;  /* fast entries entered */
+    unsigned alloc_flags, free_flags;
+    void *bh;
+} fe;
+
+static void *fe_alloc(hk_heap *h, unsigned f, size_t n, void *bh)
+{
+    void *p;
+    fe.alloc_calls++;
+    fe.alloc_flags = f;
+    fe.bh = bh;
+    if (tb_alloc(bh, f & HK_HEAP_ZERO_MEMORY, n, &p) == HK_OK)
+        return p;
+    return hk_alloc_full(h, f, n);     /* the core says why */
+}
+static int fe_free(hk_heap *h, unsigned f, void *p, void *bh)
+{
+    fe.free_calls++;
+    fe.free_flags = f;
+    if (tb_free(bh, 0, p) == HK_OK)
+        return 1;
+    return hk_free_full(h, f, p);
+}
+/* A lock of its own (the tests are single-threaded where it matters), so
+ * that a serialized heap needs nothing from the core. */
+static int fe_lock(void *bh) { (void)bh; return HK_OK; }
+
+static int fe_raised;
+static void fe_on_exception(unsigned code, size_t size)
+{
+    (void)code; (void)size;
+    fe_raised++;
+}
+
+struct fe_peer { hk_heap *h; void *p; int err; };
+static void *fe_peer_thread(void *arg)
+{
+    struct fe_peer *fp = arg;
+    hk_set_last_error(0);
+    fp->p = hk_alloc(fp->h, 0, 8);
+    fp->err = hk_last_error();
+    return NULL;
+}
+
+static hk_backend fe_backend(const char *name, int with_lock)
+{
+    hk_backend be = tb_backend;
+    be.version = HK_BACKEND_VERSION;
+    be.name = name;
+    be.fast_alloc = fe_alloc;
+    be.fast_free = fe_free;
+    if (with_lock)
+        be.lock = be.unlock = fe_lock;
+    return be;
+}
+
+/* A heap that needs nothing from the core goes straight to the fast
+ * entries with the call's own flags; every failure still ends as the full
+ * path says (last error, exception), and bad handles, bad flags, NULL and
+ * foreign pointers are answered as before. */
+START_TEST(fast_entries)
+{
+    static hk_backend be;
+    hk_exception_fn old;
+    hk_heap *h, *hn;
+    void *p, *q;
+    int dummy = 0, calls;
+
+    be = fe_backend("test-fast", 1);
+    ck_assert(hk_backend_register(&be));
+    memset(&fe, 0, sizeof fe);
+    h = hk_heap_create("test-fast", 0, 0, 0);
+    ck_assert_ptr_nonnull(h);
+
+    p = hk_alloc(h, HK_HEAP_ZERO_MEMORY, 10);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fe.alloc_calls, 1);
+    ck_assert_uint_eq(fe.alloc_flags, HK_HEAP_ZERO_MEMORY);
+    ck_assert_ptr_nonnull(fe.bh);
+    ck_assert(tu_all(p, 10, 0));
+    ck_assert_uint_eq(hk_size(h, 0, p), 10);
+
+    /* no memory: the fast entry fails over to the full path */
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_alloc(h, 0, (size_t)1 << 31));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    ck_assert_int_eq(fe.alloc_calls, 2);
+    old = hk_set_exception_handler(fe_on_exception);
+    fe_raised = 0;
+    ck_assert_ptr_null(hk_alloc(h, HK_HEAP_GENERATE_EXCEPTIONS, (size_t)1 << 31));
+    ck_assert_int_eq(fe_raised, 1);
+    ck_assert_uint_eq(fe.alloc_flags, HK_HEAP_GENERATE_EXCEPTIONS);
+    ck_assert_ptr_null(hk_alloc(h, 0, (size_t)1 << 31));
+    ck_assert_int_eq(fe_raised, 1);                   /* no flag: no raise */
+    hk_set_exception_handler(old);
+
+    /* flags the core refuses never reach the backend */
+    calls = fe.alloc_calls;
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_alloc(h, 0x100, 8));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert_ptr_null(hk_alloc(h, HK_HEAP_REALLOC_IN_PLACE_ONLY, 8));
+    ck_assert_int_eq(fe.alloc_calls, calls);
+    hk_set_last_error(0);
+    ck_assert(!hk_free(h, HK_HEAP_ZERO_MEMORY, p));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(fe.free_calls, 0);
+    ck_assert_uint_eq(hk_size(h, 0, p), 10);           /* still live */
+
+    /* free: a block, then the same again, a foreign pointer, NULL */
+    ck_assert(hk_free(h, HK_HEAP_NO_SERIALIZE, p));
+    ck_assert_int_eq(fe.free_calls, 1);
+    ck_assert_uint_eq(fe.free_flags, HK_HEAP_NO_SERIALIZE);
+    hk_set_last_error(0);
+    ck_assert(!hk_free(h, 0, p));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    hk_set_last_error(0);
+    ck_assert(!hk_free(h, 0, &dummy));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    hk_set_last_error(0);
+    ck_assert(hk_free(h, 0, NULL));
+    ck_assert_int_eq(hk_last_error(), 0);
+
+    /* the heap's own NO_SERIALIZE is not merged into the fast entry's flags */
+    hn = hk_heap_create("test-fast", HK_HEAP_NO_SERIALIZE, 0, 0);
+    ck_assert_ptr_nonnull(hn);
+    q = hk_alloc(hn, 0, 20);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_uint_eq(fe.alloc_flags, 0);
+    ck_assert(fe.bh != NULL);
+    /* a block of one heap is foreign to another */
+    hk_set_last_error(0);
+    ck_assert(!hk_free(h, 0, q));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert(hk_free(hn, 0, q));
+
+    /* a destroyed heap's handle: refused, the backend not called */
+    ck_assert(hk_heap_destroy(hn));
+    calls = fe.alloc_calls + fe.free_calls;
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_alloc(hn, 0, 8));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_HANDLE);
+    hk_set_last_error(0);
+    ck_assert(!hk_free(hn, 0, &dummy));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_HANDLE);
+    ck_assert_int_eq(fe.alloc_calls + fe.free_calls, calls);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+/* Heaps that need the core (its lock, its owner check) and version 1
+ * structs never see the fast entries, and still work. */
+START_TEST(fast_entries_not_taken)
+{
+    static hk_backend nolock, owned, v1;
+    struct fe_peer fp;
+    pthread_t t;
+    hk_heap *h;
+    void *p;
+
+    nolock = fe_backend("test-fast-nolock", 0);     /* the core's lock */
+    owned = fe_backend("test-fast-owned", 1);
+    owned.caps &= ~HK_CAP_ANY_THREAD;               /* the core's owner check */
+    v1 = fe_backend("test-fast-v1", 1);
+    v1.version = 1;                                 /* has no fast members */
+    ck_assert(hk_backend_register(&nolock));
+    ck_assert(hk_backend_register(&owned));
+    ck_assert(hk_backend_register(&v1));
+    memset(&fe, 0, sizeof fe);
+
+    h = hk_heap_create("test-fast-nolock", 0, 0, 0);
+    ck_assert_ptr_nonnull(h);
+    p = hk_alloc(h, 0, 8);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(hk_free(h, 0, p));
+    ck_assert_int_eq(fe.alloc_calls + fe.free_calls, 0);
+    ck_assert(hk_heap_destroy(h));
+    /* ... unless the heap is not serialized */
+    h = hk_heap_create("test-fast-nolock", HK_HEAP_NO_SERIALIZE, 0, 0);
+    ck_assert_ptr_nonnull(h);
+    p = hk_alloc(h, 0, 8);
+    ck_assert(hk_free(h, 0, p));
+    ck_assert_int_eq(fe.alloc_calls, 1);
+    ck_assert_int_eq(fe.free_calls, 1);
+    ck_assert(hk_heap_destroy(h));
+
+    /* owner check: alloc goes the full way, free (no owner check) is fast */
+    memset(&fe, 0, sizeof fe);
+    h = hk_heap_create("test-fast-owned", 0, 0, 0);
+    ck_assert_ptr_nonnull(h);
+    p = hk_alloc(h, 0, 8);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fe.alloc_calls, 0);
+    fp.h = h;
+    ck_assert_int_eq(pthread_create(&t, NULL, fe_peer_thread, &fp), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_ptr_null(fp.p);
+    ck_assert_int_eq(fp.err, HK_ERR_NOT_SUPPORTED);
+    ck_assert_int_eq(fe.alloc_calls, 0);
+    ck_assert(hk_free(h, 0, p));
+    ck_assert_int_eq(fe.free_calls, 1);
+    ck_assert(hk_heap_destroy(h));
+
+    /* a version 1 struct: the core does not read past os_heaps */
+    memset(&fe, 0, sizeof fe);
+    h = hk_heap_create("test-fast-v1", 0, 0, 0);
+    ck_assert_ptr_nonnull(h);
+    p = hk_alloc(h, 0, 8);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(hk_free(h, 0, p));
+    ck_assert_int_eq(fe.alloc_calls + fe.free_calls, 0);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -432,6 +650,8 @@ static Suite *api_suite(void)
     tcase_add_test(tc, backend_list);
     tcase_add_test(tc, register_backend);
     tcase_add_test(tc, core_lock);
+    tcase_add_test(tc, fast_entries);
+    tcase_add_test(tc, fast_entries_not_taken);
     suite_add_tcase(s, tc);
     return s;
 }
