@@ -81,6 +81,23 @@ static int hk__w32_free(void *bh, unsigned flags, void *p)
                                                 : hk__w32_error(HK_ERR_INVALID_PARAMETER);
 }
 
+/* The fast entries (backend.h): the heap's own HEAP_NO_SERIALIZE is
+ * Windows' (HeapCreate got it); any failure goes to the core's full path,
+ * which asks the members above and says why. */
+static void *hk__w32_fast_alloc(hk_heap *h, unsigned flags, size_t n, void *bh)
+{
+    void *p = HeapAlloc(bh, flags & (HEAP_NO_SERIALIZE | HEAP_ZERO_MEMORY), n);
+    return p ? p : hk_alloc_full(h, flags, n);
+}
+
+static int hk__w32_fast_free(hk_heap *h, unsigned flags, void *p, void *bh)
+{
+    DWORD f = flags & HEAP_NO_SERIALIZE;
+    if (p && hk__w32_owns(bh, f, p) && HeapFree(bh, f, p))
+        return 1;
+    return hk_free_full(h, flags, p);
+}
+
 static int hk__w32_size(void *bh, unsigned flags, const void *p, size_t *n)
 {
     SIZE_T s;
@@ -211,7 +228,8 @@ const hk_backend hk__backend_win32 = {
     NULL, NULL,            /* mark/release: Win32 has none */
     hk__w32_process_heap,
     hk__w32_os_heaps,
-    NULL, NULL,            /* fast entries: none yet */
+    hk__w32_fast_alloc,
+    hk__w32_fast_free,
 };
 
 #endif /* _WIN32 */
