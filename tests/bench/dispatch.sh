@@ -63,6 +63,9 @@ FNR == 1 { delete names }
 }
 END {
     bad = 0
+    print "dispatch: hk_alloc/hk_free/hk_realloc on an arena heap, debugger off (churn of 10k slots," \
+          " 8..1032 B); instructions counted by callgrind: the call itself and the core helpers it" \
+          " calls (src/) against the backend it calls"
     split("hk_alloc hk_free hk_realloc", fns, " ")
     for (i = 1; i <= 3; i++) {
         f = fns[i]
@@ -75,5 +78,11 @@ END {
         }
         print line
     }
+    if (calls["hk_alloc"] && calls["hk_free"])
+        printf "dispatch  free+alloc %6.1f of %.1f instructions per pair are dispatch\n", \
+            core["hk_alloc"] / calls["hk_alloc"] + core["hk_free"] / calls["hk_free"], \
+            (core["hk_alloc"] + backend["hk_alloc"]) / calls["hk_alloc"] + \
+            (core["hk_free"] + backend["hk_free"]) / calls["hk_free"]
+    print ""
     exit bad
 }' "$out" "$out"
