@@ -106,11 +106,12 @@ struct hk_heap {
 #define HK__SLOT_SIZE 128
 #define HK__MAX_HEAPS 16384
 
-/* The dispatch word: everything hk_alloc/hk_free/hk_realloc/hk_size must
- * know before calling the backend, precomputed, so that the fast path tests
- * one word.  A live slot has HK__D_LIVE plus the heap's own
- * HK_HEAP_NO_SERIALIZE (passed on to the backend); any other bit sends the
- * call down the slow path.  A dead or unused slot's word is 0. */
+/* The dispatch word: everything hk_realloc/hk_size must know before
+ * calling the backend, precomputed, so that the fast path tests one word
+ * (hk_alloc/hk_free go further: fa/ff above are chosen from it).  A live
+ * slot has HK__D_LIVE plus the heap's own HK_HEAP_NO_SERIALIZE (passed on
+ * to the backend); any other bit sends the call down the slow path.  A
+ * dead or unused slot's word is 0. */
 #define HK__D_LIVE   0x40000000u  /* the slot is a live heap               */
 #define HK__D_LOCK   0x01000000u  /* the core serializes (no backend lock) */
 #define HK__D_OWNER  0x02000000u  /* only the creator thread may allocate  */
