@@ -18,7 +18,12 @@ union hk__slot {
 typedef char hk__slot_fits[sizeof(union hk__slot) == HK__SLOT_SIZE ? 1 : -1];
 
 static union hk__slot hk__slots[HK__MAX_HEAPS];
-static size_t hk__used;      /* slots handed out at least once (atomic) */
+static size_t hk__used;      /* slots handed out at least once          */
+/* The slots hk_alloc/hk_free may jump through: hk__used, and 0 from the
+ * debugger's start on, so that every call then reaches the full path
+ * from hk_alloc/hk_free themselves, whose return address is the caller's
+ * even where the compiler makes no tail call (-O0/-O1, TSan).  (atomic) */
+static size_t hk__fast_lim;
 static size_t hk__cursor;    /* where reuse of dead slots resumes       */
 static uint64_t hk__seq;
 static hk_heap *hk__process;
@@ -41,14 +46,14 @@ typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
  * build would otherwise spend two on it). */
 uintptr_t hk__slots_at = (uintptr_t)hk__slots;
 
-/* The fast paths' handle test: a slot handed out at least once.  Such a
- * slot's fa/ff are never NULL (a live heap's entries, or the full path,
- * which refuses a dead one). */
+/* The fast paths' handle test: a slot handed out at least once, and the
+ * debugger off (hk__fast_lim).  Such a slot's fa/ff are never NULL (a live
+ * heap's entries, or the full path, which refuses a dead one). */
 static inline __attribute__((always_inline)) int hk__handed_out(const hk_heap *h)
 {
     uintptr_t off = (uintptr_t)h - hk__slots_at;
     off = (off >> 7) | (off << (sizeof off * 8 - 7));
-    return off < __atomic_load_n(&hk__used, __ATOMIC_RELAXED);
+    return off < __atomic_load_n(&hk__fast_lim, __ATOMIC_RELAXED);
 }
 
 hk_heap *hk__heap_check(hk_heap *h)
@@ -96,11 +101,12 @@ static hk_heap *hk__slot_new(const hk_backend *be, void *bh, unsigned flags,
     hk_heap *h = NULL;
     size_t i;
     if (hk__used < HK__MAX_HEAPS) {
-        h = &hk__slots[hk__used].h;
+        h = &hk__slots[hk__used++].h;
         /* before the fast paths can see the slot */
         __atomic_store_n(&h->fa, hk__alloc_tramp, __ATOMIC_RELAXED);
         __atomic_store_n(&h->ff, hk__free_tramp, __ATOMIC_RELAXED);
-        __atomic_store_n(&hk__used, hk__used + 1, __ATOMIC_RELEASE);
+        if (!__atomic_load_n(&hk__dbg_active, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&hk__fast_lim, hk__used, __ATOMIC_RELEASE);
     } else {
         for (i = 0; i < HK__MAX_HEAPS && !h; i++) {
             size_t k = (hk__cursor + i) % HK__MAX_HEAPS;
@@ -137,6 +143,7 @@ void hk__heaps_debug_on(void)
 {
     size_t i;
     hk__global_lock();
+    __atomic_store_n(&hk__fast_lim, 0, __ATOMIC_RELEASE);
     for (i = 0; i < hk__used; i++)
         if (hk__slots[i].h.magic == HK__MAGIC) {
             __atomic_or_fetch(&hk__slots[i].h.disp, HK__D_DEBUG, __ATOMIC_RELEASE);
@@ -408,10 +415,10 @@ void *hk__alloc_slow(hk_heap *h, unsigned flags, size_t n, void *ret)
     return hk__alloc_at(h, flags, n, NULL, ret);
 }
 
-/* hk_alloc/hk_free: a slot that was ever handed out and flags the fast
- * entry takes, then a jump through the slot (hk__heap_fast_set): to the
- * backend's fast entry, or to the full path below, whose return address is
- * then still hk_alloc's caller (the debugger's call site). */
+/* hk_alloc/hk_free: a slot that was ever handed out, the debugger off
+ * (hk__handed_out) and flags the fast entry takes, then a jump through the
+ * slot (hk__heap_fast_set): to the backend's fast entry, or to the full
+ * path for a heap that needs the core (its lock, its owner check). */
 void *hk_alloc(hk_heap *h, unsigned flags, size_t n)
 {
     if (HK_LIKELY(hk__handed_out(h))

@@ -1930,6 +1930,11 @@ START_TEST(hk_heap_without_macros)
     ck_assert_msg(jstr(e, "file") == NULL || !strcmp(jstr(e, "file"), "?"), "file %s",
                   jstr(e, "file"));
     ck_assert(jptr(e, "caller") != 0);          /* the return address instead */
+    /* ... of the call in the child, not of a hop inside heapkit */
+    ck_assert_msg(jptr(e, "caller") > note_ptr(&c, "hkbypassFn")
+                  && jptr(e, "caller") < note_ptr(&c, "hkbypassFn") + 512,
+                  "caller %llx, mode_hkbypass at %llx", jptr(e, "caller"),
+                  note_ptr(&c, "hkbypassFn"));
     ck_assert_msg(strstr(jstr(e, "heap"), "arena") != NULL, "heap %s", jstr(e, "heap"));
     child_done(&c);
 }
