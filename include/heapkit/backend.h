@@ -23,7 +23,8 @@
  *   - must refuse, without crashing and without changing the heap, any
  *     pointer that is not the start of a live block of *this* heap
  *     (HK_ERR_INVALID_PARAMETER), including freed blocks;
- *   - must not call back into the public hk_* API on the same heap.
+ *   - must not call back into the public hk_* API on the same heap (but
+ *     for the fast entries' hand-over to hk_alloc_full/hk_free_full).
  *
  * Members marked "may be NULL" have the fallback the core uses named next
  * to them.  Register a backend of your own with hk_backend_register().
