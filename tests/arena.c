@@ -6,7 +6,8 @@
  *  - the cache of freed large mappings: a reused mapping is zeroed for
  *    HK_HEAP_ZERO_MEMORY, a freed large block is refused by a second free
  *    and gone from the walk;
- *  - trim: hk_compact gives the pages of free blocks back (mincore);
+ *  - trim: hk_compact gives the pages of free blocks back (mincore), and
+ *    the walk (iterator and visitor alike) shows them UNCOMMITTED;
  *  - a 4-thread stress on one shared heap, contents checked;
  *  - thread caches (a shared heap): a block a thread freed into its cache
  *    is FREE in the walk and refused by a second free, also after the
@@ -175,6 +176,54 @@ static void resident(uintptr_t lo, uintptr_t hi, size_t *pages, size_t *res)
 }
 #endif
 
+/* Interior UNCOMMITTED entries of a walk (pages hk_compact gave back,
+ * not a region's end): each page-aligned and right after a FREE entry;
+ * none overlaps a busy entry.  Returns the bytes of those starting in
+ * [from, to). */
+static size_t gone_in(const tu_walk *w, const char *from, const char *to)
+{
+    size_t i, j, sum = 0;
+    char *end = NULL;
+    for (i = 0; i < w->n; i++) {
+        const hk_heap_entry *e = &w->e[i];
+        char *d = e->data;
+        if (e->flags == HK_ENTRY_REGION) end = e->u.region.last_block;
+        if (e->flags != HK_ENTRY_UNCOMMITTED || d + e->size == end) continue;
+        ck_assert_uint_eq((uintptr_t)d % 4096, 0);
+        ck_assert_uint_eq(e->size % 4096, 0);
+        ck_assert_uint_gt(e->size, 0);
+        ck_assert(i > 0 && w->e[i - 1].flags == HK_ENTRY_FREE &&
+                  (char *)w->e[i - 1].data + w->e[i - 1].size == d);
+        if (d >= from && d < to) sum += e->size;
+    }
+    for (j = 0; j < w->n; j++) {     /* busy data never in such a span */
+        const hk_heap_entry *b = &w->e[j];
+        if (!(b->flags & HK_ENTRY_BUSY) || b->region_index == 64) continue;
+        for (i = 0; i < w->n; i++) {
+            const hk_heap_entry *e = &w->e[i];
+            if (e->flags == HK_ENTRY_UNCOMMITTED)
+                ck_assert((char *)b->data + b->size <= (char *)e->data ||
+                          (char *)b->data >= (char *)e->data + e->size);
+        }
+        if (j > 64) break;           /* a sample: the loop is quadratic */
+    }
+    return sum;
+}
+#define gone_bytes(w) gone_in((w), NULL, (const char *)UINTPTR_MAX)
+
+typedef struct { hk_heap_entry *e; size_t n, cap; } visit_log;
+static int visit_add(const hk_heap_entry *e, void *arg)
+{
+    visit_log *v = arg;
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 1024;
+        v->e = realloc(v->e, v->cap * sizeof *v->e);
+        ck_assert_ptr_nonnull(v->e);
+    }
+    v->e[v->n++] = *e;
+    return 0;
+}
+
 /* 200k blocks of 16..256 B; 90% freed in runs of 900 of every 1000 (the
  * pattern of a program dropping most of what a phase built), then
  * hk_compact.  The pages of the free runs go back to the OS (POSIX:
@@ -218,16 +267,100 @@ START_TEST(compact_gives_memory_back)
         if (p[i]) ck_assert(tu_check(p[i], 16 + (i * 37) % 241, (unsigned)i));
     ck_assert(hk_validate(h, 0, NULL));
     tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
     for (i = 0; i < w.n; i++)
         if (w.e[i].flags & HK_ENTRY_BUSY) busy++;
     ck_assert_uint_eq(busy, N - freed);
+    {
+        /* the walk shows the given-back pages UNCOMMITTED: the whole
+         * pages of every run past its free block's first 48 bytes (the
+         * run's block starts at most 15 bytes after lo), but for a few
+         * runs at a region's end, whose tail is trimmed instead */
+        size_t want = 0, got = gone_bytes(&w), k;
+        visit_log v = {0};
+        for (i = 0; i < N / 1000; i++) {
+            uintptr_t a = (lo[i] + 64 + 4095) & ~(uintptr_t)4095, b = hi[i] & ~(uintptr_t)4095;
+            if (b > a) want += b - a;
+        }
+        ck_assert_uint_gt(want, (size_t)N / 1000 * 20 * 4096);
+        ck_assert_msg(got >= want / 10 * 9 && got <= freed * 288, "%zu bytes UNCOMMITTED, want %zu",
+                      got, want);
+        /* the visitor sees what the iterator sees */
+        ck_assert(hk_visit(h, visit_add, &v));
+        ck_assert_uint_eq(v.n, w.n);
+        for (k = 0; k < w.n; k++) {
+            ck_assert_ptr_eq(v.e[k].data, w.e[k].data);
+            ck_assert_uint_eq(v.e[k].size, w.e[k].size);
+            ck_assert_uint_eq(v.e[k].flags, w.e[k].flags);
+        }
+        free(v.e);
+    }
     free(w.e);
-    /* the given-back pages are usable again */
+    /* the given-back pages are usable again; blocks carved from them are
+     * busy in the walk, never inside an UNCOMMITTED span */
     for (i = 0; i < N; i++)
         if (!p[i]) { p[i] = hk_alloc(h, 0, 64); ck_assert_ptr_nonnull(p[i]); memset(p[i], 1, 64); }
     ck_assert(hk_validate(h, 0, NULL));
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    busy = 0;
+    for (i = 0; i < w.n; i++)
+        if (w.e[i].flags & HK_ENTRY_BUSY) busy++;
+    ck_assert_uint_eq(busy, N);
+    gone_bytes(&w);
+    free(w.e);
+    /* freed and compacted again: given back again, then merged away */
+    for (i = 0; i < N; i++)
+        if (i % 1000 >= 100) { ck_assert(hk_free(h, 0, p[i])); p[i] = NULL; }
+    ck_assert(hk_compact(h, 0) > 0);
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    ck_assert_uint_gt(gone_bytes(&w), (size_t)N / 1000 * 20 * 4096);
+    free(w.e);
+    for (i = 0; i < N; i++)
+        if (p[i]) { ck_assert(hk_free(h, 0, p[i])); p[i] = NULL; }
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    gone_bytes(&w);
+    free(w.e);
+    ck_assert(hk_validate(h, 0, NULL));
     ck_assert(hk_heap_destroy(h));
     free(p); free(lo); free(hi);
+}
+END_TEST
+
+/* A block handed out from given-back pages and freed again is FREE in the
+ * walk, whole, until the next hk_compact (its pages are in use again,
+ * even if the program never wrote the bytes where the arena marks a span
+ * given back). */
+START_TEST(given_back_then_reused)
+{
+    enum { N = 4096 * 16 - 31 };     /* 4096 units: the head of its class */
+    hk_heap *h = arena();
+    char *a = hk_alloc(h, 0, 100), *x = hk_alloc(h, 0, N), *c = hk_alloc(h, 0, 100), *y;
+    tu_walk w;
+    ck_assert(a && x && c);
+    ck_assert(hk_free(h, 0, x));
+    ck_assert(hk_compact(h, 0) > 0);
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    ck_assert_uint_ge(gone_in(&w, x, x + N), (size_t)N - 2 * 4096);
+    free(w.e);
+    y = hk_alloc(h, 0, N);
+    ck_assert_ptr_eq(y, x);          /* the same block, taken whole */
+    memset(y, 1, 16);
+    memset(y + 32, 1, N - 32);
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    ck_assert_uint_eq(gone_in(&w, x, x + N), 0);
+    free(w.e);
+    ck_assert(hk_free(h, 0, y));
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    ck_assert_uint_eq(gone_in(&w, x, x + N), 0);
+    free(w.e);
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_destroy(h));
 }
 END_TEST
 
@@ -430,6 +563,7 @@ static Suite *arena_suite(void)
     tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, compact_gives_memory_back);
+    tcase_add_test(tc, given_back_then_reused);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);

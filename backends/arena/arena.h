@@ -103,8 +103,11 @@
 #define HK_RMAP_SHIFT  22                   /* region map: 4 MiB chunks    */
 #define HK_RMAP_N      1024
 #define HK_PAGE        ((uintptr_t)4096)    /* smallest page we give back  */
-#define HK_LC_N        8                    /* freed large mappings kept    */
-#define HK_LC_BYTES    ((size_t)64 << 20)   /* ... and their byte budget    */
+/* Freed large mappings kept, and their byte budget: with 8 and 64 MiB a
+ * working set of 16 blocks of 1-16 MiB evicted (munmap) on a third of its
+ * frees; emptied by hk_compact and after a window with no hit. */
+#define HK_LC_N        16
+#define HK_LC_BYTES    ((size_t)128 << 20)
 #define HK_LC_MAXMAP   ((size_t)32 << 20)   /* larger ones always go back   */
 
 /* info word of a block header */
@@ -440,6 +443,45 @@ HK_NOSAN static inline uint64_t hk__lchk(const hk__heap *h, const hk__large *l)
     x = hk__lmix(x, (uint64_t)(uintptr_t)l->prev, HK_K1);
     x = hk__lmix(x, l->pad[0], HK_K2);
     return hk__lmix(x, l->pad[1], HK_K1);
+}
+
+/* ---- Pages given back inside a free block (hk_compact) ----------------- */
+/* hk_compact gives the whole pages of a listed free block back, from the
+ * first page after its third 16 bytes to the last whole page; those 16
+ * bytes (kept) say so: the span's end and a keyed check of it, the block's
+ * address and size.  The walk shows the span UNCOMMITTED.  hk__ins clears
+ * the check, so a block listed again (merged, split, trimmed, freed) walks
+ * FREE, never with a stale span; a block too small for a page has none. */
+#define HK_GONE_MIN 256u                    /* units: below, no whole page  */
+HK_NOSAN static inline uint64_t hk__gkey(const hk__heap *h, const hk__blk *b, uint32_t u,
+                                          uint64_t hi)
+{
+    uint64_t x = hk__lmix((uint64_t)(uintptr_t)b ^ h->key ^ HK_K2, u, HK_K1);
+    return hk__lmix(x, hi, HK_K2) | 1;      /* never the cleared 0 */
+}
+HK_NOSAN static inline void hk__gone_set(const hk__heap *h, hk__blk *b, uintptr_t hi)
+{
+    uint64_t *m = (uint64_t *)(void *)((char *)b + 32);
+    m[0] = hi;
+    m[1] = hk__gkey(h, b, b->size, hi);
+}
+HK_NOSAN static inline void hk__gone_clear(hk__blk *b)
+{
+    if (b->size >= HK_GONE_MIN) ((uint64_t *)(void *)((char *)b + 32))[1] = 0;
+}
+/* b, a checked free listed block ending at or before end: its given-back
+ * span [*lo, *hi), or 0. */
+HK_NOSAN static inline int hk__gone(const hk__heap *h, const hk__blk *b, uintptr_t *lo,
+                                    uintptr_t *hi)
+{
+    const uint64_t *m = (const uint64_t *)(const void *)((const char *)b + 32);
+    uintptr_t l = ((uintptr_t)b + 48 + HK_PAGE - 1) & ~(HK_PAGE - 1);
+    if (b->info != 0 || b->size < HK_GONE_MIN || m[1] != hk__gkey(h, b, b->size, m[0]) ||
+        (m[0] & (HK_PAGE - 1)) || m[0] <= l || m[0] > (uintptr_t)b + (size_t)b->size * 16)
+        return 0;
+    *lo = l;
+    *hi = (uintptr_t)m[0];
+    return 1;
 }
 
 HK_NOSAN static inline uint32_t hk__units(size_t n)

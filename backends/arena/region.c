@@ -191,7 +191,8 @@ HK_NOSAN hk__region *hk__region_new(hk__heap *h, uint32_t u)
 }
 
 /* Give the whole pages inside r's free blocks back to the OS (the free
- * header and links, in the first 32 bytes, stay).  Stops at the first
+ * header, links and the given-back mark, in the first 48 bytes, stay;
+ * the mark lets the walk show the pages UNCOMMITTED).  Stops at the first
  * damaged header: validate reports it. */
 HK_NOSAN void hk__reset_region(hk__heap *h, hk__region *r)
 {
@@ -202,8 +203,11 @@ HK_NOSAN void hk__reset_region(hk__heap *h, hk__region *r)
             (char *)(n = HK_NEXT(b)) > (char *)s)
             return;
         if (HK_TFREE(b)) {
-            uintptr_t lo = hk__round((uintptr_t)b + 32, HK_PAGE), hi = (uintptr_t)n & ~(HK_PAGE - 1);
-            if (hi > lo) HK_OS.reset((void *)lo, hi - lo);
+            uintptr_t lo = hk__round((uintptr_t)b + 48, HK_PAGE), hi = (uintptr_t)n & ~(HK_PAGE - 1);
+            if (hi > lo) {
+                HK_OS.reset((void *)lo, hi - lo);
+                hk__gone_set(h, b, hi);
+            }
         }
         b = n;
     }

@@ -11,6 +11,7 @@ HK_NOSAN void hk__ins(hk__heap *h, hk__blk *b)
     unsigned fl, sl;
     hk__map(b->size, &fl, &sl);
     hd = h->lists[fl][sl];
+    hk__gone_clear(b);
     f->prev = NULL;
     f->next = hd;
     if (hd) hd->prev = f;

@@ -60,12 +60,64 @@ HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b
         e->overhead = (size_t)b->size * 16 - n;
         e->flags = HK_ENTRY_BUSY;
     } else {
+        uintptr_t lo, hi;
         e->data = (char *)b + 32;
         e->size = (size_t)b->size * 16 - 32;
+        if (hk__gone(h, b, &lo, &hi)) e->size = lo - (uintptr_t)e->data;
         e->overhead = 32;
         e->flags = HK_ENTRY_FREE;
     }
     return HK_OK;
+}
+
+/* The parts of free block b (region ri) after its first entry, when
+ * hk_compact gave pages of it back: part 1, the span [lo, hi)
+ * UNCOMMITTED; part 2, the rest [hi, end) FREE.  Their position is the
+ * block (walk_state[0]), checked again at the next step. */
+HK_NOSAN static void hk__e_part(unsigned ri, const hk__blk *b, int part, uintptr_t lo,
+                                uintptr_t hi, hk_heap_entry *e)
+{
+    memset(&e->u, 0, sizeof e->u);
+    e->region_index = (unsigned short)ri;
+    e->walk_state[0] = (uintptr_t)b;
+    e->walk_state[1] = ri;
+    e->overhead = 0;
+    if (part == 1) {
+        e->data = (void *)lo;
+        e->size = hi - lo;
+        e->flags = HK_ENTRY_UNCOMMITTED;
+    } else {
+        e->data = (void *)hi;
+        e->size = (uintptr_t)HK_NEXT(b) - hi;
+        e->flags = HK_ENTRY_FREE;
+    }
+}
+
+/* walk_state[0] of an entry names a free block of a region with pages
+ * given back (its region in *ri, its span in *lo, *hi): checked before
+ * anything at it is read beyond the header. */
+HK_NOSAN static int hk__part_owner(const hk__heap *h, const hk_heap_entry *e, unsigned *ri,
+                                   uintptr_t *lo, uintptr_t *hi)
+{
+    uintptr_t a = e->walk_state[0];
+    const hk__blk *b = (const hk__blk *)a;
+    int i = (a & 15) ? -1 : hk__region_index(h, a, e->walk_state[1]);
+    if (i < 0 || !hk__ok(h, b) || b->info != 0 || b->size < HK_GONE_MIN ||
+        (char *)HK_NEXT(b) > (char *)h->reg[i]->sent || !hk__gone(h, b, lo, hi))
+        return 0;
+    *ri = (unsigned)i;
+    return 1;
+}
+
+/* What follows part `part` (0: the first entry) of free block b. */
+HK_NOSAN static int hk__after_part(const hk__heap *h, unsigned ri, const hk__blk *b, int part,
+                                   uintptr_t lo, uintptr_t hi, hk_heap_entry *e)
+{
+    if (part == 0 || (part == 1 && hi < (uintptr_t)HK_NEXT(b))) {
+        hk__e_part(ri, b, part + 1, lo, hi, e);
+        return HK_OK;
+    }
+    return hk__e_block(h, ri, HK_NEXT(b), b->size, e);
 }
 
 HK_NOSAN static int hk__after_region(const hk__heap *h, unsigned ri, hk_heap_entry *e)
@@ -91,13 +143,19 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
         return HK_ERR_INVALID_PARAMETER;
     case HK_ENTRY_BUSY:
     case HK_ENTRY_FREE: {
-        uintptr_t off = e->flags == HK_ENTRY_BUSY ? 16 : 32;
-        int ri = (a & 15) ? -1 : hk__region_index(h, a - off, e->walk_state[1]);
+        uintptr_t off = e->flags == HK_ENTRY_BUSY ? 16 : 32, lo, hi;
+        int ri;
+        if (off == 32 && e->walk_state[0] != a - 32 && hk__part_owner(h, e, &i, &lo, &hi) &&
+            a == hi)   /* the free rest after a given-back span */
+            return hk__after_part(h, i, (const hk__blk *)e->walk_state[0], 2, lo, hi, e);
+        ri = (a & 15) ? -1 : hk__region_index(h, a - off, e->walk_state[1]);
         if (ri >= 0) {
             const hk__blk *b = (const hk__blk *)(a - off);
             if (!hk__ok(h, b) || (b->info & HK_SENT) || !(b->info & HK_BUSY) != (off == 32) ||
                 b->size < 2 || (char *)HK_NEXT(b) > (char *)h->reg[ri]->sent)
                 return HK_ERR_INVALID_PARAMETER;
+            if (off == 32 && hk__gone(h, b, &lo, &hi))
+                return hk__after_part(h, (unsigned)ri, b, 0, lo, hi, e);
             return hk__e_block(h, (unsigned)ri, HK_NEXT(b), b->size, e);
         }
         if (off == 16) {
@@ -109,10 +167,14 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
         }
         return HK_ERR_INVALID_PARAMETER;
     }
-    case HK_ENTRY_UNCOMMITTED:
+    case HK_ENTRY_UNCOMMITTED: {
+        uintptr_t lo, hi;
         for (i = 0; i < h->nreg; i++)
             if ((uintptr_t)h->reg[i]->commit == a) return hk__after_region(h, i, e);
+        if (hk__part_owner(h, e, &i, &lo, &hi) && a == lo)   /* given back by compact */
+            return hk__after_part(h, i, (const hk__blk *)e->walk_state[0], 1, lo, hi, e);
         return HK_ERR_INVALID_PARAMETER;
+    }
     default:
         return HK_ERR_INVALID_PARAMETER;
     }
@@ -142,9 +204,18 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
         hk__e_region(h, ri, &e);
         if (fn(&e, arg)) goto out;
         for (;;) {
+            uintptr_t lo, hi;
             if ((rc = hk__e_block(h, ri, b, prev, &e)) != HK_OK) goto out;
             if (fn(&e, arg)) goto out;
             if (b == r->sent) break;
+            if (e.flags == HK_ENTRY_FREE && hk__gone(h, b, &lo, &hi)) {
+                hk__e_part(ri, b, 1, lo, hi, &e);
+                if (fn(&e, arg)) goto out;
+                if (hi < (uintptr_t)HK_NEXT(b)) {
+                    hk__e_part(ri, b, 2, lo, hi, &e);
+                    if (fn(&e, arg)) goto out;
+                }
+            }
             prev = b->size;
             b = HK_NEXT(b);
         }
