@@ -790,15 +790,17 @@ struct __attribute__((aligned(64))) hk__tab {
     hk__rec *chunk[HK__CHUNKS];
     struct hk__tab *link;           /* every table, newest first           */
     struct hk__tab *orphan;         /* shared tables waiting for a thread  */
+    /* idx, cap and shared as of the last change under the lock: what other
+     * threads read, on a line nobody writes but then (not the owner's, so
+     * they do not take it from the owner; not the lock's, so they can read
+     * it to prefetch the index before the lock is theirs) */
+    uint32_t *ridx __attribute__((aligned(64)));
+    uint32_t rcap;
+    int rshared;
     /* what other threads write, on a line of its own (no false sharing
      * with the owner's hot fields) */
     hk__spin lock __attribute__((aligned(64)));  /* rebuilds, other threads, shared use */
     unsigned long gone;             /* records marked gone by others        */
-    /* idx, cap and shared as of the last change under the lock: what other
-     * threads read (under it) without touching the owner's line */
-    uint32_t *ridx;
-    uint32_t rcap;
-    int rshared;
     uint32_t *pend;                 /* ids of the records marked gone       */
     uint32_t npend, pcap;
     uint32_t *spare;                /* the owner's: the list it drained last */
@@ -1049,12 +1051,25 @@ static void hk__drain(struct hk__tab *t, int locked)
     if (!locked)
         hk__spin_unlock(&t->lock);
     for (i = 0; i < n; i++) {
-        uint32_t id = list[i];
-        uintptr_t p = hk__rec_ptr(hk__rec_at(t, id));
-        uint64_t h = hk__hash(p & ~HK__GONE);
-        uint32_t want = ((id + 1) << HK__TAG_BITS) | hk__tag(h), pos, e;
+        uint32_t id = list[i], want, pos, e;
+        uintptr_t p;
+        uint64_t h;
+        /* two misses each (the record, which another thread wrote last,
+         * then the index): asked for a few ids ahead */
+        if (i + 8 < n && list[i + 8] < t->nrec)
+            __builtin_prefetch(hk__rec_at(t, list[i + 8]));
+        if (i + 4 < n && list[i + 4] < t->nrec) {
+            uintptr_t q = hk__rec_ptr(hk__rec_at(t, list[i + 4]));
+            if (q & HK__GONE)
+                __builtin_prefetch(&t->idx[hk__home(hk__hash(q & ~HK__GONE), t->cap)]);
+        }
+        if (id >= t->nrec)
+            continue;                       /* listed before the table was emptied */
+        p = hk__rec_ptr(hk__rec_at(t, id));
         if (!(p & HK__GONE))
             continue;
+        h = hk__hash(p & ~HK__GONE);
+        want = ((id + 1) << HK__TAG_BITS) | hk__tag(h);
         for (pos = hk__home(h, t->cap); (e = t->idx[pos]) != HK__E_EMPTY && e != want;
              pos = hk__next(pos, t->cap))
             ;
@@ -1114,8 +1129,8 @@ static int hk__rebuild(struct hk__tab *t)
     t->cap = ncap;
     t->limit = (uint32_t)((uint64_t)ncap * 18 / 25);
     t->used = live;
-    t->ridx = ni;
-    t->rcap = ncap;
+    __atomic_store_n(&t->ridx, ni, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->rcap, ncap, __ATOMIC_RELAXED);
     return 1;
 }
 
@@ -1162,8 +1177,9 @@ static int hk__tab_find(struct hk__tab *t, uintptr_t p, uint32_t *pos_out,
 {
     uint64_t h = hk__hash(p);
     /* another thread (lock held) reads the copies on the lock's line */
-    uint32_t tag = hk__tag(h), pos, e, cap = mine ? t->cap : t->rcap;
-    const uint32_t *idx = mine ? t->idx : t->ridx;
+    uint32_t tag = hk__tag(h), pos, e;
+    uint32_t cap = mine ? t->cap : __atomic_load_n(&t->rcap, __ATOMIC_RELAXED);
+    const uint32_t *idx = mine ? t->idx : __atomic_load_n(&t->ridx, __ATOMIC_RELAXED);
     if (!cap)
         return 0;
     for (pos = hk__home(h, cap); (e = __atomic_load_n(&idx[pos], __ATOMIC_ACQUIRE))
@@ -1237,8 +1253,10 @@ static void hk__tab_orphan(struct hk__tab *t)
             t->chunk[k] = NULL;
         }
         hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
-        t->idx = t->ridx = NULL;
-        t->cap = t->rcap = t->used = t->free_id = t->limit = 0;
+        t->idx = NULL;
+        t->cap = t->used = t->free_id = t->limit = 0;
+        __atomic_store_n(&t->ridx, NULL, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->rcap, 0, __ATOMIC_RELAXED);
         t->live = t->gone = t->cleaned = 0;
         hk__dbg_os_free(t->pend, (size_t)t->pcap * sizeof *t->pend);
         hk__dbg_os_free(t->spare, (size_t)t->scap * sizeof *t->spare);
@@ -1325,11 +1343,23 @@ static int hk__get_other(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec 
 
 /* Look p up; with take, remove it.  Returns 1 / 0 / -1 as hk__dbg_take.
  * The caller's own table first, without a lock; then the others. */
+/* Ask for the line of t's index where p would be, without the lock: its
+ * miss then overlaps the lock's.  Possibly stale (a prefetch never
+ * faults), only a hint. */
+static inline void hk__idx_prefetch(struct hk__tab *t, const void *p)
+{
+    uint32_t cap = __atomic_load_n(&t->rcap, __ATOMIC_RELAXED);
+    const uint32_t *idx = __atomic_load_n(&t->ridx, __ATOMIC_RELAXED);
+    if (idx && cap)
+        __builtin_prefetch(&idx[hk__home(hk__hash((uintptr_t)p), cap)]);
+}
+
 /* p in another thread's table or a shared one, under its lock. */
 static int hk__get_in(struct hk__tab *t, const void *p, unsigned heap, hk__rec *out,
                       int take)
 {
     int res;
+    hk__idx_prefetch(t, p);
     hk__spin_lock(&t->lock);
     if (t->rshared)
         res = hk__get_mine(t, (uintptr_t)p, heap, out, take);
@@ -1368,6 +1398,11 @@ static int hk__get(const void *p, unsigned heap, hk__rec *out, int take, int min
         return res;
     if (mine && mine_last && (res = hk__get_mine(mine, (uintptr_t)p, heap, out, take)) != 0)
         return res;
+    /* the hint was wrong: the lines of all the others at once */
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        if (t != mine && t != hint)
+            hk__idx_prefetch(t, p);
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
         if (t == mine || t == hint)
