@@ -902,6 +902,18 @@ static inline unsigned hk__win_match(__m128i v, uint32_t tag, unsigned *empty)
 }
 #endif
 
+/* A line this thread is about to write: x86's PREFETCHW (a no-op on
+ * CPUs without it; GCC emits it for __builtin_prefetch only when told the
+ * CPU has it). */
+static inline void hk__prefetch_w(const void *p)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
 static inline hk__rec *hk__rec_at(const struct hk__tab *t, uint32_t id)
 {
     uint32_t v = id + HK__CHUNK0;
@@ -1055,13 +1067,14 @@ static void hk__drain(struct hk__tab *t, int locked)
         uintptr_t p;
         uint64_t h;
         /* two misses each (the record, which another thread wrote last,
-         * then the index): asked for a few ids ahead */
+         * then the index), both written here: asked for, to write, a few
+         * ids ahead */
         if (i + 8 < n && list[i + 8] < t->nrec)
-            __builtin_prefetch(hk__rec_at(t, list[i + 8]));
+            hk__prefetch_w(hk__rec_at(t, list[i + 8]));
         if (i + 4 < n && list[i + 4] < t->nrec) {
             uintptr_t q = hk__rec_ptr(hk__rec_at(t, list[i + 4]));
             if (q & HK__GONE)
-                __builtin_prefetch(&t->idx[hk__home(hk__hash(q & ~HK__GONE), t->cap)]);
+                hk__prefetch_w(&t->idx[hk__home(hk__hash(q & ~HK__GONE), t->cap)]);
         }
         if (id >= t->nrec)
             continue;                       /* listed before the table was emptied */
@@ -1186,7 +1199,13 @@ static int hk__tab_find(struct hk__tab *t, uintptr_t p, uint32_t *pos_out,
                                  != HK__E_EMPTY; pos = hk__next(pos, cap)) {
         if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
             uint32_t id = (e >> HK__TAG_BITS) - 1;
-            uintptr_t rp = hk__rec_ptr(hk__rec_at(t, id));
+            uintptr_t rp;
+            /* another thread's record, marked right after if it is p's:
+             * asked for to write, one transfer instead of a read and then
+             * an upgrade */
+            if (!mine)
+                hk__prefetch_w(hk__rec_at(t, id));
+            rp = hk__rec_ptr(hk__rec_at(t, id));
             if (rp == p) {
                 *pos_out = pos;
                 *id_out = id;
