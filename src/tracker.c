@@ -747,7 +747,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  *    record costs 24 + 4 / load, about 30 bytes;
  *  - a free of another thread's block looks in the table the address
  *    hints at, then in the others, each under its spin lock (the index's
- *    place and size are copied to the lock's cache line, so such a reader
+ *    place and size are copied to a line of their own, so such a reader
  *    does not touch the owner's), and marks the record gone with one CAS
  *    on its pointer (bit 0), then lists its id for the owner.  The owner
  *    lets the listed records go on its slow paths, in batches (and drops
