@@ -89,14 +89,17 @@ static int hk__unrecorded_block(const void *p)
     return hk__dbg_records_lost() && !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
 }
 
-static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src)
+/* missed: hk_dbg_free's fast path did not find p in the thread's table. */
+static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src, int missed)
 {
     hk__rec r;
     int found;
     if (!p)
         return;
     HK__DBG_START();
-    if (HK_UNLIKELY((found = hk__dbg_take(p, HK__HEAP_MALLOC, &r)) != 1)) {
+    found = missed ? hk__dbg_take_elsewhere(p, HK__HEAP_MALLOC, &r)
+                   : hk__dbg_take(p, HK__HEAP_MALLOC, &r);
+    if (HK_UNLIKELY(found != 1)) {
         if (found == 0 && hk__unrecorded_block(p)) {
             hk__real_free(p, 0);
             return;
@@ -117,31 +120,31 @@ void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line
     if (taken)
         hk__real_free(p, HK__REC_KIND(taken));
     else
-        hk__free_at(p, 0, 0, &src);
+        hk__free_at(p, 0, 0, &src, 1);
 }
 
 void hk_dbg_free_sized(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
-    hk__free_at(p, 1, n, &src);
+    hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_free_sized(void *p, size_t n)
 {
     hk__src src = { NULL, NULL, NULL, HK__RET, 0 };
-    hk__free_at(p, 1, n, &src);
+    hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_dbg_delete(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
-    hk__free_at(p, 1, n, &src);
+    hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_dbg_aligned_free(void *p, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
-    hk__free_at(p, 0, 0, &src);      /* the record knows how to free it */
+    hk__free_at(p, 0, 0, &src, 0);      /* the record knows how to free it */
 }
 
 #ifdef _WIN32

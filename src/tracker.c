@@ -745,12 +745,16 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  *    pointer's hash, so a probe rarely reads a record that is not it.  It is
  *    kept 56% to 72% full: a lookup reads one cache line of it, a live
  *    record costs 24 + 4 / load, about 30 bytes;
- *  - a free of another thread's block (rare) searches the other tables
- *    under their spin locks and marks the record gone with one CAS on its
- *    pointer (bit 0); the owner drops marked records when it meets them
- *    (or rebuilds).  The owner changes its index without the lock and
- *    takes the lock only to replace the index (a rebuild): that is all a
- *    reader on another thread must not see half done;
+ *  - a free of another thread's block looks in the table the address
+ *    hints at, then in the others, each under its spin lock (the index's
+ *    place and size are copied to a line of their own, so such a reader
+ *    does not touch the owner's), and marks the record gone with one CAS
+ *    on its pointer (bit 0), then lists its id for the owner.  The owner
+ *    lets the listed records go on its slow paths, in batches (and drops
+ *    any marked record it meets in a probe or a rebuild).  The owner
+ *    changes its index without the lock and takes the lock only to
+ *    replace the index (a rebuild): that is all a reader on another
+ *    thread must not see half done;
  *  - a thread's table outlives it: at thread exit it becomes shared
  *    (every change under its lock) until a new thread adopts it.
  * A pointer is freed by one thread at a time in a correct program; two
@@ -765,6 +769,13 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 #define HK__E_EMPTY 0u
 #define HK__E_TOMB 1u
 #define HK__GONE ((uintptr_t)1)              /* rec.ptr bit 0: freed elsewhere */
+/* Other threads hand the ids they marked gone back to the owner in a list
+ * (appended under the table's lock); the owner swaps it for its spare one
+ * on its slow path once HK__PEND_MIN wait and lets those records go, so
+ * its index keeps few dead entries and the ids come back to its free list.
+ * A list that cannot grow loses nothing: the owner drops marked records it
+ * meets in a probe or a rebuild. */
+#define HK__PEND_MIN 64u
 
 struct __attribute__((aligned(64))) hk__tab {
     /* the owner's line: other threads only read it */
@@ -779,23 +790,38 @@ struct __attribute__((aligned(64))) hk__tab {
     hk__rec *chunk[HK__CHUNKS];
     struct hk__tab *link;           /* every table, newest first           */
     struct hk__tab *orphan;         /* shared tables waiting for a thread  */
+    /* idx, cap and shared as of the last change under the lock: what other
+     * threads read, on a line nobody writes but then (not the owner's, so
+     * they do not take it from the owner; not the lock's, so they can read
+     * it to prefetch the index before the lock is theirs) */
+    uint32_t *ridx __attribute__((aligned(64)));
+    uint32_t rcap;
+    int rshared;
     /* what other threads write, on a line of its own (no false sharing
      * with the owner's hot fields) */
     hk__spin lock __attribute__((aligned(64)));  /* rebuilds, other threads, shared use */
     unsigned long gone;             /* records marked gone by others        */
+    uint32_t *pend;                 /* ids of the records marked gone       */
+    uint32_t npend, pcap;
+    uint32_t *spare;                /* the owner's: the list it drained last */
+    uint32_t scap;
 };
 
 static struct hk__tab *volatile hk__tabs;    /* prepend only, never freed */
 static struct hk__tab *hk__orphans;
 static hk__spin hk__tabs_lock;
-static struct hk__tab hk__fallback_tab = { .shared = 1 };  /* no thread state */
+static struct hk__tab hk__fallback_tab = { .shared = 1, .rshared = 1 };  /* no thread state */
 static volatile int hk__fallback_linked;
 
-/* Which table last recorded a block in each 16 MiB of address space: a
+/* Which table first recorded a block in each 16 MiB of address space: a
  * free from another thread looks there first.  Allocators hand a thread
  * blocks from its own regions (glibc's arenas, mimalloc's pages), so the
- * hint is mostly right; it is only a hint (written when it changes, read
- * without a lock). */
+ * hint is mostly right.  The first, not the last: glibc's thread cache
+ * hands a thread the blocks it freed for others, so the last one to
+ * record there is mostly the thread now freeing (measured: the last-writer
+ * hint was right for 3% of the crossing frees, the first-writer one for
+ * half).  Claimed once, given up when the table loses its thread; read
+ * without a lock. */
 #define HK__HINTS 4096u
 static struct hk__tab *hk__hint[HK__HINTS];
 
@@ -807,8 +833,21 @@ static inline struct hk__tab **hk__hint_of(uintptr_t p)
 static inline void hk__hint_set(uintptr_t p, struct hk__tab *t)
 {
     struct hk__tab **h = hk__hint_of(p);
-    if (HK_UNLIKELY(__atomic_load_n(h, __ATOMIC_RELAXED) != t))
+    if (HK_UNLIKELY(!__atomic_load_n(h, __ATOMIC_RELAXED)))
         __atomic_store_n(h, t, __ATOMIC_RELAXED);
+}
+
+/* A table without owner leaves the hints: the next thread to record in
+ * those places claims them. */
+static void hk__hint_drop(struct hk__tab *t)
+{
+    unsigned i;
+    for (i = 0; i < HK__HINTS; i++) {
+        struct hk__tab *want = t;
+        if (__atomic_load_n(&hk__hint[i], __ATOMIC_RELAXED) == t)
+            __atomic_compare_exchange_n(&hk__hint[i], &want, NULL, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED);
+    }
 }
 
 static inline uint64_t hk__hash(uintptr_t p)
@@ -862,6 +901,18 @@ static inline unsigned hk__win_match(__m128i v, uint32_t tag, unsigned *empty)
     return m & ((e & (0u - e)) - 1u);
 }
 #endif
+
+/* A line this thread is about to write: x86's PREFETCHW (a no-op on
+ * CPUs without it; GCC emits it for __builtin_prefetch only when told the
+ * CPU has it). */
+static inline void hk__prefetch_w(const void *p)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
 
 static inline hk__rec *hk__rec_at(const struct hk__tab *t, uint32_t id)
 {
@@ -971,6 +1022,89 @@ static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
     hk__count(&t->cleaned, 1);
 }
 
+/* Another thread marked the record id gone (t's lock held). */
+static void hk__pend_push(struct hk__tab *t, uint32_t id)
+{
+    uint32_t n = t->npend;
+    if (HK_UNLIKELY(n == t->pcap)) {
+        uint32_t ncap = n ? 2 * n : 256u, *np;
+        /* not the records' memory: hk_debug_fail_after leaves it alone */
+        np = n <= HK__MAX_RECS ? hk__dbg_os_alloc_raw((size_t)ncap * sizeof *np) : NULL;
+        if (!np)
+            return;                         /* the owner meets it later */
+        if (n) {
+            memcpy(np, t->pend, (size_t)n * sizeof *np);
+            hk__dbg_os_free(t->pend, (size_t)t->pcap * sizeof *np);
+        }
+        t->pend = np;
+        t->pcap = ncap;
+    }
+    t->pend[n] = id;
+    __atomic_store_n(&t->npend, n + 1, __ATOMIC_RELAXED);
+}
+
+/* Let go of the records whose ids other threads listed (owner; locked:
+ * the caller holds the lock, of a shared table).  A record no longer
+ * marked was let go already (met in a probe, or a rebuild): its id may be
+ * in use again. */
+static void hk__drain(struct hk__tab *t, int locked)
+{
+    uint32_t *list, n, cap, i;
+    if (!locked)
+        hk__spin_lock(&t->lock);
+    list = t->pend;
+    n = t->npend;
+    cap = t->pcap;
+    t->pend = t->spare;
+    t->pcap = t->scap;
+    __atomic_store_n(&t->npend, 0, __ATOMIC_RELAXED);
+    t->spare = list;
+    t->scap = cap;
+    if (!locked)
+        hk__spin_unlock(&t->lock);
+    for (i = 0; i < n; i++) {
+        uint32_t id = list[i], want, pos, e;
+        uintptr_t p;
+        uint64_t h;
+        /* two misses each (the record, which another thread wrote last,
+         * then the index), both written here: asked for, to write, a few
+         * ids ahead */
+        if (i + 8 < n && list[i + 8] < t->nrec)
+            hk__prefetch_w(hk__rec_at(t, list[i + 8]));
+        if (i + 4 < n && list[i + 4] < t->nrec) {
+            uintptr_t q = hk__rec_ptr(hk__rec_at(t, list[i + 4]));
+            if (q & HK__GONE)
+                hk__prefetch_w(&t->idx[hk__home(hk__hash(q & ~HK__GONE), t->cap)]);
+        }
+        if (id >= t->nrec)
+            continue;                       /* listed before the table was emptied */
+        p = hk__rec_ptr(hk__rec_at(t, id));
+        if (!(p & HK__GONE))
+            continue;
+        h = hk__hash(p & ~HK__GONE);
+        want = ((id + 1) << HK__TAG_BITS) | hk__tag(h);
+        for (pos = hk__home(h, t->cap); (e = t->idx[pos]) != HK__E_EMPTY && e != want;
+             pos = hk__next(pos, t->cap))
+            ;
+        if (e == want) {
+            hk__clean(t, pos, id);
+        } else {                            /* not indexed: only the id */
+            hk__id_free(t, id);
+            hk__count(&t->live, -1);
+            hk__count(&t->cleaned, 1);
+        }
+    }
+}
+
+/* The owner's slow paths (a malloc's, a free's of another thread's
+ * block) empty the list once enough wait: a few at a time would cost a
+ * slow path each. */
+static inline void hk__drain_some(struct hk__tab *t, int locked)
+{
+    if (HK_UNLIKELY(__atomic_load_n(&t->npend, __ATOMIC_RELAXED) >= HK__PEND_MIN))
+        hk__drain(t, locked);
+}
+
 /* Rebuild the index for the live records, at most 56% full (lock held).
  * Marked records go now. */
 static int hk__rebuild(struct hk__tab *t)
@@ -1008,6 +1142,8 @@ static int hk__rebuild(struct hk__tab *t)
     t->cap = ncap;
     t->limit = (uint32_t)((uint64_t)ncap * 18 / 25);
     t->used = live;
+    __atomic_store_n(&t->ridx, ni, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->rcap, ncap, __ATOMIC_RELAXED);
     return 1;
 }
 
@@ -1020,6 +1156,7 @@ static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
 {
     uint64_t h = hk__hash(r->ptr);
     uint32_t tag = hk__tag(h), pos, e, id;
+    hk__drain_some(t, locked);
     if (HK_UNLIKELY((uint64_t)(t->used + 1) * 25 > (uint64_t)t->cap * 18)) {
         int ok;
         if (!locked)
@@ -1052,15 +1189,23 @@ static int hk__tab_find(struct hk__tab *t, uintptr_t p, uint32_t *pos_out,
                         uint32_t *id_out, int mine)
 {
     uint64_t h = hk__hash(p);
-    uint32_t tag = hk__tag(h), pos, e, cap = t->cap;
-    const uint32_t *idx = __atomic_load_n(&t->idx, __ATOMIC_ACQUIRE);
+    /* another thread (lock held) reads the copies on the lock's line */
+    uint32_t tag = hk__tag(h), pos, e;
+    uint32_t cap = mine ? t->cap : __atomic_load_n(&t->rcap, __ATOMIC_RELAXED);
+    const uint32_t *idx = mine ? t->idx : __atomic_load_n(&t->ridx, __ATOMIC_RELAXED);
     if (!cap)
         return 0;
     for (pos = hk__home(h, cap); (e = __atomic_load_n(&idx[pos], __ATOMIC_ACQUIRE))
                                  != HK__E_EMPTY; pos = hk__next(pos, cap)) {
         if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
             uint32_t id = (e >> HK__TAG_BITS) - 1;
-            uintptr_t rp = hk__rec_ptr(hk__rec_at(t, id));
+            uintptr_t rp;
+            /* another thread's record, marked right after if it is p's:
+             * asked for to write, one transfer instead of a read and then
+             * an upgrade */
+            if (!mine)
+                hk__prefetch_w(hk__rec_at(t, id));
+            rp = hk__rec_ptr(hk__rec_at(t, id));
             if (rp == p) {
                 *pos_out = pos;
                 *id_out = id;
@@ -1096,6 +1241,7 @@ static struct hk__tab *hk__tab_get(void)
         hk__spin_unlock(&hk__tabs_lock);
         hk__spin_lock(&t->lock);
         __atomic_store_n(&t->shared, 0, __ATOMIC_RELEASE);
+        t->rshared = 0;
         hk__spin_unlock(&t->lock);
         return t;
     }
@@ -1115,6 +1261,7 @@ static void hk__tab_orphan(struct hk__tab *t)
         return;
     hk__spin_lock(&t->lock);
     __atomic_store_n(&t->shared, 1, __ATOMIC_RELEASE);
+    t->rshared = 1;
     if (t->live == t->gone - t->cleaned) {
         /* nothing live: its memory goes back (a thread that freed all it
          * allocated leaves nothing behind) */
@@ -1127,9 +1274,16 @@ static void hk__tab_orphan(struct hk__tab *t)
         hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
         t->idx = NULL;
         t->cap = t->used = t->free_id = t->limit = 0;
+        __atomic_store_n(&t->ridx, NULL, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->rcap, 0, __ATOMIC_RELAXED);
         t->live = t->gone = t->cleaned = 0;
+        hk__dbg_os_free(t->pend, (size_t)t->pcap * sizeof *t->pend);
+        hk__dbg_os_free(t->spare, (size_t)t->scap * sizeof *t->spare);
+        t->pend = t->spare = NULL;
+        t->npend = t->pcap = t->scap = 0;
     }
     hk__spin_unlock(&t->lock);
+    hk__hint_drop(t);
     hk__spin_lock(&hk__tabs_lock);
     t->orphan = hk__orphans;
     hk__orphans = t;
@@ -1201,19 +1355,32 @@ static int hk__get_other(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec 
                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
             return 0;                       /* freed at this moment by its owner */
         __atomic_add_fetch(&t->gone, 1, __ATOMIC_RELAXED);
+        hk__pend_push(t, id);
     }
     return 1;
 }
 
 /* Look p up; with take, remove it.  Returns 1 / 0 / -1 as hk__dbg_take.
  * The caller's own table first, without a lock; then the others. */
+/* Ask for the line of t's index where p would be, without the lock: its
+ * miss then overlaps the lock's.  Possibly stale (a prefetch never
+ * faults), only a hint. */
+static inline void hk__idx_prefetch(struct hk__tab *t, const void *p)
+{
+    uint32_t cap = __atomic_load_n(&t->rcap, __ATOMIC_RELAXED);
+    const uint32_t *idx = __atomic_load_n(&t->ridx, __ATOMIC_RELAXED);
+    if (idx && cap)
+        __builtin_prefetch(&idx[hk__home(hk__hash((uintptr_t)p), cap)]);
+}
+
 /* p in another thread's table or a shared one, under its lock. */
 static int hk__get_in(struct hk__tab *t, const void *p, unsigned heap, hk__rec *out,
                       int take)
 {
     int res;
+    hk__idx_prefetch(t, p);
     hk__spin_lock(&t->lock);
-    if (t->shared)
+    if (t->rshared)
         res = hk__get_mine(t, (uintptr_t)p, heap, out, take);
     else
         res = hk__get_other(t, (uintptr_t)p, heap, out, take);
@@ -1221,23 +1388,40 @@ static int hk__get_in(struct hk__tab *t, const void *p, unsigned heap, hk__rec *
     return res;
 }
 
-static int hk__get(const void *p, unsigned heap, hk__rec *out, int take)
+#if defined(__GNUC__) && !defined(_WIN32)
+static __thread unsigned hk__cross_tick __attribute__((tls_model("initial-exec")));
+#else
+static _Thread_local unsigned hk__cross_tick;
+#endif
+
+/* mine_last: the caller's fast path missed p in its own table (mostly:
+ * another thread's block), so the hinted table comes first. */
+static int hk__get(const void *p, unsigned heap, hk__rec *out, int take, int mine_last)
 {
     struct hk__thread *th = hk__thread_get();
     struct hk__tab *mine = th ? th->tab : NULL, *t, *hint;
     int res;
-    if (HK_LIKELY(mine && !__atomic_load_n(&mine->shared, __ATOMIC_RELAXED))) {
-        res = hk__get_mine(mine, (uintptr_t)p, heap, out, take);
-        if (HK_LIKELY(res != 0))
-            return res;
-    } else {
+    if (!mine || __atomic_load_n(&mine->shared, __ATOMIC_RELAXED))
         mine = NULL;
-    }
+    if (HK_LIKELY(mine && !mine_last)
+        && HK_LIKELY((res = hk__get_mine(mine, (uintptr_t)p, heap, out, take)) != 0))
+        return res;
+    /* the list's count is on a line other threads write: looked at
+     * every few frees of theirs */
+    if (mine && mine_last && !(++hk__cross_tick & 15u))
+        hk__drain_some(mine, 0);
     hint = __atomic_load_n(hk__hint_of((uintptr_t)p), __ATOMIC_RELAXED);
     if (hint == mine)
         hint = NULL;
     if (hint && (res = hk__get_in(hint, p, heap, out, take)) != 0)
         return res;
+    if (mine && mine_last && (res = hk__get_mine(mine, (uintptr_t)p, heap, out, take)) != 0)
+        return res;
+    /* the hint was wrong: the lines of all the others at once */
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        if (t != mine && t != hint)
+            hk__idx_prefetch(t, p);
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
         if (t == mine || t == hint)
@@ -1300,12 +1484,17 @@ int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
 {
     if (HK_LIKELY(hk__take_fast(hk__me, p, heap, out)))
         return 1;
-    return hk__get(p, heap, out, 1);
+    return hk__get(p, heap, out, 1, 0);
+}
+
+int hk__dbg_take_elsewhere(const void *p, unsigned heap, hk__rec *out)
+{
+    return hk__get(p, heap, out, 1, 1);
 }
 
 int hk__dbg_peek(const void *p, unsigned heap, hk__rec *out)
 {
-    return hk__get(p, heap, out, 0);
+    return hk__get(p, heap, out, 0, 0);
 }
 
 volatile int hk__dbg_lost;

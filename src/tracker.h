@@ -88,6 +88,9 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
 /* Remove p's record into *out.  1 found (heap matched), 0 no record,
  * -1 a record of another heap (left in place). */
 int hk__dbg_take(const void *p, unsigned heap, hk__rec *out);
+/* hk__dbg_take after the fast path missed p in the caller's own table:
+ * the table p's address hints at first. */
+int hk__dbg_take_elsewhere(const void *p, unsigned heap, hk__rec *out);
 /* Does p have a record of this heap?  Copies it into *out. */
 int hk__dbg_peek(const void *p, unsigned heap, hk__rec *out);
 /* Put a taken record back unchanged (a realloc that failed). */

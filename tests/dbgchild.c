@@ -487,6 +487,110 @@ static int mode_stress(void)
     return 0;
 }
 
+/* Frees of one thread's blocks by three others while the owner keeps
+ * allocating (its slow paths take back the records the others marked
+ * gone), with unknown frees mixed in; then, with no thread allocating,
+ * two threads free the same block of the owner's at the same moment: one
+ * free goes through, the other is reported (FM).  After each round the
+ * owner's live records are exactly its own set. */
+#define REMOTE_FREERS 3
+#define REMOTE_ROUNDS 40
+#define REMOTE_BATCH 2048
+#define REMOTE_RACES 16            /* the batch's last blocks: raced on */
+#define REMOTE_OWN 1024
+
+static void *volatile g_remote[REMOTE_BATCH];
+static volatile int g_remote_next;
+static volatile int g_remote_arrive[REMOTE_RACES];
+static volatile unsigned g_remote_count, g_remote_gen;
+static long g_remote_unknown[REMOTE_FREERS];
+static char g_remote_static[64];
+
+/* All REMOTE_FREERS + 1 threads meet here. */
+static void remote_barrier(void)
+{
+    unsigned gen = __atomic_load_n(&g_remote_gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&g_remote_count, 1, __ATOMIC_ACQ_REL) == REMOTE_FREERS + 1) {
+        __atomic_store_n(&g_remote_count, 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&g_remote_gen, 1, __ATOMIC_ACQ_REL);
+        return;
+    }
+    while (__atomic_load_n(&g_remote_gen, __ATOMIC_ACQUIRE) == gen)
+        sched_yield();
+}
+
+static void *remote_freer(void *arg)
+{
+    int f = (int)(intptr_t)arg, round, i, r;
+    for (round = 0; round < REMOTE_ROUNDS; round++) {
+        remote_barrier();                     /* the batch is there */
+        while ((i = __atomic_fetch_add(&g_remote_next, 1, __ATOMIC_ACQ_REL))
+               < REMOTE_BATCH - REMOTE_RACES) {
+            free(g_remote[i]);
+            if (i % 97 == f) {
+                free(&g_remote_static[i % 48]);          /* FM: never allocated */
+                g_remote_unknown[f]++;
+            }
+        }
+        remote_barrier();                     /* nobody allocates from here */
+        for (r = 0; r < REMOTE_RACES; r++) {
+            if (r % REMOTE_FREERS != f && (r + 1) % REMOTE_FREERS != f)
+                continue;
+            __atomic_add_fetch(&g_remote_arrive[r], 1, __ATOMIC_ACQ_REL);
+            while (__atomic_load_n(&g_remote_arrive[r], __ATOMIC_ACQUIRE) < 2)
+                ;
+            free(g_remote[REMOTE_BATCH - REMOTE_RACES + r]);  /* one of the two: FM */
+        }
+        remote_barrier();
+    }
+    return NULL;
+}
+
+static int mode_remote(void)
+{
+    pthread_t th[REMOTE_FREERS];
+    void *own[REMOTE_OWN];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    long mallocs = 0, unknown = 0;
+    int f, round, i;
+    hk_debug_stats st;
+    for (i = 0; i < REMOTE_OWN; i++, mallocs++)
+        own[i] = need(malloc(8 + i % 300), 40);
+    for (f = 0; f < REMOTE_FREERS; f++)
+        if (pthread_create(&th[f], NULL, remote_freer, (void *)(intptr_t)f) != 0)
+            exit(40);
+    for (round = 0; round < REMOTE_ROUNDS; round++) {
+        for (i = 0; i < REMOTE_BATCH; i++, mallocs++)
+            g_remote[i] = need(malloc(8 + (size_t)((x += 0x9E37) % 300)), 40);
+        for (i = 0; i < REMOTE_RACES; i++)
+            g_remote_arrive[i] = 0;
+        g_remote_next = 0;
+        remote_barrier();
+        for (i = 0; i < 2 * REMOTE_BATCH; i++, mallocs++) {   /* the owner churns */
+            size_t k;
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            k = (size_t)(x % REMOTE_OWN);
+            free(own[k]);
+            own[k] = need(malloc(8 + (size_t)((x >> 20) % 300)), 40);
+        }
+        remote_barrier();
+        remote_barrier();
+        hk_debug_stats_get(&st);
+        if (st.live != REMOTE_OWN)
+            exit(41);
+    }
+    for (f = 0; f < REMOTE_FREERS; f++) {
+        pthread_join(th[f], NULL);
+        unknown += g_remote_unknown[f];
+    }
+    for (i = 0; i < REMOTE_OWN; i++)
+        free(own[i]);
+    note("mallocs", "%ld", mallocs);
+    note("races", "%d", REMOTE_ROUNDS * REMOTE_RACES);
+    note("unknown", "%ld", unknown);
+    return 0;
+}
+
 /* A few blocks are recorded, then the tracker's own allocator fails, so
  * it cannot grow past what it has; the program's blocks must still be
  * there, and what was not recorded is counted. */
@@ -865,6 +969,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "markrelease")) return mode_markrelease();
     if (!strcmp(m, "threads")) return mode_threads();
     if (!strcmp(m, "stress")) return mode_stress();
+    if (!strcmp(m, "remote")) return mode_remote();
     if (!strcmp(m, "oom")) return mode_oom();
     if (!strcmp(m, "report2")) return mode_report2();
     if (!strcmp(m, "hkdebug")) return mode_hkdebug();

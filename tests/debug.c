@@ -1735,6 +1735,36 @@ START_TEST(stress_threads)
 }
 END_TEST
 
+/* Frees of one thread's blocks by three others while it allocates, and
+ * two threads racing to free the same block: each race is one FM, each
+ * unknown free one, nothing else, nothing left. */
+START_TEST(remote_frees)
+{
+    static const char *const env[] = { "HEAPKIT_MAX_ENTRIES=0", "HEAPKIT_FORMAT=json", NULL };
+    child c;
+    const jv *rep;
+    long fm = 0, other = 0;
+    size_t i;
+    child_init(&c, "remote");
+    child_run(&c, "remote", NULL, env);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_gt(note_long(&c, "unknown"), 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_int_eq(jint(rep, "registered"), note_long(&c, "mallocs"));
+    ck_assert_int_eq(jint(rep, "entries_omitted"), 0);
+    for (i = 0; i < n_entries(rep); i++) {
+        if (!strcmp(jstr(entry_at(rep, i), "flags"), "FM"))
+            fm++;
+        else
+            other++;
+    }
+    ck_assert_int_eq(fm, note_long(&c, "races") + note_long(&c, "unknown"));
+    ck_assert_int_eq(other, 0);
+    child_done(&c);
+}
+END_TEST
+
 START_TEST(tracker_out_of_memory)
 {
     child c;
@@ -2702,6 +2732,7 @@ static Suite *children_suite(void)
     tcase_add_test(tc, german);
     tcase_add_test(tc, threads);
     tcase_add_test(tc, stress_threads);
+    tcase_add_test(tc, remote_frees);
     tcase_add_test(tc, tracker_out_of_memory);
     tcase_add_test(tc, thread_stack_overflow);
     tcase_add_test(tc, many_short_threads);
