@@ -815,9 +815,13 @@ out:
 }
 
 
-static inline unsigned hk__slot_ix(uintptr_t caller, int line)
+/* Sites with a type (HK_NEW) in the cache's upper half, the others in
+ * the lower: a malloc's slot never holds a typed site, so its fast path
+ * needs no type test. */
+static inline unsigned hk__slot_ix(uintptr_t caller, int line, const char *type)
 {
-    return (unsigned)((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE;
+    return (unsigned)((caller >> 2) ^ (uintptr_t)line) % (HK__SITE_CACHE / 2)
+         + (type ? HK__SITE_CACHE / 2 : 0);
 }
 
 static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
@@ -826,7 +830,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
     uint32_t id;
     if (!t)
         return hk__site_intern(src);
-    c = &t->cache[hk__slot_ix(src->caller, src->line)];
+    c = &t->cache[hk__slot_ix(src->caller, src->line, src->type)];
     if (HK_LIKELY(c->caller == src->caller && c->file == src->file
                   && c->line == src->line && c->type == src->type))
         return c->id;
@@ -1668,9 +1672,9 @@ static inline __attribute__((always_inline)) hk__rec *hk__add_begin(
     uint32_t no = th->next_no;
     if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
                   && no != th->fast_end && ((n - 1) >> 39) == 0)) {
-        struct hk__site_slot *c = &th->cache[hk__slot_ix(caller, line)];
+        struct hk__site_slot *c = &th->cache[hk__slot_ix(caller, line, type)];
         if (HK_LIKELY(c->caller == caller && c->file == file && c->line == line
-                      && c->type == type)) {
+                      && (type == NULL || c->type == type))) {
             struct hk__tab *t = th->fast_tab;
             uint32_t id = t->free_id;
             hk__rec *r = hk__rec_at(t, id);
@@ -1795,28 +1799,29 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
 
 void hk_dbg_free(void *p, HK_DBG_SITE)
 {
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
     struct hk__thread *th = hk__me;
     struct hk__tab *t = th->fast_tab;
     uint64_t h = hk__hash((uintptr_t)p);
     uint32_t pos = hk__home(h, t->cap);
     unsigned m = hk__win_tag(t->idx, pos, hk__tag(h));
-    if (HK_LIKELY(p != NULL && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
-        /* the candidates in order (another's tag is a 1 in 64 chance) */
-        for (; m; m &= m - 1) {
-            uint32_t at = pos + (uint32_t)__builtin_ctz(m), id = hk__e_id(t->idx[at]);
-            hk__rec *r = hk__rec_at(t, id);
-            if (HK_LIKELY(r->ptr == (uintptr_t)p)) {
-                /* this heap, and no Windows aligned block (its free differs) */
-                if (HK_UNLIKELY(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED)))
-                    break;
-                hk__remove_mine(t, at, id);
-                free(p);
-                return;
-            }
+    if (HK_LIKELY(m != 0)) {
+        /* the first candidate (another's tag first is rare: the full way) */
+        uint32_t id;
+        hk__rec *r;
+        pos += (uint32_t)__builtin_ctz(m);
+        id = hk__e_id(t->idx[pos]);
+        r = hk__rec_at(t, id);
+        /* (NULL would match record 0 through an empty entry) this heap, no
+         * Windows aligned block (its free differs), no records lost */
+        if (HK_LIKELY(r->ptr == (uintptr_t)p && p != NULL
+                      && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))
+                      && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
+            hk__remove_mine(t, pos, id);
+            free(p);
+            return;
         }
     }
-    hk__dbg_free_rest(p, NULL, file, line, func, caller);
+    hk__dbg_free_rest(p, NULL, file, line, func, (uintptr_t)__builtin_return_address(0));
 }
 
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
