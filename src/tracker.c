@@ -367,6 +367,7 @@ static size_t hk__page(void)
 
 static void hk__thread_retire(struct hk__thread *t);
 static void hk__thread_counts(struct hk__thread *t, unsigned long *reg, uint32_t *last);
+static void hk__budget_return(struct hk__thread *th);
 static struct hk__tab *hk__tab_get(void);
 static void hk__tab_orphan(struct hk__tab *t);
 
@@ -558,8 +559,8 @@ static void hk__thread_retire(struct hk__thread *t)
     uint32_t last;
     if (hk__me == t)
         hk__me = &hk__no_thread;
+    hk__budget_return(t);
     t->fast_tab = &hk__empty_tab;
-    t->fast_end = t->next_no;
     hk__tab_orphan(t->tab);
     t->tab = NULL;
     hk__thread_counts(t, &reg, &last);
@@ -659,6 +660,7 @@ static void hk__no_batch(struct hk__thread *t, uint32_t epoch)
 {
     uint32_t start = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH, __ATOMIC_RELAXED);
     unsigned s = t->seq;
+    hk__budget_return(t);
     __atomic_store_n(&t->seq, s + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&t->issued, t->issued + (uint32_t)(t->next_no - t->batch_start),
@@ -677,10 +679,12 @@ static void hk__no_batch(struct hk__thread *t, uint32_t epoch)
 static uint32_t hk__next_no(struct hk__thread *t, int count)
 {
     uint32_t no, epoch = __atomic_load_n(&hk__gate, __ATOMIC_RELAXED) & ~HK__G_FLAGS;
+    hk__budget_return(t);                   /* this number is not the budget's */
     if (HK_UNLIKELY(t->next_no == t->end_no || t->gate != epoch))
         hk__no_batch(t, epoch);
     no = t->next_no;
     __atomic_store_n(&t->next_no, no + 1, __ATOMIC_RELAXED);
+    t->fast_end = no + 1;
     if (!count)
         __atomic_store_n(&t->uncounted, t->uncounted + 1, __ATOMIC_RELAXED);
     return no;
@@ -939,9 +943,14 @@ static inline uint64_t hk__hash(uintptr_t p)
     return (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
 }
 
+/* h scaled to [0, cap): the high half of a product (one multiply). */
 static inline uint32_t hk__home(uint64_t h, uint32_t cap)
 {
+#ifdef __SIZEOF_INT128__
+    return (uint32_t)((unsigned __int128)h * cap >> 64);
+#else
     return (uint32_t)((h >> 32) * cap >> 32);
+#endif
 }
 
 static inline uint32_t hk__tag(uint64_t h)
@@ -1063,6 +1072,16 @@ static inline unsigned long hk__tab_live(const struct hk__tab *t)
 {
     uint32_t n = __atomic_load_n(&t->nrec, __ATOMIC_RELAXED);
     return n ? (unsigned long)(n - 1 - t->nfree) : 0;
+}
+
+/* The free records the budget set aside and the fast path did not take
+ * go back to the table's count (nfree counts the others, so the fast path
+ * needs no count of its own).  Before the batch or the budget changes. */
+static void hk__budget_return(struct hk__thread *th)
+{
+    if (th->fast_end != th->next_no && th->tab)
+        th->tab->nfree += th->fast_end - th->next_no;
+    th->fast_end = th->next_no;
 }
 
 /* ---- record memory: one reservation per table ---------------------------- */
@@ -1621,6 +1640,7 @@ static void hk__budget(struct hk__thread *th)
 {
     struct hk__tab *t = th->tab;
     uint32_t k = 0;
+    hk__budget_return(th);
     if (t && t->idx && !t->shared) {
         uint32_t room = t->limit > t->used ? t->limit - t->used : 0;
         k = th->end_no - th->next_no;
@@ -1635,6 +1655,7 @@ static void hk__budget(struct hk__thread *th)
         }
         if (k > t->nfree)
             k = t->nfree;
+        t->nfree -= k;                      /* set aside: the fast path pops them */
         th->fast_tab = t;
     }
     th->fast_end = th->next_no + k;
@@ -1679,7 +1700,6 @@ static inline __attribute__((always_inline)) hk__rec *hk__add_begin(
             uint32_t id = t->free_id;
             hk__rec *r = hk__rec_at(t, id);
             t->free_id = r->no;               /* the free list's next id */
-            t->nfree--;
             __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
             __atomic_store_n(&r->meta, HK__META(n, heap, kind), __ATOMIC_RELAXED);
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
@@ -1693,8 +1713,8 @@ static inline __attribute__((always_inline)) hk__rec *hk__add_begin(
 
 /* The run was full to the end of the window: the rest of the probe, or a
  * rebuild when the run reaches the end of the index.  Owner only. */
-static __attribute__((noinline)) void hk__add_place_slow(struct hk__tab *t, hk__rec *r,
-                                                         uint32_t id)
+static __attribute__((noinline)) void *hk__add_place_slow(struct hk__tab *t, hk__rec *r,
+                                                          uint32_t id, void *p)
 {
     uint64_t h = hk__hash(r->ptr);
     uint32_t pos = hk__idx_slot(t, h);
@@ -1707,17 +1727,19 @@ static __attribute__((noinline)) void hk__add_place_slow(struct hk__tab *t, hk__
             hk__count_missed();
         }
         hk__budget(hk__me);
-        return;
+        return p;
     }
     t->used += t->idx[pos] == HK__E_EMPTY;
     hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h));
     hk__hint_set(r->ptr, t);
+    return p;
 }
 
 /* The common malloc, second half: the block's pointer into its record,
- * the record into the index (room is there: the budget). */
-static inline __attribute__((always_inline)) void hk__add_end(struct hk__tab *t, hk__rec *r,
-                                                              uint32_t id, void *p)
+ * the record into the index (room is there: the budget).  Returns p (so
+ * that p need not live across a call). */
+static inline __attribute__((always_inline)) void *hk__add_end(struct hk__tab *t, hk__rec *r,
+                                                               uint32_t id, void *p)
 {
     uint64_t h = hk__hash((uintptr_t)p);
     uint32_t *idx = t->idx, pos = hk__home(h, t->cap);
@@ -1730,25 +1752,26 @@ static inline __attribute__((always_inline)) void hk__add_end(struct hk__tab *t,
          * end of the index (then the slow way rebuilds) */
         for (pos += HK__WIN; hk__e_id(idx[pos]) != 0; pos++)
             ;
-        if (HK_UNLIKELY(pos > hk__idx_last(t->cap))) {
-            hk__add_place_slow(t, r, id);
-            return;
-        }
+        if (HK_UNLIKELY(pos > hk__idx_last(t->cap)))
+            return hk__add_place_slow(t, r, id, p);
     }
     t->used += idx[pos] == HK__E_EMPTY;
-    hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h));
+    __atomic_store_n(&idx[pos], (id << HK__TAG_BITS) | hk__tag(h), __ATOMIC_RELEASE);
     hk__hint_set((uintptr_t)p, t);
+    return p;
 }
 
 /* A malloc that failed after hk__add_begin: the number and the record go
  * back (nothing ran on this thread in between). */
-static __attribute__((noinline)) void hk__add_undo(struct hk__thread *th, hk__rec *r,
-                                                   uint32_t id)
+static __attribute__((noinline)) void *hk__add_undo(struct hk__thread *th, hk__rec *r,
+                                                    uint32_t id)
 {
     struct hk__tab *t = th->fast_tab;
     __atomic_store_n(&th->next_no, th->next_no - 1, __ATOMIC_RELAXED);
-    hk__id_free(t, id);
-    (void)r;
+    /* back on the list, not counted: it is set aside again (the budget) */
+    __atomic_store_n(&r->no, t->free_id, __ATOMIC_RELAXED);
+    t->free_id = id;
+    return NULL;
 }
 
 void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
@@ -1787,12 +1810,9 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
     hk__rec *r = hk__add_begin(th, n, HK__HEAP_MALLOC, 0, caller, file, line, NULL, &id);
     if (HK_LIKELY(r != NULL)) {
         void *p = malloc(n);
-        if (HK_LIKELY(p != NULL)) {
-            hk__add_end(th->fast_tab, r, id, p);
-            return p;
-        }
-        hk__add_undo(th, r, id);
-        return NULL;
+        if (HK_LIKELY(p != NULL))
+            return hk__add_end(th->fast_tab, r, id, p);
+        return hk__add_undo(th, r, id);
     }
     return hk__dbg_malloc_slow(n, file, line, func, caller);
 }
