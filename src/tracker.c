@@ -824,7 +824,7 @@ out:
  * needs no type test. */
 static inline unsigned hk__slot_ix(uintptr_t caller, int line, const char *type)
 {
-    return (unsigned)((caller >> 2) ^ (uintptr_t)line) % (HK__SITE_CACHE / 2)
+    return (unsigned)(caller + (uintptr_t)line) % (HK__SITE_CACHE / 2)
          + (type ? HK__SITE_CACHE / 2 : 0);
 }
 
@@ -953,9 +953,17 @@ static inline uint32_t hk__home(uint64_t h, uint32_t cap)
 #endif
 }
 
-static inline uint32_t hk__tag(uint64_t h)
+/* The tag: the 6 bits of h * cap after the home slot's (the same
+ * multiply), so records sharing a home rarely share a tag.  A rebuild
+ * (new cap) tags every entry anew. */
+static inline uint32_t hk__tag(uint64_t h, uint32_t cap)
 {
+#ifdef __SIZEOF_INT128__
+    return (uint32_t)((uint64_t)((unsigned __int128)h * cap) >> (64 - HK__TAG_BITS));
+#else
+    (void)cap;
     return (uint32_t)(h >> 20) & HK__TAG_MASK;
+#endif
 }
 
 /* Runs do not wrap (HK__SLACK). */
@@ -1205,10 +1213,10 @@ static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t
 {
     /* without a branch on the neighbours but for the rare walk back */
     uint32_t *e = t->idx + pos;
-    uint32_t end = e[1] == HK__E_EMPTY;
-    __atomic_store_n(e, end ? HK__E_EMPTY : HK__E_TOMB, __ATOMIC_RELEASE);
-    t->used -= end;
-    if (HK_UNLIKELY(end & (e[-1] == HK__E_TOMB))) {
+    uint32_t more = e[1] != HK__E_EMPTY;      /* the run goes on: a tombstone */
+    __atomic_store_n(e, more * HK__E_TOMB, __ATOMIC_RELEASE);
+    t->used += more - 1;
+    if (HK_UNLIKELY(e[-1] == HK__E_TOMB) && !more) {
         for (e--; *e == HK__E_TOMB; e--) {      /* idx[-1] is empty */
             __atomic_store_n(e, HK__E_EMPTY, __ATOMIC_RELEASE);
             t->used--;
@@ -1268,7 +1276,7 @@ retry:
             ncap += ncap / 4 + HK__SLACK;
             goto retry;
         }
-        ni[pos] = (i << HK__TAG_BITS) | hk__tag(h);
+        ni[pos] = (i << HK__TAG_BITS) | hk__tag(h, ncap);
     }
     /* the marked records go once the new index no longer has them */
     for (i = 1; i < t->nrec; i++) {
@@ -1305,7 +1313,7 @@ static uint32_t hk__idx_slot(const struct hk__tab *t, uint64_t h)
 static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
 {
     uint64_t h = hk__hash(r->ptr);
-    uint32_t tag = hk__tag(h), pos, id;
+    uint32_t pos, id;
     int tries = 0;
     if (HK_UNLIKELY(!t->idx || (uint64_t)(t->used + 1) * 25 > (uint64_t)t->cap * 18)) {
     rebuild:
@@ -1332,7 +1340,7 @@ static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
     hk__rec_store(hk__rec_at(t, id), r);
     if (t->idx[pos] == HK__E_EMPTY)
         t->used++;
-    hk__idx_set(t, pos, (id << HK__TAG_BITS) | tag);
+    hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h, t->cap));
     hk__hint_set(r->ptr, t);
     return 1;
 }
@@ -1344,7 +1352,7 @@ static int hk__tab_find(struct hk__tab *t, uintptr_t p, uint32_t *pos_out,
                         uint32_t *id_out, int mine)
 {
     uint64_t h = hk__hash(p);
-    uint32_t tag = hk__tag(h), pos, e, cap = t->cap;
+    uint32_t tag = hk__tag(h, t->cap), pos, e, cap = t->cap;
     const uint32_t *idx = __atomic_load_n(&t->idx, __ATOMIC_ACQUIRE);
     if (!cap)
         return 0;
@@ -1548,7 +1556,7 @@ static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread
     struct hk__tab *t = th->fast_tab;
     uint64_t h = hk__hash((uintptr_t)p);
     uint32_t pos = hk__home(h, t->cap), id;
-    unsigned m = hk__win_tag(t->idx, pos, hk__tag(h));
+    unsigned m = hk__win_tag(t->idx, pos, hk__tag(h, t->cap));
     hk__rec *r;
     if (HK_UNLIKELY(m == 0 || p == NULL))
         return 0;                               /* further on, or not here */
@@ -1730,7 +1738,7 @@ static __attribute__((noinline)) void *hk__add_place_slow(struct hk__tab *t, hk_
         return p;
     }
     t->used += t->idx[pos] == HK__E_EMPTY;
-    hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h));
+    hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h, t->cap));
     hk__hint_set(r->ptr, t);
     return p;
 }
@@ -1756,7 +1764,7 @@ static inline __attribute__((always_inline)) void *hk__add_end(struct hk__tab *t
             return hk__add_place_slow(t, r, id, p);
     }
     t->used += idx[pos] == HK__E_EMPTY;
-    __atomic_store_n(&idx[pos], (id << HK__TAG_BITS) | hk__tag(h), __ATOMIC_RELEASE);
+    __atomic_store_n(&idx[pos], (id << HK__TAG_BITS) | hk__tag(h, t->cap), __ATOMIC_RELEASE);
     hk__hint_set((uintptr_t)p, t);
     return p;
 }
@@ -1817,13 +1825,31 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
     return hk__dbg_malloc_slow(n, file, line, func, caller);
 }
 
+/* free's fast path found no candidate of p in its window (or another's
+ * tag first): the whole run in the thread's own table, then the full way
+ * (not this thread's block, unknown, or a record of another kind). */
+static __attribute__((noinline)) void hk__free_far(struct hk__tab *t, void *p,
+                                                   const char *file, int line,
+                                                   const char *func, uintptr_t caller)
+{
+    uint32_t pos, id;
+    if (p != NULL && t != &hk__empty_tab && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
+        && hk__tab_find(t, (uintptr_t)p, &pos, &id, 1)
+        && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))) {
+        hk__remove_mine(t, pos, id);
+        free(p);
+        return;
+    }
+    hk__dbg_free_rest(p, NULL, file, line, func, caller);
+}
+
 void hk_dbg_free(void *p, HK_DBG_SITE)
 {
     struct hk__thread *th = hk__me;
     struct hk__tab *t = th->fast_tab;
     uint64_t h = hk__hash((uintptr_t)p);
     uint32_t pos = hk__home(h, t->cap);
-    unsigned m = hk__win_tag(t->idx, pos, hk__tag(h));
+    unsigned m = hk__win_tag(t->idx, pos, hk__tag(h, t->cap));
     if (HK_LIKELY(m != 0)) {
         /* the first candidate (another's tag first is rare: the full way) */
         uint32_t id;
@@ -1841,7 +1867,7 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
             return;
         }
     }
-    hk__dbg_free_rest(p, NULL, file, line, func, (uintptr_t)__builtin_return_address(0));
+    hk__free_far(t, p, file, line, func, (uintptr_t)__builtin_return_address(0));
 }
 
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
