@@ -1408,6 +1408,20 @@ static struct hk__tab *hk__tab_get(void)
     return t;
 }
 
+/* Nothing live in t (lock held, no owner): its memory goes back (a thread
+ * that freed all it allocated leaves nothing behind); the reserved range
+ * stays for the next owner. */
+static void hk__tab_release(struct hk__tab *t)
+{
+    __atomic_store_n(&t->nrec, 0, __ATOMIC_RELEASE);
+    hk__recs_drop(t);
+    if (t->idx)
+        hk__dbg_os_free(t->idx - 1, hk__idx_bytes(t->cap));
+    t->idx = NULL;
+    t->cap = t->used = t->free_id = t->nfree = t->limit = 0;
+    t->gone = t->cleaned = 0;
+}
+
 /* The owner thread ends: its records stay, the table waits for another. */
 static void hk__tab_orphan(struct hk__tab *t)
 {
@@ -1415,17 +1429,8 @@ static void hk__tab_orphan(struct hk__tab *t)
         return;
     hk__spin_lock(&t->lock);
     __atomic_store_n(&t->shared, 1, __ATOMIC_RELEASE);
-    if (hk__tab_live(t) == t->gone - t->cleaned) {
-        /* nothing live: its memory goes back (a thread that freed all it
-         * allocated leaves nothing behind) */
-        __atomic_store_n(&t->nrec, 0, __ATOMIC_RELEASE);
-        hk__recs_drop(t);
-        if (t->idx)
-            hk__dbg_os_free(t->idx - 1, hk__idx_bytes(t->cap));
-        t->idx = NULL;
-        t->cap = t->used = t->free_id = t->nfree = t->limit = 0;
-        t->gone = t->cleaned = 0;
-    }
+    if (hk__tab_live(t) == t->gone - t->cleaned)
+        hk__tab_release(t);
     hk__spin_unlock(&t->lock);
     hk__spin_lock(&hk__tabs_lock);
     t->orphan = hk__orphans;
@@ -1475,8 +1480,14 @@ static int hk__get_mine(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec *
     hk__rec_load(hk__rec_at(t, id), out);
     if (HK__REC_HEAP(out) != heap)
         return -1;
-    if (take)
+    if (take) {
         hk__remove_mine(t, pos, id);
+        /* the last block of an orphan: its memory goes now, not when a
+         * thread adopts it (bytes per record count it) */
+        if (HK_UNLIKELY(t->shared) && t != &hk__fallback_tab
+            && hk__tab_live(t) == t->gone - t->cleaned)
+            hk__tab_release(t);
+    }
     return 1;
 }
 
@@ -2012,10 +2023,10 @@ static void hk__sweep_heap(unsigned id, hk_heap *h, int leak)
     struct hk__tab *mine = th ? th->tab : NULL, *t;
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
-        uint32_t i, n;
+        uint32_t i;
         hk__spin_lock(&t->lock);
-        n = __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE);
-        for (i = 0; i < n; i++) {
+        /* nrec read each time: a removal may release the table's memory */
+        for (i = 0; i < __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE); i++) {
             hk__rec r, x;
             uintptr_t rp = hk__rec_ptr(hk__rec_at(t, i));
             if (!rp || (rp & HK__GONE))
