@@ -1574,9 +1574,9 @@ static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread
     pos += (uint32_t)__builtin_ctz(m);          /* the first candidate */
     id = hk__e_id(t->idx[pos]);
     r = hk__rec_at(t, id);
-    if (HK_UNLIKELY(r->ptr != (uintptr_t)p))
+    if (HK_UNLIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p))
         return 0;                               /* rare: the full way */
-    *out = *r;
+    hk__rec_load(r, out);
     if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
         return 0;
     hk__remove_mine(t, pos, id);
@@ -1870,7 +1870,7 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
         r = hk__rec_at(t, id);
         /* (NULL would match record 0 through an empty entry) this heap, no
          * Windows aligned block (its free differs), no records lost */
-        if (HK_LIKELY(r->ptr == (uintptr_t)p && p != NULL
+        if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p && p != NULL
                       && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))
                       && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
             hk__remove_mine(t, pos, id);
@@ -2098,8 +2098,9 @@ unsigned long hk_debug_checkpoint(void)
 
 /* ---- public counters ------------------------------------------------------- */
 
-/* The tracker's record memory: the records handed out (a chunk's pages
- * are touched only as far as that) and the indexes. */
+/* The tracker's record memory: the records handed out (the reserved
+ * range's pages are touched only as far as that) and the indexes; and the
+ * live records, counted (the owners keep no count). */
 static size_t hk__tracker_bytes(unsigned long *live)
 {
     size_t bytes = 0;
@@ -2107,12 +2108,16 @@ static size_t hk__tracker_bytes(unsigned long *live)
     *live = 0;
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+        uint32_t i, n;
         hk__spin_lock(&t->lock);
-        bytes += (size_t)__atomic_load_n(&t->nrec, __ATOMIC_RELAXED) * sizeof(hk__rec)
-               + (size_t)t->cap * sizeof(uint32_t);
-        *live += hk__tab_live(t)
-               - (__atomic_load_n(&t->gone, __ATOMIC_RELAXED)
-                  - __atomic_load_n(&t->cleaned, __ATOMIC_RELAXED));
+        n = __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE);
+        bytes += (size_t)n * sizeof(hk__rec);
+        if (__atomic_load_n(&t->idx, __ATOMIC_ACQUIRE))
+            bytes += hk__idx_bytes(t->cap);
+        for (i = 1; i < n; i++) {
+            uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
+            *live += p && !(p & HK__GONE);
+        }
         hk__spin_unlock(&t->lock);
     }
     return bytes;
