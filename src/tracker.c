@@ -1145,14 +1145,14 @@ static int hk__recs_reserve(struct hk__tab *t)
 static int hk__recs_commit(struct hk__tab *t)
 {
     uint32_t add = t->ncommit ? t->ncommit : HK__COMMIT0, n;
-    size_t from, to;
+    size_t from, to, pg = hk__page();
     if (t->ncommit >= t->nreserve || hk__os_fails())
         return 0;
     if (add > (1u << 20))
         add = 1u << 20;
     n = t->ncommit + add > t->nreserve ? t->nreserve : t->ncommit + add;
-    from = (size_t)t->ncommit * sizeof(hk__rec) / 4096 * 4096;
-    to = ((size_t)n * sizeof(hk__rec) + 4095) / 4096 * 4096;
+    from = (size_t)t->ncommit * sizeof(hk__rec) / pg * pg;
+    to = ((size_t)n * sizeof(hk__rec) + pg - 1) / pg * pg;
 #ifdef _WIN32
     if (!VirtualAlloc((char *)t->recs + from, to - from, MEM_COMMIT, PAGE_READWRITE))
         return 0;
@@ -1786,10 +1786,15 @@ static __attribute__((noinline)) void *hk__add_undo(struct hk__thread *th, hk__r
                                                     uint32_t id)
 {
     struct hk__tab *t = th->fast_tab;
-    __atomic_store_n(&th->next_no, th->next_no - 1, __ATOMIC_RELAXED);
-    /* back on the list, not counted: it is set aside again (the budget) */
+    uint32_t no = r->no;
     __atomic_store_n(&r->no, t->free_id, __ATOMIC_RELAXED);
     t->free_id = id;
+    if (th->next_no == no + 1)
+        /* the number goes back too; the record is set aside again (the
+         * budget), so it is not counted */
+        __atomic_store_n(&th->next_no, no, __ATOMIC_RELAXED);
+    else
+        t->nfree++;         /* a malloc in between (a signal handler): a gap */
     return NULL;
 }
 
