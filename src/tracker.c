@@ -883,6 +883,10 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  * window needs no bounds check and every run ends. */
 #define HK__SLACK 64u
 #define HK__WIN 8u
+/* Record 0's heap: no block's (heap ids are 16 bits, hk heaps far fewer),
+ * so free's fast path, which takes heap 0 only, needs no NULL test: a NULL
+ * meets record 0 (ptr 0) through an empty entry and is refused here. */
+#define HK__REC0_HEAP 0xFFFFu
 
 struct __attribute__((aligned(64))) hk__tab {
     /* the owner's line: other threads only read it */
@@ -915,7 +919,7 @@ static volatile int hk__fallback_linked;
  * its entries are all empty and its one record (id 0) is no block, so
  * every fast lookup misses.  Never written. */
 static uint32_t hk__empty_idx[1 + HK__WIN];
-static hk__rec hk__empty_rec;
+static hk__rec hk__empty_rec = { 0, HK__META(0, HK__REC0_HEAP, 0), 0, 0 };
 struct hk__tab hk__empty_tab = { .idx = hk__empty_idx + 1, .recs = &hk__empty_rec };
 
 /* Which table last recorded a block in each 16 MiB of address space: a
@@ -1194,6 +1198,9 @@ static uint32_t hk__id_new(struct hk__tab *t)
     id = t->nrec ? t->nrec : 1;               /* record 0 stays no block */
     if (id >= t->ncommit && !hk__recs_commit(t))
         return UINT32_MAX;
+    if (id == 1)
+        __atomic_store_n(&hk__rec_at(t, 0)->meta, HK__META(0, HK__REC0_HEAP, 0),
+                         __ATOMIC_RELAXED);
     __atomic_store_n(&t->nrec, id + 1, __ATOMIC_RELEASE);
     return id;
 }
@@ -1873,9 +1880,9 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
         pos += (uint32_t)__builtin_ctz(m);
         id = hk__e_id(t->idx[pos]);
         r = hk__rec_at(t, id);
-        /* (NULL would match record 0 through an empty entry) this heap, no
-         * Windows aligned block (its free differs), no records lost */
-        if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p && p != NULL
+        /* this heap (not record 0's: a NULL), no Windows aligned block (its
+         * free differs), no records lost */
+        if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p
                       && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))
                       && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
             hk__remove_mine(t, pos, id);
