@@ -853,15 +853,22 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 
 /* Each thread records its allocations in a table of its own, so that its
  * mallocs and frees take no lock and write no shared cache line:
- *  - records sit in chunks that never move (chunk k holds HK__CHUNK0 << k
- *    records, so a record id finds its chunk with one bit scan), reused
- *    through a free list: 24 bytes per record, and a reader on another
- *    thread never sees one move;
+ *  - records lie in one reserved range of address space, committed as it
+ *    grows, so they never move and id -> record is base + 24 * id; they
+ *    are reused through a free list: 24 bytes per record, and a reader on
+ *    another thread never sees one move;
  *  - an index of 32-bit entries, linear probing with tombstones (entries
- *    never move either, except in a rebuild): record id and 6 bits of the
- *    pointer's hash, so a probe rarely reads a record that is not it.  It is
- *    kept 56% to 72% full: a lookup reads one cache line of it, a live
- *    record costs 24 + 4 / load, about 30 bytes;
+ *    never move either, except in a rebuild): record id and 6 more bits of
+ *    the pointer's hash, so a probe rarely reads a record that is not it.
+ *    Runs do not wrap (slack entries after the end), so the fast paths
+ *    look at 8 entries at once with no bounds test.  It is kept 56% to 72%
+ *    full: a lookup reads one cache line of it, a live record costs
+ *    24 + 4 / load, about 30 bytes;
+ *  - the fast paths (hk_dbg_malloc, hk_dbg_free, hk__dbg_add) test one
+ *    gate word for every process-wide reason to go the slow way and, in
+ *    malloc, one budget the slow way sets (numbers left in the batch,
+ *    records set aside on the free list, room in the index), and keep no
+ *    counters: live and registered are derived when asked;
  *  - a free of another thread's block (rare) searches the other tables
  *    under their spin locks and marks the record gone with one CAS on its
  *    pointer (bit 0); the owner drops marked records when it meets them
