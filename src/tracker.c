@@ -1085,6 +1085,13 @@ static inline void hk__idx_set(struct hk__tab *t, uint32_t pos, uint32_t e)
     __atomic_store_n(&t->idx[pos], e, __ATOMIC_RELEASE);
 }
 
+/* A counter one thread writes and others read. */
+static inline void hk__count(unsigned long *c, long d)
+{
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (unsigned long)d,
+                     __ATOMIC_RELAXED);
+}
+
 /* Live records (in the index, some maybe marked gone): all handed out but
  * record 0 and the free ones.  Derived, so no path counts per call. */
 static inline unsigned long hk__tab_live(const struct hk__tab *t)
@@ -1251,7 +1258,7 @@ void hk__remove_mine(struct hk__tab *t, uint32_t pos, uint32_t id)
 static void hk__clean(struct hk__tab *t, uint32_t pos, uint32_t id)
 {
     hk__remove_mine(t, pos, id);
-    __atomic_store_n(&t->cleaned, t->cleaned + 1, __ATOMIC_RELAXED);
+    hk__count(&t->cleaned, 1);
 }
 
 /* Rebuild the index for the live records (lock held): about 56% full,
@@ -1297,7 +1304,7 @@ retry:
         uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
         if (p & HK__GONE) {
             hk__id_free(t, i);
-            __atomic_store_n(&t->cleaned, t->cleaned + 1, __ATOMIC_RELAXED);
+            hk__count(&t->cleaned, 1);
         }
     }
     if (t->idx)
