@@ -132,6 +132,31 @@ static void hk__spin_unlock(hk__spin *l)
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+/* ---- the gate: every reason for the slow way in one word ---------------- */
+
+/* The fast paths run only while hk__gate equals the calling thread's
+ * th->gate: one load and compare instead of a test per reason.  The
+ * flags below keep it unequal to every thread's value; a checkpoint
+ * adds HK__G_EPOCH, which voids every thread's batch of numbers.  Bit 0
+ * is never set here: a thread without a batch holds 1. */
+#define HK__G_NONE     1u            /* th->gate: no batch (never equal) */
+#define HK__G_OFF      2u            /* the debugger has not started */
+#define HK__G_LOST     4u            /* records were lost (hk__dbg_lost) */
+#define HK__G_SUSPEND  8u            /* hk_debug_suspend(1) in force */
+#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set */
+#define HK__G_FLAGS    31u
+#define HK__G_EPOCH    32u
+
+static volatile uint32_t hk__gate = HK__G_OFF;
+
+static void hk__gate_set(uint32_t flag, int on)
+{
+    if (on)
+        __atomic_fetch_or(&hk__gate, flag, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_and(&hk__gate, ~flag, __ATOMIC_SEQ_CST);
+}
+
 /* ---- start -------------------------------------------------------------- */
 
 static hk__spin hk__start_lock;
@@ -168,6 +193,8 @@ void hk__dbg_start(void)
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
         __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
+        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0);
+        hk__gate_set(HK__G_OFF, 0);
     }
     hk__spin_unlock(&hk__start_lock);
 }
@@ -220,14 +247,20 @@ void hk__dbg_autostart(void)
 /* ---- suspend ------------------------------------------------------------ */
 
 static volatile int hk__suspend;
+static hk__spin hk__suspend_lock;
 
+/* The count and the gate's flag change together (under a lock): two
+ * threads suspending and resuming at once leave them agreeing. */
 void hk_debug_suspend(int suspend)
 {
     hk__dbg_start();
+    hk__spin_lock(&hk__suspend_lock);
     if (suspend)
         __atomic_add_fetch(&hk__suspend, 1, __ATOMIC_SEQ_CST);
     else if (__atomic_load_n(&hk__suspend, __ATOMIC_SEQ_CST) > 0)
         __atomic_sub_fetch(&hk__suspend, 1, __ATOMIC_SEQ_CST);
+    hk__gate_set(HK__G_SUSPEND, __atomic_load_n(&hk__suspend, __ATOMIC_SEQ_CST) > 0);
+    hk__spin_unlock(&hk__suspend_lock);
 }
 
 int hk__dbg_suspended(void)
@@ -237,9 +270,12 @@ int hk__dbg_suspended(void)
 
 /* ---- per-thread state: allocation numbers and the site cache ------------ */
 
-#define HK__NO_BATCH 16u
+/* Numbers come in batches of this many; the fast paths hand them out
+ * (one compare per malloc), the slow way takes the next batch. */
+#define HK__NO_BATCH 256u
 #define HK__SITE_CACHE 64u
 
+/* An empty slot has caller 0, which no call has: no separate valid flag. */
 struct hk__site_slot {
     uintptr_t caller;
     const char *file, *type;
@@ -247,11 +283,23 @@ struct hk__site_slot {
     uint32_t id;
 };
 
+struct hk__tab;
+
+/* The owner writes the number fields with relaxed atomic stores, other
+ * threads read them (counters, checkpoints).  Nothing is counted per
+ * allocation: registered = issued + (next_no - batch_start) - uncounted,
+ * and the last number is next_no - 1 (prev_last before the batch's
+ * first); seq is odd while the owner changes batch. */
 struct hk__thread {
-    uint32_t next_no, end_no;        /* the batch of numbers in hand */
-    uint32_t epoch;                  /* hk__no_epoch when it was taken */
-    uint32_t last_no;
-    unsigned long registered;
+    uint32_t next_no;                /* the next number to hand out */
+    uint32_t fast_end;               /* the fast paths hand out below this */
+    uint32_t gate;                   /* hk__gate's epoch of the batch */
+    uint32_t end_no;                 /* the batch's end */
+    struct hk__tab *fast_tab;        /* never NULL: tab, or an empty one */
+    uint32_t batch_start, prev_last;
+    volatile unsigned seq;
+    unsigned long issued;            /* numbers of earlier batches */
+    unsigned long uncounted;         /* numbers not registered (adopted) */
     struct hk__site_slot cache[HK__SITE_CACHE];
     struct hk__thread *link;
     void *map;                       /* the OS memory: [guard][alt stack][this] */
@@ -264,7 +312,6 @@ struct hk__thread {
 };
 
 static volatile uint32_t hk__no_next = 1;
-static volatile uint32_t hk__no_epoch;  /* a checkpoint voids every batch */
 static struct hk__thread *hk__threads;
 static hk__spin hk__threads_lock;
 static struct hk__thread hk__fallback_thread;   /* when memory ran out */
@@ -281,10 +328,20 @@ static volatile int hk__threads_readers;
 static volatile size_t hk__thread_bytes;        /* OS memory of live states */
 static volatile unsigned long hk__nthreads;
 
+/* A thread without a state of its own points at this one: the fast
+ * paths read it without a NULL test, and it sends them the slow way
+ * (its gate never matches, it has no budget, its table is empty).  It is
+ * never written. */
+extern struct hk__tab hk__empty_tab;
+static struct hk__thread hk__no_thread = {
+    .gate = HK__G_NONE, .fast_tab = &hk__empty_tab
+};
+
 #if defined(__GNUC__) && !defined(_WIN32)
-static __thread struct hk__thread *hk__me __attribute__((tls_model("initial-exec")));
+static __thread struct hk__thread *hk__me __attribute__((tls_model("initial-exec")))
+    = &hk__no_thread;
 #else
-static _Thread_local struct hk__thread *hk__me;
+static _Thread_local struct hk__thread *hk__me = &hk__no_thread;
 #endif
 
 static void hk__yield(void)
@@ -309,7 +366,8 @@ static size_t hk__page(void)
 }
 
 static void hk__thread_retire(struct hk__thread *t);
-struct hk__tab;
+static void hk__thread_counts(struct hk__thread *t, unsigned long *reg, uint32_t *last);
+static void hk__budget_return(struct hk__thread *th);
 static struct hk__tab *hk__tab_get(void);
 static void hk__tab_orphan(struct hk__tab *t);
 
@@ -460,6 +518,8 @@ static struct hk__thread *hk__thread_new(void)
 #endif
     t = (struct hk__thread *)(m + guard + alt);
     memset(t, 0, sizeof *t);
+    t->gate = HK__G_NONE;
+    t->fast_tab = &hk__empty_tab;
     t->map = m;
     t->map_size = n;
     hk__alt_stack_setup(t, alt ? m + guard : NULL, alt);
@@ -479,7 +539,7 @@ static struct hk__thread *hk__thread_new(void)
 static struct hk__thread *hk__thread_get(void)
 {
     struct hk__thread *t = hk__me;
-    if (HK_LIKELY(t != NULL))
+    if (HK_LIKELY(t != &hk__no_thread))
         return t;
     return hk__thread_new();
 }
@@ -495,10 +555,15 @@ static void hk__thread_retire(struct hk__thread *t)
 {
     struct hk__thread **pp;
     int may_free;
+    unsigned long reg;
+    uint32_t last;
     if (hk__me == t)
-        hk__me = NULL;
+        hk__me = &hk__no_thread;
+    hk__budget_return(t);
+    t->fast_tab = &hk__empty_tab;
     hk__tab_orphan(t->tab);
     t->tab = NULL;
+    hk__thread_counts(t, &reg, &last);
     may_free = hk__alt_stack_drop(t);
     hk__spin_lock(&hk__threads_lock);
     __atomic_add_fetch(&hk__threads_seq, 1, __ATOMIC_SEQ_CST);     /* odd */
@@ -506,9 +571,9 @@ static void hk__thread_retire(struct hk__thread *t)
         ;
     if (*pp)
         __atomic_store_n(pp, t->link, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&hk__dead_registered, t->registered, __ATOMIC_RELAXED);
-    if (t->last_no > hk__dead_last_no)
-        __atomic_store_n(&hk__dead_last_no, t->last_no, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&hk__dead_registered, reg, __ATOMIC_RELAXED);
+    if (last > hk__dead_last_no)
+        __atomic_store_n(&hk__dead_last_no, last, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&hk__thread_bytes, t->map_size, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&hk__nthreads, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&hk__threads_seq, 1, __ATOMIC_SEQ_CST);     /* even */
@@ -539,8 +604,10 @@ static void hk__threads_scan(unsigned long *registered, uint32_t *last)
         l = __atomic_load_n(&hk__dead_last_no, __ATOMIC_RELAXED);
         for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t;
              t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
-            uint32_t tl = __atomic_load_n(&t->last_no, __ATOMIC_RELAXED);
-            r += __atomic_load_n(&t->registered, __ATOMIC_RELAXED);
+            unsigned long tr;
+            uint32_t tl;
+            hk__thread_counts(t, &tr, &tl);
+            r += tr;
             if (tl > l)
                 l = tl;
         }
@@ -565,24 +632,61 @@ static void hk__break_here(void)
 #endif
 }
 
-/* The next allocation number from the thread's batch (a checkpoint voids
- * the batch).  The owner thread alone writes last_no and registered; other
- * threads read them (counters, checkpoints), hence the relaxed atomic
- * stores.  Inlined into malloc's fast path too. */
-static inline __attribute__((always_inline))
-uint32_t hk__next_no(struct hk__thread *t, int count)
+/* A thread's registered count and last number, read by any thread: a
+ * consistent pair (retried while the owner changes batch). */
+static void hk__thread_counts(struct hk__thread *t, unsigned long *reg, uint32_t *last)
 {
-    uint32_t no;
-    uint32_t epoch = __atomic_load_n(&hk__no_epoch, __ATOMIC_RELAXED);
-    if (HK_UNLIKELY(t->next_no == t->end_no || t->epoch != epoch)) {
-        t->next_no = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH, __ATOMIC_RELAXED);
-        t->end_no = t->next_no + HK__NO_BATCH;
-        t->epoch = epoch;
+    int tries = 0;
+    for (;;) {
+        unsigned s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+        uint32_t next = __atomic_load_n(&t->next_no, __ATOMIC_RELAXED);
+        uint32_t start = __atomic_load_n(&t->batch_start, __ATOMIC_RELAXED);
+        uint32_t prev = __atomic_load_n(&t->prev_last, __ATOMIC_RELAXED);
+        unsigned long issued = __atomic_load_n(&t->issued, __ATOMIC_RELAXED);
+        unsigned long unc = __atomic_load_n(&t->uncounted, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((__atomic_load_n(&t->seq, __ATOMIC_RELAXED) == s1 && !(s1 & 1))
+            || ++tries > 100000) {
+            *reg = issued + (uint32_t)(next - start) - unc;
+            *last = next != start ? next - 1 : prev;
+            return;
+        }
+        hk__yield();
     }
-    no = t->next_no++;
-    __atomic_store_n(&t->last_no, no, __ATOMIC_RELAXED);
-    if (count)
-        __atomic_store_n(&t->registered, t->registered + 1, __ATOMIC_RELAXED);
+}
+
+/* The thread's next batch of numbers (the owner alone calls this). */
+static void hk__no_batch(struct hk__thread *t, uint32_t epoch)
+{
+    uint32_t start = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH, __ATOMIC_RELAXED);
+    unsigned s = t->seq;
+    hk__budget_return(t);
+    __atomic_store_n(&t->seq, s + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&t->issued, t->issued + (uint32_t)(t->next_no - t->batch_start),
+                     __ATOMIC_RELAXED);
+    if (t->next_no != t->batch_start)
+        __atomic_store_n(&t->prev_last, t->next_no - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->batch_start, start, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->next_no, start, __ATOMIC_RELAXED);
+    t->end_no = start + HK__NO_BATCH;
+    t->gate = epoch;
+    __atomic_store_n(&t->seq, s + 2, __ATOMIC_RELEASE);
+}
+
+/* The next allocation number from the thread's batch (a checkpoint voids
+ * the batch); the slow way's, the fast paths count up next_no alone. */
+static uint32_t hk__next_no(struct hk__thread *t, int count)
+{
+    uint32_t no, epoch = __atomic_load_n(&hk__gate, __ATOMIC_RELAXED) & ~HK__G_FLAGS;
+    hk__budget_return(t);                   /* this number is not the budget's */
+    if (HK_UNLIKELY(t->next_no == t->end_no || t->gate != epoch))
+        hk__no_batch(t, epoch);
+    no = t->next_no;
+    __atomic_store_n(&t->next_no, no + 1, __ATOMIC_RELAXED);
+    t->fast_end = no + 1;
+    if (!count)
+        __atomic_store_n(&t->uncounted, t->uncounted + 1, __ATOMIC_RELAXED);
     return no;
 }
 
@@ -598,16 +702,20 @@ static uint32_t hk__take_no(struct hk__thread *t, int count)
 
 unsigned long hk__dbg_registered(void)
 {
-    unsigned long n;
+    unsigned long n, fb;
     uint32_t last;
     hk__threads_scan(&n, &last);
-    return n + __atomic_load_n(&hk__fallback_thread.registered, __ATOMIC_RELAXED);
+    hk__thread_counts(&hk__fallback_thread, &fb, &last);
+    return n + fb;
 }
 
 static uint32_t hk__last_no(void)
 {
     struct hk__thread *t = hk__me;
-    return t ? t->last_no : hk__fallback_thread.last_no;
+    unsigned long reg;
+    uint32_t last;
+    hk__thread_counts(t != &hk__no_thread ? t : &hk__fallback_thread, &reg, &last);
+    return last;
 }
 
 /* ---- call sites ---------------------------------------------------------- */
@@ -711,14 +819,23 @@ out:
 }
 
 
+/* Sites with a type (HK_NEW) in the cache's upper half, the others in
+ * the lower: a malloc's slot never holds a typed site, so its fast path
+ * needs no type test. */
+static inline unsigned hk__slot_ix(uintptr_t caller, int line, const char *type)
+{
+    return (unsigned)(caller + (uintptr_t)line) % (HK__SITE_CACHE / 2)
+         + (type ? HK__SITE_CACHE / 2 : 0);
+}
+
 static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
     if (!t)
         return hk__site_intern(src);
-    c = &t->cache[((src->caller >> 2) ^ (uintptr_t)src->line) % HK__SITE_CACHE];
-    if (HK_LIKELY(c->id && c->caller == src->caller && c->file == src->file
+    c = &t->cache[hk__slot_ix(src->caller, src->line, src->type)];
+    if (HK_LIKELY(c->caller == src->caller && c->file == src->file
                   && c->line == src->line && c->type == src->type))
         return c->id;
     id = hk__site_intern(src);
@@ -736,15 +853,22 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 
 /* Each thread records its allocations in a table of its own, so that its
  * mallocs and frees take no lock and write no shared cache line:
- *  - records sit in chunks that never move (chunk k holds HK__CHUNK0 << k
- *    records, so a record id finds its chunk with one bit scan), reused
- *    through a free list: 24 bytes per record, and a reader on another
- *    thread never sees one move;
+ *  - records lie in one reserved range of address space, committed as it
+ *    grows, so they never move and id -> record is base + 24 * id; they
+ *    are reused through a free list: 24 bytes per record, and a reader on
+ *    another thread never sees one move;
  *  - an index of 32-bit entries, linear probing with tombstones (entries
- *    never move either, except in a rebuild): record id and 6 bits of the
- *    pointer's hash, so a probe rarely reads a record that is not it.  It is
- *    kept 56% to 72% full: a lookup reads one cache line of it, a live
- *    record costs 24 + 4 / load, about 30 bytes;
+ *    never move either, except in a rebuild): record id and 6 more bits of
+ *    the pointer's hash, so a probe rarely reads a record that is not it.
+ *    Runs do not wrap (slack entries after the end), so the fast paths
+ *    look at 8 entries at once with no bounds test.  It is kept 56% to 72%
+ *    full: a lookup reads one cache line of it, a live record costs
+ *    24 + 4 / load, about 30 bytes;
+ *  - the fast paths (hk_dbg_malloc, hk_dbg_free, hk__dbg_add) test one
+ *    gate word for every process-wide reason to go the slow way and, in
+ *    malloc, one budget the slow way sets (numbers left in the batch,
+ *    records set aside on the free list, room in the index), and keep no
+ *    counters: live and registered are derived when asked;
  *  - a free of another thread's block looks in the table the address
  *    hints at, then in the others, each under its spin lock (the index's
  *    place and size are copied to a line of their own, so such a reader
@@ -760,14 +884,10 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  * A pointer is freed by one thread at a time in a correct program; two
  * threads freeing the same block at the same moment are not told apart. */
 
-#define HK__CHUNK0_LOG 10u
-#define HK__CHUNK0 (1u << HK__CHUNK0_LOG)
-#define HK__CHUNKS 16u                       /* 1024 * (2^16 - 1) records */
 #define HK__TAG_BITS 6u
 #define HK__TAG_MASK ((1u << HK__TAG_BITS) - 1)
-#define HK__MAX_RECS (HK__CHUNK0 * ((1u << HK__CHUNKS) - 1))
 #define HK__E_EMPTY 0u
-#define HK__E_TOMB 1u
+#define HK__E_TOMB 1u                        /* id 0, tag 1 */
 #define HK__GONE ((uintptr_t)1)              /* rec.ptr bit 0: freed elsewhere */
 /* Other threads hand the ids they marked gone back to the owner in a list
  * (appended under the table's lock); the owner swaps it for its spare one
@@ -776,18 +896,29 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
  * A list that cannot grow loses nothing: the owner drops marked records it
  * meets in a probe or a rebuild. */
 #define HK__PEND_MIN 64u
+/* Entries after the last home slot: runs end there instead of wrapping to
+ * the start, and the last HK__WIN of them stay empty, so the 4-entry
+ * window needs no bounds check and every run ends. */
+#define HK__SLACK 64u
+#define HK__WIN 8u
+/* Record 0's heap: no block's (heap ids are 16 bits, hk heaps far fewer),
+ * so free's fast path, which takes heap 0 only, needs no NULL test: a NULL
+ * meets record 0 (ptr 0) through an empty entry and is refused here. */
+#define HK__REC0_HEAP 0xFFFFu
 
 struct __attribute__((aligned(64))) hk__tab {
     /* the owner's line: other threads only read it */
     volatile int shared;            /* no owner: every change under lock   */
-    uint32_t cap, used;             /* index slots; those not empty        */
+    uint32_t cap, used;             /* home slots; index entries not empty */
     uint32_t limit;                 /* used < limit: room (72% of cap)     */
-    uint32_t *idx;
-    uint32_t nrec;                  /* record ids handed out so far        */
-    uint32_t free_id;               /* free list head, id + 1; 0: none     */
-    unsigned long live;             /* records in the index (owner writes) */
+    uint32_t *idx;                  /* cap + HK__SLACK entries; idx[-1] is
+                                       always empty (no test before a walk back) */
+    hk__rec *recs;                  /* reserved once, committed as it grows */
+    uint32_t nrec;                  /* ids below are handed out; 0: none   */
+    uint32_t free_id;               /* free list head; 0: none             */
+    uint32_t nfree;                 /* records on the free list            */
+    uint32_t ncommit, nreserve;     /* records committed, reserved         */
     unsigned long cleaned;          /* gone records the owner dropped      */
-    hk__rec *chunk[HK__CHUNKS];
     struct hk__tab *link;           /* every table, newest first           */
     struct hk__tab *orphan;         /* shared tables waiting for a thread  */
     /* idx, cap and shared as of the last change under the lock: what other
@@ -812,6 +943,13 @@ static struct hk__tab *hk__orphans;
 static hk__spin hk__tabs_lock;
 static struct hk__tab hk__fallback_tab = { .shared = 1, .rshared = 1 };  /* no thread state */
 static volatile int hk__fallback_linked;
+
+/* The table of hk__no_thread and of a thread whose table has no index yet:
+ * its entries are all empty and its one record (id 0) is no block, so
+ * every fast lookup misses.  Never written. */
+static uint32_t hk__empty_idx[1 + HK__WIN];
+static hk__rec hk__empty_rec = { 0, HK__META(0, HK__REC0_HEAP, 0), 0, 0 };
+struct hk__tab hk__empty_tab = { .idx = hk__empty_idx + 1, .recs = &hk__empty_rec };
 
 /* Which table first recorded a block in each 16 MiB of address space: a
  * free from another thread looks there first.  Allocators hand a thread
@@ -855,50 +993,101 @@ static inline uint64_t hk__hash(uintptr_t p)
     return (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
 }
 
+/* h scaled to [0, cap): the high half of a product (one multiply). */
 static inline uint32_t hk__home(uint64_t h, uint32_t cap)
 {
+#ifdef __SIZEOF_INT128__
+    return (uint32_t)((unsigned __int128)h * cap >> 64);
+#else
     return (uint32_t)((h >> 32) * cap >> 32);
+#endif
 }
 
-static inline uint32_t hk__tag(uint64_t h)
+/* The tag: the 6 bits of h * cap after the home slot's (the same
+ * multiply), so records sharing a home rarely share a tag.  A rebuild
+ * (new cap) tags every entry anew. */
+static inline uint32_t hk__tag(uint64_t h, uint32_t cap)
 {
+#ifdef __SIZEOF_INT128__
+    return (uint32_t)((uint64_t)((unsigned __int128)h * cap) >> (64 - HK__TAG_BITS));
+#else
+    (void)cap;
     return (uint32_t)(h >> 20) & HK__TAG_MASK;
+#endif
 }
 
+/* Runs do not wrap (HK__SLACK). */
 static inline uint32_t hk__next(uint32_t pos, uint32_t cap)
 {
-    return pos + 1 == cap ? 0 : pos + 1;
+    (void)cap;
+    return pos + 1;
 }
 
-/* The owner's probes look at the 4 entries from the home slot at once
- * (x86: one load, compares into bit masks): how far a run goes then costs
- * no mispredicted branch.  The loops behind them handle the rest (longer
- * runs, the end of the index).  Bit i: entry home + i. */
-#ifdef __SSE2__
-#define HK__WIN 4u
-static inline __m128i hk__win(const uint32_t *idx, uint32_t home)
+/* Index entry: record id << 6 | 6 bits of the pointer's hash.  Ids start
+ * at 1: id 0 (empty, tombstone) is the table's record 0, never a block. */
+static inline uint32_t hk__e_id(uint32_t e)
 {
-    return _mm_loadu_si128((const __m128i *)(const void *)(idx + home));
+    return e >> HK__TAG_BITS;
+}
+
+/* The last position an entry may take (the window's entries after it
+ * stay empty). */
+static inline uint32_t hk__idx_last(uint32_t cap)
+{
+    return cap + HK__SLACK - HK__WIN - 1;
+}
+
+static inline size_t hk__idx_bytes(uint32_t cap)
+{
+    return (size_t)(1 + cap + HK__SLACK) * sizeof(uint32_t);
+}
+
+/* The fast paths look at the 8 entries from the home slot at once (x86:
+ * two loads, compares into bit masks): how far a run goes then costs no
+ * mispredicted branch, and a run longer than that is rare (a few in a
+ * hundred at 72% full; 4 entries missed about 1 in 10).  Bit i: entry
+ * home + i. */
+#ifdef __SSE2__
+static inline unsigned hk__mask4(__m128i c)
+{
+    return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(c));
 }
 
 /* Empty or a tombstone: where an insert goes. */
-static inline unsigned hk__win_free(__m128i v)
+static inline unsigned hk__win_free(const uint32_t *idx, uint32_t home)
 {
-    return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
-        _mm_cmpeq_epi32(_mm_srli_epi32(v, HK__TAG_BITS), _mm_setzero_si128())));
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(idx + home));
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(idx + home + 4));
+    __m128i z = _mm_setzero_si128();
+    return hk__mask4(_mm_cmpeq_epi32(_mm_srli_epi32(a, HK__TAG_BITS), z))
+         | hk__mask4(_mm_cmpeq_epi32(_mm_srli_epi32(b, HK__TAG_BITS), z)) << 4;
 }
 
-/* A record with this tag before the first empty entry. */
-static inline unsigned hk__win_match(__m128i v, uint32_t tag, unsigned *empty)
+/* Entries with this tag (a tag-0 search also sees the empty ones, a tag-1
+ * one the tombstones: their record 0 is no block, so they never match). */
+static inline unsigned hk__win_tag(const uint32_t *idx, uint32_t home, uint32_t tag)
 {
-    __m128i z = _mm_setzero_si128();
-    __m128i rec = _mm_cmpeq_epi32(_mm_srli_epi32(v, HK__TAG_BITS), z);
-    __m128i tg = _mm_cmpeq_epi32(_mm_and_si128(v, _mm_set1_epi32((int)HK__TAG_MASK)),
-                                 _mm_set1_epi32((int)tag));
-    unsigned m = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_andnot_si128(rec, tg)));
-    unsigned e = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
-    *empty = e;
-    return m & ((e & (0u - e)) - 1u);
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(idx + home));
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(idx + home + 4));
+    __m128i k = _mm_set1_epi32((int)HK__TAG_MASK), t = _mm_set1_epi32((int)tag);
+    return hk__mask4(_mm_cmpeq_epi32(_mm_and_si128(a, k), t))
+         | hk__mask4(_mm_cmpeq_epi32(_mm_and_si128(b, k), t)) << 4;
+}
+#else
+static inline unsigned hk__win_free(const uint32_t *idx, uint32_t home)
+{
+    unsigned m = 0, i;
+    for (i = 0; i < HK__WIN; i++)
+        m |= (unsigned)(hk__e_id(idx[home + i]) == 0) << i;
+    return m;
+}
+
+static inline unsigned hk__win_tag(const uint32_t *idx, uint32_t home, uint32_t tag)
+{
+    unsigned m = 0, i;
+    for (i = 0; i < HK__WIN; i++)
+        m |= (unsigned)((idx[home + i] & HK__TAG_MASK) == tag) << i;
+    return m;
 }
 #endif
 
@@ -916,9 +1105,7 @@ static inline void hk__prefetch_w(const void *p)
 
 static inline hk__rec *hk__rec_at(const struct hk__tab *t, uint32_t id)
 {
-    uint32_t v = id + HK__CHUNK0;
-    unsigned k = 31u - (unsigned)__builtin_clz(v) - HK__CHUNK0_LOG;
-    return &t->chunk[k][v - (HK__CHUNK0 << k)];
+    return &t->recs[id];
 }
 
 static inline uintptr_t hk__rec_ptr(const hk__rec *r)
@@ -949,33 +1136,136 @@ static inline void hk__idx_set(struct hk__tab *t, uint32_t pos, uint32_t e)
     __atomic_store_n(&t->idx[pos], e, __ATOMIC_RELEASE);
 }
 
+/* A counter one thread writes and others read. */
 static inline void hk__count(unsigned long *c, long d)
 {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (unsigned long)d,
                      __ATOMIC_RELAXED);
 }
 
+/* Live records (in the index, some maybe marked gone): all handed out but
+ * record 0 and the free ones.  Derived, so no path counts per call. */
+static inline unsigned long hk__tab_live(const struct hk__tab *t)
+{
+    uint32_t n = __atomic_load_n(&t->nrec, __ATOMIC_RELAXED);
+    return n ? (unsigned long)(n - 1 - t->nfree) : 0;
+}
+
+/* The free records the budget set aside and the fast path did not take
+ * go back to the table's count (nfree counts the others, so the fast path
+ * needs no count of its own).  Before the batch or the budget changes. */
+static void hk__budget_return(struct hk__thread *th)
+{
+    if (th->fast_end != th->next_no && th->tab)
+        th->tab->nfree += th->fast_end - th->next_no;
+    th->fast_end = th->next_no;
+}
+
+/* ---- record memory: one reservation per table ---------------------------- */
+
+/* A table's records lie in one range of address space reserved at its
+ * first record and committed as it grows (straight from the OS, never a
+ * tracked heap), so id -> record is one multiply-add and records never
+ * move: a reader on another thread never sees one move. */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define HK__MAX_RECS (1u << 26)
+#else
+#define HK__MAX_RECS (1u << 22)
+#endif
+#define HK__COMMIT0 1024u
+
+/* hk_debug_fail_after: 1 if this piece of the tracker's memory is to fail. */
+static int hk__os_fails(void)
+{
+    long left = __atomic_load_n(&hk__fail_after, __ATOMIC_RELAXED);
+    if (left >= 0) {
+        if (left == 0)
+            return 1;
+        __atomic_sub_fetch(&hk__fail_after, 1, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static int hk__recs_reserve(struct hk__tab *t)
+{
+    uint32_t n;
+    void *p = NULL;
+    if (hk__os_fails())
+        return 0;
+    for (n = HK__MAX_RECS; n >= HK__COMMIT0 * 16 && !p; n /= 2) {
+#ifdef _WIN32
+        p = VirtualAlloc(NULL, (size_t)n * sizeof(hk__rec), MEM_RESERVE, PAGE_NOACCESS);
+#else
+        p = mmap(NULL, (size_t)n * sizeof(hk__rec), PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            p = NULL;
+#endif
+        if (p)
+            t->nreserve = n;
+    }
+    if (!p)
+        return 0;
+    __atomic_store_n(&t->recs, (hk__rec *)p, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Room for at least one more record (owner, or lock held). */
+static int hk__recs_commit(struct hk__tab *t)
+{
+    uint32_t add = t->ncommit ? t->ncommit : HK__COMMIT0, n;
+    size_t from, to, pg = hk__page();
+    if (t->ncommit >= t->nreserve || hk__os_fails())
+        return 0;
+    if (add > (1u << 20))
+        add = 1u << 20;
+    n = t->ncommit + add > t->nreserve ? t->nreserve : t->ncommit + add;
+    from = (size_t)t->ncommit * sizeof(hk__rec) / pg * pg;
+    to = ((size_t)n * sizeof(hk__rec) + pg - 1) / pg * pg;
+#ifdef _WIN32
+    if (!VirtualAlloc((char *)t->recs + from, to - from, MEM_COMMIT, PAGE_READWRITE))
+        return 0;
+#else
+    if (mprotect((char *)t->recs + from, to - from, PROT_READ | PROT_WRITE) != 0)
+        return 0;
+#endif
+    t->ncommit = (uint32_t)(to / sizeof(hk__rec));
+    if (t->ncommit > t->nreserve)
+        t->ncommit = t->nreserve;
+    return 1;
+}
+
+/* Nothing live (an orphan): the pages go back, the range stays. */
+static void hk__recs_drop(struct hk__tab *t)
+{
+    if (!t->recs || !t->ncommit)
+        return;
+#ifdef _WIN32
+    VirtualFree(t->recs, (size_t)t->ncommit * sizeof(hk__rec), MEM_DECOMMIT);
+    t->ncommit = 0;
+#else
+    madvise(t->recs, (size_t)t->ncommit * sizeof(hk__rec), MADV_DONTNEED);
+#endif
+}
+
 /* A record id for a new record, or UINT32_MAX (out of memory). */
 static uint32_t hk__id_new(struct hk__tab *t)
 {
-    uint32_t id, v;
-    unsigned k;
+    uint32_t id;
     if (t->free_id) {
-        id = t->free_id - 1;
+        id = t->free_id;
         t->free_id = hk__rec_at(t, id)->no;
+        t->nfree--;
         return id;
     }
-    if (t->nrec >= HK__MAX_RECS)
+    if (!t->recs && !hk__recs_reserve(t))
         return UINT32_MAX;
-    id = t->nrec;
-    v = id + HK__CHUNK0;
-    k = 31u - (unsigned)__builtin_clz(v) - HK__CHUNK0_LOG;
-    if (!t->chunk[k]) {
-        hk__rec *c = hk__dbg_os_alloc((size_t)(HK__CHUNK0 << k) * sizeof(hk__rec));
-        if (!c)
-            return UINT32_MAX;
-        __atomic_store_n(&t->chunk[k], c, __ATOMIC_RELEASE);
-    }
+    id = t->nrec ? t->nrec : 1;               /* record 0 stays no block */
+    if (id >= t->ncommit && !hk__recs_commit(t))
+        return UINT32_MAX;
+    if (id == 1)
+        __atomic_store_n(&hk__rec_at(t, 0)->meta, HK__META(0, HK__REC0_HEAP, 0),
+                         __ATOMIC_RELAXED);
     __atomic_store_n(&t->nrec, id + 1, __ATOMIC_RELEASE);
     return id;
 }
@@ -985,7 +1275,8 @@ static inline __attribute__((always_inline)) void hk__id_free(struct hk__tab *t,
     hk__rec *r = hk__rec_at(t, id);
     __atomic_store_n(&r->ptr, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&r->no, t->free_id, __ATOMIC_RELAXED);
-    t->free_id = id + 1;
+    t->free_id = id;
+    t->nfree++;
 }
 
 /* Drop the index entry at pos (owner, or lock held on a shared table):
@@ -993,13 +1284,13 @@ static inline __attribute__((always_inline)) void hk__id_free(struct hk__tab *t,
 static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t, uint32_t pos)
 {
     /* without a branch on the neighbours but for the rare walk back */
-    uint32_t cap = t->cap, prev = pos ? pos - 1 : cap - 1;
-    uint32_t end = t->idx[hk__next(pos, cap)] == HK__E_EMPTY;
-    hk__idx_set(t, pos, end ? HK__E_EMPTY : HK__E_TOMB);
-    t->used -= end;
-    if (HK_UNLIKELY(end & (t->idx[prev] == HK__E_TOMB))) {
-        for (pos = prev; t->idx[pos] == HK__E_TOMB; pos = pos ? pos - 1 : cap - 1) {
-            hk__idx_set(t, pos, HK__E_EMPTY);
+    uint32_t *e = t->idx + pos;
+    uint32_t more = e[1] != HK__E_EMPTY;      /* the run goes on: a tombstone */
+    __atomic_store_n(e, more * HK__E_TOMB, __ATOMIC_RELEASE);
+    t->used += more - 1;
+    if (HK_UNLIKELY(e[-1] == HK__E_TOMB) && !more) {
+        for (e--; *e == HK__E_TOMB; e--) {      /* idx[-1] is empty */
+            __atomic_store_n(e, HK__E_EMPTY, __ATOMIC_RELEASE);
             t->used--;
         }
     }
@@ -1012,7 +1303,6 @@ void hk__remove_mine(struct hk__tab *t, uint32_t pos, uint32_t id)
 {
     hk__idx_drop(t, pos);
     hk__id_free(t, id);
-    hk__count(&t->live, -1);
 }
 
 /* A record another thread marked gone: the owner lets it go. */
@@ -1082,7 +1372,7 @@ static void hk__drain(struct hk__tab *t, int locked)
         if (!(p & HK__GONE))
             continue;
         h = hk__hash(p & ~HK__GONE);
-        want = ((id + 1) << HK__TAG_BITS) | hk__tag(h);
+        want = (id << HK__TAG_BITS) | hk__tag(h, t->cap);
         for (pos = hk__home(h, t->cap); (e = t->idx[pos]) != HK__E_EMPTY && e != want;
              pos = hk__next(pos, t->cap))
             ;
@@ -1090,7 +1380,6 @@ static void hk__drain(struct hk__tab *t, int locked)
             hk__clean(t, pos, id);
         } else {                            /* not indexed: only the id */
             hk__id_free(t, id);
-            hk__count(&t->live, -1);
             hk__count(&t->cleaned, 1);
         }
     }
@@ -1105,46 +1394,71 @@ static inline void hk__drain_some(struct hk__tab *t, int locked)
         hk__drain(t, locked);
 }
 
-/* Rebuild the index for the live records, at most 56% full (lock held).
- * Marked records go now. */
+/* Rebuild the index for the live records (lock held): about 56% full,
+ * i.e. 1.8 slots per record (bytes per record: 24 + 4 x 1.8 = 31.2 at
+ * most, plus the free records).  Marked records go now. */
 static int hk__rebuild(struct hk__tab *t)
 {
-    uint32_t ncap, i, *ni, live = 0;
-    for (i = 0; i < t->nrec; i++) {
+    uint32_t ncap, i, *ni, *mem, live = 0, last;
+    size_t bytes;
+    for (i = 1; i < t->nrec; i++) {
         uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
         live += p && !(p & HK__GONE);
     }
     ncap = live + live / 5 * 4 + 64;
-    ni = hk__dbg_os_alloc((size_t)ncap * sizeof *ni);
-    if (!ni)
+retry:
+    bytes = hk__idx_bytes(ncap);
+    mem = hk__dbg_os_alloc(bytes);
+    if (!mem)
         return 0;
-    memset(ni, 0, (size_t)ncap * sizeof *ni);
-    for (i = 0; i < t->nrec; i++) {
+    memset(mem, 0, bytes);
+    ni = mem + 1;
+    last = hk__idx_last(ncap);
+    for (i = 1; i < t->nrec; i++) {
         hk__rec *r = hk__rec_at(t, i);
         uintptr_t p = hk__rec_ptr(r);
         uint64_t h;
         uint32_t pos;
-        if (!p)
+        if (!p || (p & HK__GONE))
             continue;
+        h = hk__hash(p);
+        for (pos = hk__home(h, ncap); ni[pos]; pos++)
+            ;
+        if (HK_UNLIKELY(pos > last)) {
+            /* a run reached the end (rare): more room, again */
+            hk__dbg_os_free(mem, bytes);
+            ncap += ncap / 4 + HK__SLACK;
+            goto retry;
+        }
+        ni[pos] = (i << HK__TAG_BITS) | hk__tag(h, ncap);
+    }
+    /* the marked records go once the new index no longer has them */
+    for (i = 1; i < t->nrec; i++) {
+        uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
         if (p & HK__GONE) {
             hk__id_free(t, i);
-            hk__count(&t->live, -1);
             hk__count(&t->cleaned, 1);
-            continue;
         }
-        h = hk__hash(p);
-        for (pos = hk__home(h, ncap); ni[pos]; pos = hk__next(pos, ncap))
-            ;
-        ni[pos] = ((i + 1) << HK__TAG_BITS) | hk__tag(h);
     }
-    hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *ni);
-    __atomic_store_n(&t->idx, ni, __ATOMIC_RELEASE);
+    if (t->idx)
+        hk__dbg_os_free(t->idx - 1, hk__idx_bytes(t->cap));
     t->cap = ncap;
+    __atomic_store_n(&t->idx, ni, __ATOMIC_RELEASE);
     t->limit = (uint32_t)((uint64_t)ncap * 18 / 25);
     t->used = live;
     __atomic_store_n(&t->ridx, ni, __ATOMIC_RELAXED);
     __atomic_store_n(&t->rcap, ncap, __ATOMIC_RELAXED);
     return 1;
+}
+
+/* The first free entry of h's run (tombstone or empty), or UINT32_MAX
+ * past the last position an entry may take. */
+static uint32_t hk__idx_slot(const struct hk__tab *t, uint64_t h)
+{
+    uint32_t pos, last = hk__idx_last(t->cap);
+    for (pos = hk__home(h, t->cap); hk__e_id(t->idx[pos]) != 0; pos++)
+        ;
+    return pos <= last ? pos : UINT32_MAX;
 }
 
 /* Insert the record of r->ptr (owner, or lock held on a shared table)
@@ -1155,29 +1469,35 @@ static int hk__rebuild(struct hk__tab *t)
 static int hk__tab_put(struct hk__tab *t, const hk__rec *r, int locked)
 {
     uint64_t h = hk__hash(r->ptr);
-    uint32_t tag = hk__tag(h), pos, e, id;
+    uint32_t pos, id;
+    int tries = 0;
     hk__drain_some(t, locked);
-    if (HK_UNLIKELY((uint64_t)(t->used + 1) * 25 > (uint64_t)t->cap * 18)) {
-        int ok;
-        if (!locked)
-            hk__spin_lock(&t->lock);
-        ok = hk__rebuild(t);
-        if (!locked)
-            hk__spin_unlock(&t->lock);
-        if (!ok && t->used + 1 >= t->cap)
-            return 0;                       /* full and no memory */
+    if (HK_UNLIKELY(!t->idx || (uint64_t)(t->used + 1) * 25 > (uint64_t)t->cap * 18)) {
+    rebuild:
+        {
+            int ok;
+            if (!locked)
+                hk__spin_lock(&t->lock);
+            ok = hk__rebuild(t);
+            if (!locked)
+                hk__spin_unlock(&t->lock);
+            if (!ok && (!t->idx || t->used + 1 >= t->cap))
+                return 0;                   /* full and no memory */
+        }
+    }
+    pos = hk__idx_slot(t, h);
+    if (HK_UNLIKELY(pos == UINT32_MAX)) {
+        if (tries++)
+            return 0;
+        goto rebuild;                       /* the run reached the end */
     }
     id = hk__id_new(t);
     if (HK_UNLIKELY(id == UINT32_MAX))
         return 0;
     hk__rec_store(hk__rec_at(t, id), r);
-    for (pos = hk__home(h, t->cap); (e = t->idx[pos]) > HK__E_TOMB;
-         pos = hk__next(pos, t->cap))
-        ;
-    if (e == HK__E_EMPTY)
+    if (t->idx[pos] == HK__E_EMPTY)
         t->used++;
-    hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | tag);
-    hk__count(&t->live, 1);
+    hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h, t->cap));
     hk__hint_set(r->ptr, t);
     return 1;
 }
@@ -1190,15 +1510,16 @@ static int hk__tab_find(struct hk__tab *t, uintptr_t p, uint32_t *pos_out,
 {
     uint64_t h = hk__hash(p);
     /* another thread (lock held) reads the copies on the lock's line */
-    uint32_t tag = hk__tag(h), pos, e;
+    uint32_t pos, e;
     uint32_t cap = mine ? t->cap : __atomic_load_n(&t->rcap, __ATOMIC_RELAXED);
     const uint32_t *idx = mine ? t->idx : __atomic_load_n(&t->ridx, __ATOMIC_RELAXED);
+    uint32_t tag = hk__tag(h, cap);
     if (!cap)
         return 0;
     for (pos = hk__home(h, cap); (e = __atomic_load_n(&idx[pos], __ATOMIC_ACQUIRE))
                                  != HK__E_EMPTY; pos = hk__next(pos, cap)) {
-        if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag) {
-            uint32_t id = (e >> HK__TAG_BITS) - 1;
+        if (hk__e_id(e) != 0 && (e & HK__TAG_MASK) == tag) {
+            uint32_t id = hk__e_id(e);
             uintptr_t rp;
             /* another thread's record, marked right after if it is p's:
              * asked for to write, one transfer instead of a read and then
@@ -1254,6 +1575,26 @@ static struct hk__tab *hk__tab_get(void)
     return t;
 }
 
+/* Nothing live in t (lock held, no owner): its memory goes back (a thread
+ * that freed all it allocated leaves nothing behind); the reserved range
+ * stays for the next owner. */
+static void hk__tab_release(struct hk__tab *t)
+{
+    __atomic_store_n(&t->nrec, 0, __ATOMIC_RELEASE);
+    hk__recs_drop(t);
+    if (t->idx)
+        hk__dbg_os_free(t->idx - 1, hk__idx_bytes(t->cap));
+    t->idx = NULL;
+    t->cap = t->used = t->free_id = t->nfree = t->limit = 0;
+    __atomic_store_n(&t->ridx, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->rcap, 0, __ATOMIC_RELAXED);
+    t->gone = t->cleaned = 0;
+    hk__dbg_os_free(t->pend, (size_t)t->pcap * sizeof *t->pend);
+    hk__dbg_os_free(t->spare, (size_t)t->scap * sizeof *t->spare);
+    t->pend = t->spare = NULL;
+    t->npend = t->pcap = t->scap = 0;
+}
+
 /* The owner thread ends: its records stay, the table waits for another. */
 static void hk__tab_orphan(struct hk__tab *t)
 {
@@ -1262,26 +1603,8 @@ static void hk__tab_orphan(struct hk__tab *t)
     hk__spin_lock(&t->lock);
     __atomic_store_n(&t->shared, 1, __ATOMIC_RELEASE);
     t->rshared = 1;
-    if (t->live == t->gone - t->cleaned) {
-        /* nothing live: its memory goes back (a thread that freed all it
-         * allocated leaves nothing behind) */
-        unsigned k;
-        __atomic_store_n(&t->nrec, 0, __ATOMIC_RELEASE);
-        for (k = 0; k < HK__CHUNKS && t->chunk[k]; k++) {
-            hk__dbg_os_free(t->chunk[k], (size_t)(HK__CHUNK0 << k) * sizeof(hk__rec));
-            t->chunk[k] = NULL;
-        }
-        hk__dbg_os_free(t->idx, (size_t)t->cap * sizeof *t->idx);
-        t->idx = NULL;
-        t->cap = t->used = t->free_id = t->limit = 0;
-        __atomic_store_n(&t->ridx, NULL, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->rcap, 0, __ATOMIC_RELAXED);
-        t->live = t->gone = t->cleaned = 0;
-        hk__dbg_os_free(t->pend, (size_t)t->pcap * sizeof *t->pend);
-        hk__dbg_os_free(t->spare, (size_t)t->scap * sizeof *t->spare);
-        t->pend = t->spare = NULL;
-        t->npend = t->pcap = t->scap = 0;
-    }
+    if (hk__tab_live(t) == t->gone - t->cleaned)
+        hk__tab_release(t);
     hk__spin_unlock(&t->lock);
     hk__hint_drop(t);
     hk__spin_lock(&hk__tabs_lock);
@@ -1332,8 +1655,14 @@ static int hk__get_mine(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec *
     hk__rec_load(hk__rec_at(t, id), out);
     if (HK__REC_HEAP(out) != heap)
         return -1;
-    if (take)
+    if (take) {
         hk__remove_mine(t, pos, id);
+        /* the last block of an orphan: its memory goes now, not when a
+         * thread adopts it (bytes per record count it) */
+        if (HK_UNLIKELY(t->shared) && t != &hk__fallback_tab
+            && hk__tab_live(t) == t->gone - t->cleaned)
+            hk__tab_release(t);
+    }
     return 1;
 }
 
@@ -1432,52 +1761,31 @@ static int hk__get(const void *p, unsigned heap, hk__rec *out, int take, int min
     return 0;
 }
 
-/* The common free: the block is in the caller's own table, of this heap
- * (and not a Windows aligned block: its free differs).  One probe, no
- * lock, no shared write; 0 leaves everything as it was, for the full way.
- * *out: the record. */
+/* The common free: the block is in the caller's own table, of this heap.
+ * One probe, no lock, no shared write; 0 leaves everything as it was, for
+ * the full way.  Records lost or not, Windows aligned or not: the
+ * caller's to check in *out.  th: never NULL (hk__no_thread). */
 static inline __attribute__((always_inline)) int hk__take_fast(struct hk__thread *th,
                                                                const void *p, unsigned heap,
                                                                hk__rec *out)
 {
-    struct hk__tab *t;
-    if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->cap)) {
-        uint64_t h = hk__hash((uintptr_t)p);
-        uint32_t tag = hk__tag(h), pos, e, id, cap = t->cap;
-        const uint32_t *idx = t->idx;
-        hk__rec *r;
-        pos = hk__home(h, cap);
-#ifdef __SSE2__
-        if (HK_LIKELY(pos + HK__WIN <= cap)) {
-            unsigned empty, m = hk__win_match(hk__win(idx, pos), tag, &empty);
-            if (HK_LIKELY(m != 0)) {
-                pos += (uint32_t)__builtin_ctz(m);   /* the first candidate */
-                e = idx[pos];
-                goto found;
-            }
-            if (empty)
-                return 0;                       /* not in this table */
-        }
-#endif
-        for (;; pos = hk__next(pos, cap)) {
-            e = idx[pos];
-            if (e == HK__E_EMPTY)
-                return 0;
-            if (e != HK__E_TOMB && (e & HK__TAG_MASK) == tag)
-                break;
-        }
-    found:
-        id = (e >> HK__TAG_BITS) - 1;
-        r = hk__rec_at(t, id);
-        if (__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p)
-            return 0;                           /* rare: the full way */
-        *out = *r;
-        if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
-            return 0;
-        hk__remove_mine(t, pos, id);
-        return 1;
-    }
-    return 0;
+    struct hk__tab *t = th->fast_tab;
+    uint64_t h = hk__hash((uintptr_t)p);
+    uint32_t pos = hk__home(h, t->cap), id;
+    unsigned m = hk__win_tag(t->idx, pos, hk__tag(h, t->cap));
+    hk__rec *r;
+    if (HK_UNLIKELY(m == 0 || p == NULL))
+        return 0;                               /* further on, or not here */
+    pos += (uint32_t)__builtin_ctz(m);          /* the first candidate */
+    id = hk__e_id(t->idx[pos]);
+    r = hk__rec_at(t, id);
+    if (HK_UNLIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) != (uintptr_t)p))
+        return 0;                               /* rare: the full way */
+    hk__rec_load(r, out);
+    if (HK_UNLIKELY(HK__REC_HEAP(out) != heap))
+        return 0;
+    hk__remove_mine(t, pos, id);
+    return 1;
 }
 
 int hk__dbg_take(const void *p, unsigned heap, hk__rec *out)
@@ -1539,12 +1847,47 @@ void hk__dbg_freed_forget(const void *p)
 }
 
 /* A record the table could not keep: counted, and remembered. */
+static void hk__budget(struct hk__thread *th);
+
 static void hk__put_or_miss(const hk__rec *r)
 {
+    struct hk__thread *th = hk__me;
     if (!hk__put(r)) {
         __atomic_store_n(&hk__dbg_lost, 1, __ATOMIC_RELAXED);
+        hk__gate_set(HK__G_LOST, 1);
         hk__count_missed();
     }
+    if (th != &hk__no_thread)
+        hk__budget(th);                     /* the put took a record and room */
+}
+
+/* The fast paths' budget: how many numbers they may hand out before the
+ * slow way looks again.  Never more than the batch has left, the index has
+ * room for and the free list has records (it is topped up here), so those
+ * need no test of their own.  The owner, after any change of its table. */
+static void hk__budget(struct hk__thread *th)
+{
+    struct hk__tab *t = th->tab;
+    uint32_t k = 0;
+    hk__budget_return(th);
+    if (t && t->idx && !t->shared) {
+        uint32_t room = t->limit > t->used ? t->limit - t->used : 0;
+        k = th->end_no - th->next_no;
+        if (k > room)
+            k = room;
+        /* new records from committed pages only: new pages come with a
+         * put (a table with an index has records: nrec >= 2) */
+        while (t->nfree < k && t->nrec < t->ncommit) {
+            uint32_t id = t->nrec;
+            __atomic_store_n(&t->nrec, id + 1, __ATOMIC_RELEASE);
+            hk__id_free(t, id);
+        }
+        if (k > t->nfree)
+            k = t->nfree;
+        t->nfree -= k;                      /* set aside: the fast path pops them */
+        th->fast_tab = t;
+    }
+    th->fast_end = th->next_no + k;
 }
 
 static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src,
@@ -1568,92 +1911,189 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
     hk__put_or_miss(&r);
 }
 
-/* The common malloc: a thread with its table, a number in hand, a known
- * call site, a free record id and room in the index.  0: nothing done,
- * the full way. */
-static inline __attribute__((always_inline)) int hk__add_fast(
-    struct hk__thread *th, void *p, size_t n, unsigned heap, unsigned kind,
-    uintptr_t caller, const char *file, int line, const char *type)
+/* The common malloc, first half: a thread with budget (a number in hand,
+ * a free record, room in the index), no reason for the slow way (gate) and
+ * a known call site.  Takes the number and fills the record but for its
+ * pointer; NULL: nothing done, the full way. */
+static inline __attribute__((always_inline)) hk__rec *hk__add_begin(
+    struct hk__thread *th, size_t n, unsigned heap, unsigned kind,
+    uintptr_t caller, const char *file, int line, const char *type, uint32_t *id_out)
 {
-    struct hk__tab *t;
-    if (HK_LIKELY(th != NULL && (t = th->tab) != NULL && t->free_id
-                  && n - 1 < HK__MAX_SIZE && t->used < t->limit
-                  && !(__atomic_load_n(&hk__suspend, __ATOMIC_RELAXED)
-                       | hk__dbg_cfg.break_alloc))) {
-        struct hk__site_slot *c =
-            &th->cache[((caller >> 2) ^ (uintptr_t)line) % HK__SITE_CACHE];
-        if (HK_LIKELY(c->id && c->caller == caller && c->file == file
-                      && c->line == line && c->type == type)) {
-            uint32_t id = t->free_id - 1, no, pos, e, cap = t->cap;
-            uint64_t h = hk__hash((uintptr_t)p);
-            uint32_t *idx = t->idx;
+    uint32_t no = th->next_no;
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->fast_end && ((n - 1) >> 39) == 0)) {
+        struct hk__site_slot *c = &th->cache[hk__slot_ix(caller, line, type)];
+        if (HK_LIKELY(c->caller == caller && c->file == file && c->line == line
+                      && (type == NULL || c->type == type))) {
+            struct hk__tab *t = th->fast_tab;
+            uint32_t id = t->free_id;
             hk__rec *r = hk__rec_at(t, id);
             t->free_id = r->no;               /* the free list's next id */
-            no = hk__next_no(th, 1);
+            __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
             __atomic_store_n(&r->meta, HK__META(n, heap, kind), __ATOMIC_RELAXED);
             __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
             __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
-            __atomic_store_n(&r->ptr, (uintptr_t)p, __ATOMIC_RELEASE);
-            pos = hk__home(h, cap);
-#ifdef __SSE2__
-            if (HK_LIKELY(pos + HK__WIN <= cap)) {
-                unsigned m = hk__win_free(hk__win(idx, pos));
-                if (HK_LIKELY(m != 0))
-                    pos += (uint32_t)__builtin_ctz(m);
-            }
-#endif
-            for (; (e = idx[pos]) > HK__E_TOMB; pos = hk__next(pos, cap))
-                ;
-            t->used += e == HK__E_EMPTY;
-            hk__idx_set(t, pos, ((id + 1) << HK__TAG_BITS) | hk__tag(h));
-            hk__count(&t->live, 1);
-            hk__hint_set((uintptr_t)p, t);
-            return 1;
+            *id_out = id;
+            return r;
         }
     }
-    return 0;
+    return NULL;
+}
+
+/* The run was full to the end of the window: the rest of the probe, or a
+ * rebuild when the run reaches the end of the index.  Owner only. */
+static __attribute__((noinline)) void *hk__add_place_slow(struct hk__tab *t, hk__rec *r,
+                                                          uint32_t id, void *p)
+{
+    uint64_t h = hk__hash(r->ptr);
+    uint32_t pos = hk__idx_slot(t, h);
+    if (HK_UNLIKELY(pos == UINT32_MAX)) {
+        hk__rec x = *r;
+        hk__id_free(t, id);                   /* hk__tab_put takes one again */
+        if (!hk__tab_put(t, &x, 0)) {
+            __atomic_store_n(&hk__dbg_lost, 1, __ATOMIC_RELAXED);
+            hk__gate_set(HK__G_LOST, 1);
+            hk__count_missed();
+        }
+        hk__budget(hk__me);
+        return p;
+    }
+    t->used += t->idx[pos] == HK__E_EMPTY;
+    hk__idx_set(t, pos, (id << HK__TAG_BITS) | hk__tag(h, t->cap));
+    hk__hint_set(r->ptr, t);
+    return p;
+}
+
+/* The common malloc, second half: the block's pointer into its record,
+ * the record into the index (room is there: the budget).  Returns p (so
+ * that p need not live across a call). */
+static inline __attribute__((always_inline)) void *hk__add_end(struct hk__tab *t, hk__rec *r,
+                                                               uint32_t id, void *p)
+{
+    uint64_t h = hk__hash((uintptr_t)p);
+    uint32_t *idx = t->idx, pos = hk__home(h, t->cap);
+    unsigned m = hk__win_free(idx, pos);
+    __atomic_store_n(&r->ptr, (uintptr_t)p, __ATOMIC_RELEASE);
+    if (HK_LIKELY(m != 0)) {
+        pos += (uint32_t)__builtin_ctz(m);
+    } else {
+        /* a longer run: on to its first free entry, unless it reaches the
+         * end of the index (then the slow way rebuilds) */
+        for (pos += HK__WIN; hk__e_id(idx[pos]) != 0; pos++)
+            ;
+        if (HK_UNLIKELY(pos > hk__idx_last(t->cap)))
+            return hk__add_place_slow(t, r, id, p);
+    }
+    t->used += idx[pos] == HK__E_EMPTY;
+    __atomic_store_n(&idx[pos], (id << HK__TAG_BITS) | hk__tag(h, t->cap), __ATOMIC_RELEASE);
+    hk__hint_set((uintptr_t)p, t);
+    return p;
+}
+
+/* A malloc that failed after hk__add_begin: the number and the record go
+ * back (nothing ran on this thread in between). */
+static __attribute__((noinline)) void *hk__add_undo(struct hk__thread *th, hk__rec *r,
+                                                    uint32_t id)
+{
+    struct hk__tab *t = th->fast_tab;
+    uint32_t no = r->no;
+    __atomic_store_n(&r->no, t->free_id, __ATOMIC_RELAXED);
+    t->free_id = id;
+    if (th->next_no == no + 1)
+        /* the number goes back too; the record is set aside again (the
+         * budget), so it is not counted */
+        __atomic_store_n(&th->next_no, no, __ATOMIC_RELAXED);
+    else
+        t->nfree++;         /* a malloc in between (a signal handler): a gap */
+    return NULL;
 }
 
 void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
 {
-    if (HK_LIKELY(hk__add_fast(hk__me, p, n, heap, kind, src->caller, src->file, src->line,
-                               src->type)))
+    struct hk__thread *th = hk__me;
+    uint32_t id;
+    hk__rec *r = hk__add_begin(th, n, heap, kind, src->caller, src->file, src->line,
+                               src->type, &id);
+    if (HK_LIKELY(r != NULL)) {
+        hk__add_end(th->fast_tab, r, id, p);
         return;
+    }
     hk__add(p, n, heap, kind, src, 1);
 }
 
 /* malloc and free through debug.h, the common case in one function each
  * (no call into the tracker, no call site built); anything else goes the
- * full way in debug.c. */
-void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
+ * full way in debug.c.  malloc does its bookkeeping before the C
+ * runtime's call, so only the record and table live across it. */
+static __attribute__((noinline)) void *hk__dbg_malloc_slow(size_t n, const char *file, int line,
+                                                           const char *func, uintptr_t caller)
 {
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
     void *p;
     HK__DBG_START();
     p = malloc(n);
     if (HK_UNLIKELY(p == NULL))
         return NULL;
-    if (HK_LIKELY(!__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
-                  && hk__add_fast(hk__me, p, n, HK__HEAP_MALLOC, 0, caller, file, line,
-                                  NULL)))
-        return p;
     return hk__dbg_malloc_record(p, n, file, line, func, caller);
+}
+
+void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    struct hk__thread *th = hk__me;
+    uint32_t id;
+    hk__rec *r = hk__add_begin(th, n, HK__HEAP_MALLOC, 0, caller, file, line, NULL, &id);
+    if (HK_LIKELY(r != NULL)) {
+        void *p = malloc(n);
+        if (HK_LIKELY(p != NULL))
+            return hk__add_end(th->fast_tab, r, id, p);
+        return hk__add_undo(th, r, id);
+    }
+    return hk__dbg_malloc_slow(n, file, line, func, caller);
+}
+
+/* free's fast path found no candidate of p in its window (or another's
+ * tag first): the whole run in the thread's own table, then the full way
+ * (not this thread's block, unknown, or a record of another kind). */
+static __attribute__((noinline)) void hk__free_far(struct hk__tab *t, void *p,
+                                                   const char *file, int line,
+                                                   const char *func, uintptr_t caller)
+{
+    uint32_t pos, id;
+    if (p != NULL && t != &hk__empty_tab && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
+        && hk__tab_find(t, (uintptr_t)p, &pos, &id, 1)
+        && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))) {
+        hk__remove_mine(t, pos, id);
+        free(p);
+        return;
+    }
+    hk__dbg_free_rest(p, NULL, file, line, func, caller);
 }
 
 void hk_dbg_free(void *p, HK_DBG_SITE)
 {
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
-    hk__rec r;
-    int taken = 0;
-    if (HK_LIKELY(p != NULL)) {
-        taken = hk__take_fast(hk__me, p, HK__HEAP_MALLOC, &r);
-        if (HK_LIKELY(taken && !(HK__REC_KIND(&r) & HK__K_ALIGNED)
+    struct hk__thread *th = hk__me;
+    struct hk__tab *t = th->fast_tab;
+    uint64_t h = hk__hash((uintptr_t)p);
+    uint32_t pos = hk__home(h, t->cap);
+    unsigned m = hk__win_tag(t->idx, pos, hk__tag(h, t->cap));
+    if (HK_LIKELY(m != 0)) {
+        /* the first candidate (another's tag first is rare: the full way) */
+        uint32_t id;
+        hk__rec *r;
+        pos += (uint32_t)__builtin_ctz(m);
+        id = hk__e_id(t->idx[pos]);
+        r = hk__rec_at(t, id);
+        /* this heap (not record 0's: a NULL), no Windows aligned block (its
+         * free differs), no records lost */
+        if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p
+                      && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))
                       && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
+            hk__remove_mine(t, pos, id);
             free(p);
             return;
         }
     }
-    hk__dbg_free_rest(p, taken ? &r : NULL, file, line, func, caller);
+    hk__free_far(t, p, file, line, func, (uintptr_t)__builtin_return_address(0));
 }
 
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
@@ -1798,10 +2238,10 @@ static void hk__sweep_heap(unsigned id, hk_heap *h, int leak)
     struct hk__tab *mine = th ? th->tab : NULL, *t;
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
-        uint32_t i, n;
+        uint32_t i;
         hk__spin_lock(&t->lock);
-        n = __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE);
-        for (i = 0; i < n; i++) {
+        /* nrec read each time: a removal may release the table's memory */
+        for (i = 0; i < __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE); i++) {
             hk__rec r, x;
             uintptr_t rp = hk__rec_ptr(hk__rec_at(t, i));
             if (!rp || (rp & HK__GONE))
@@ -1857,12 +2297,13 @@ size_t hk__dbg_mark_event;
 unsigned long hk_debug_checkpoint(void)
 {
     unsigned long reg;
-    uint32_t last;
+    uint32_t last, fb;
     hk__dbg_start();
     hk__threads_scan(&reg, &last);
-    if (__atomic_load_n(&hk__fallback_thread.last_no, __ATOMIC_RELAXED) > last)
-        last = __atomic_load_n(&hk__fallback_thread.last_no, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&hk__no_epoch, 1, __ATOMIC_SEQ_CST);
+    hk__thread_counts(&hk__fallback_thread, &reg, &fb);
+    if (fb > last)
+        last = fb;
+    __atomic_add_fetch(&hk__gate, HK__G_EPOCH, __ATOMIC_SEQ_CST);
     hk__dbg_mark_no = last;
     hk__spin_lock(&hk__ev_lock);
     hk__dbg_mark_event = hk__nev;
@@ -1872,8 +2313,9 @@ unsigned long hk_debug_checkpoint(void)
 
 /* ---- public counters ------------------------------------------------------- */
 
-/* The tracker's record memory: the records handed out (a chunk's pages
- * are touched only as far as that) and the indexes. */
+/* The tracker's record memory: the records handed out (the reserved
+ * range's pages are touched only as far as that) and the indexes; and the
+ * live records, counted (the owners keep no count). */
 static size_t hk__tracker_bytes(unsigned long *live)
 {
     size_t bytes = 0;
@@ -1881,12 +2323,16 @@ static size_t hk__tracker_bytes(unsigned long *live)
     *live = 0;
     for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
          t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE)) {
+        uint32_t i, n;
         hk__spin_lock(&t->lock);
-        bytes += (size_t)__atomic_load_n(&t->nrec, __ATOMIC_RELAXED) * sizeof(hk__rec)
-               + (size_t)t->cap * sizeof(uint32_t);
-        *live += __atomic_load_n(&t->live, __ATOMIC_RELAXED)
-               - (__atomic_load_n(&t->gone, __ATOMIC_RELAXED)
-                  - __atomic_load_n(&t->cleaned, __ATOMIC_RELAXED));
+        n = __atomic_load_n(&t->nrec, __ATOMIC_ACQUIRE);
+        bytes += (size_t)n * sizeof(hk__rec);
+        if (__atomic_load_n(&t->idx, __ATOMIC_ACQUIRE))
+            bytes += hk__idx_bytes(t->cap);
+        for (i = 1; i < n; i++) {
+            uintptr_t p = hk__rec_ptr(hk__rec_at(t, i));
+            *live += p && !(p & HK__GONE);
+        }
         hk__spin_unlock(&t->lock);
     }
     return bytes;
