@@ -6,7 +6,7 @@
  * address range test plus a magic number, so a garbage handle is refused
  * without ever being dereferenced outside the table.
  */
-#include "tracker.h"
+#include "debugger/tracker.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #ifndef HK_TRACKER_H
 #define HK_TRACKER_H
 
-#include "internal.h"
+#include "../internal.h"
 
 #define HK_DEBUG_NO_MACROS       /* the library itself uses the real names */
 #include "heapkit/debug.h"
