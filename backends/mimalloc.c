@@ -32,15 +32,13 @@
  *   - "maximum" is emulated by counting the bytes of live blocks.
  */
 #include "../src/internal.h"
+#include "../src/prim/prim.h"
 
 #ifdef HK_HAVE_MIMALLOC
 
 #include <mimalloc.h>
 #include <stdlib.h>
 #include <string.h>
-#ifndef _WIN32
-#  include <sys/mman.h>
-#endif
 
 #define HK__MI_HDR 16u
 #define HK__MI_LIMIT ((size_t)PTRDIFF_MAX - 4096u)
@@ -91,22 +89,13 @@ static struct {
 static SRWLOCK hk__mi_far_mx = SRWLOCK_INIT;
 static void hk__mi_far_lock(void) { AcquireSRWLockExclusive(&hk__mi_far_mx); }
 static void hk__mi_far_unlock(void) { ReleaseSRWLockExclusive(&hk__mi_far_mx); }
-static void *hk__mi_os_alloc(size_t n)
-{
-    return VirtualAlloc(NULL, n, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-}
-static void hk__mi_os_free(void *p, size_t n) { (void)n; VirtualFree(p, 0, MEM_RELEASE); }
 #else
 static pthread_mutex_t hk__mi_far_mx = PTHREAD_MUTEX_INITIALIZER;
 static void hk__mi_far_lock(void) { pthread_mutex_lock(&hk__mi_far_mx); }
 static void hk__mi_far_unlock(void) { pthread_mutex_unlock(&hk__mi_far_mx); }
-static void *hk__mi_os_alloc(size_t n)
-{
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-static void hk__mi_os_free(void *p, size_t n) { munmap(p, n); }
 #endif
+static void *hk__mi_os_alloc(size_t n) { return hk__prim_map(n, 0); }
+static void hk__mi_os_free(void *p, size_t n) { hk__prim_unmap(p, n); }
 
 static size_t hk__mi_far_home(uintptr_t base, size_t mask)
 {

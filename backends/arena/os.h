@@ -1,6 +1,8 @@
 /*
  * os.h - the OS layer of the arena backend (virtual memory, a mutex +
  * condition variable for the lock's slow path, a process-wide barrier).
+ * The virtual memory is src/prim's (one call site per OS operation for
+ * all of heapkit); the rest is the arena's own.
  *
  * os-posix.c and os-win.c each define `hk__arena_os` for their platform and
  * compile to nothing on the other one, so exactly one definition links.
@@ -10,6 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../../src/prim/prim.h"
 
 /* Room for a mutex and a condition variable (pthread or SRWLOCK + CV); the
  * OS files check at compile time that theirs fit. */
@@ -53,6 +57,19 @@ struct hk__arena_os {
 };
 
 extern const struct hk__arena_os hk__arena_os;
+
+/* The memory members are the same on every OS: src/prim's calls, at the
+ * 64 KiB alignment the arena lays its heaps out by (commit, decommit,
+ * release, commit_limit and reset are prim's functions themselves). */
+static inline void *hk__arena_os_reserve(size_t size)
+{
+    return hk__prim_reserve(size, HK__PRIM_GRAN);
+}
+
+static inline void *hk__arena_os_map(size_t size)
+{
+    return hk__prim_map(size, HK__PRIM_GRAN);
+}
 
 /* A nonzero word unique to the calling thread, in one instruction where the
  * ABI gives one: the thread control block's self pointer (x86-64 ELF TLS ABI:

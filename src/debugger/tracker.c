@@ -21,6 +21,7 @@
  *    go to an append-only event log; they are rare.
  */
 #include "tracker.h"
+#include "../prim/prim.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,6 @@
 #  include <signal.h>
 #  include <unistd.h>
 #  include <sched.h>
-#  include <sys/mman.h>
 #  include <unistd.h>
 #endif
 
@@ -68,27 +68,12 @@ void *hk__dbg_os_alloc(size_t n)
  * tell that the tracker's ran out. */
 void *hk__dbg_os_alloc_raw(size_t n)
 {
-    void *p;
-#ifdef _WIN32
-    p = VirtualAlloc(NULL, n, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-#else
-    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        p = NULL;
-#endif
-    return p;
+    return hk__prim_map(n, 0);
 }
 
 void hk__dbg_os_free(void *p, size_t n)
 {
-    if (!p)
-        return;
-#ifdef _WIN32
-    (void)n;
-    VirtualFree(p, 0, MEM_RELEASE);
-#else
-    munmap(p, n);
-#endif
+    hk__prim_unmap(p, n);
 }
 
 static void hk__count_missed(void)
@@ -357,12 +342,7 @@ static void hk__yield(void)
 
 static size_t hk__page(void)
 {
-#ifdef _WIN32
-    return 4096;
-#else
-    long p = sysconf(_SC_PAGESIZE);
-    return p > 0 ? (size_t)p : 4096;
-#endif
+    return hk__prim_page_size();
 }
 
 static void hk__thread_retire(struct hk__thread *t);
@@ -512,10 +492,8 @@ static struct hk__thread *hk__thread_new(void)
     m = hk__dbg_os_alloc(n);
     if (!m)
         return NULL;
-#ifndef _WIN32
-    if (mprotect(m, guard, PROT_NONE) != 0)
+    if (guard && hk__prim_protect(m, guard, HK__PRIM_NONE) != HK_OK)
         alt = 0;
-#endif
     t = (struct hk__thread *)(m + guard + alt);
     memset(t, 0, sizeof *t);
     t->gate = HK__G_NONE;
@@ -1193,14 +1171,7 @@ static int hk__recs_reserve(struct hk__tab *t)
     if (hk__os_fails())
         return 0;
     for (n = HK__MAX_RECS; n >= HK__COMMIT0 * 16 && !p; n /= 2) {
-#ifdef _WIN32
-        p = VirtualAlloc(NULL, (size_t)n * sizeof(hk__rec), MEM_RESERVE, PAGE_NOACCESS);
-#else
-        p = mmap(NULL, (size_t)n * sizeof(hk__rec), PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            p = NULL;
-#endif
+        p = hk__prim_reserve((size_t)n * sizeof(hk__rec), 0);
         if (p)
             t->nreserve = n;
     }
@@ -1222,13 +1193,8 @@ static int hk__recs_commit(struct hk__tab *t)
     n = t->ncommit + add > t->nreserve ? t->nreserve : t->ncommit + add;
     from = (size_t)t->ncommit * sizeof(hk__rec) / pg * pg;
     to = ((size_t)n * sizeof(hk__rec) + pg - 1) / pg * pg;
-#ifdef _WIN32
-    if (!VirtualAlloc((char *)t->recs + from, to - from, MEM_COMMIT, PAGE_READWRITE))
+    if (hk__prim_commit((char *)t->recs + from, to - from) != HK_OK)
         return 0;
-#else
-    if (mprotect((char *)t->recs + from, to - from, PROT_READ | PROT_WRITE) != 0)
-        return 0;
-#endif
     t->ncommit = (uint32_t)(to / sizeof(hk__rec));
     if (t->ncommit > t->nreserve)
         t->ncommit = t->nreserve;
@@ -1240,11 +1206,13 @@ static void hk__recs_drop(struct hk__tab *t)
 {
     if (!t->recs || !t->ncommit)
         return;
+    /* POSIX: reset pages read as zero again, so they stay committed;
+     * Windows' reset ones need not, so they are decommitted. */
 #ifdef _WIN32
-    VirtualFree(t->recs, (size_t)t->ncommit * sizeof(hk__rec), MEM_DECOMMIT);
+    hk__prim_decommit(t->recs, (size_t)t->ncommit * sizeof(hk__rec));
     t->ncommit = 0;
 #else
-    madvise(t->recs, (size_t)t->ncommit * sizeof(hk__rec), MADV_DONTNEED);
+    hk__prim_reset(t->recs, (size_t)t->ncommit * sizeof(hk__rec));
 #endif
 }
 
