@@ -29,6 +29,7 @@
 #  define _GNU_SOURCE 1           /* process_vm_readv, dl_iterate_phdr */
 #endif
 #include "tracker.h"
+#include "../prim/prim.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ static int hk__thread_chunk_ok(uintptr_t c, uintptr_t csz)
 static int hk__rt_vouches_libc(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr, c = p - 16, hdr[2], csz, nsz, w[2], dec, dsz;
-    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t page = hk__prim_page_size();
     if (!p || (p & 15) || c > p)
         return 0;
     pthread_once(&hk__vouch_once, hk__vouch_init);
@@ -261,8 +262,8 @@ static int hk__rt_vouches_libc(const void *ptr)
         /* its own mapping, page-aligned at both ends (what munmap_chunk
          * checks); gone after a free, so a double free fails the reads */
         uintptr_t base = c - hdr[0], total = hdr[0] + csz;
-        if ((hdr[1] & HK__NON_MAIN) || (hdr[0] & 15) || base > c || page <= 0
-            || ((base | total) & ((uintptr_t)page - 1)) || total == 0
+        if ((hdr[1] & HK__NON_MAIN) || (hdr[0] & 15) || base > c
+            || ((base | total) & (page - 1)) || total == 0
             || !hk__word(base, &dec) || !hk__word(base + total - 8, &dec))
             return 0;
         return 1;
