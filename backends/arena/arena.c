@@ -1032,9 +1032,10 @@ HK_NOSAN static HK_NOINLINE __attribute__((flatten)) int hk__fast_free_gen(hk_he
 
 /* The entries proper: the common case (biased owner, no Valgrind, no
  * zeroing, a cache hit or room in the cache) with nothing else inlined
- * and every other case a tail call, so the hot path saves no registers
+ * and every other case a tail call, so the hot path has a small frame
  * and few instructions sit between one operation's cache misses and the
- * next's (the 1M-slot bench row is bound by how many misses overlap).
+ * next's (the 1M-slot bench row is bound by how many misses overlap:
+ * 232 -> 205 instructions per free + alloc there, callgrind).
  * Entering and leaving are hk__fast_enter/leave spelled out (the depth is
  * 0 outside), with their rare calls out of line too. */
 HK_NOSAN static inline int hk__fast_in(hk__heap *h, unsigned flags)
