@@ -146,11 +146,15 @@
 #  define HK_HOT          inline __attribute__((always_inline))
 #  define HK_LIKELY(x)   __builtin_expect(!!(x), 1)
 #  define HK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Fetch the line of a block about to be used (written: a cached block's
+ * header is rewritten when it is popped); never faults. */
+#  define hk__prefetch(p) __builtin_prefetch((p), 1, 3)
 #else
 #  define HK_NOINLINE
 #  define HK_HOT          inline
 #  define HK_LIKELY(x)   (x)
 #  define HK_UNLIKELY(x) (x)
+#  define hk__prefetch(p) ((void)(p))
 #endif
 
 #include "san.h"
