@@ -270,12 +270,12 @@ START_TEST(freed_listed)
 }
 END_TEST
 
-START_TEST(freed_cached)
+/* b, freed into a cache between the busy a and c, is overwritten: the heap
+ * notices, keeps serving from elsewhere and keeps the damaged cache; once
+ * repaired, b is handed out again and the heap is whole. */
+static void damage_cached(hk_heap *h, char *a, char *b, char *c)
 {
-    hk_heap *h = mk();
-    char *a = alloc_ok(h, SMALL), *b = alloc_ok(h, SMALL), *c = alloc_ok(h, SMALL);
-    char saved[16], *x, *live[4];
-    ck_assert(hk_free(h, 0, b));                 /* cached */
+    char saved[16], *x, *live[3];
     memcpy(saved, b, 16);
     memset(b, 0x33, 16);
     ck_assert(!hk_validate(h, 0, NULL));         /* detected */
@@ -291,6 +291,14 @@ START_TEST(freed_cached)
     live[0] = a; live[1] = c; live[2] = x;
     whole_again(h, live, 3);
     ck_assert(hk_heap_destroy(h));
+}
+
+START_TEST(freed_cached)
+{
+    hk_heap *h = mk();
+    char *a = alloc_ok(h, SMALL), *b = alloc_ok(h, SMALL), *c = alloc_ok(h, SMALL);
+    ck_assert(hk_free(h, 0, b));                 /* cached */
+    damage_cached(h, a, b, c);
 }
 END_TEST
 
@@ -307,7 +315,7 @@ static void *use_once(void *v)
 START_TEST(freed_thread_cached)
 {
     hk_heap *h = mk();
-    char *a = alloc_ok(h, SMALL), *b, *c, saved[16], *x, *live[4];
+    char *a = alloc_ok(h, SMALL), *b, *c;
     pthread_t t;
     void *r = NULL;
     ck_assert_int_eq(pthread_create(&t, NULL, use_once, h), 0);
@@ -317,21 +325,7 @@ START_TEST(freed_thread_cached)
     c = alloc_ok(h, SMALL);
     ck_assert(hk_free(h, 0, b));                 /* thread-cached */
     ck_assert(!named(hk_free(h, 0, b)));         /* a second free: refused */
-    memcpy(saved, b, 16);
-    memset(b, 0x33, 16);
-    ck_assert(!hk_validate(h, 0, NULL));         /* detected */
-    x = alloc_ok(h, SMALL);                      /* served elsewhere */
-    ck_assert_ptr_ne(x, b);
-    ck_assert(hk_free(h, 0, x));
-    hk_set_last_error(0);
-    ck_assert_uint_eq(hk_compact(h, 0), 0);      /* the damaged cache stays */
-    ck_assert_int_eq(hk_last_error(), HK_ERR_HEAP_CORRUPT);
-    memcpy(b, saved, 16);
-    x = alloc_ok(h, SMALL);                      /* repaired: b is found again */
-    ck_assert_ptr_eq(x, b);
-    live[0] = a; live[1] = c; live[2] = x;
-    whole_again(h, live, 3);
-    ck_assert(hk_heap_destroy(h));
+    damage_cached(h, a, b, c);
 }
 END_TEST
 
