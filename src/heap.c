@@ -30,30 +30,33 @@ static hk_heap *hk__process;
 
 #define HK__ANY_FLAGS (HK_HEAP_NO_SERIALIZE | HK_HEAP_GENERATE_EXCEPTIONS)
 
-/* Is h a slot of the table?  One rotate and compare: an address inside
+/* The table's address in a variable the compiler cannot fold, so that
+ * the handle tests subtract it from memory in one instruction (a PIC
+ * build would otherwise spend two on it). */
+uintptr_t hk__slots_at = (uintptr_t)hk__slots;
+
+/* h's slot number, one rotate after the subtraction: an address inside
  * the table that is not a slot's start rotates its low bits up, out of
- * range.  Only then may the slot be read. */
-static inline int hk__in_table(const hk_heap *h)
+ * range, and so does one outside it.  Only a number in range may be read. */
+static inline __attribute__((always_inline)) uintptr_t hk__slot_no(const hk_heap *h)
 {
-    uintptr_t off = (uintptr_t)h - (uintptr_t)hk__slots;
-    off = (off >> 7) | (off << (sizeof off * 8 - 7));
-    return off < HK__MAX_HEAPS;
+    uintptr_t off = (uintptr_t)h - hk__slots_at;
+    return (off >> 7) | (off << (sizeof off * 8 - 7));
 }
 typedef char hk__slot_is_128[HK__SLOT_SIZE == 128 ? 1 : -1];
 
-/* The table's address in a variable the compiler cannot fold, so that
- * hk_alloc/hk_free subtract it from memory in one instruction (a PIC
- * build would otherwise spend two on it). */
-uintptr_t hk__slots_at = (uintptr_t)hk__slots;
+/* Is h a slot of the table? */
+static inline int hk__in_table(const hk_heap *h)
+{
+    return hk__slot_no(h) < HK__MAX_HEAPS;
+}
 
 /* The fast paths' handle test: a slot handed out at least once, and the
  * debugger off (hk__fast_lim).  Such a slot's fa/ff are never NULL (a live
  * heap's entries, or the full path, which refuses a dead one). */
 static inline __attribute__((always_inline)) int hk__handed_out(const hk_heap *h)
 {
-    uintptr_t off = (uintptr_t)h - hk__slots_at;
-    off = (off >> 7) | (off << (sizeof off * 8 - 7));
-    return off < __atomic_load_n(&hk__fast_lim, __ATOMIC_RELAXED);
+    return hk__slot_no(h) < __atomic_load_n(&hk__fast_lim, __ATOMIC_RELAXED);
 }
 
 hk_heap *hk__heap_check(hk_heap *h)
