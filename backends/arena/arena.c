@@ -323,10 +323,18 @@ HK_NOSAN static int hk__destroy(void *bh)
 /* Outermost call by the thread the lock is biased to: plain stores only
  * (the depth-0 case of hk__bias_enter / hk__leave, inlined into the hot
  * paths). */
+/* The calling thread holds the bias, outside any call of its own, and
+ * the call is serialized: the fast entries may take the depth-0 bias. */
+HK_NOSAN static inline int hk__fast_owner(hk__heap *h, unsigned flags)
+{
+    return !(flags & HK_HEAP_NO_SERIALIZE)
+        && __atomic_load_n(&h->bias_tid, __ATOMIC_RELAXED) == hk__arena_tid()
+        && !h->bias_depth;
+}
+
 HK_NOSAN static inline int hk__fast_enter(hk__heap *h, unsigned flags)
 {
-    if ((flags & HK_HEAP_NO_SERIALIZE) ||
-        __atomic_load_n(&h->bias_tid, __ATOMIC_RELAXED) != hk__arena_tid() || h->bias_depth)
+    if (!hk__fast_owner(h, flags))
         return 0;
     return hk__bias_enter(h);
 }
@@ -1040,8 +1048,7 @@ HK_NOSAN static HK_NOINLINE __attribute__((flatten)) int hk__fast_free_gen(hk_he
  * 0 outside), with their rare calls out of line too. */
 HK_NOSAN static inline int hk__fast_in(hk__heap *h, unsigned flags)
 {
-    if (HK_VG_ON(h) || ((flags | h->flags) & HK_HEAP_NO_SERIALIZE) ||
-        __atomic_load_n(&h->bias_tid, __ATOMIC_RELAXED) != hk__arena_tid() || h->bias_depth)
+    if (HK_VG_ON(h) || !hk__fast_owner(h, flags | h->flags))
         return 0;
     __atomic_store_n(&h->bias_depth, 1, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
