@@ -147,33 +147,13 @@ static void hk__gate_set(uint32_t flag, int on)
 static hk__spin hk__start_lock;
 int hk__dbg_started;                 /* tracker.h: HK__DBG_START */
 
-static long hk__env_long(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : 0;
-}
-
 void hk__dbg_start(void)
 {
-    const char *v;
     if (__atomic_load_n(&hk__dbg_started, __ATOMIC_ACQUIRE))
         return;
     hk__spin_lock(&hk__start_lock);
     if (!hk__dbg_started) {
-        v = getenv("HEAPKIT_FORMAT");
-        hk__dbg_cfg.json = v && strcmp(v, "json") == 0;
-        v = getenv("HEAPKIT_LANG");
-        hk__dbg_cfg.german = v && strncmp(v, "de", 2) == 0;
-        hk__dbg_cfg.record_zero = hk__env_long("HEAPKIT_RECORD_ZERO_SIZE") != 0;
-        hk__dbg_cfg.abort_wrong_size = (int)hk__env_long("HEAPKIT_ABORT_ON_WRONG_SIZE");
-        hk__dbg_cfg.abort_unknown_free = (int)hk__env_long("HEAPKIT_ABORT_ON_UNKNOWN_FREE");
-        hk__dbg_cfg.break_alloc = (unsigned long)hk__env_long("HEAPKIT_BREAK_ALLOC");
-        hk__dbg_read_max_entries();
-        v = getenv("HEAPKIT_REPORT");
-        if (v && *v) {
-            strncpy(hk__dbg_cfg.report_path, v, sizeof hk__dbg_cfg.report_path - 1);
-            hk__dbg_cfg.report_path[sizeof hk__dbg_cfg.report_path - 1] = 0;
-        }
+        hk__cfg_read(&hk__dbg_cfg);        /* config.c: every HEAPKIT_* variable */
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
@@ -184,46 +164,11 @@ void hk__dbg_start(void)
     hk__spin_unlock(&hk__start_lock);
 }
 
-/* A value that is no number is a typo: say so (one line, no stdio: the
- * debugger may start inside the first malloc) and keep the default. */
-void hk__dbg_read_max_entries(void)
-{
-    const char *v = getenv("HEAPKIT_MAX_ENTRIES");
-    char *end;
-    unsigned long n;
-    hk__dbg_cfg.max_entries = HK__DEFAULT_MAX_ENTRIES;
-    if (!v || !*v)
-        return;
-    n = strtoul(v, &end, 10);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (end != v && *end == 0 && *v != '-' && *v != '+') {
-        hk__dbg_cfg.max_entries = n;
-        return;
-    }
-    {
-        static const char a[] = "heapkit: HEAPKIT_MAX_ENTRIES=\"",
-                          b[] = "\" is not a number; using the default, "
-                                HK__XSTR(HK__DEFAULT_MAX_ENTRIES) "\n";
-        char msg[160];
-        size_t k = strlen(v) > 64 ? 64 : strlen(v);
-        memcpy(msg, a, sizeof a - 1);
-        memcpy(msg + sizeof a - 1, v, k);
-        memcpy(msg + sizeof a - 1 + k, b, sizeof b - 1);
-#ifdef _WIN32
-        _write(2, msg, (unsigned)(sizeof a - 1 + k + sizeof b - 1));
-#else
-        if (write(2, msg, sizeof a - 1 + k + sizeof b - 1) < 0)
-            return;
-#endif
-    }
-}
-
 void hk__dbg_autostart(void)
 {
     static int checked;
     if (!__atomic_load_n(&checked, __ATOMIC_ACQUIRE)) {
-        if (hk__env_long("HEAPKIT_DEBUG") != 0)
+        if (hk__cfg_bool("HEAPKIT_DEBUG", 0))
             hk__dbg_start();
         __atomic_store_n(&checked, 1, __ATOMIC_RELEASE);
     }
