@@ -78,6 +78,11 @@ const hk_backend *hk__backend_default(void)
         for (i = 0; env && *env && hk__table[i] && !d; i++)
             if (hk__cfg_streq(env, hk__table[i]->name))     /* ARENA too */
                 d = hk__table[i];
+#ifdef HK_PRELOAD
+        /* the preload's own choice of malloc (config.c), not an hk backend */
+        if (env && hk__cfg_streq(env, "glibc"))
+            env = NULL;
+#endif
         if (env && *env && !d) {
             /* a typo says so (tracker's config.c has the format) */
             char names[200];

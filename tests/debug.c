@@ -2503,6 +2503,30 @@ START_TEST(cfg_backend)
 }
 END_TEST
 
+/* HEAPKIT_DEBUG (read at the first hk_ call): no case; a typo is said
+ * and the debugger stays off. */
+START_TEST(cfg_debug_switch)
+{
+    static const char *const yes[] = { "HEAPKIT_DEBUG=Yes", NULL };
+    static const char *const bad[] = { "HEAPKIT_DEBUG=maybe", NULL };
+    child c;
+    char *err;
+    child_init(&c, "cfgdbg");
+    err = child_run_err(&c, "hkdebug", NULL, yes);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_msg(strstr(err, "heapkit:") == NULL, "a warning: %s", err);
+    ck_assert_msg(c.text != NULL, "HEAPKIT_DEBUG=Yes did not start the debugger");
+    free(err);
+    err = child_run_err(&c, "hkdebug", NULL, bad);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_eq(count_lines(err, "heapkit: HEAPKIT_DEBUG=\"maybe\" is not a number or one "
+                                      "of on|off|yes|no|true|false; using the default, 0"), 1);
+    ck_assert_msg(c.text == NULL, "the debugger started");
+    free(err);
+    child_done(&c);
+}
+END_TEST
+
 static void check_program(const char *prog)
 {
     const char *b = prog, *s;
@@ -3186,6 +3210,7 @@ static Suite *golden_suite(void)
     tcase_add_test(tc, cfg_case_insensitive);
     tcase_add_test(tc, cfg_unknown_value);
     tcase_add_test(tc, cfg_backend);
+    tcase_add_test(tc, cfg_debug_switch);
     tcase_add_test(tc, header_json);
     tcase_add_test(tc, header_text);
     tcase_add_test(tc, json_lines);
