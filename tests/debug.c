@@ -2963,6 +2963,42 @@ START_TEST(sym_backtrace)
 }
 END_TEST
 
+/* A stack deeper than 8 with frame pointers, twice from one site: the
+ * second is the frame-pointer walk's, and it equals the unwinder's. */
+START_TEST(sym_backtrace_walk)
+{
+    child c;
+    const jv *a, *e[2] = { NULL, NULL }, *site = NULL;
+    size_t i, k = 0;
+    child_init(&c, "symwalk");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    a = jarr(last_report(&c), "entries");
+    for (i = 0; i < a->n; i++)
+        if (!jis_null(a->kid[i], "size") && jint(a->kid[i], "size") == 88 && k < 2)
+            e[k++] = a->kid[i];
+    ck_assert_uint_eq(k, 2);
+    for (k = 0; k < 2; k++) {
+        ck_assert_uint_eq(jarr(e[k], "frames")->n, 8);
+        for (i = 0; i < 8; i++)
+            ck_assert_str_eq(jstr(frame_at(e[k], i), "function"), "rec");
+    }
+    for (i = 0; i < 8; i++)
+        ck_assert_str_eq(jstr(frame_at(e[0], i), "pc"), jstr(frame_at(e[1], i), "pc"));
+    /* one stack: one loss record of both */
+    a = jarr(last_report(&c), "sites");
+    for (i = 0, k = 0; i < a->n; i++)
+        if (jint(a->kid[i], "bytes") == 176) {
+            site = a->kid[i];
+            k++;
+        }
+    ck_assert_uint_eq(k, 1);
+    ck_assert_int_eq(jint(site, "count"), 2);
+    child_done(&c);
+}
+END_TEST
+
 /* One call site reached by two paths: two loss records with backtraces
  * on (one without), each with its own stack. */
 START_TEST(sym_two_stacks)
@@ -3038,6 +3074,7 @@ static Suite *symbols_suite(void)
     tcase_add_test(tc, sym_places_json);
     tcase_add_test(tc, sym_places_text);
     tcase_add_test(tc, sym_backtrace);
+    tcase_add_test(tc, sym_backtrace_walk);
     tcase_add_test(tc, sym_two_stacks);
     tcase_add_test(tc, sym_crash);
     suite_add_tcase(s, tc);

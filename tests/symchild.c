@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,16 @@ static NOINLINE void *path_b(void)
     return p;
 }
 
+/* Deeper than HEAPKIT_BACKTRACE=8, frame pointers all the way: the
+ * second block's stack comes from the frame-pointer walk, which must
+ * give the first one's (the unwinder's) frames. */
+static NOINLINE void *rec(int k)
+{
+    void *p = k ? rec(k - 1) : (hk_alloc)(heap, 0, 88);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
 int main(int argc, char **argv)
 {
     Dl_info di;
@@ -109,13 +120,14 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(m, "stacks")) {
-        if (!bt_outer() || !path_a() || !path_b())
+        if (!bt_outer() || !path_a() || !path_b() || !rec(12) || !rec(12))
             return 42;
         return 0;
     }
     if (!strcmp(m, "crash")) {
-        volatile int *volatile bad = NULL;
-        return *bad;
+        /* not NULL: UBSan would stop at a null load before the signal */
+        static volatile uintptr_t bad = 8;
+        return *(volatile int *)bad;
     }
     fprintf(stderr, "symchild: unknown mode '%s'\n", m);
     return 2;
