@@ -310,10 +310,10 @@ static __attribute__((noinline)) size_t hk__bt_fp(hk__fp_site *site, uintptr_t c
         return 0;
     out[0] = caller;
     if (!learn) {
-        slot = self + site->d_ret;
+        slot = self + __atomic_load_n(&site->d_ret, __ATOMIC_RELAXED);
         if ((uintptr_t)(slot + 1) > hi || *slot != caller)
             return 0;
-        fp = slot + site->d_fp;
+        fp = slot + __atomic_load_n(&site->d_fp, __ATOMIC_RELAXED);
         return hk__bt_chain(fp, slot, hi, out, depth);
     }
     for (i = 2; i < 1024 && (uintptr_t)(self + i + 1) <= hi; i++) {
@@ -325,8 +325,9 @@ static __attribute__((noinline)) size_t hk__bt_fp(hk__fp_site *site, uintptr_t c
                 continue;
             m = hk__bt_chain(slot + k, slot, hi, out, depth);
             if (m == n && memcmp(out, learn, n * sizeof *out) == 0) {
-                site->d_ret = (int)i;
-                site->d_fp = (int)k;
+                /* two threads may learn at once: the same values */
+                __atomic_store_n(&site->d_ret, (int)i, __ATOMIC_RELAXED);
+                __atomic_store_n(&site->d_fp, (int)k, __ATOMIC_RELAXED);
                 return m;
             }
         }
