@@ -283,8 +283,12 @@ static hk__fp_site *hk__fp_site_of(uintptr_t caller)
     return NULL;                   /* crowded: the unwinder every time */
 }
 
+/* The walk reads other functions' frames on purpose (AddressSanitizer
+ * would call that an underflow of this one's). */
+#define HK__READS_STACK __attribute__((noinline, no_sanitize_address))
+
 /* Up the frame records from fp: out[1..]; returns the count with out[0]. */
-static size_t hk__bt_chain(const uintptr_t *fp, const uintptr_t *prev, uintptr_t hi,
+static HK__READS_STACK size_t hk__bt_chain(const uintptr_t *fp, const uintptr_t *prev, uintptr_t hi,
                            uintptr_t *out, size_t depth)
 {
     size_t n = 1;
@@ -299,7 +303,7 @@ static size_t hk__bt_chain(const uintptr_t *fp, const uintptr_t *prev, uintptr_t
 }
 
 /* Walk (learn == NULL) or learn from the unwinder's frames learn[0..n). */
-static __attribute__((noinline)) size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
+static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
                                                   uintptr_t *out, size_t depth,
                                                   const uintptr_t *learn, size_t n)
 {
