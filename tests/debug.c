@@ -374,6 +374,14 @@ static int is_hex_ptr(const char *s)
     return 1;
 }
 
+/* A 0x... address up to the next blank or the end. */
+static int is_hex_word(const char *s)
+{
+    char w[64];
+    snprintf(w, sizeof w, "%.*s", (int)strcspn(s, " "), s);
+    return is_hex_ptr(w);
+}
+
 static unsigned long long hexval(const char *s)
 {
     return strtoull(s, NULL, 16);
@@ -394,6 +402,9 @@ static unsigned long long jptr(const jv *o, const char *key)
 static char g_bindir[1024];     /* where the test programs are */
 static char g_child[1200];      /* tests/dbgchild */
 static char g_heapbug[1200];    /* examples/heapbug */
+#ifndef _WIN32
+static char g_symchild[1200];   /* tests/symchild */
+#endif
 
 static int is_sep(char c)
 {
@@ -426,6 +437,11 @@ static void locate(const char *argv0)
     snprintf(g_heapbug, sizeof g_heapbug, "%s/../examples/heapbug" SP_EXE, g_bindir);
     if (!sp_exists(g_heapbug))
         snprintf(g_heapbug, sizeof g_heapbug, "examples/heapbug" SP_EXE);
+#ifndef _WIN32
+    snprintf(g_symchild, sizeof g_symchild, "%s/symchild", g_bindir);
+    if (!sp_exists(g_symchild))
+        snprintf(g_symchild, sizeof g_symchild, "tests/symchild");
+#endif
 }
 
 /* The variables of debug.h: none may come from the caller's environment. */
@@ -653,9 +669,11 @@ static unsigned long long note_ptr(const child *c, const char *key)
 static const char *const top_keys[] = { "schema", "program", "pid", "registered", "entries", "entries_omitted", "sites",
     "sites_omitted", "messages", NULL };
 static const char *const entry_keys[] = { "no", "pointer", "size", "flags", "caller",
-    "function", "file", "line", "type", "heap", NULL };
+    "function", "file", "line", "type", "heap", "frames", NULL };
 static const char *const site_keys[] = { "file", "line", "function", "caller", "count",
-    "bytes", "first", "last", NULL };
+    "bytes", "first", "last", "frames", NULL };
+static const char *const frame_keys[] = { "pc", "function", "file", "line", "module",
+    "offset", NULL };
 
 /* o is an object with exactly these keys, each once. */
 static void check_keys(const jv *o, const char *const *keys, const char *what)
@@ -670,6 +688,31 @@ static void check_keys(const jv *o, const char *const *keys, const char *what)
     }
     ck_assert_msg(o->n == k, "%s has %lu fields, debug.h lists %lu", what,
                   (unsigned long)o->n, (unsigned long)k);
+}
+
+/* An entry's or a site's "frames": the caller first, every frame with all
+ * its keys; module and offset together. */
+static void check_frames(const jv *o, const char *what)
+{
+    const jv *f = jarr(o, "frames");
+    size_t i;
+    ck_assert_msg(f->n >= 1, "%s has no frames", what);
+    ck_assert_msg(jptr(f->kid[0], "pc") == jptr(o, "caller"), "%s: frames[0] is not the caller",
+                  what);
+    for (i = 0; i < f->n; i++) {
+        const jv *fr = f->kid[i];
+        check_keys(fr, frame_keys, "a frame");
+        jptr(fr, "pc");
+        jstr(fr, "function");
+        if (jstr(fr, "file"))
+            ck_assert_int_ge(jint(fr, "line"), 0);
+        else
+            ck_assert(jis_null(fr, "line"));
+        if (jstr(fr, "module"))
+            jptr(fr, "offset");
+        else
+            ck_assert(jis_null(fr, "offset"));
+    }
 }
 
 /* Entries that stand for an allocation.  An object freed with the wrong
@@ -701,6 +744,7 @@ static void check_schema(const jv *rep)
         if (strcmp(flags, "FM") != 0 || !jis_null(e, "size"))
             ck_assert_int_ge(jint(e, "size"), 0);
         ck_assert_msg(jstr(e, "heap") != NULL, "an entry without heap");
+        check_frames(e, "an entry");
         jstr(e, "function");
         jstr(e, "type");
         file = jstr(e, "file");
@@ -724,6 +768,7 @@ static void check_schema(const jv *rep)
         const jv *s = sites->kid[i];
         long long b;
         check_keys(s, site_keys, "a site");
+        check_frames(s, "a site");
         jstr(s, "file");
         jstr(s, "function");
         jptr(s, "caller");
@@ -890,6 +935,7 @@ typedef struct {
     unsigned long long pointer, caller;
     long long size;         /* -1: empty */
     char flags[8];
+    char func[128];         /* the Function column */
     char file[128];
     long line;              /* -1: none */
     char object[128];
@@ -905,7 +951,7 @@ static int all_digits(const char *s)
     return 1;
 }
 
-/* [No] Pointer Size [Flags] Caller File [Line] [Object...] */
+/* [No] Pointer Size [Flags] Caller Function File [Line] [Object...] */
 static int parse_row(const char *line, text_row *r)
 {
     char copy[1024], *tok[32];
@@ -933,8 +979,9 @@ static int parse_row(const char *line, text_row *r)
     if (i >= n || !is_hex_ptr(tok[i]))
         return 0;
     r->caller = hexval(tok[i++]);
-    if (i >= n)
+    if (i + 1 >= n)
         return 0;
+    snprintf(r->func, sizeof r->func, "%s", tok[i++]);
     snprintf(r->file, sizeof r->file, "%s", tok[i++]);
     if (i < n && all_digits(tok[i]))
         r->line = strtol(tok[i++], NULL, 10);
@@ -1517,14 +1564,20 @@ START_TEST(crash_segv)
 #else
     ck_assert_msg(strncmp(m, "runtime-error SIGSEGV at ", 25) == 0, "%s", m);
 #endif
-    ck_assert_msg(strstr(m, " at ") && is_hex_ptr(strstr(m, " at ") + 4), "%s", m);
+    ck_assert_msg(strstr(m, " at ") && is_hex_word(strstr(m, " at ") + 4), "%s", m);
+#ifndef _WIN32
+    /* the function it crashed in, by name (dbgchild.c: mode_segv, or main
+     * where that is inlined) */
+    ck_assert_msg(strstr(m, " in mode_segv") || strstr(m, " in main"), "%s", m);
+    ck_assert_msg(strstr(m, " (dbgchild+0x") != NULL, "%s", m);
+#endif
     /* the same line in the text report (up to the address) */
     snprintf(name, sizeof name, "%.*s", (int)(strstr(m, " at ") + 4 - m), m);
     child_run(&c, "segv", NULL, TEXT);
     ck_assert_ptr_nonnull(c.text);
     ck_assert(find_line(c.text, "runtime-error ", line, sizeof line));
     ck_assert_msg(strncmp(skip_blanks(line), name, strlen(name)) == 0, "%s", line);
-    ck_assert_msg(is_hex_ptr(skip_blanks(line) + strlen(name)), "%s", line);
+    ck_assert_msg(is_hex_word(skip_blanks(line) + strlen(name)), "%s", line);
     child_done(&c);
 }
 END_TEST
@@ -1944,7 +1997,14 @@ START_TEST(hk_debug_env)
     ck_assert_ptr_nonnull(c.text);
     ck_assert_int_eq(text_rows(c.text, rows, 4), 1);
     ck_assert_int_eq(rows[0].size, 45);
+#ifdef _WIN32
     ck_assert_str_eq(rows[0].file, "?");        /* no macro, no file */
+#else
+    /* no macro: the place from the debug information */
+    ck_assert_msg(!strcmp(rows[0].func, "mode_hkdebug") || !strcmp(rows[0].func, "main"),
+                  "function %s", rows[0].func);           /* main: inlined there */
+    ck_assert_msg(strstr(rows[0].file, "tests/dbgchild.c") != NULL, "file %s", rows[0].file);
+#endif
     child_done(&c);
 }
 END_TEST
@@ -2042,7 +2102,7 @@ static int summary_rows(const char *text, const char *cols, sum_row *rows, int m
     while (next_line(&pos, line, sizeof line)) {
         sum_row r;
         unsigned long long caller;
-        if (sscanf(line, "%ld %lld %llx %127s %ld %ld %ld", &r.count, &r.bytes, &caller,
+        if (sscanf(line, "%ld %lld %llx %*s %127s %ld %ld %ld", &r.count, &r.bytes, &caller,
                    r.file, &r.line, &r.first, &r.last) != 7)
             break;
         if (n < max)
@@ -3222,6 +3282,276 @@ static Suite *children_suite(void)
     return s;
 }
 
+#ifndef _WIN32
+/* ======================================================================
+ * Tests: symbolization and backtraces (tests/symchild, Linux)
+ * ====================================================================== */
+
+static const char *const SYM_JSON[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=json", NULL };
+static const char *const SYM_TEXT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=text", NULL };
+static const char *const SYM_BT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=json",
+                                      "HEAPKIT_BACKTRACE=8", NULL };
+static const char *const SYM_BT_TEXT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=text",
+                                           "HEAPKIT_BACKTRACE=8", NULL };
+
+static void sym_run(child *c, const char *mode, const char *const *env)
+{
+    child_run_prog(c, g_symchild, mode, NULL, env);
+}
+
+/* The only entry of this size. */
+static const jv *entry_of_size(const jv *rep, long long size)
+{
+    const jv *a = jarr(rep, "entries"), *found = NULL;
+    size_t i;
+    for (i = 0; i < a->n; i++)
+        if (!jis_null(a->kid[i], "size") && jint(a->kid[i], "size") == size) {
+            ck_assert_msg(found == NULL, "two entries of %lld bytes", size);
+            found = a->kid[i];
+        }
+    ck_assert_msg(found != NULL, "no entry of %lld bytes", size);
+    return found;
+}
+
+static const jv *frame_at(const jv *o, size_t i)
+{
+    const jv *f = jarr(o, "frames");
+    ck_assert_msg(i < f->n, "frame %lu of %lu", (unsigned long)i, (unsigned long)f->n);
+    return f->kid[i];
+}
+
+/* A DWARF file name is a path (not a base name) to this source of ours. */
+static void expect_source(const char *got, const char *name)
+{
+    const char *srcdir = getenv("srcdir");
+    char want[1300], a[4096], b[4096];
+    ck_assert_msg(got != NULL, "no file for %s", name);
+    ck_assert_msg(strchr(got, '/') != NULL, "file %s is a base name", got);
+    snprintf(want, sizeof want, "%s/tests/%s", srcdir ? srcdir : "..", name);
+    ck_assert_msg(realpath(got, a) != NULL, "file %s does not exist", got);
+    ck_assert_msg(realpath(want, b) != NULL, "%s does not exist", want);
+    ck_assert_str_eq(a, b);
+}
+
+/* An entry from the program and one from each library of its own: the
+ * function, file and line from the debug information; module+offset
+ * where there is none, and addr2line finds the function there. */
+START_TEST(sym_places_json)
+{
+    child c;
+    const jv *rep, *f;
+    char cmd[3000], out[256];
+    FILE *p;
+    child_init(&c, "symplaces");
+    sym_run(&c, "places", SYM_JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(n_entries(rep), 4);
+    f = frame_at(entry_of_size(rep, 22), 0);
+    ck_assert_str_eq(jstr(f, "function"), "sym_main_alloc");
+    expect_source(jstr(f, "file"), "symchild.c");
+    ck_assert_int_eq(jint(f, "line"), note_long(&c, "lineMain"));
+    ck_assert_str_eq(jstr(f, "module"), "symchild");
+    f = frame_at(entry_of_size(rep, 33), 0);
+    ck_assert_str_eq(jstr(f, "function"), "symlib_g_alloc");
+    expect_source(jstr(f, "file"), "symlib.c");
+    ck_assert_int_eq(jint(f, "line"), note_long(&c, "lineLibG"));
+    ck_assert_str_eq(jstr(f, "module"), "libsymg.so");
+    f = frame_at(entry_of_size(rep, 44), 0);
+    ck_assert_ptr_null(jstr(f, "file"));
+    ck_assert(jis_null(f, "line"));
+    ck_assert_str_eq(jstr(f, "module"), "libsymnodbg.so");
+    /* the offset is what addr2line takes */
+    snprintf(cmd, sizeof cmd, "addr2line -f -e '%s' %s", note_str(&c, "nodbgPath"),
+             jstr(f, "offset"));
+    p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run %s", cmd);
+    ck_assert_msg(fgets(out, sizeof out, p) != NULL, "%s printed nothing", cmd);
+    ck_assert_int_eq(pclose(p), 0);
+    out[strcspn(out, "\n")] = 0;
+    ck_assert_str_eq(out, "symlib_nodbg_alloc");
+    child_done(&c);
+}
+END_TEST
+
+/* The text report: a Function column, the symbolized file and line where
+ * no macro gave them, ? and module+offset where nothing is known. */
+START_TEST(sym_places_text)
+{
+    child c;
+    char line[1024], want[64];
+    child_init(&c, "symtext");
+    sym_run(&c, "places", SYM_TEXT);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_msg(find_line(c.text, "No  Pointer", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, "  Caller              Function            File") != NULL, "%s",
+                  line);
+    ck_assert_msg(find_line(c.text, "2  0x", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, " sym_main_alloc ") && strstr(line, "tests/symchild.c "), "%s",
+                  line);
+    snprintf(want, sizeof want, " %ld  heap:arena#1", note_long(&c, "lineMain"));
+    ck_assert_msg(strstr(line, want) != NULL, "%s (want %s)", line, want);
+    ck_assert_msg(find_line(c.text, "4  0x", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, " symlib_nodbg_alloc ") && strstr(line, "  ?  "), "%s", line);
+    ck_assert_msg(strstr(line, "heap:arena#1  libsymnodbg.so+0x") != NULL, "%s", line);
+    child_done(&c);
+}
+END_TEST
+
+/* HEAPKIT_BACKTRACE=8: three deep, in order, no frame of heapkit's. */
+START_TEST(sym_backtrace)
+{
+    child c;
+    const jv *rep, *e, *f;
+    size_t i;
+    child_init(&c, "symbt");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    e = entry_of_size(rep, 66);
+    ck_assert_str_eq(jstr(frame_at(e, 0), "function"), "bt_inner");
+    ck_assert_int_eq(jint(frame_at(e, 0), "line"), note_long(&c, "lineInner"));
+    ck_assert_str_eq(jstr(frame_at(e, 1), "function"), "bt_middle");
+    ck_assert_str_eq(jstr(frame_at(e, 2), "function"), "bt_outer");
+    ck_assert_str_eq(jstr(frame_at(e, 3), "function"), "main");
+    expect_source(jstr(frame_at(e, 2), "file"), "symchild.c");
+    f = jarr(e, "frames");
+    ck_assert_uint_le(f->n, 8);
+    for (i = 0; i < f->n; i++) {
+        const char *fn = jstr(f->kid[i], "function"), *m = jstr(f->kid[i], "module");
+        ck_assert_msg(!fn || (strncmp(fn, "hk_", 3) && strncmp(fn, "hk__", 4)), "frame %s", fn);
+        ck_assert_msg(!m || strncmp(m, "libheapkit", 10), "frame in %s", m);
+    }
+    /* without HEAPKIT_BACKTRACE: the caller alone */
+    sym_run(&c, "stacks", SYM_JSON);
+    child_json(&c);
+    ck_assert_uint_eq(jarr(entry_of_size(last_report(&c), 66), "frames")->n, 1);
+    child_done(&c);
+}
+END_TEST
+
+/* A stack deeper than 8 with frame pointers, twice from one site: the
+ * second is the frame-pointer walk's, and it equals the unwinder's. */
+START_TEST(sym_backtrace_walk)
+{
+    child c;
+    const jv *a, *e[2] = { NULL, NULL }, *site = NULL;
+    size_t i, k = 0;
+    child_init(&c, "symwalk");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    a = jarr(last_report(&c), "entries");
+    for (i = 0; i < a->n; i++)
+        if (!jis_null(a->kid[i], "size") && jint(a->kid[i], "size") == 88 && k < 2)
+            e[k++] = a->kid[i];
+    ck_assert_uint_eq(k, 2);
+    for (k = 0; k < 2; k++) {
+        ck_assert_uint_eq(jarr(e[k], "frames")->n, 8);
+        for (i = 0; i < 8; i++)
+            ck_assert_str_eq(jstr(frame_at(e[k], i), "function"), "rec");
+    }
+    for (i = 0; i < 8; i++)
+        ck_assert_str_eq(jstr(frame_at(e[0], i), "pc"), jstr(frame_at(e[1], i), "pc"));
+    /* one stack: one loss record of both */
+    a = jarr(last_report(&c), "sites");
+    for (i = 0, k = 0; i < a->n; i++)
+        if (jint(a->kid[i], "bytes") == 176) {
+            site = a->kid[i];
+            k++;
+        }
+    ck_assert_uint_eq(k, 1);
+    ck_assert_int_eq(jint(site, "count"), 2);
+    child_done(&c);
+}
+END_TEST
+
+/* One call site reached by two paths: two loss records with backtraces
+ * on (one without), each with its own stack. */
+START_TEST(sym_two_stacks)
+{
+    child c;
+    const jv *rep, *sites;
+    size_t i, n = 0;
+    int seen_a = 0, seen_b = 0;
+    long leaf = 0;
+    char line[1024];
+    child_init(&c, "symstacks");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    leaf = note_long(&c, "lineLeaf");
+    sites = jarr(rep, "sites");
+    for (i = 0; i < sites->n; i++) {
+        const jv *s = sites->kid[i];
+        if (jis_null(frame_at(s, 0), "line") || jint(frame_at(s, 0), "line") != leaf)
+            continue;
+        n++;
+        ck_assert_str_eq(jstr(frame_at(s, 0), "function"), "leaf");
+        seen_a += !strcmp(jstr(frame_at(s, 1), "function"), "path_a");
+        seen_b += !strcmp(jstr(frame_at(s, 1), "function"), "path_b");
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(seen_a, 1);
+    ck_assert_int_eq(seen_b, 1);
+    /* the text report prints the backtrace under the entry */
+    sym_run(&c, "stacks", SYM_BT_TEXT);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_msg(find_line(c.text, "#1 bt_middle ", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, "tests/symchild.c:") != NULL, "%s", line);
+    ck_assert_msg(find_line(c.text, "#2 bt_outer ", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(c.text, "        #1 path_a ") && strstr(c.text, "        #1 path_b "),
+                  "%s", c.text);
+    /* without backtraces the two are one loss record */
+    sym_run(&c, "stacks", SYM_JSON);
+    child_json(&c);
+    sites = jarr(last_report(&c), "sites");
+    for (i = 0, n = 0; i < sites->n; i++)
+        n += !jis_null(frame_at(sites->kid[i], 0), "line")
+             && jint(frame_at(sites->kid[i], 0), "line") == leaf;
+    ck_assert_uint_eq(n, 1);
+    child_done(&c);
+}
+END_TEST
+
+/* The crash line names the function and its module+offset. */
+START_TEST(sym_crash)
+{
+    child c;
+    const char *m;
+    child_init(&c, "symcrash");
+    sym_run(&c, "crash", SYM_JSON);
+    ck_assert_int_eq(c.status, SP_SIGNALED(SIGSEGV));
+    child_json(&c);
+    m = message_at(last_report(&c), "runtime-error SIGSEGV at 0x");
+    ck_assert_msg(m != NULL, "no runtime-error message");
+    ck_assert_msg(strstr(m, " in main ") != NULL, "%s", m);
+    ck_assert_msg(strstr(m, " (symchild+0x") != NULL, "%s", m);
+    child_done(&c);
+}
+END_TEST
+
+static Suite *symbols_suite(void)
+{
+    Suite *s = suite_create("debug:symbols");
+    TCase *tc = tcase_create("symchild");
+    tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sym_places_json);
+    tcase_add_test(tc, sym_places_text);
+    tcase_add_test(tc, sym_backtrace);
+    tcase_add_test(tc, sym_backtrace_walk);
+    tcase_add_test(tc, sym_two_stacks);
+    tcase_add_test(tc, sym_crash);
+    suite_add_tcase(s, tc);
+    return s;
+}
+#endif
+
 static Suite *golden_suite(void)
 {
     Suite *s = suite_create("debug:golden");
@@ -3274,6 +3604,9 @@ int main(int argc, char **argv)
     tmpdir_create();
     failed += tu_run(children_suite());
     failed += tu_run(golden_suite());
+#ifndef _WIN32
+    failed += tu_run(symbols_suite());
+#endif
     failed += tu_run(inproc_suite());
     tmpdir_remove();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -11,6 +11,8 @@
 #  define _GNU_SOURCE 1           /* REG_RIP in ucontext.h */
 #endif
 #include "tracker.h"
+#include "symbolize.h"
+#include "stacks.h"
 
 #include <fcntl.h>
 #include <stdio.h>              /* fflush at an error exit only */
@@ -48,9 +50,9 @@ static const char *const hk__text[2][T_COUNT] = {
     { "HEAP DEBUGGER DIAGNOSIS:",
       "pointers were registered",
       "debug-entries available",
-      "  No  Pointer             Size  Flags  Caller              File                      Line  Object",
+      "  No  Pointer             Size  Flags  Caller              Function            File                      Line  Object",
       "Summary by call site:",
-      " Count       Bytes  Caller              File                      Line",
+      " Count       Bytes  Caller              Function            File                      Line",
       "Program stopped by exit(",
       "runtime-error ", " at ",
       "internal error: out of memory, ", " operations not recorded",
@@ -61,9 +63,9 @@ static const char *const hk__text[2][T_COUNT] = {
     { "HEAP-DEBUGGER-DIAGNOSE:",
       "Zeiger wurden registriert",
       "Debug-Eintr\xc3\xa4ge vorhanden",
-      "  Nr  Zeiger             Gr\xc3\xb6\xc3\x9f" "e  Flags  Aufrufer            Datei                    Zeile  Objekt",
+      "  Nr  Zeiger             Gr\xc3\xb6\xc3\x9f" "e  Flags  Aufrufer            Funktion            Datei                    Zeile  Objekt",
       "Zusammenfassung nach Aufrufstelle:",
-      "Anzahl       Bytes  Aufrufer            Datei                    Zeile",
+      "Anzahl       Bytes  Aufrufer            Funktion            Datei                    Zeile",
       "Programm beendet durch exit(",
       "Laufzeitfehler ", " bei ",
       "interner Fehler: kein Speicher, ", " Operationen nicht erfasst",
@@ -808,9 +810,189 @@ static void hk__heap_name(char *buf, const char *backend, uint64_t seq)
     hk__udec(p, seq);
 }
 
+/* ---- symbolized places (symbolize.c, stacks.c) -------------------------- */
+
+static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v);
+
+/* Set while a crash handler writes the report: no libdw, no locks. */
+static int hk__sym_crashing;
+
+static void hk__frame_of(uintptr_t ret, hk__frame_info *fi)
+{
+    memset(fi, 0, sizeof *fi);
+    if (!ret)
+        return;
+    if (hk__sym_crashing)
+        hk__symbolize_safe(ret, 1, fi);
+    else
+        hk__symbolize(ret, fi);
+}
+
+/* 0x and as many hex digits as the value needs (module offsets). */
+static char *hk__hex_short(char *buf, uintptr_t v)
+{
+    static const char d[] = "0123456789abcdef";
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = d[v & 15];
+        v >>= 4;
+    } while (v);
+    *buf++ = '0';
+    *buf++ = 'x';
+    while (n)
+        *buf++ = tmp[--n];
+    *buf = 0;
+    return buf;
+}
+
+/* A site's place as the text columns show it: what the macros gave, the
+ * rest from the caller's debug information. */
+typedef struct {
+    const char *func, *file;
+    int line;
+    int sym_file;              /* file is a DWARF path, not a macro's __FILE__ */
+    hk__frame_info fi;         /* the caller, symbolized */
+} hk__place;
+
+static void hk__place_of(const hk__site *st, hk__place *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    if (!st)
+        return;
+    hk__frame_of(st->caller, &pl->fi);
+    pl->func = st->func ? st->func : pl->fi.function;
+    if (st->file) {
+        pl->file = st->file;          /* hk__text_path shortens it */
+        pl->line = st->line;
+    } else if (pl->fi.file) {
+        pl->file = pl->fi.file;
+        pl->line = pl->fi.line;
+        pl->sym_file = 1;
+    }
+}
+
+/* Without a source place: module+0xoffset, for addr2line -f -e module. */
+static void hk__put_module_offset(hk__out *o, const hk__frame_info *fi)
+{
+    char b[24];
+    hk__puts(o, fi->module);
+    hk__puts(o, "+");
+    hk__hex_short(b, fi->offset);
+    hk__puts(o, b);
+}
+
+/* The backtrace under an entry or a loss record: the frames after the
+ * caller (which the row shows), one indented line each. */
+static void hk__text_backtrace(hk__out *o, const hk__site *st)
+{
+    const uintptr_t *f;
+    size_t n, i;
+    if (!st || !st->stack)
+        return;
+    n = hk__stack_frames(st->stack, &f);
+    for (i = 1; i < n; i++) {
+        hk__frame_info fi;
+        hk__frame_of(f[i], &fi);
+        hk__puts(o, "        #");
+        hk__put_u(o, i);
+        hk__puts(o, " ");
+        hk__puts(o, fi.function ? fi.function : "?");
+        hk__puts(o, " ");
+        if (fi.file) {
+            hk__puts(o, fi.file);
+            hk__puts(o, ":");
+            hk__put_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
+        } else if (fi.module) {
+            hk__put_module_offset(o, &fi);
+        } else {
+            char b[24];
+            hk__hex(b, f[i]);
+            hk__puts(o, b);
+        }
+        hk__puts(o, "\n");
+    }
+}
+
+/* JSON: one frame; the macros' function, file and line stand in for the
+ * caller's where there is no debug information. */
+static void hk__json_frame(hk__out *o, uintptr_t pc, const hk__frame_info *fi)
+{
+    char b[24];
+    hk__puts(o, "{\"pc\":\"");
+    hk__hex(b, pc);
+    hk__puts(o, b);
+    hk__puts(o, "\",\"function\":");
+    hk__json_str(o, fi->function);
+    hk__puts(o, ",\"file\":");
+    hk__json_str(o, fi->file);
+    hk__puts(o, ",\"line\":");
+    hk__json_num_or_null(o, fi->file && fi->line > 0, (unsigned long long)fi->line);
+    hk__puts(o, ",\"module\":");
+    hk__json_str(o, fi->module);
+    hk__puts(o, ",\"offset\":");
+    if (fi->module) {
+        hk__puts(o, "\"");
+        hk__hex_short(b, fi->offset);
+        hk__puts(o, b);
+        hk__puts(o, "\"");
+    } else {
+        hk__puts(o, "null");
+    }
+    hk__puts(o, "}");
+}
+
+/* "frames": the site's whole stack, or its caller alone. */
+static void hk__json_frames(hk__out *o, const hk__site *st)
+{
+    const uintptr_t *f = NULL;
+    size_t n = 0, i;
+    hk__frame_info fi;
+    hk__puts(o, ",\"frames\":[");
+    if (st && st->stack)
+        n = hk__stack_frames(st->stack, &f);
+    if (n) {
+        for (i = 0; i < n; i++) {
+            hk__frame_of(f[i], &fi);
+            hk__puts(o, i ? "," : "");
+            hk__json_frame(o, f[i], &fi);
+        }
+    } else {
+        hk__frame_of(st ? st->caller : 0, &fi);
+        hk__json_frame(o, st ? st->caller : 0, &fi);
+    }
+    hk__puts(o, "]");
+}
+
+/* The crash line's " in function (module+0xoffset)". */
+static void hk__text_crash_place(hk__out *o, uintptr_t pc)
+{
+    hk__frame_info fi;
+    if (!pc)
+        return;
+    memset(&fi, 0, sizeof fi);
+    hk__symbolize_crash(pc, &fi);
+    if (fi.function) {
+        hk__puts(o, " in ");
+        hk__puts(o, fi.function);
+    }
+    if (fi.file) {
+        hk__puts(o, " ");
+        hk__puts(o, fi.file);
+        hk__puts(o, ":");
+        hk__put_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
+    }
+    if (fi.module) {
+        hk__puts(o, " (");
+        hk__put_module_offset(o, &fi);
+        hk__puts(o, ")");
+    }
+}
+
 static void hk__text_entry(hk__out *o, const hk__entry *e)
 {
     const hk__site *s = hk__dbg_site(e->site);
+    hk__place pl;
     char b[64];
     hk__num_col(o, e->no != 0, e->no, 4);
     hk__pad(o, 2);
@@ -823,8 +1005,11 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     hk__hex(b, s ? s->caller : 0);
     hk__left(o, b, 18);
     hk__pad(o, 2);
-    hk__text_path(o, s ? s->file : NULL, HK__FILE_COL);
-    hk__num_col(o, s && s->line > 0, s ? (unsigned long long)s->line : 0, 6);
+    hk__place_of(s, &pl);
+    hk__left(o, pl.func ? pl.func : "?", 18);
+    hk__pad(o, 2);
+    hk__text_path(o, pl.file, HK__FILE_COL);
+    hk__num_col(o, pl.file && pl.line > 0, (unsigned long long)pl.line, 6);
     if (s && s->type) {
         hk__pad(o, 2);
         hk__puts(o, s->type);
@@ -834,7 +1019,12 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
         hk__heap_name(b, e->backend, e->heap_seq);
         hk__puts(o, b);
     }
+    if (!pl.file && pl.fi.module) {
+        hk__pad(o, 2);
+        hk__put_module_offset(o, &pl.fi);
+    }
     hk__puts(o, "\n");
+    hk__text_backtrace(o, s);
 }
 
 static void hk__text_messages(hk__out *o)
@@ -851,6 +1041,7 @@ static void hk__text_messages(hk__out *o)
         hk__puts(o, TX(T_AT));
         hk__hex(b, hk__rte_addr);
         hk__puts(o, b);
+        hk__text_crash_place(o, hk__rte_addr);
         hk__puts(o, "\n");
     }
     if (hk__exit_known && hk__exit_status != 0) {
@@ -916,6 +1107,7 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
     for (i = 0; i < s->n; i++) {
         const hk__loss *x = &s->t[i];
         const hk__site *st = hk__dbg_site(x->site);
+        hk__place pl;
         count += x->count;
         bytes += x->bytes;
         hk__num_col(o, 1, x->count, 6);
@@ -924,20 +1116,28 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__hex(b, st ? st->caller : 0);
         hk__left(o, b, 18);
         hk__pad(o, 2);
+        hk__place_of(st, &pl);
+        hk__left(o, pl.func ? pl.func : "?", 18);
+        hk__pad(o, 2);
         if (fl) {
-            hk__text_path(o, st ? st->file : NULL, HK__FILE_COL);
-            hk__num_col(o, st && st->line > 0, st ? (unsigned long long)st->line : 0, 6);
+            hk__text_path(o, pl.file, HK__FILE_COL);
+            hk__num_col(o, pl.file && pl.line > 0, (unsigned long long)pl.line, 6);
             hk__pad(o, 2);
             hk__num_col(o, 1, x->first, 10);
             hk__pad(o, 2);
             hk__num_col(o, 1, x->last, 10);
-        } else if (st && st->line > 0) {
-            hk__text_path(o, st->file, HK__FILE_COL);
-            hk__num_col(o, 1, (unsigned long long)st->line, 6);
+        } else if (pl.file && pl.line > 0) {
+            hk__text_path(o, pl.file, HK__FILE_COL);
+            hk__num_col(o, 1, (unsigned long long)pl.line, 6);
         } else {
-            hk__puts(o, st && st->file ? hk__src_path(st->file) : "?");
+            hk__puts(o, pl.file ? hk__src_path(pl.file) : "?");
+        }
+        if (!pl.file && pl.fi.module) {
+            hk__pad(o, 2);
+            hk__put_module_offset(o, &pl.fi);
         }
         hk__puts(o, "\n");
+        hk__text_backtrace(o, st);
     }
     if (s->keys > s->n || s->count > count) {     /* the rows left out, in one line */
         hk__puts(o, TX(T_MORE_E));
@@ -1021,6 +1221,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__puts(o, ",\"heap\":");
         hk__heap_name(b, e->backend, e->heap_seq);
         hk__json_str(o, b);
+        hk__json_frames(o, st);
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"entries_omitted\":");
@@ -1046,6 +1247,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__put_u(o, s->t[i].first);
         hk__puts(o, ",\"last\":");
         hk__put_u(o, s->t[i].last);
+        hk__json_frames(o, st);
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"sites_omitted\":");
@@ -1089,6 +1291,7 @@ int hk__dbg_write_report(int crashing)
     out.fd = fd;
     out.n = 0;
     hk__read_cwd();
+    hk__sym_crashing = crashing;
     if (!hk__collect(&l, &s, crashing)) {
         hk__puts(&out, TX(T_HEAD));
         hk__puts(&out, "\n");

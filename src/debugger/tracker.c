@@ -21,6 +21,7 @@
  *    go to an append-only event log; they are rare.
  */
 #include "tracker.h"
+#include "stacks.h"
 #include "../prim/prim.h"
 
 #include <stdlib.h>
@@ -128,7 +129,7 @@ static void hk__spin_unlock(hk__spin *l)
 #define HK__G_OFF      2u            /* the debugger has not started */
 #define HK__G_LOST     4u            /* records were lost (hk__dbg_lost) */
 #define HK__G_SUSPEND  8u            /* hk_debug_suspend(1) in force */
-#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set */
+#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set, or backtraces on */
 #define HK__G_FLAGS    31u
 #define HK__G_EPOCH    32u
 
@@ -158,7 +159,9 @@ void hk__dbg_start(void)
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
         __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
-        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0);
+        hk__stacks_init();
+        /* backtraces: every allocation takes the slow way (stacks.c) */
+        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0 || hk__bt_depth > 0);
         hk__gate_set(HK__G_OFF, 0);
     }
     hk__spin_unlock(&hk__start_lock);
@@ -658,6 +661,7 @@ static uint64_t hk__site_hash(const hk__src *s)
     h ^= (uint64_t)(uintptr_t)s->file * 0xC2B2AE3D27D4EB4Full;
     h ^= (uint64_t)(unsigned)s->line * 0x165667B19E3779F9ull;
     h ^= (uint64_t)(uintptr_t)s->type * 0xD6E8FEB86659FD93ull;
+    h ^= (uint64_t)s->stack * 0x9FB21C651E98DF25ull;
     return h ^ (h >> 29);
 }
 
@@ -676,7 +680,7 @@ const hk__site *hk__dbg_site(uint32_t id)
 static int hk__site_same(const hk__site *s, const hk__src *src)
 {
     return s->caller == src->caller && s->file == src->file && s->line == src->line
-        && s->type == src->type;
+        && s->type == src->type && s->stack == src->stack;
 }
 
 /* Global lock held. */
@@ -692,6 +696,7 @@ static int hk__site_index_grow(void)
         hk__src k;
         uint32_t pos;
         k.caller = s->caller; k.file = s->file; k.line = s->line; k.type = s->type;
+        k.stack = s->stack;
         pos = (uint32_t)hk__site_hash(&k) & (ncap - 1);
         while (ni[pos])
             pos = (pos + 1) & (ncap - 1);
@@ -733,6 +738,7 @@ static uint32_t hk__site_intern(const hk__src *src)
         s->func = src->func;
         s->type = src->type;
         s->line = src->line;
+        s->stack = src->stack;
         id = ++hk__nsites;
         hk__site_index[pos] = id;
     }
@@ -755,6 +761,13 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
+    if (HK_UNLIKELY(hk__bt_depth > 0) && !src->stack) {
+        /* the site is (caller, place, stack): the thread's cache, keyed
+         * by the caller, cannot tell stacks apart */
+        hk__src k = *src;
+        k.stack = hk__stack_capture(src->caller);
+        return hk__site_intern(&k);
+    }
     if (!t)
         return hk__site_intern(src);
     c = &t->cache[hk__slot_ix(src->caller, src->line, src->type)];

@@ -16,6 +16,7 @@ typedef struct hk__src {
     const char *type;          /* object instances (HK_NEW) */
     uintptr_t caller;
     int line;
+    uint32_t stack;            /* stacks.c: the backtrace's id; 0 none */
 } hk__src;
 
 /* A call site, interned once; records and events hold its id. */
@@ -23,6 +24,7 @@ typedef struct hk__site {
     const char *file, *func, *type;
     uintptr_t caller;
     int line;
+    uint32_t stack;            /* stacks.c: the backtrace's id; 0 none */
 } hk__site;
 
 /* Record kinds (the low bits of hk__rec.meta). */
