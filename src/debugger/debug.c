@@ -40,7 +40,7 @@ static void hk__real_free(void *p, unsigned kind)
 #else
     (void)kind;
 #endif
-    free(p);
+    HK__RT_FREE(p);
 }
 
 static void *hk__record(void *p, size_t n, unsigned kind, const hk__src *src)
@@ -58,7 +58,7 @@ static void *hk__real_realloc(void *p, size_t n)
 {
     void *q;
     hk__dbg_freed_note(p);
-    q = realloc(p, n);
+    q = HK__RT_REALLOC(p, n);
     if (q)
         hk__dbg_freed_forget(q);
     else if (n != 0)
@@ -79,7 +79,7 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
     HK__SRC(src, NULL);
     hk__dbg_start();
     /* calloc checks the product; once it succeeded the product fits */
-    return hk__record(calloc(count, n), count * n, 0, &src);
+    return hk__record(HK__RT_CALLOC(count, n), count * n, 0, &src);
 }
 
 /* No record of p: after the tracker lost records, a block the C runtime
@@ -89,8 +89,11 @@ static int hk__unrecorded_block(const void *p)
     return hk__dbg_records_lost() && !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
 }
 
-/* missed: hk_dbg_free's fast path did not find p in the thread's table. */
-static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src, int missed)
+/* missed: hk_dbg_free's fast path did not find p in the thread's table;
+ * fam: the freeing function's family (HK__FAM_*), checked against the
+ * block's. */
+static void hk__free_fam_at(void *p, unsigned fam, int sized, size_t declared,
+                            const hk__src *src, int missed)
 {
     hk__rec r;
     int found;
@@ -107,9 +110,26 @@ static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src,
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, src);
         return;
     }
-    if (sized && declared != HK__REC_SIZE(&r))
+    if (HK_UNLIKELY(HK__REC_FAM(&r) != fam))
+        hk__dbg_wrong_family(&r, fam, src);
+    else if (sized && declared != HK__REC_SIZE(&r))
         hk__dbg_wrong_size(&r, declared, src);
     hk__real_free(p, HK__REC_KIND(&r));
+}
+
+static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src, int missed)
+{
+    hk__free_fam_at(p, HK__FAM_MALLOC, sized, declared, src, missed);
+}
+
+void hk__dbg_free_fam(void *p, unsigned fam, int sized, size_t declared, const hk__src *src)
+{
+    hk__free_fam_at(p, fam, sized, declared, src, 0);
+}
+
+void *hk__dbg_record_kind(void *p, size_t n, unsigned kind, const hk__src *src)
+{
+    return hk__record(p, n, kind, src);
 }
 
 /* hk_dbg_free is in tracker.c (its common case); the rest is here. */
@@ -160,7 +180,12 @@ static void *hk__aligned(size_t align, size_t n)
     void *p = NULL;
     if (align < sizeof(void *))
         align = sizeof(void *);
+#ifdef HK_PRELOAD
+    (void)p;
+    return hk__rt_memalign(align, n);
+#else
     return posix_memalign(&p, align, n) == 0 ? p : NULL;
+#endif
 }
 #define HK__ALIGNED_KIND 0u
 #endif
@@ -170,12 +195,18 @@ static int hk__pow2(size_t a) { return a && !(a & (a - 1)); }
 void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    return hk__dbg_realloc_src(p, n, &src);
+}
+
+void *hk__dbg_realloc_src(void *p, size_t n, const hk__src *srcp)
+{
+    hk__src src = *srcp;
     hk__rec r;
     void *q;
     int found;
     hk__dbg_start();
     if (!p)
-        return hk__record(malloc(n), n, 0, &src);
+        return hk__record(HK__RT_MALLOC(n), n, 0, &src);
     if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
         if (found == 0 && hk__unrecorded_block(p)) {
             /* a live block the tracker could not record: realloc it,
@@ -230,7 +261,7 @@ char *hk_dbg_strdup(const char *s, HK_DBG_SITE)
     if (!s)
         return NULL;
     n = strlen(s) + 1;
-    p = malloc(n);
+    p = HK__RT_MALLOC(n);
     if (p)
         memcpy(p, s, n);
     return hk__record(p, n, 0, &src);
@@ -246,7 +277,7 @@ char *hk_dbg_strndup(const char *s, size_t max, HK_DBG_SITE)
         return NULL;
     while (n < max && s[n])
         n++;
-    p = malloc(n + 1);
+    p = HK__RT_MALLOC(n + 1);
     if (p) {
         memcpy(p, s, n);
         p[n] = 0;
@@ -283,7 +314,7 @@ void *hk_dbg_new(size_t n, const char *type, HK_DBG_SITE)
 {
     HK__SRC(src, type);
     hk__dbg_start();
-    return hk__record(calloc(1, n ? n : 1), n, HK__K_OBJECT, &src);
+    return hk__record(HK__RT_CALLOC(1, n ? n : 1), n, HK__K_OBJECT, &src);
 }
 
 /* ---- hk heaps ------------------------------------------------------------- */

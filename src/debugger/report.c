@@ -13,6 +13,7 @@
 #include "tracker.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,6 +313,7 @@ typedef struct {
     const char *backend;       /* NULL: malloc */
     uint64_t heap_seq;
     int has_size;
+    uint16_t fk;               /* FK: allocating | freeing family << 4 */
 } hk__entry;
 
 /* The entries to list (at most the cap) and how many there are in all. */
@@ -363,6 +365,12 @@ static void hk__entry_of_event(hk__entry *e, const hk__event *ev, size_t i)
     case HK__EV_FS:
         e->k1 = (uint64_t)ev->no << 2 | 1;      /* right after its S */
         e->flags = "FS";
+        break;
+    case HK__EV_FK:
+        e->no = ev->no;
+        e->k1 = (uint64_t)ev->after << 2 | 2;   /* where the free happened */
+        e->flags = "FK";
+        e->fk = (uint16_t)(ev->pad | 0x100);
         break;
     default:
         e->k1 = (uint64_t)ev->after << 2 | 2;   /* after what came before */
@@ -641,6 +649,21 @@ static void hk__heap_name(char *buf, const char *backend, uint64_t seq)
     hk__udec(p, seq);
 }
 
+/* FK: which function allocated the block and which freed it */
+static const char *hk__fam_name(unsigned fam, int freeing)
+{
+    static const char *const names[2][3] = { { "malloc", "new", "new[]" },
+                                             { "free", "delete", "delete[]" } };
+    return names[freeing][fam < 3 ? fam : 0];
+}
+
+static void hk__fk_text(hk__out *o, unsigned fk)
+{
+    hk__puts(o, hk__fam_name(fk & 0xF, 0));
+    hk__puts(o, hk__dbg_cfg.german ? " freigegeben mit " : " freed by ");
+    hk__puts(o, hk__fam_name((fk >> 4) & 0xF, 1));
+}
+
 static void hk__text_entry(hk__out *o, const hk__entry *e)
 {
     const hk__site *s = hk__dbg_site(e->site);
@@ -658,7 +681,10 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     hk__pad(o, 2);
     hk__left(o, s && s->file ? hk__base(s->file) : "?", 14);
     hk__num_col(o, s && s->line > 0, s ? (unsigned long long)s->line : 0, 6);
-    if (s && s->type) {
+    if (e->fk) {
+        hk__pad(o, 2);
+        hk__fk_text(o, e->fk);
+    } else if (s && s->type) {
         hk__pad(o, 2);
         hk__puts(o, s->type);
     } else if (e->backend) {
@@ -850,6 +876,12 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__puts(o, ",\"heap\":");
         hk__heap_name(b, e->backend, e->heap_seq);
         hk__json_str(o, b);
+        if (e->fk) {
+            hk__puts(o, ",\"allocated_by\":");
+            hk__json_str(o, hk__fam_name(e->fk & 0xF, 0));
+            hk__puts(o, ",\"freed_by\":");
+            hk__json_str(o, hk__fam_name((e->fk >> 4) & 0xF, 1));
+        }
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"entries_omitted\":");
@@ -902,14 +934,63 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
 
 /* ---- writing ----------------------------------------------------------------- */
 
+/* HEAPKIT_REPORT's %p: the pid of the process writing (a forked child
+ * writes its own file); %% is a %.  Minimal: H3's expansion replaces it. */
+static const char *hk__report_path(char *buf, size_t cap)
+{
+    const char *s = hk__dbg_cfg.report_path;
+    size_t n = 0;
+    if (!strchr(s, '%'))
+        return s;
+    for (; *s && n + 24 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+#ifdef _WIN32
+            unsigned long long pid = (unsigned long long)GetCurrentProcessId();
+#else
+            unsigned long long pid = (unsigned long long)getpid();
+#endif
+            char d[24];
+            {
+                char *e = d + sizeof d - 1, *q = e;
+                *e = 0;
+                do { *--q = (char)('0' + pid % 10); pid /= 10; } while (pid);
+                memcpy(buf + n, q, (size_t)(e - q));
+                n += (size_t)(e - q);
+            }
+            s++;
+        } else if (s[0] == '%' && s[1] == '%') {
+            buf[n++] = '%';
+            s++;
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static int hk__dbg_write_report_now(int crashing);
+
 int hk__dbg_write_report(int crashing)
 {
+    int r;
+    /* nothing the writer (or a part of it added later: symbolization)
+     * allocates is recorded */
+    hk__dbg_internal_enter();
+    r = hk__dbg_write_report_now(crashing);
+    hk__dbg_internal_leave();
+    return r;
+}
+
+static int hk__dbg_write_report_now(int crashing)
+{
     static hk__out out;                   /* static: crash paths have little stack */
+    static char path[1024 + 64];
     hk__list l;
     hk__losses s;
     int fd = 2, opened = 0;
     if (hk__dbg_cfg.report_path[0]) {
-        fd = hk__open(hk__dbg_cfg.report_path);
+        fd = hk__open(hk__report_path(path, sizeof path));
         if (fd < 0)
             fd = 2;
         else
@@ -944,6 +1025,42 @@ int hk_debug_report(void)
     return hk__dbg_write_report(0);
 }
 
+/* ---- findings: HEAPKIT_ERROR_EXITCODE ---------------------------------------------- */
+
+int hk__dbg_error_exitcode;
+
+static void hk__count_finding(const hk__rec *r, void *arg)
+{
+    if (r->no > hk__dbg_mark_no)
+        ++*(unsigned long *)arg;
+}
+
+/* What the report counts as a finding: every entry (a block never freed,
+ * FM, S/FS, FK, a leak of a destroyed heap).  One place, so leak kinds
+ * (which leaks count) and suppressions can narrow it. */
+unsigned long hk__dbg_findings(void)
+{
+    const hk__event *ev;
+    size_t nev = hk__dbg_events(&ev);
+    unsigned long n = 0;
+    hk__dbg_each_record(hk__count_finding, &n, 1);
+    if (nev > hk__dbg_mark_event)
+        n += (unsigned long)(nev - hk__dbg_mark_event);
+    return n;
+}
+
+/* At exit, after the report: findings and HEAPKIT_ERROR_EXITCODE=N end
+ * the process with N (stdio flushed first: the handlers after this one
+ * and exit's own flush are skipped). */
+static void hk__error_exit(void)
+{
+    if (hk__dbg_error_exitcode && hk__dbg_findings()) {
+        hk__dbg_internal_enter();
+        fflush(NULL);
+        _exit(hk__dbg_error_exitcode);
+    }
+}
+
 /* ---- when the report is written ------------------------------------------------ */
 
 static volatile int hk__exit_done;
@@ -957,6 +1074,7 @@ static void hk__at_exit(void)
         return;
     hk__dbg_write_report(0);
     hk__uninstall_hooks();
+    hk__error_exit();
 }
 
 #if defined(__GLIBC__)

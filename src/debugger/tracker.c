@@ -168,6 +168,7 @@ void hk__dbg_start(void)
         hk__dbg_cfg.abort_wrong_size = (int)hk__env_long("HEAPKIT_ABORT_ON_WRONG_SIZE");
         hk__dbg_cfg.abort_unknown_free = (int)hk__env_long("HEAPKIT_ABORT_ON_UNKNOWN_FREE");
         hk__dbg_cfg.break_alloc = (unsigned long)hk__env_long("HEAPKIT_BREAK_ALLOC");
+        hk__dbg_error_exitcode = (int)hk__env_long("HEAPKIT_ERROR_EXITCODE");
         hk__dbg_read_max_entries();
         v = getenv("HEAPKIT_REPORT");
         if (v && *v) {
@@ -252,6 +253,20 @@ int hk__dbg_suspended(void)
 {
     return __atomic_load_n(&hk__suspend, __ATOMIC_RELAXED) > 0;
 }
+
+/* ---- the internal guard (tracker.h) -------------------------------------- */
+
+/* initial-exec: a global-dynamic TLS access may call malloc, which in the
+ * preload would come back here */
+#ifdef _WIN32
+static _Thread_local int hk__internal;
+#else
+static __thread int hk__internal __attribute__((tls_model("initial-exec")));
+#endif
+
+void hk__dbg_internal_enter(void) { hk__internal++; }
+void hk__dbg_internal_leave(void) { hk__internal--; }
+int hk__dbg_internal_depth(void) { return hk__internal; }
 
 /* ---- per-thread state: allocation numbers and the site cache ------------ */
 
@@ -1998,7 +2013,7 @@ static __attribute__((noinline)) void *hk__dbg_malloc_slow(size_t n, const char 
 {
     void *p;
     HK__DBG_START();
-    p = malloc(n);
+    p = HK__RT_MALLOC(n);
     if (HK_UNLIKELY(p == NULL))
         return NULL;
     return hk__dbg_malloc_record(p, n, file, line, func, caller);
@@ -2011,7 +2026,7 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
     uint32_t id;
     hk__rec *r = hk__add_begin(th, n, HK__HEAP_MALLOC, 0, caller, file, line, NULL, &id);
     if (HK_LIKELY(r != NULL)) {
-        void *p = malloc(n);
+        void *p = HK__RT_MALLOC(n);
         if (HK_LIKELY(p != NULL))
             return hk__add_end(th->fast_tab, r, id, p);
         return hk__add_undo(th, r, id);
@@ -2029,9 +2044,9 @@ static __attribute__((noinline)) void hk__free_far(struct hk__tab *t, void *p,
     uint32_t pos, id;
     if (p != NULL && t != &hk__empty_tab && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
         && hk__tab_find(t, (uintptr_t)p, &pos, &id, 1)
-        && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))) {
+        && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED | HK__K_NEW | HK__K_NEWARR))) {
         hk__remove_mine(t, pos, id);
-        free(p);
+        HK__RT_FREE(p);
         return;
     }
     hk__dbg_free_rest(p, NULL, file, line, func, caller);
@@ -2054,10 +2069,10 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
         /* this heap (not record 0's: a NULL), no Windows aligned block (its
          * free differs), no records lost */
         if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p
-                      && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))
+                      && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED | HK__K_NEW | HK__K_NEWARR))
                       && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
             hk__remove_mine(t, pos, id);
-            free(p);
+            HK__RT_FREE(p);
             return;
         }
     }
@@ -2194,6 +2209,24 @@ void hk__dbg_unknown_free(const void *p, unsigned heap, const hk__src *src)
                         "(HEAPKIT_ABORT_ON_UNKNOWN_FREE)", -1);
         hk__dbg_stop(hk__dbg_cfg.abort_unknown_free);
     }
+}
+
+void hk__dbg_wrong_family(const hk__rec *r, unsigned fam, const hk__src *src)
+{
+    hk__event e;
+    if (hk__dbg_suspended() || (HK__REC_KIND(r) & HK__K_IGNORE))
+        return;
+    memset(&e, 0, sizeof e);
+    e.kind = HK__EV_FK;
+    e.rkind = (uint8_t)HK__REC_KIND(r);
+    e.pad = (uint16_t)(HK__REC_FAM(r) | fam << 4);
+    e.no = r->no;
+    e.after = hk__last_no();
+    e.site = hk__site_of(hk__thread_get(), src);
+    e.size = HK__REC_SIZE(r);
+    e.ptr = r->ptr;
+    hk__event_heap(&e, HK__REC_HEAP(r));
+    hk__event_add(&e);
 }
 
 /* ---- hk heaps: destroy and release --------------------------------------- */
@@ -2333,4 +2366,42 @@ void hk_debug_stats_get(hk_debug_stats *st)
     st->record_bytes = all ? bytes / all : 0;
     st->threads = __atomic_load_n(&hk__nthreads, __ATOMIC_RELAXED);
     st->thread_bytes = __atomic_load_n(&hk__thread_bytes, __ATOMIC_RELAXED);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* Every tracker lock, taken by the forking thread before fork() and
+ * released after it in both processes: no other thread holds one at the
+ * moment of the fork, so the child (which has only this thread) never
+ * waits for a lock whose owner did not come along.  Order: as the
+ * tracker nests them (start, suspend, threads, fallback, sites, tables,
+ * events). */
+void hk__dbg_fork_prepare(void)
+{
+    struct hk__tab *t;
+    hk__spin_lock(&hk__start_lock);
+    hk__spin_lock(&hk__suspend_lock);
+    hk__spin_lock(&hk__threads_lock);
+    hk__spin_lock(&hk__fallback_lock);
+    hk__spin_lock(&hk__sites_lock);
+    hk__spin_lock(&hk__tabs_lock);
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        hk__spin_lock(&t->lock);
+    hk__spin_lock(&hk__ev_lock);
+}
+
+void hk__dbg_fork_release(void)
+{
+    struct hk__tab *t;
+    hk__spin_unlock(&hk__ev_lock);
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        hk__spin_unlock(&t->lock);
+    hk__spin_unlock(&hk__tabs_lock);
+    hk__spin_unlock(&hk__sites_lock);
+    hk__spin_unlock(&hk__fallback_lock);
+    hk__spin_unlock(&hk__threads_lock);
+    hk__spin_unlock(&hk__suspend_lock);
+    hk__spin_unlock(&hk__start_lock);
 }
