@@ -89,6 +89,20 @@ static int leak_kinds(const char *v)
     return v[strlen(v) - 1] != ',' && v[0] != ',' && !strstr(v, ",,");
 }
 
+static void set(const char *name, const char *value);
+
+/* A keyword value, lower-cased: the library reads it exactly (H3's
+ * case-insensitive parser may make this unneeded). */
+static void set_lower(const char *name, const char *value)
+{
+    char buf[256];
+    size_t i;
+    for (i = 0; value[i] && i + 1 < sizeof buf; i++)
+        buf[i] = (char)(value[i] >= 'A' && value[i] <= 'Z' ? value[i] - 'A' + 'a' : value[i]);
+    buf[i] = 0;
+    set(name, buf);
+}
+
 static void set(const char *name, const char *value)
 {
     if (setenv(name, value, 1) != 0) {
@@ -160,7 +174,7 @@ static int run(int argc, char **argv)
         } else if ((v = opt_value(argv, &i, "--lang", NULL))) {
             if (!one_of(v, langs))
                 die("--lang takes en or de, not", v);
-            set("HEAPKIT_LANG", v);
+            set_lower("HEAPKIT_LANG", v);
         } else if ((v = opt_value(argv, &i, "--backtrace", NULL))) {
             if (!number(v, 0, 256))
                 die("--backtrace takes a number of frames (0-256), not", v);
@@ -176,11 +190,11 @@ static int run(int argc, char **argv)
         } else if ((v = opt_value(argv, &i, "--backend", NULL))) {
             if (!one_of(v, backends))
                 die("--backend takes glibc, arena or mimalloc, not", v);
-            set("HEAPKIT_BACKEND", v);
+            set_lower("HEAPKIT_BACKEND", v);
         } else if ((v = opt_value(argv, &i, "--leak-kinds", NULL))) {
             if (!leak_kinds(v))
                 die("--leak-kinds takes a list of definite, indirect, reachable, or all, not", v);
-            set("HEAPKIT_LEAK_KINDS", v);
+            set_lower("HEAPKIT_LEAK_KINDS", v);
         } else {
             die("unknown option", a);
         }
