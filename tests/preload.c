@@ -130,7 +130,7 @@ static void parse(const char *text, report *r)
             jstr(buf, "freed_by", e->freed_by, sizeof e->freed_by);
         }
         if (strncmp(buf, "\"messages\":", 11) == 0)
-            snprintf(r->messages, sizeof r->messages, "%s", buf);
+            snprintf(r->messages, sizeof r->messages, "%.500s", buf);
         line = nl ? nl + 1 : NULL;
     }
 }
@@ -378,9 +378,9 @@ START_TEST(error_exitcode)
 }
 END_TEST
 
-START_TEST(macros_once)
+static void macros_once_in(const char *exe)
 {
-    static const char *const prog[] = { "tests/run/macros", NULL };
+    const char *const prog[] = { exe, NULL };
     report r;
     ck_assert_int_eq(run(NULL, prog, NULL, path("macros.json"), &r), 0);
     ck_assert_int_eq(r.nreports, 1);               /* one tracker */
@@ -390,6 +390,19 @@ START_TEST(macros_once)
     ck_assert_int_eq(r.n, 1);
     ck_assert_str_eq(r.e[0].file, "macros.c");
     ck_assert_int_eq(r.e[0].line, 14);
+}
+
+/* linked with libheapkit.so: the preload's hk_dbg_* bind first */
+START_TEST(macros_once)
+{
+    macros_once_in("tests/run/macros");
+}
+END_TEST
+
+/* libheapkit.a linked in: its copy hands the calls to the preload */
+START_TEST(macros_once_static)
+{
+    macros_once_in("tests/run/macros-static");
 }
 END_TEST
 
@@ -462,6 +475,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fork_and_exec);
     tcase_add_test(tc, error_exitcode);
     tcase_add_test(tc, macros_once);
+    tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
     tcase_add_test(tc, command_errors);
     suite_add_tcase(s, tc);

@@ -78,6 +78,8 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
     hk__dbg_start();
+    if (HK__FWD(calloc))
+        return hk__dbg_fwd->calloc(count, n, file, line, func);
     /* calloc checks the product; once it succeeded the product fits */
     return hk__record(HK__RT_CALLOC(count, n), count * n, 0, &src);
 }
@@ -137,6 +139,11 @@ void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line
                        const char *func, uintptr_t caller)
 {
     hk__src src = { file, func, NULL, caller, line };
+    HK__DBG_START();                 /* a free first: learn to forward */
+    if (HK__FWD(free) && !taken) {
+        hk__dbg_fwd->free(p, file, line, func);
+        return;
+    }
     if (taken)
         hk__real_free(p, HK__REC_KIND(taken));
     else
@@ -146,24 +153,44 @@ void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line
 void hk_dbg_free_sized(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(free_sized)) {
+        hk__dbg_fwd->free_sized(p, n, file, line, func);
+        return;
+    }
     hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_free_sized(void *p, size_t n)
 {
     hk__src src = { NULL, NULL, NULL, HK__RET, 0 };
+    hk__dbg_start();
+    if (HK__FWD(free_sized)) {
+        hk__dbg_fwd->free_sized(p, n, NULL, 0, NULL);
+        return;
+    }
     hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_dbg_delete(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(delete_)) {
+        hk__dbg_fwd->delete_(p, n, file, line, func);
+        return;
+    }
     hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_dbg_aligned_free(void *p, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(aligned_free)) {
+        hk__dbg_fwd->aligned_free(p, file, line, func);
+        return;
+    }
     hk__free_at(p, 0, 0, &src, 0);      /* the record knows how to free it */
 }
 
@@ -195,6 +222,9 @@ static int hk__pow2(size_t a) { return a && !(a & (a - 1)); }
 void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(realloc))
+        return hk__dbg_fwd->realloc(p, n, file, line, func);
     return hk__dbg_realloc_src(p, n, &src);
 }
 
@@ -258,6 +288,8 @@ char *hk_dbg_strdup(const char *s, HK_DBG_SITE)
     size_t n;
     char *p;
     hk__dbg_start();
+    if (HK__FWD(strdup))
+        return hk__dbg_fwd->strdup(s, file, line, func);
     if (!s)
         return NULL;
     n = strlen(s) + 1;
@@ -273,6 +305,8 @@ char *hk_dbg_strndup(const char *s, size_t max, HK_DBG_SITE)
     size_t n = 0;
     char *p;
     hk__dbg_start();
+    if (HK__FWD(strndup))
+        return hk__dbg_fwd->strndup(s, max, file, line, func);
     if (!s)
         return NULL;
     while (n < max && s[n])
@@ -289,6 +323,8 @@ void *hk_dbg_aligned_alloc(size_t align, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
     hk__dbg_start();
+    if (HK__FWD(aligned_alloc))
+        return hk__dbg_fwd->aligned_alloc(align, n, file, line, func);
     if (!hk__pow2(align)) {
         errno = EINVAL;
         return NULL;
@@ -301,6 +337,8 @@ int hk_dbg_posix_memalign(void **out, size_t align, size_t n, HK_DBG_SITE)
     HK__SRC(src, NULL);
     void *p;
     hk__dbg_start();
+    if (HK__FWD(posix_memalign))
+        return hk__dbg_fwd->posix_memalign(out, align, n, file, line, func);
     if (!out || !hk__pow2(align) || align % sizeof(void *) != 0)
         return EINVAL;
     p = hk__aligned(align, n);
@@ -314,6 +352,8 @@ void *hk_dbg_new(size_t n, const char *type, HK_DBG_SITE)
 {
     HK__SRC(src, type);
     hk__dbg_start();
+    if (HK__FWD(new_))
+        return hk__dbg_fwd->new_(n, type, file, line, func);
     return hk__record(HK__RT_CALLOC(1, n ? n : 1), n, HK__K_OBJECT, &src);
 }
 

@@ -1022,6 +1022,8 @@ static int hk__dbg_write_report_now(int crashing)
 int hk_debug_report(void)
 {
     hk__dbg_start();
+    if (HK__FWD(report))
+        return hk__dbg_fwd->report();
     return hk__dbg_write_report(0);
 }
 
@@ -1098,6 +1100,9 @@ void hk__dbg_stop(int status)
 
 void hk_dbg_exit(int status)
 {
+    hk__dbg_start();
+    if (HK__FWD(exit))
+        hk__dbg_fwd->exit(status);
     hk__dbg_note_exit(status);
     exit(status);
 }

@@ -38,6 +38,9 @@
 #  include <unistd.h>
 #  include <sched.h>
 #  include <unistd.h>
+#  ifndef HK_PRELOAD
+#    include <dlfcn.h>
+#  endif
 #endif
 
 volatile int hk__dbg_active;
@@ -153,12 +156,56 @@ static long hk__env_long(const char *name)
     return v && *v ? strtol(v, NULL, 10) : 0;
 }
 
+const hk__dbg_fwd_t *hk__dbg_fwd;
+
+#if !defined(_WIN32) && !defined(HK_PRELOAD)
+/* libheapkit-preload.so in the process, and this copy is not the one the
+ * program's calls bind to (a static link): the preload's functions. */
+static int hk__fwd_find(void)
+{
+    static hk__dbg_fwd_t f;
+    if (!dlsym(RTLD_DEFAULT, "hk__preload_present")
+        || dlsym(RTLD_DEFAULT, "hk_dbg_malloc") == (void *)hk_dbg_malloc)
+        return 0;
+#  define HK__FWD_SYM(field, name) *(void **)&f.field = dlsym(RTLD_DEFAULT, name)
+    HK__FWD_SYM(malloc, "hk_dbg_malloc");
+    HK__FWD_SYM(calloc, "hk_dbg_calloc");
+    HK__FWD_SYM(realloc, "hk_dbg_realloc");
+    HK__FWD_SYM(free, "hk_dbg_free");
+    HK__FWD_SYM(free_sized, "hk_dbg_free_sized");
+    HK__FWD_SYM(strdup, "hk_dbg_strdup");
+    HK__FWD_SYM(strndup, "hk_dbg_strndup");
+    HK__FWD_SYM(aligned_alloc, "hk_dbg_aligned_alloc");
+    HK__FWD_SYM(posix_memalign, "hk_dbg_posix_memalign");
+    HK__FWD_SYM(aligned_free, "hk_dbg_aligned_free");
+    HK__FWD_SYM(new_, "hk_dbg_new");
+    HK__FWD_SYM(delete_, "hk_dbg_delete");
+    HK__FWD_SYM(exit, "hk_dbg_exit");
+    HK__FWD_SYM(suspend, "hk_debug_suspend");
+    HK__FWD_SYM(report, "hk_debug_report");
+    HK__FWD_SYM(checkpoint, "hk_debug_checkpoint");
+    HK__FWD_SYM(stats, "hk_debug_stats_get");
+#  undef HK__FWD_SYM
+    if (!f.malloc || !f.free)
+        return 0;
+    __atomic_store_n(&hk__dbg_fwd, &f, __ATOMIC_RELEASE);
+    return 1;
+}
+#else
+static int hk__fwd_find(void) { return 0; }
+#endif
+
 void hk__dbg_start(void)
 {
     const char *v;
     if (__atomic_load_n(&hk__dbg_started, __ATOMIC_ACQUIRE))
         return;
     hk__spin_lock(&hk__start_lock);
+    if (!hk__dbg_started && hk__fwd_find()) {
+        /* nothing of ours runs: no exit hooks, no records, the gate stays
+         * shut (every call takes the way that forwards) */
+        __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
+    }
     if (!hk__dbg_started) {
         v = getenv("HEAPKIT_FORMAT");
         hk__dbg_cfg.json = v && strcmp(v, "json") == 0;
@@ -240,6 +287,10 @@ static hk__spin hk__suspend_lock;
 void hk_debug_suspend(int suspend)
 {
     hk__dbg_start();
+    if (HK__FWD(suspend)) {
+        hk__dbg_fwd->suspend(suspend);
+        return;
+    }
     hk__spin_lock(&hk__suspend_lock);
     if (suspend)
         __atomic_add_fetch(&hk__suspend, 1, __ATOMIC_SEQ_CST);
@@ -2013,6 +2064,8 @@ static __attribute__((noinline)) void *hk__dbg_malloc_slow(size_t n, const char 
 {
     void *p;
     HK__DBG_START();
+    if (HK__FWD(malloc))
+        return hk__dbg_fwd->malloc(n, file, line, func);
     p = HK__RT_MALLOC(n);
     if (HK_UNLIKELY(p == NULL))
         return NULL;
@@ -2300,6 +2353,8 @@ unsigned long hk_debug_checkpoint(void)
     unsigned long reg;
     uint32_t last, fb;
     hk__dbg_start();
+    if (HK__FWD(checkpoint))
+        return hk__dbg_fwd->checkpoint();
     hk__threads_scan(&reg, &last);
     hk__thread_counts(&hk__fallback_thread, &reg, &fb);
     if (fb > last)
@@ -2357,6 +2412,10 @@ void hk_debug_stats_get(hk_debug_stats *st)
     if (!st)
         return;
     hk__dbg_start();
+    if (HK__FWD(stats)) {
+        hk__dbg_fwd->stats(st);
+        return;
+    }
     hk__dbg_each_record(hk__count_rec, &c, 1);
     bytes = hk__tracker_bytes(&all);
     st->registered = hk__dbg_registered();

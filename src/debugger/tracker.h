@@ -182,6 +182,32 @@ void hk__dbg_wrong_family(const hk__rec *r, unsigned fam, const hk__src *src);
  * (prepare), released in parent and child. */
 void hk__dbg_fork_prepare(void);
 void hk__dbg_fork_release(void);
+/* A copy of the library linked in statically, in a process that also has
+ * libheapkit-preload.so: it records nothing itself and hands every
+ * debug.h call, with its file and line, to the preload's tracker (one
+ * record per block, one report).  NULL otherwise; set at start. */
+typedef struct hk__dbg_fwd_t {
+    void *(*malloc)(size_t, HK_DBG_SITE);
+    void *(*calloc)(size_t, size_t, HK_DBG_SITE);
+    void *(*realloc)(void *, size_t, HK_DBG_SITE);
+    void (*free)(void *, HK_DBG_SITE);
+    void (*free_sized)(void *, size_t, HK_DBG_SITE);
+    char *(*strdup)(const char *, HK_DBG_SITE);
+    char *(*strndup)(const char *, size_t, HK_DBG_SITE);
+    void *(*aligned_alloc)(size_t, size_t, HK_DBG_SITE);
+    int (*posix_memalign)(void **, size_t, size_t, HK_DBG_SITE);
+    void (*aligned_free)(void *, HK_DBG_SITE);
+    void *(*new_)(size_t, const char *, HK_DBG_SITE);
+    void (*delete_)(void *, size_t, HK_DBG_SITE);
+    void (*exit)(int);
+    void (*suspend)(int);
+    int (*report)(void);
+    unsigned long (*checkpoint)(void);
+    void (*stats)(hk_debug_stats *);
+} hk__dbg_fwd_t;
+extern const hk__dbg_fwd_t *hk__dbg_fwd;
+#define HK__FWD(f) (HK_UNLIKELY(hk__dbg_fwd != NULL) && hk__dbg_fwd->f)
+
 /* report.c: entries of the report at exit that count as findings (leaks,
  * FM, S/FS, FK) - for HEAPKIT_ERROR_EXITCODE. */
 unsigned long hk__dbg_findings(void);
