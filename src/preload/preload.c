@@ -261,11 +261,13 @@ static inline int hk__pl_off(void)
     return 0;
 }
 
+/* Start before main at the latest (a library initialised before this one
+ * may have started it already, by allocating). */
 __attribute__((constructor)) static void hk__pl_ctor(void)
 {
-    if (!hk__pl_off())
-        return;
+    (void)hk__pl_off();
 }
+
 
 /* A free under the guard of a block that has a record: the record goes
  * too (the address may come back, recorded, later). */
