@@ -380,6 +380,25 @@ START_TEST(error_exitcode)
 }
 END_TEST
 
+/* aligned_alloc, memalign, valloc, pvalloc, posix_memalign, reallocarray,
+ * calloc: one leak each, their sizes; free_sized with the right size is
+ * silent, with a wrong one an S/FS pair. */
+START_TEST(c_family)
+{
+    static const char *const prog[] = { "tests/run/family", NULL };
+    report r;
+    long sz;
+    ck_assert_int_eq(run(NULL, prog, NULL, path("family.json"), &r), 0);
+    for (sz = 100; sz <= 106; sz++)
+        if (sz != 103)
+            ck_assert_int_eq(count(&r, "", sz), 1);
+    ck_assert_int_eq(count(&r, "", sysconf(_SC_PAGESIZE)), 1);   /* pvalloc(103) */
+    ck_assert_int_eq(count(&r, "S", 51), 1);
+    ck_assert_int_eq(count(&r, "FS", 60), 1);
+    ck_assert_int_eq(r.n, 9);
+}
+END_TEST
+
 static void macros_once_in(const char *exe)
 {
     const char *const prog[] = { exe, NULL };
@@ -472,6 +491,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, c_program);
     tcase_add_test(tc, c_program_backends);
+    tcase_add_test(tc, c_family);
     tcase_add_test(tc, cxx_program);
     tcase_add_test(tc, threads);
     tcase_add_test(tc, fork_and_exec);

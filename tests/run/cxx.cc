@@ -25,5 +25,14 @@ int main()
     int *ok = new int[3];
     hkrun_sink = ok;
     delete[] ok;                                    // right: no entry
+    struct alignas(64) line { char c[64]; };
+    line *l = new line[2];                          // aligned new[]: no entry
+    if (reinterpret_cast<unsigned long>(l) % 64 != 0)
+        return 3;
+    hkrun_sink = l;
+    delete[] l;
+    int *nt = new (std::nothrow) int(5);            // nothrow: no entry
+    hkrun_sink = nt;
+    delete nt;
     return 0;
 }
