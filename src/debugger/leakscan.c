@@ -26,6 +26,9 @@
 
 unsigned hk__dbg_leak_kinds = HK__LK_DEFAULT;
 
+/* Live blocks from which the scan says it is running (stderr). */
+#define HK__SCAN_NOTE 3000000u
+
 /* ---- HEAPKIT_LEAK_KINDS ------------------------------------------------------ */
 
 #ifdef _WIN32
@@ -79,15 +82,27 @@ void hk__dbg_read_leak_kinds(void)
         hk__dbg_leak_kinds = mask;
 }
 
+__attribute__((noinline)) static void hk__scrub_n(size_t n)
+{
+    char buf[n + 1];
+    memset(buf, 0, n + 1);
+    __asm__ volatile ("" : : "r"(buf) : "memory");     /* keep the memset */
+}
+
 /* Zero the stack below the caller's frame, where the report's frames are
  * about to be: the dead frames of the program's calls left pointers
  * there, and a conservative scan of the report's own (uninitialized)
  * slots would take them for live ones. */
 __attribute__((noinline)) void hk__dbg_stack_scrub(void)
 {
-    char buf[HK__SCRUB_BYTES];
-    memset(buf, 0, sizeof buf);
-    __asm__ volatile ("" : : "r"(buf) : "memory");     /* keep the memset */
+    /* a thread with a small stack: at most half of what is left */
+    uintptr_t lo = hk__dbg_stack_lo(), sp = (uintptr_t)&lo;
+    size_t n = HK__SCRUB_BYTES;
+    if (lo && sp > lo && (sp - lo) / 2 < n)
+        n = (sp - lo) / 2;
+    if (lo && sp <= lo)
+        return;
+    hk__scrub_n(n);
 }
 
 /* ---- the result: live blocks sorted by address, each with its kind ------- */
@@ -553,6 +568,12 @@ int hk__dbg_leak_scan(void)
     int ok = 0;
     hk__dbg_leak_scan_drop();
     hk__dbg_each_record(hk__count_cb, &recs, 1);
+    if (recs >= HK__SCAN_NOTE) {
+        /* about a second per 3 million blocks: say why the exit waits */
+        static const char m[] = "heapkit: scanning the live blocks for leak kinds...\n";
+        if (hk__ewrite(m, sizeof m - 1) < 0)
+            recs += 0;
+    }
     f.cap = recs + 64;
     f.n = 0;
     hk__nodes_bytes = f.cap * sizeof *hk__nodes;

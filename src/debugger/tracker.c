@@ -518,6 +518,11 @@ void hk__dbg_each_thread_stack(hk__stack_fn fn, void *arg)
     hk__spin_unlock(&hk__threads_lock);
 }
 
+uintptr_t hk__dbg_stack_lo(void)
+{
+    return hk__me->stk_hi > hk__me->stk_lo ? hk__me->stk_lo : 0;
+}
+
 int hk__dbg_thread_stack_known(uintptr_t tp)
 {
     struct hk__thread *t;

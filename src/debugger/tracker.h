@@ -145,6 +145,7 @@ void hk__dbg_os_free(void *p, size_t n);
 typedef void (*hk__stack_fn)(uintptr_t lo, uintptr_t hi, uintptr_t tp, void *arg);
 void hk__dbg_each_thread_stack(hk__stack_fn fn, void *arg);
 int hk__dbg_thread_stack_known(uintptr_t tp);
+uintptr_t hk__dbg_stack_lo(void);       /* the calling thread's; 0 unknown */
 
 /* leakscan.c: leak kinds.  hk__dbg_leak_scan classifies the live records
  * (1 done; 0 not on this platform or out of memory) and keeps the result
