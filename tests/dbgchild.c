@@ -181,6 +181,71 @@ static int mode_kinds(void)
     return 0;
 }
 
+/* Leak kinds of threads: while a second thread still runs, the report
+ * (from the main thread) finds 111 through the main thread's TLS, 112
+ * through a local of the other thread and 113 through its TLS: all still
+ * reachable.  114 nothing holds: definitely lost. */
+static __thread void *kind_tls;
+static pthread_mutex_t kind_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kind_cv = PTHREAD_COND_INITIALIZER;
+static int kind_stage;
+
+__attribute__((noinline)) static void kind_tls_fill(size_t n)
+{
+    kind_tls = need(malloc(n), 40);
+}
+
+__attribute__((noinline)) static void kind_lost(void)
+{
+    char *p = need(malloc(114), 40);
+    p[0] = 0;
+}
+
+static void kind_wait(int stage)
+{
+    pthread_mutex_lock(&kind_mu);
+    while (kind_stage < stage)
+        pthread_cond_wait(&kind_cv, &kind_mu);
+    pthread_mutex_unlock(&kind_mu);
+}
+
+static void kind_go(int stage)
+{
+    pthread_mutex_lock(&kind_mu);
+    kind_stage = stage;
+    pthread_cond_broadcast(&kind_cv);
+    pthread_mutex_unlock(&kind_mu);
+}
+
+static void *kind_thread(void *arg)
+{
+    void *volatile local = need(malloc(112), 40);
+    (void)arg;
+    kind_tls_fill(113);
+    kind_scrub();
+    kind_go(1);
+    kind_wait(2);              /* the report is written meanwhile */
+    free(local);
+    free(kind_tls);
+    return NULL;
+}
+
+static int mode_kinds_threads(void)
+{
+    pthread_t t;
+    kind_tls_fill(111);
+    kind_lost();
+    if (pthread_create(&t, NULL, kind_thread, NULL) != 0)
+        exit(46);
+    kind_wait(1);
+    kind_scrub();
+    hk_debug_report();
+    kind_go(2);
+    pthread_join(t, NULL);
+    free(kind_tls);
+    return 0;
+}
+
 static int mode_objleak(void)
 {
     struct point *a, *b;
@@ -1034,6 +1099,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "leak")) return mode_leak();
     if (!strcmp(m, "objleak")) return mode_objleak();
     if (!strcmp(m, "kinds")) return mode_kinds();
+    if (!strcmp(m, "kindsthreads")) return mode_kinds_threads();
     if (!strcmp(m, "objwrong")) return mode_objwrong();
     if (!strcmp(m, "wrongsize")) return mode_wrongsize();
     if (!strcmp(m, "unknownfree")) return mode_unknownfree();

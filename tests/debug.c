@@ -2535,6 +2535,41 @@ START_TEST(leak_kinds_text_default)
 }
 END_TEST
 
+/* Another thread's stack and TLS, and this thread's TLS, are roots. */
+START_TEST(leak_kinds_threads)
+{
+    static const char *const env[] = { "HEAPKIT_FORMAT=json", NULL };
+    child c;
+    const jv *rep;
+    size_t i;
+    int seen = 0;
+    child_init(&c, "kindsthr");
+    child_run(&c, "kindsthreads", NULL, env);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    ck_assert_int_eq(c.njson, 2);
+    rep = c.json[0];
+    ck_assert_uint_eq(n_entries(rep), 4);
+    for (i = 0; i < n_entries(rep); i++) {
+        const jv *e = entry_at(rep, i);
+        long long size = jint(e, "size");
+        ck_assert_msg(size >= 111 && size <= 114, "an entry of size %lld", size);
+        ck_assert_str_eq(jstr(e, "kind"), size == 114 ? "definite" : "reachable");
+        seen |= 1 << (int)(size - 111);
+    }
+    ck_assert_int_eq(seen, 15);
+    expect_sum(rep, "definite", 1, 114);
+    expect_sum(rep, "indirect", 0, 0);
+    expect_sum(rep, "reachable", 3, 111 + 112 + 113);
+    /* at exit only the lost block is left (its kind there depends on what
+     * the exit path's frames kept: the scan is conservative) */
+    rep = c.json[1];
+    ck_assert_uint_eq(n_entries(rep), 1);
+    ck_assert_int_eq(jint(entry_at(rep, 0), "size"), 114);
+    child_done(&c);
+}
+END_TEST
+
 START_TEST(leak_kinds_invalid)
 {
     child c;
@@ -3026,6 +3061,7 @@ static Suite *children_suite(void)
     tcase_add_test(tc, leak_kinds_german);
     tcase_add_test(tc, leak_kinds_text_default);
     tcase_add_test(tc, leak_kinds_invalid);
+    tcase_add_test(tc, leak_kinds_threads);
 #endif
     suite_add_tcase(s, tc);
     return s;
