@@ -2055,6 +2055,26 @@ START_TEST(hk_debug_env)
 }
 END_TEST
 
+/* Macros only: blocks the tracker never saw go back to the C runtime when
+ * it vouches for them (no false FM, no leak made by heapkit, realloc not
+ * NULL); what it does not vouch for stays FM. */
+START_TEST(foreign_blocks)
+{
+    child c;
+    const jv *rep;
+    child_init(&c, "foreign");
+    child_run(&c, "foreign", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(n_entries(rep), 2);
+    ck_assert_uint_eq(count_entries(rep, "FM", -1), 2);
+    ck_assert_ptr_nonnull(the_entry(rep, "FM", note_long(&c, "lineDouble")));
+    ck_assert_ptr_nonnull(the_entry(rep, "FM", note_long(&c, "lineStack")));
+    child_done(&c);
+}
+END_TEST
+
 START_TEST(hk_heap_without_macros)
 {
     child c;
@@ -3583,6 +3603,7 @@ static Suite *children_suite(void)
     tcase_add_test(tc, tracker_oom_passes_frees);
     tcase_add_test(tc, hk_debug_env);
     tcase_add_test(tc, hk_heap_without_macros);
+    tcase_add_test(tc, foreign_blocks);
     tcase_add_test(tc, many_blocks_text);
     tcase_add_test(tc, many_blocks_json);
     tcase_add_test(tc, max_entries_all);
