@@ -356,6 +356,8 @@ uint32_t hk__stack_capture(uintptr_t caller)
         if (state == 1)
             n = hk__bt_fp(site, caller, f, depth, NULL, 0);
         if (!n)
+            n = hk__unwind_cached(caller, f, depth);
+        if (!n)
             n = hk__bt_unwind(caller, f, depth);
         if (state == 0 && n) {
             uintptr_t g[HK__BT_MAX];
