@@ -5,8 +5,11 @@
  * the bottom of a recursion 20 deep.  Right after each allocation the
  * allocating function asks libgcc's _Unwind_Backtrace for its own stack
  * and notes the frames above itself ("<tag>.<i> 0x...", DBGCHILD_OUT),
- * which the report's backtrace (HEAPKIT_BACKTRACE=8) must equal.
+ * which the report's backtrace (HEAPKIT_BACKTRACE=8) must equal.  It
+ * also notes how often heapkit fell back on libgcc's unwinder ("slow").
  */
+#define _GNU_SOURCE 1            /* RTLD_NEXT */
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,19 @@ typedef struct {
     int n;
 } frames;
 
+/* libgcc's unwinder, interposed: heapkit's calls of it are counted
+ * ("slow"), so the test knows the stacks came from the cached unwinder. */
+typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
+static int own_call, slow_calls;
+
+_Unwind_Reason_Code _Unwind_Backtrace(_Unwind_Trace_Fn fn, void *arg)
+{
+    backtrace_fn real = (backtrace_fn)dlsym(RTLD_NEXT, "_Unwind_Backtrace");
+    if (!own_call)
+        slow_calls++;
+    return real ? real(fn, arg) : _URC_END_OF_STACK;
+}
+
 static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg)
 {
     frames *w = arg;
@@ -41,7 +57,9 @@ static NOINLINE void note_stack(const char *tag)
     frames w;
     int i;
     w.n = 0;
+    own_call = 1;
     _Unwind_Backtrace(step, &w);
+    own_call = 0;
     for (i = 2; o && i < w.n; i++)
         fprintf(o, "%s.%d 0x%lx\n", tag, i - 1, (unsigned long)w.f[i]);
     if (o) {
@@ -119,6 +137,14 @@ int main(int argc, char **argv)
         keep[1] = unw_path_b(2000);         /* 2003 */
         tag = "R";
         keep[2] = unw_rec(20, 3000);
+        {
+            const char *path = getenv("DBGCHILD_OUT");
+            FILE *o = path ? fopen(path, "a") : NULL;
+            if (o) {
+                fprintf(o, "slow %d\n", slow_calls);
+                fclose(o);
+            }
+        }
         return keep[0] && keep[1] && keep[2] ? 0 : 42;
     }
     fprintf(stderr, "unwchild: unknown mode '%s'\n", m);
