@@ -31,13 +31,17 @@ typedef struct {
 /* libgcc's unwinder, interposed: heapkit's calls of it are counted
  * ("slow"), so the test knows the stacks came from the cached unwinder. */
 typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
-static int own_call, slow_calls;
+static int slow_calls;
+
+static backtrace_fn real_backtrace(void)
+{
+    return (backtrace_fn)dlsym(RTLD_NEXT, "_Unwind_Backtrace");
+}
 
 _Unwind_Reason_Code _Unwind_Backtrace(_Unwind_Trace_Fn fn, void *arg)
 {
-    backtrace_fn real = (backtrace_fn)dlsym(RTLD_NEXT, "_Unwind_Backtrace");
-    if (!own_call)
-        slow_calls++;
+    backtrace_fn real = real_backtrace();
+    slow_calls++;
     return real ? real(fn, arg) : _URC_END_OF_STACK;
 }
 
@@ -56,10 +60,10 @@ static NOINLINE void note_stack(const char *tag)
     FILE *o = path ? fopen(path, "a") : NULL;
     frames w;
     int i;
+    backtrace_fn real = real_backtrace();
     w.n = 0;
-    own_call = 1;
-    _Unwind_Backtrace(step, &w);
-    own_call = 0;
+    if (real)                   /* libgcc's own: no frame of the wrapper's */
+        real(step, &w);
     for (i = 2; o && i < w.n; i++)
         fprintf(o, "%s.%d 0x%lx\n", tag, i - 1, (unsigned long)w.f[i]);
     if (o) {
