@@ -413,9 +413,15 @@ static hk__uw_slot *hk__uw_table_get(void)
     return none;
 }
 
-static uint64_t hk__uw_rule(hk__uw_slot *t, uintptr_t key)
+static unsigned hk__uw_hash(uintptr_t key)
 {
-    unsigned i = (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 48), k;
+    return (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 48);
+}
+
+/* The rule at key: the table, else learnt (and kept where there is room). */
+static __attribute__((noinline)) uint64_t hk__uw_rule_slow(hk__uw_slot *t, uintptr_t key)
+{
+    unsigned i = hk__uw_hash(key), k;
     uint64_t rule;
     for (k = 0; k < HK__UW_PROBES; k++, i = (i + 1) & (HK__UW_SLOTS - 1)) {
         uintptr_t c = __atomic_load_n(&t[i].key, __ATOMIC_ACQUIRE), z = 0;
@@ -436,6 +442,78 @@ static uint64_t hk__uw_rule(hk__uw_slot *t, uintptr_t key)
     if (k < HK__UW_PROBES)
         __atomic_store_n(&t[i].rule, rule, __ATOMIC_RELEASE);
     return rule;                                    /* crowded: learnt each time */
+}
+
+/* The common case inline: the first slot probed holds the rule. */
+static inline uint64_t hk__uw_rule(hk__uw_slot *t, uintptr_t key)
+{
+    hk__uw_slot *e = &t[hk__uw_hash(key)];
+    if (__atomic_load_n(&e->key, __ATOMIC_ACQUIRE) == key) {
+        uint64_t rule = __atomic_load_n(&e->rule, __ATOMIC_ACQUIRE);
+        if (rule)
+            return rule;
+    }
+    return hk__uw_rule_slow(t, key);
+}
+
+/* ---- heapkit's own frames, per caller ------------------------------------ */
+
+/* The frames from this file's walk up to the caller are heapkit's own,
+ * the same few for every call from one call site.  Walking them is a
+ * third of the work, so for each caller the first walk notes where their
+ * return addresses lie (words above the start's rsp) and which they are,
+ * where the caller's frame begins and where its rbp was saved.  A later
+ * call from that caller that finds the same return addresses at the same
+ * places took the same path, so the rest follows: the frames' rules are
+ * fixed per address and all of them rsp-based (frames with an rbp-based
+ * CFA are never noted).  Published once (release), never changed. */
+#define HK__UW_SKIP 16
+#define HK__UW_MEMOS 4096u
+typedef struct {
+    uintptr_t caller;           /* claimed by compare-and-swap */
+    int state;                  /* 0 being noted, 1 ready, 2 not to be used */
+    uint16_t n, d_cfa;          /* frames (the caller's last); caller's rsp */
+    int16_t d_bp;               /* its rbp's slot; -1: rbp at the start */
+    uint16_t off[HK__UW_SKIP];
+    uintptr_t ra[HK__UW_SKIP];
+} hk__uw_memo;
+static hk__uw_memo *hk__uw_memos;
+
+static hk__uw_memo *hk__uw_memo_of(uintptr_t caller, int claim)
+{
+    hk__uw_memo *m = __atomic_load_n(&hk__uw_memos, __ATOMIC_ACQUIRE), *none = NULL;
+    unsigned i, k;
+    if (!m) {
+        hk__uw_memo *mine;
+        if (!claim)
+            return NULL;
+        mine = hk__dbg_os_alloc_raw(HK__UW_MEMOS * sizeof *mine);
+        if (!mine)
+            return NULL;
+        if (__atomic_compare_exchange_n(&hk__uw_memos, &none, mine, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            m = mine;
+        else {
+            hk__dbg_os_free(mine, HK__UW_MEMOS * sizeof *mine);
+            m = none;
+        }
+    }
+    i = hk__uw_hash(caller) & (HK__UW_MEMOS - 1);
+    for (k = 0; k < 8; k++, i = (i + 1) & (HK__UW_MEMOS - 1)) {
+        uintptr_t c = __atomic_load_n(&m[i].caller, __ATOMIC_ACQUIRE), z = 0;
+        if (c == caller)
+            return claim ? NULL : &m[i];            /* another walk notes it */
+        if (c == 0) {
+            if (!claim)
+                return NULL;
+            if (__atomic_compare_exchange_n(&m[i].caller, &z, caller, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+                return &m[i];
+            if (z == caller)
+                return NULL;
+        }
+    }
+    return NULL;
 }
 
 /* ---- the walk --------------------------------------------------------------- */
@@ -465,10 +543,13 @@ static int hk__uw_bounds(void)
 __attribute__((noinline, no_sanitize_address))
 size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
 {
-    uintptr_t pc, sp, bp, key, lo, hi, cfa;
+    uintptr_t pc, sp, bp, key, lo, hi, cfa, sp0, bp0;
+    const uintptr_t *at0;
     hk__uw_slot *t;
-    size_t n = 0, skipped = 0;
-    int found = 0;
+    hk__uw_memo *memo, *note = NULL;
+    size_t n = 0, skipped = 0, i;
+    int16_t d_bp = -1;
+    int rsp_only = 1;
 
     /* the registers here: the walk's first frame is this function's */
     __asm__ volatile("lea 0(%%rip), %0\n\t"
@@ -481,14 +562,76 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
     hi = hk__uw_hi;
     if (sp < lo || sp >= hi || (sp & 7))
         return 0;                   /* another stack (sigaltstack): the slow way */
+    sp0 = sp;
+    bp0 = bp;
+    at0 = (const uintptr_t *)sp0;
     key = pc;
+
+    /* heapkit's frames as noted for this caller, if they are the same */
+    memo = hk__uw_memo_of(caller, 0);
+    if (memo && __atomic_load_n(&memo->state, __ATOMIC_ACQUIRE) == 1
+        && sp0 + (uintptr_t)memo->d_cfa * 8 <= hi) {
+        for (i = 0; i < memo->n && at0[memo->off[i]] == memo->ra[i]; i++)
+            ;
+        if (i == memo->n) {
+            sp = sp0 + (uintptr_t)memo->d_cfa * 8;
+            bp = memo->d_bp < 0 ? bp0 : at0[memo->d_bp];
+            out[n++] = caller;
+            if (n >= depth)
+                return n;
+            key = caller - 1;
+            goto walk;
+        }
+    } else if (!memo) {
+        note = hk__uw_memo_of(caller, 1);
+    }
+
     for (;;) {
         uint64_t rule = hk__uw_rule(t, key);
         uintptr_t ra;
-        if ((rule & 3) == HK__UW_END)
-            return found ? n : 0;
         if ((rule & 3) != HK__UW_SIMPLE)
-            return 0;
+            goto stop;
+        rsp_only &= !(rule & HK__UW_RBP_CFA);
+        cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
+        if (cfa <= sp || cfa > hi || (cfa & 7))
+            goto stop;
+        ra = ((const uintptr_t *)cfa)[-1];
+        if ((int16_t)(rule >> 16)) {
+            uintptr_t a = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
+            if (a < sp)
+                goto stop;
+            bp = *(const uintptr_t *)a;
+            d_bp = (int16_t)((a - sp0) / 8);
+        }
+        sp = cfa;
+        if (ra < 4096 || skipped == HK__UW_SKIP - 1 || cfa - sp0 >= 32767 * 8)
+            goto stop;              /* the caller is not on this stack */
+        if (note) {
+            note->off[skipped] = (uint16_t)((cfa - 8 - sp0) / 8);
+            note->ra[skipped] = ra;
+        }
+        skipped++;
+        key = ra - 1;
+        if (ra == caller)
+            break;
+    }
+    if (note) {
+        note->n = (uint16_t)skipped;
+        note->d_cfa = (uint16_t)((sp - sp0) / 8);
+        note->d_bp = d_bp;
+        __atomic_store_n(&note->state, rsp_only ? 1 : 2, __ATOMIC_RELEASE);
+        note = NULL;
+    }
+    out[n++] = caller;
+    if (n >= depth)
+        return n;
+
+walk:
+    for (;;) {
+        uint64_t rule = hk__uw_rule(t, key);
+        uintptr_t ra;
+        if ((rule & 3) != HK__UW_SIMPLE)
+            return (rule & 3) == HK__UW_END ? n : 0;
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         /* up the stack, aligned, below its top; the slots read lie in
          * [sp, cfa) */
@@ -496,28 +639,24 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
             return 0;
         ra = ((const uintptr_t *)cfa)[-1];
         if ((int16_t)(rule >> 16)) {
-            uintptr_t at = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
-            if (at < sp)
+            uintptr_t a = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
+            if (a < sp)
                 return 0;
-            bp = *(const uintptr_t *)at;
+            bp = *(const uintptr_t *)a;
         }
         sp = cfa;
         if (ra < 4096)
-            return found ? n : 0;   /* the outermost frame */
-        if (!found) {
-            if (ra != caller) {
-                if (++skipped > 16)
-                    return 0;       /* the caller is not on this stack */
-                key = ra - 1;
-                continue;
-            }
-            found = 1;
-        }
+            return n;               /* the outermost frame */
         out[n++] = ra;
         if (n >= depth)
             return n;
         key = ra - 1;
     }
+
+stop:
+    if (note)
+        __atomic_store_n(&note->state, 2, __ATOMIC_RELEASE);
+    return 0;
 }
 
 #else
