@@ -3592,6 +3592,48 @@ START_TEST(sym_unwind_nofp)
 }
 END_TEST
 
+/* Four threads at once through the same call sites (the TSan lane
+ * checks the caches): each thread's block has libgcc's stack, none asked
+ * libgcc's unwinder. */
+START_TEST(sym_unwind_threads)
+{
+    static const char *const names[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                         "unw_path_a", "unw_thread", NULL, NULL };
+    child c;
+    const jv *rep;
+    char tag[8];
+    int t;
+    child_init(&c, "symunwth");
+    child_run_prog(&c, g_unwchild, "threads", NULL, SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    for (t = 0; t < 4; t++) {
+        snprintf(tag, sizeof tag, "t%d", t);
+        unw_expect(&c, entry_of_size(rep, 5003 + 10 * t), tag, names);
+    }
+    ck_assert_uint_eq(jarr(rep, "entries")->n, 5);    /* and malloc(11) */
+    ck_assert_int_eq(note_long(&c, "slow"), 0);
+    child_done(&c);
+}
+END_TEST
+
+/* A block allocated in a signal handler: the signal frame is beyond the
+ * cached unwinder, which must leave the stack to libgcc's, whole. */
+START_TEST(sym_unwind_signal)
+{
+    static const char *const names[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                         "unw_path_a", "on_signal", NULL, NULL };
+    child c;
+    child_init(&c, "symunwsig");
+    child_run_prog(&c, g_unwchild, "signal", NULL, SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    unw_expect(&c, entry_of_size(last_report(&c), 7003), "s", names);
+    child_done(&c);
+}
+END_TEST
+
 static Suite *symbols_suite(void)
 {
     Suite *s = suite_create("debug:symbols");
@@ -3604,6 +3646,8 @@ static Suite *symbols_suite(void)
     tcase_add_test(tc, sym_backtrace_walk);
     tcase_add_test(tc, sym_two_stacks);
     tcase_add_test(tc, sym_unwind_nofp);
+    tcase_add_test(tc, sym_unwind_threads);
+    tcase_add_test(tc, sym_unwind_signal);
     tcase_add_test(tc, sym_crash);
     suite_add_tcase(s, tc);
     return s;

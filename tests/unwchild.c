@@ -10,6 +10,8 @@
  */
 #define _GNU_SOURCE 1            /* RTLD_NEXT */
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +59,12 @@ static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg)
 static NOINLINE void note_stack(const char *tag)
 {
     const char *path = getenv("DBGCHILD_OUT");
-    FILE *o = path ? fopen(path, "a") : NULL;
+    FILE *o = path && tag ? fopen(path, "a") : NULL;
     frames w;
     int i;
     backtrace_fn real = real_backtrace();
+    if (!o)
+        return;
     w.n = 0;
     if (real)                   /* libgcc's own: no frame of the wrapper's */
         real(step, &w);
@@ -73,7 +77,7 @@ static NOINLINE void note_stack(const char *tag)
 }
 
 static hk_heap *heap;
-static const char *tag;
+static __thread const char *tag;        /* NULL: no note */
 
 /* The allocation: the macros are not used, so the report knows only the
  * return address and the stack. */
@@ -115,6 +119,45 @@ NOINLINE void *unw_rec(volatile int k, int size)
     return p;
 }
 
+/* Four threads at once, each through both paths and the recursion many
+ * times, each leaving one block (path a, 5003 + 10 t bytes, tag "t<t>"). */
+static const char *const thread_tags[] = { "t0", "t1", "t2", "t3" };
+
+static NOINLINE void *unw_thread(void *arg)
+{
+    int t = (int)(intptr_t)arg, i;
+    void *p;
+    for (i = 0; i < 300; i++) {
+        hk_free(heap, 0, unw_path_a(10));
+        hk_free(heap, 0, unw_path_b(20));
+        hk_free(heap, 0, unw_rec(i % 25, 30));
+    }
+    tag = thread_tags[t];
+    p = unw_path_a(5000 + 10 * t);
+    __asm__ volatile("" ::: "memory");      /* no tail call */
+    return p;
+}
+
+/* A block allocated in a signal handler (tag "s", 7003 bytes): the
+ * signal frame is beyond the cached unwinder, libgcc's takes over. */
+static void on_signal(int sig)
+{
+    (void)sig;
+    tag = "s";
+    unw_path_a(7000);
+    tag = NULL;
+}
+
+static void note_slow(void)
+{
+    const char *path = getenv("DBGCHILD_OUT");
+    FILE *o = path ? fopen(path, "a") : NULL;
+    if (o) {
+        fprintf(o, "slow %d\n", slow_calls);
+        fclose(o);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *m = argc > 1 ? argv[1] : "";
@@ -141,15 +184,26 @@ int main(int argc, char **argv)
         keep[1] = unw_path_b(2000);         /* 2003 */
         tag = "R";
         keep[2] = unw_rec(20, 3000);
-        {
-            const char *path = getenv("DBGCHILD_OUT");
-            FILE *o = path ? fopen(path, "a") : NULL;
-            if (o) {
-                fprintf(o, "slow %d\n", slow_calls);
-                fclose(o);
-            }
-        }
+        note_slow();
         return keep[0] && keep[1] && keep[2] ? 0 : 42;
+    }
+    if (!strcmp(m, "threads")) {
+        pthread_t th[4];
+        void *r;
+        int t;
+        for (t = 0; t < 4; t++)
+            if (pthread_create(&th[t], NULL, unw_thread, (void *)(intptr_t)t) != 0)
+                return 43;
+        for (t = 0; t < 4; t++)
+            if (pthread_join(th[t], &r) != 0 || !r)
+                return 44;
+        note_slow();
+        return 0;
+    }
+    if (!strcmp(m, "signal")) {
+        signal(SIGUSR1, on_signal);
+        raise(SIGUSR1);
+        return 0;
     }
     fprintf(stderr, "unwchild: unknown mode '%s'\n", m);
     return 2;
