@@ -140,6 +140,16 @@ static NOINLINE void *unw_thread(void *arg)
 
 /* A block allocated in a signal handler (tag "s", 7003 bytes): the
  * signal frame is beyond the cached unwinder, libgcc's takes over. */
+#ifdef __SANITIZE_THREAD__
+/* ThreadSanitizer: that allocation in a handler is on purpose (a
+ * synchronous raise, nothing interrupted) */
+__attribute__((visibility("default"))) const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "report_signal_unsafe=0";
+}
+#endif
+
 static void on_signal(int sig)
 {
     (void)sig;
