@@ -6,9 +6,11 @@
  * (the gate) and every allocation comes here through the call-site
  * interning, so N = 0 costs the malloc path nothing.  The frames come
  * from a frame-pointer walk where the program keeps frame pointers, else
- * from libgcc's _Unwind_Backtrace: the first time a call site is seen
- * both run, and the walk is trusted for that site from then on only if
- * it gave the same frames.  The frames above the caller -- heapkit's own
+ * from the cached unwinder (unwind.c, x86-64 Linux: each return address's
+ * frame rule read once from .eh_frame), else from libgcc's
+ * _Unwind_Backtrace: the first time a call site is seen the frame-pointer
+ * walk is tried against the unwinder's frames, and trusted for that site
+ * from then on only if it gave the same frames.  The frames above the caller -- heapkit's own
  * and the allocator's entry points -- are left out by starting at the
  * caller's return address, which the entry point knows.  Each distinct stack is stored once, in OS memory, under a
  * 32-bit id that the call site carries.
@@ -342,7 +344,8 @@ static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
 #endif
 
 /* The stack's id: the walk where it was found right for this call site,
- * else the unwinder. */
+ * else the cached unwinder, else libgcc's (signal frames, code without
+ * frame data, other stacks). */
 uint32_t hk__stack_capture(uintptr_t caller)
 {
     uintptr_t f[HK__BT_MAX];

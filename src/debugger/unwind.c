@@ -519,8 +519,13 @@ static hk__uw_memo *hk__uw_memo_of(uintptr_t caller, int claim)
 /* ---- the walk --------------------------------------------------------------- */
 
 static __thread uintptr_t hk__uw_lo, hk__uw_hi;
+static __thread int hk__uw_asking;
 
-/* The thread's stack, once per thread (it may read /proc/self/maps). */
+/* The thread's stack, once per thread.  For the main thread glibc reads
+ * /proc/self/maps through stdio, which allocates: where that allocation
+ * is tracked (the preload) it comes back here, and must not ask again.
+ * TODO(merge): inside H1's hk__dbg_internal_enter/leave, so that it is
+ * not recorded either. */
 static int hk__uw_bounds(void)
 {
     pthread_attr_t a;
@@ -528,13 +533,17 @@ static int hk__uw_bounds(void)
     size_t size;
     if (hk__uw_hi)
         return 1;
-    if (pthread_getattr_np(pthread_self(), &a) != 0)
+    if (hk__uw_asking)
         return 0;
-    if (pthread_attr_getstack(&a, &lo, &size) == 0) {
-        hk__uw_lo = (uintptr_t)lo;
-        hk__uw_hi = (uintptr_t)lo + size;
+    hk__uw_asking = 1;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+            hk__uw_lo = (uintptr_t)lo;
+            hk__uw_hi = (uintptr_t)lo + size;
+        }
+        pthread_attr_destroy(&a);
     }
-    pthread_attr_destroy(&a);
+    hk__uw_asking = 0;
     return hk__uw_hi != 0;
 }
 
