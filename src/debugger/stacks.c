@@ -343,6 +343,26 @@ static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
 }
 #endif
 
+/* A loop allocates from one stack many times over: each thread keeps its
+ * last stack and id, and the same frames again need no hash, no lock. */
+static __thread uint32_t hk__bt_last_id, hk__bt_last_n;
+static __thread uintptr_t hk__bt_last[HK__BT_MAX];
+
+static uint32_t hk__stack_intern_last(const uintptr_t *f, size_t n)
+{
+    uint32_t id;
+    if (hk__bt_last_id && hk__bt_last_n == n
+        && memcmp(hk__bt_last, f, n * sizeof *f) == 0)
+        return hk__bt_last_id;
+    id = hk__stack_intern(f, n);
+    if (id) {
+        memcpy(hk__bt_last, f, n * sizeof *f);
+        hk__bt_last_n = (uint32_t)n;
+        hk__bt_last_id = id;
+    }
+    return id;
+}
+
 /* The stack's id: the walk where it was found right for this call site,
  * else the cached unwinder, else libgcc's (signal frames, code without
  * frame data, other stacks). */
@@ -371,7 +391,7 @@ uint32_t hk__stack_capture(uintptr_t caller)
 #else
     n = hk__bt_unwind(caller, f, depth);
 #endif
-    return n ? hk__stack_intern(f, n) : 0;
+    return n ? hk__stack_intern_last(f, n) : 0;
 }
 
 #else
