@@ -1237,7 +1237,8 @@ static void hk__text_supp_split(hk__out *o, const char *name, uint64_t count, ui
 {
     hk__puts(o, name);
     hk__put_grouped(o, count);
-    hk__puts(o, hk__dbg_cfg.german ? " Eintr\xc3\xa4ge, " : " entries, ");
+    hk__puts(o, hk__dbg_cfg.german ? (count == 1 ? " Eintrag, " : " Eintr\xc3\xa4ge, ")
+                                   : (count == 1 ? " entry, " : " entries, "));
     hk__put_grouped(o, bytes);
     hk__puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
 }
@@ -1518,10 +1519,13 @@ int hk__dbg_findings(void)
     size_t nev = hk__dbg_events(&ev);
     unsigned long n = 0;
     size_t i;
+    /* suppressions symbolize (libdw allocates): none of it recorded */
+    hk__dbg_internal_enter();
     hk__supp_begin(0);              /* loaded already when a report was written */
     for (i = hk__dbg_mark_event; i < nev; i++)
         n += !hk__supp_hides_event(ev, i, nev, 0);
     hk__dbg_each_record(hk__findings_rec, &n, 1);
+    hk__dbg_internal_leave();
     return n > (unsigned long)0x7FFFFFFF ? 0x7FFFFFFF : (int)n;
 }
 

@@ -43,9 +43,10 @@
 /* ---- the default set ----------------------------------------------------- */
 
 /* Each matches the caller frame only (the function that called malloc or
- * operator new): its module and its function.  func NULL: a function with
+ * operator new; past libc's strdup and strndup when the stack shows who
+ * called those): its module and its function.  func NULL: a function with
  * no symbol in that module (the libraries are stripped; with their debug
- * information installed the named entries apply). */
+ * information installed the named entries apply); "": any function. */
 typedef struct {
     uint8_t type;
     const char *mod, *func, *text;
@@ -60,30 +61,23 @@ static const hk__supp_default hk__supp_defaults[] = {
     /* stdio buffers of stdin/stdout/stderr and any FILE (its buffer; the
      * FILE itself, from fopen, is not hidden) */
     { HK__SUPP_LEAK, "^libc.so", "^_IO_file_doallocate$", "leak:libc.so _IO_file_doallocate" },
-    /* dlerror's per-thread result and message */
+    /* dlerror's per-thread result (its message comes from ld.so) */
     { HK__SUPP_LEAK, "^libc.so", "^_dlerror_run$", "leak:libc.so _dlerror_run" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_exception_create", "leak:ld.so _dl_exception_create" },
-    /* locale data (setlocale) and the time zone (tzset), kept for good */
+    /* locale data (setlocale, gettext's alias table) and the time zone
+     * (tzset), kept for good; the names setlocale strdup's are found with
+     * a backtrace (HEAPKIT_BACKTRACE >= 2), see hk__supp_caller */
     { HK__SUPP_LEAK, "^libc.so", "^_nl_", "leak:libc.so _nl_* (locale)" },
     { HK__SUPP_LEAK, "^libc.so", "^setlocale$", "leak:libc.so setlocale" },
     { HK__SUPP_LEAK, "^libc.so", "^new_composite_name$", "leak:libc.so new_composite_name" },
+    { HK__SUPP_LEAK, "^libc.so", "^read_alias_file$", "leak:libc.so read_alias_file (locale)" },
+    { HK__SUPP_LEAK, "^libc.so", "^extend_alias_table$", "leak:libc.so extend_alias_table (locale)" },
     { HK__SUPP_LEAK, "^libc.so", "^__tzfile_read$", "leak:libc.so __tzfile_read" },
     { HK__SUPP_LEAK, "^libc.so", "^__tzstring", "leak:libc.so __tzstring" },
-    /* the dynamic loader: TLS blocks and the DTV, link maps and search
-     * paths of loaded modules.  Without libc6-dbg ld.so's own functions
-     * have no symbol: a block ld.so's code allocated is its bookkeeping. */
-    { HK__SUPP_LEAK, "^ld-", "^_dl_allocate_tls", "leak:ld.so _dl_allocate_tls" },
-    { HK__SUPP_LEAK, "^ld-", "^allocate_dtv$", "leak:ld.so allocate_dtv" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_resize_dtv$", "leak:ld.so _dl_resize_dtv" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_update_slotinfo$", "leak:ld.so _dl_update_slotinfo" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_new_object$", "leak:ld.so _dl_new_object" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_map_object", "leak:ld.so _dl_map_object*" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_add_to_namespace_list$", "leak:ld.so _dl_add_to_namespace_list" },
-    { HK__SUPP_LEAK, "^ld-", "^add_to_global", "leak:ld.so add_to_global" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_init_paths$", "leak:ld.so _dl_init_paths" },
-    { HK__SUPP_LEAK, "^ld-", "^decompose_rpath$", "leak:ld.so decompose_rpath" },
-    { HK__SUPP_LEAK, "^ld-", "^_dl_important_hwcaps$", "leak:ld.so _dl_important_hwcaps" },
-    { HK__SUPP_LEAK, "^ld-", NULL, "leak:ld.so (no symbol: loader bookkeeping)" },
+    /* the dynamic loader's own bookkeeping: TLS blocks and the DTV, link
+     * maps, search paths, version checks, dlerror messages.  ld.so hands
+     * none of its malloc'd memory to the program to free, so every block
+     * its code allocated is its own (with or without libc6-dbg's names). */
+    { HK__SUPP_LEAK, "^ld-", "", "leak:ld.so (the dynamic loader: TLS, DTV, link maps)" },
 };
 #define HK__SUPP_NDEFAULT (sizeof hk__supp_defaults / sizeof hk__supp_defaults[0])
 
@@ -367,6 +361,23 @@ static void hk__supp_frame(uintptr_t pc, hk__frame_info *fi)
         hk__symbolize(pc, fi);
 }
 
+/* The frame default rules look at: the caller, or when that is libc's
+ * strdup or strndup and the stack goes on, the one that called it. */
+static size_t hk__supp_caller(const hk__frame_info *fi, size_t n)
+{
+    static const char *const wrappers[] = { "__strdup", "__strndup", "strdup", "strndup",
+                                            NULL };
+    size_t i = 0;
+    for (; i + 1 < n && fi[i].function && hk__supp_match("^libc.so", fi[i].module); i++) {
+        int k;
+        for (k = 0; wrappers[k] && strcmp(wrappers[k], fi[i].function) != 0; k++)
+            ;
+        if (!wrappers[k])
+            break;
+    }
+    return i;
+}
+
 static int hk__supp_decide(int type, const hk__site *st)
 {
     const uintptr_t *f = NULL;
@@ -390,9 +401,10 @@ static int hk__supp_decide(int type, const hk__site *st)
             continue;
         if (r->dflt) {
             /* the caller frame: its module and its function (or none) */
-            if (!hk__supp_match(r->mod, fi[0].module))
+            const hk__frame_info *c = &fi[hk__supp_caller(fi, n)];
+            if (!hk__supp_match(r->mod, c->module))
                 continue;
-            if (r->func ? hk__supp_match(r->func, fi[0].function) : !fi[0].function)
+            if (!r->func ? !c->function : !r->func[0] || hk__supp_match(r->func, c->function))
                 return (int)k + 2;
             continue;
         }
