@@ -250,11 +250,13 @@ static uintptr_t hk__bt_stack_top(void)
     if (hk__bt_stack_hi)
         return hk__bt_stack_hi;
     /* once per thread (it may read /proc/self/maps) */
-    if (pthread_getattr_np(pthread_self(), &a) != 0)
-        return 0;
-    if (pthread_attr_getstack(&a, &lo, &size) == 0)
-        hk__bt_stack_hi = (uintptr_t)lo + size;
-    pthread_attr_destroy(&a);
+    hk__dbg_internal_enter();         /* its memory is not the program's */
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &lo, &size) == 0)
+            hk__bt_stack_hi = (uintptr_t)lo + size;
+        pthread_attr_destroy(&a);
+    }
+    hk__dbg_internal_leave();
     return hk__bt_stack_hi;
 }
 
