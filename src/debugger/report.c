@@ -771,6 +771,27 @@ static int hk__supp_hides_event(const hk__event *ev, size_t i, size_t nev, int c
     return k != 0;
 }
 
+/* Before the passes that count: every site a record or an event may be
+ * hidden by is asked once, then decided with no tracker lock held. */
+static void hk__supp_ask_rec(const hk__rec *r, void *arg)
+{
+    (void)arg;
+    if (r->no > hk__dbg_mark_no)
+        hk__supp_check(HK__SUPP_LEAK, r->site);
+}
+
+static void hk__supp_prepare(int crashing)
+{
+    const hk__event *ev;
+    size_t nev = hk__dbg_events(&ev), i;
+    if (!hk__supp_active())
+        return;
+    for (i = hk__dbg_mark_event; i < nev; i++)
+        hk__supp_hides_event(ev, i, nev, 0);
+    hk__dbg_each_record(hk__supp_ask_rec, NULL, !crashing);
+    hk__supp_settle();
+}
+
 static void hk__pass_rec(const hk__rec *r, void *arg)
 {
     hk__pass *p = arg;
@@ -813,6 +834,7 @@ static int hk__collect(hk__list *l, hk__losses *s, int crashing)
     hk__pass p;
     memset(l, 0, sizeof *l);
     memset(&p, 0, sizeof p);
+    hk__supp_prepare(crashing);
     if (nev < hk__dbg_mark_event)
         nev = hk__dbg_mark_event;
     hk__dbg_each_record(hk__count_cb, &recs, !crashing);
@@ -1639,6 +1661,7 @@ int hk__dbg_findings(void)
     /* suppressions symbolize (libdw allocates): none of it recorded */
     hk__dbg_internal_enter();
     hk__supp_begin(0);              /* loaded already when a report was written */
+    hk__supp_prepare(0);
     for (i = hk__dbg_mark_event; i < nev; i++)
         n += !hk__supp_hides_event(ev, i, nev, 0);
     hk__dbg_each_record(hk__findings_rec, &n, 1);

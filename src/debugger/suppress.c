@@ -89,7 +89,7 @@ static int hk__loaded;
 static int hk__crashing;
 /* Per site and type: 0 not decided yet, 1 no rule, else rule index + 2. */
 static uint16_t *hk__decided;
-static size_t hk__decided_n, hk__decided_bytes;
+static size_t hk__decided_n, hk__decided_bytes, hk__nwanted;
 
 /* The file's text, kept: the rules point into it. */
 static char *hk__ftext;
@@ -419,38 +419,61 @@ static int hk__supp_decide(int type, const hk__site *st)
     return 1;
 }
 
+/* Slot values: 0 not asked yet, HK__WANTED asked (hk__supp_settle decides
+ * it), 1 no rule, else rule index + 2. */
+#define HK__WANTED 0xFFFFu
+
 int hk__supp_check(int type, uint32_t site)
 {
-    const hk__site *st;
     size_t slot = (size_t)site * 2 + (size_t)type;
-    int d;
+    unsigned d;
     if (!hk__nrules || !site)
         return 0;
     if (slot >= hk__decided_n) {
-        /* sites interned since: room for all there are now */
+        /* sites interned since: room for all there are now (OS memory:
+         * no malloc, so this may run under the tracker's locks) */
         size_t want = ((size_t)hk__dbg_nsites() + 1) * 2, bytes;
         uint16_t *nd;
         if (want <= slot)
             want = slot + 2;
         bytes = want * sizeof *hk__decided;
         nd = hk__dbg_os_alloc_raw(bytes);
-        if (nd) {
-            if (hk__decided) {
-                memcpy(nd, hk__decided, hk__decided_n * sizeof *hk__decided);
-                hk__dbg_os_free(hk__decided, hk__decided_bytes);
-            }
-            hk__decided = nd;
-            hk__decided_n = want;
-            hk__decided_bytes = bytes;
+        if (!nd)
+            return 0;
+        if (hk__decided) {
+            memcpy(nd, hk__decided, hk__decided_n * sizeof *hk__decided);
+            hk__dbg_os_free(hk__decided, hk__decided_bytes);
         }
+        hk__decided = nd;
+        hk__decided_n = want;
+        hk__decided_bytes = bytes;
     }
-    if (slot < hk__decided_n && hk__decided[slot])
-        return hk__decided[slot] - 1;
-    st = hk__dbg_site(site);
-    d = st ? hk__supp_decide(type, st) : 1;
-    if (slot < hk__decided_n && d < 0xFFFF)
-        hk__decided[slot] = (uint16_t)d;
-    return d - 1;
+    d = hk__decided[slot];
+    if (d == 0) {
+        hk__decided[slot] = HK__WANTED;
+        hk__nwanted++;
+        return 0;
+    }
+    return d == HK__WANTED ? 0 : (int)d - 1;
+}
+
+void hk__supp_settle(void)
+{
+    size_t slot;
+    if (!hk__nwanted)
+        return;
+    for (slot = 2; slot < hk__decided_n; slot++)
+        if (hk__decided[slot] == HK__WANTED) {
+            const hk__site *st = hk__dbg_site((uint32_t)(slot / 2));
+            int d = st ? hk__supp_decide((int)(slot & 1), st) : 1;
+            hk__decided[slot] = (uint16_t)(d < (int)HK__WANTED ? d : 1);
+        }
+    hk__nwanted = 0;
+}
+
+int hk__supp_active(void)
+{
+    return hk__nrules != 0;
 }
 
 void hk__supp_count(int rule, uint64_t bytes)

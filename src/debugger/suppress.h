@@ -24,8 +24,15 @@ typedef struct hk__supp_rule {
  * on stderr then), zeroes the counts.  crashing: symbolize without libdw. */
 void hk__supp_begin(int crashing);
 /* The rule (index + 1) that hides an entry of this type whose place is
- * site id `site`, or 0.  Decided once per site. */
+ * site id `site`, or 0.  It only looks the decision up (it may run under
+ * the tracker's locks, where symbolizing could deadlock: libdw frees):
+ * a site not decided yet is 0 and noted, and hk__supp_settle, called with
+ * no tracker lock held, decides every noted one.  So: one pass that asks,
+ * settle, then the pass that counts. */
 int hk__supp_check(int type, uint32_t site);
+void hk__supp_settle(void);
+/* Any rules at all (else nothing to ask). */
+int hk__supp_active(void);
 /* Count an entry hidden by rule (hk__supp_check's value). */
 void hk__supp_count(int rule, uint64_t bytes);
 /* The rules, for the report's "Suppressions used" block. */
