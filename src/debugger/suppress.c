@@ -73,6 +73,7 @@ static const hk__supp_default hk__supp_defaults[] = {
     { HK__SUPP_LEAK, "^libc.so", "^extend_alias_table$", "leak:libc.so extend_alias_table (locale)" },
     { HK__SUPP_LEAK, "^libc.so", "^__tzfile_read$", "leak:libc.so __tzfile_read" },
     { HK__SUPP_LEAK, "^libc.so", "^__tzstring", "leak:libc.so __tzstring" },
+    { HK__SUPP_LEAK, "^libc.so", "^tzset_internal$", "leak:libc.so tzset_internal" },
     /* the dynamic loader's own bookkeeping: TLS blocks and the DTV, link
      * maps, search paths, version checks, dlerror messages.  ld.so hands
      * none of its malloc'd memory to the program to free, so every block
