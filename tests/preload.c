@@ -29,7 +29,7 @@ typedef struct {
     long size;                 /* -1: null */
     char flags[8];
     char caller[24];
-    char file[64];
+    char file[512];            /* a whole path (distcheck: a long absolute one) */
     long line;
     char alloc_by[16], freed_by[16];
 } entry;
