@@ -73,7 +73,32 @@ const hk_backend *hk__backend_default(void)
     hk__global_lock();
     if (!hk__default) {
         const char *env = getenv("HEAPKIT_BACKEND");
-        d = env && *env ? hk__backend_find(env) : NULL;
+        size_t i;
+        d = NULL;
+        for (i = 0; env && *env && hk__table[i] && !d; i++)
+            if (hk__cfg_streq(env, hk__table[i]->name))     /* ARENA too */
+                d = hk__table[i];
+#ifdef HK_PRELOAD
+        /* the preload's own choice of malloc (config.c), not an hk backend */
+        if (env && hk__cfg_streq(env, "glibc"))
+            env = NULL;
+#endif
+        if (env && *env && !d) {
+            /* a typo says so (tracker's config.c has the format) */
+            char names[200];
+            size_t n;
+            memcpy(names, "one of ", 7);
+            n = 7;
+            for (i = 0; hk__table[i]; i++) {
+                const char *nm = hk__table[i]->name;
+                if (i && n + 1 < sizeof names)
+                    names[n++] = '|';
+                while (*nm && n + 1 < sizeof names)
+                    names[n++] = *nm++;
+            }
+            names[n] = 0;
+            hk__cfg_error("HEAPKIT_BACKEND", env, names, hk__table[0]->name);
+        }
         hk__default = d ? d : hk__table[0];
     }
     d = hk__default;

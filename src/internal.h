@@ -135,4 +135,10 @@ size_t hk__backend_list(const hk_backend **out, size_t n);
 /* walk.c */
 void hk__snapshot_free(hk_heap *h);
 
+/* src/debugger/config.c: settings from the environment.  The error is one
+ * line on stderr: heapkit: VAR="value" is not ACCEPTED; using the default, DFLT */
+int hk__cfg_streq(const char *a, const char *b);
+void hk__cfg_error(const char *var, const char *value, const char *accepted,
+                   const char *dflt);
+
 #endif

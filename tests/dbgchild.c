@@ -24,6 +24,7 @@
 #else
 #  include <malloc.h>           /* mallinfo2 */
 #  include <sched.h>
+#  include <sys/wait.h>
 #  include <unistd.h>
 #endif
 
@@ -943,11 +944,86 @@ static int mode_oomfree(void)
     return 0;
 }
 
+/* Report hygiene (issue 11): source paths as given, one absolute under
+ * the working directory (shown relative), one too long for the text
+ * column, one with bytes that are not UTF-8; all leaked. */
+static int mode_paths(void)
+{
+    static char abs[1000];     /* the tracker keeps the pointer */
+    char cwd[900];
+#ifdef _WIN32
+    if (!GetCurrentDirectoryA(sizeof cwd, cwd))
+        return 47;
+#else
+    if (!getcwd(cwd, sizeof cwd))
+        return 47;
+#endif
+    snprintf(abs, sizeof abs, "%s/sub/dir/inside.c", cwd);
+    need(hk_dbg_malloc(11, abs, 101, "f_abs"), 40);
+    need(hk_dbg_malloc(12, "a/rather/long/directory/tree/for/the/column/long.c", 102,
+                       "f_long"), 41);
+    need(hk_dbg_malloc(13, "bad\xff\xfe" "name\xc3(\x01.c", 103, "f_bad\x80"), 42);
+    return 0;
+}
+
+/* A program that ends with the status it is given and no finding. */
+static int mode_status(const char *arg)
+{
+    free(need(malloc(8), 40));
+    exit(arg ? atoi(arg) : 0);
+}
+
+/* One leak, and the pid noted: HEAPKIT_REPORT=...%p names the file. */
+static int mode_pid(void)
+{
+#ifdef _WIN32
+    note("pid", "%lu", (unsigned long)GetCurrentProcessId());
+#else
+    note("pid", "%lu", (unsigned long)getpid());
+#endif
+    need(malloc(21), 40);
+    return 0;
+}
+
+/* The default backend, as HEAPKIT_BACKEND chose it. */
+static int mode_defbackend(void)
+{
+    note("backend", "%s", hk_default_backend());
+    return 0;
+}
+
+#ifndef _WIN32
+/* A forked child keeps tracking and writes its own report (%p). */
+static int mode_fork(void)
+{
+    pid_t pid;
+    int st;
+    need(malloc(31), 40);
+    note("parent", "%lu", (unsigned long)getpid());
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        return 41;
+    if (pid == 0) {
+        need(malloc(32), 42);
+        note("child", "%lu", (unsigned long)getpid());
+        exit(0);
+    }
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 43;
+    return 0;
+}
+#endif
+
 
 int main(int argc, char **argv)
 {
     const char *m = argc > 1 ? argv[1] : "";
     const char *arg = argc > 2 ? argv[2] : NULL;
+    const char *err = getenv("DBGCHILD_ERR");
+    /* before the debugger starts: its warnings about settings go there */
+    if (err && strcmp(m, "many") != 0 && !freopen(err, "w", stderr))
+        return 44;
     if (!strcmp(m, "clean")) return mode_clean();
     if (!strcmp(m, "leak")) return mode_leak();
     if (!strcmp(m, "objleak")) return mode_objleak();
@@ -978,6 +1054,13 @@ int main(int argc, char **argv)
     if (!strcmp(m, "threadoverflow")) return mode_threadoverflow();
     if (!strcmp(m, "manythreads")) return mode_manythreads(arg);
     if (!strcmp(m, "oomfree")) return mode_oomfree();
+    if (!strcmp(m, "paths")) return mode_paths();
+    if (!strcmp(m, "status")) return mode_status(arg);
+    if (!strcmp(m, "pid")) return mode_pid();
+    if (!strcmp(m, "defbackend")) return mode_defbackend();
+#ifndef _WIN32
+    if (!strcmp(m, "fork")) return mode_fork();
+#endif
     fprintf(stderr, "dbgchild: unknown mode '%s'\n", m);
     return 2;
 }

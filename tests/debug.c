@@ -31,6 +31,10 @@
 #  define MAKE_DIR(p) mkdir((p), 0777)
 #endif
 
+static const char *src_path(const char *name);
+static int ends_with(const char *s, const char *tail);
+static void check_text_file(const char *shown, const char *full);
+
 #define THREADS 4
 #define PAIRS 100000
 #define THREAD_LEAKS 3
@@ -370,6 +374,14 @@ static int is_hex_ptr(const char *s)
     return 1;
 }
 
+/* A 0x... address up to the next blank or the end. */
+static int is_hex_word(const char *s)
+{
+    char w[64];
+    snprintf(w, sizeof w, "%.*s", (int)strcspn(s, " "), s);
+    return is_hex_ptr(w);
+}
+
 static unsigned long long hexval(const char *s)
 {
     return strtoull(s, NULL, 16);
@@ -390,6 +402,9 @@ static unsigned long long jptr(const jv *o, const char *key)
 static char g_bindir[1024];     /* where the test programs are */
 static char g_child[1200];      /* tests/dbgchild */
 static char g_heapbug[1200];    /* examples/heapbug */
+#ifndef _WIN32
+static char g_symchild[1200];   /* tests/symchild */
+#endif
 
 static int is_sep(char c)
 {
@@ -422,6 +437,11 @@ static void locate(const char *argv0)
     snprintf(g_heapbug, sizeof g_heapbug, "%s/../examples/heapbug" SP_EXE, g_bindir);
     if (!sp_exists(g_heapbug))
         snprintf(g_heapbug, sizeof g_heapbug, "examples/heapbug" SP_EXE);
+#ifndef _WIN32
+    snprintf(g_symchild, sizeof g_symchild, "%s/symchild", g_bindir);
+    if (!sp_exists(g_symchild))
+        snprintf(g_symchild, sizeof g_symchild, "tests/symchild");
+#endif
 }
 
 /* The variables of debug.h: none may come from the caller's environment. */
@@ -646,12 +666,14 @@ static unsigned long long note_ptr(const child *c, const char *key)
 
 /* ---- the JSON report ------------------------------------------------ */
 
-static const char *const top_keys[] = { "registered", "entries", "entries_omitted", "sites",
+static const char *const top_keys[] = { "schema", "program", "pid", "registered", "entries", "entries_omitted", "sites",
     "sites_omitted", "messages", NULL };
 static const char *const entry_keys[] = { "no", "pointer", "size", "flags", "caller",
-    "function", "file", "line", "type", "heap", NULL };
+    "function", "file", "line", "type", "heap", "frames", NULL };
 static const char *const site_keys[] = { "file", "line", "function", "caller", "count",
-    "bytes", "first", "last", NULL };
+    "bytes", "first", "last", "frames", NULL };
+static const char *const frame_keys[] = { "pc", "function", "file", "line", "module",
+    "offset", NULL };
 
 /* o is an object with exactly these keys, each once. */
 static void check_keys(const jv *o, const char *const *keys, const char *what)
@@ -666,6 +688,31 @@ static void check_keys(const jv *o, const char *const *keys, const char *what)
     }
     ck_assert_msg(o->n == k, "%s has %lu fields, debug.h lists %lu", what,
                   (unsigned long)o->n, (unsigned long)k);
+}
+
+/* An entry's or a site's "frames": the caller first, every frame with all
+ * its keys; module and offset together. */
+static void check_frames(const jv *o, const char *what)
+{
+    const jv *f = jarr(o, "frames");
+    size_t i;
+    ck_assert_msg(f->n >= 1, "%s has no frames", what);
+    ck_assert_msg(jptr(f->kid[0], "pc") == jptr(o, "caller"), "%s: frames[0] is not the caller",
+                  what);
+    for (i = 0; i < f->n; i++) {
+        const jv *fr = f->kid[i];
+        check_keys(fr, frame_keys, "a frame");
+        jptr(fr, "pc");
+        jstr(fr, "function");
+        if (jstr(fr, "file"))
+            ck_assert_int_ge(jint(fr, "line"), 0);
+        else
+            ck_assert(jis_null(fr, "line"));
+        if (jstr(fr, "module"))
+            jptr(fr, "offset");
+        else
+            ck_assert(jis_null(fr, "offset"));
+    }
 }
 
 /* Entries that stand for an allocation.  An object freed with the wrong
@@ -697,11 +744,12 @@ static void check_schema(const jv *rep)
         if (strcmp(flags, "FM") != 0 || !jis_null(e, "size"))
             ck_assert_int_ge(jint(e, "size"), 0);
         ck_assert_msg(jstr(e, "heap") != NULL, "an entry without heap");
+        check_frames(e, "an entry");
         jstr(e, "function");
         jstr(e, "type");
         file = jstr(e, "file");
-        if (file)   /* a base name, the same wherever the tree was built */
-            ck_assert_msg(!strchr(file, '/') && !strchr(file, '\\'), "file is a path: %s", file);
+        if (file)   /* the path as the macro gave it */
+            ck_assert_msg(*file != 0, "an empty file name");
         if (!jis_null(e, "line"))
             ck_assert_int_ge(jint(e, "line"), 0);
         if (!strcmp(flags, "FM"))
@@ -720,6 +768,7 @@ static void check_schema(const jv *rep)
         const jv *s = sites->kid[i];
         long long b;
         check_keys(s, site_keys, "a site");
+        check_frames(s, "a site");
         jstr(s, "file");
         jstr(s, "function");
         jptr(s, "caller");
@@ -825,7 +874,7 @@ static void expect_leak(const jv *rep, long line, long long size, const char *he
 {
     const jv *e = the_entry(rep, "", line);
     ck_assert_int_eq(jint(e, "size"), size);
-    ck_assert_str_eq(jstr(e, "file"), "dbgchild.c");
+    ck_assert_str_eq(jstr(e, "file"), src_path("dbgchild.c"));
     if (heap)
         ck_assert_str_eq(jstr(e, "heap"), heap);
 }
@@ -886,6 +935,7 @@ typedef struct {
     unsigned long long pointer, caller;
     long long size;         /* -1: empty */
     char flags[8];
+    char func[128];         /* the Function column */
     char file[128];
     long line;              /* -1: none */
     char object[128];
@@ -901,7 +951,7 @@ static int all_digits(const char *s)
     return 1;
 }
 
-/* [No] Pointer Size [Flags] Caller File [Line] [Object...] */
+/* [No] Pointer Size [Flags] Caller Function File [Line] [Object...] */
 static int parse_row(const char *line, text_row *r)
 {
     char copy[1024], *tok[32];
@@ -929,8 +979,9 @@ static int parse_row(const char *line, text_row *r)
     if (i >= n || !is_hex_ptr(tok[i]))
         return 0;
     r->caller = hexval(tok[i++]);
-    if (i >= n)
+    if (i + 1 >= n)
         return 0;
+    snprintf(r->func, sizeof r->func, "%s", tok[i++]);
     snprintf(r->file, sizeof r->file, "%s", tok[i++]);
     if (i < n && all_digits(tok[i]))
         r->line = strtol(tok[i++], NULL, 10);
@@ -1030,7 +1081,7 @@ START_TEST(leaks_json)
         e = entry_at(rep, i);
         line = jint(e, "line");
         ck_assert_str_eq(jstr(e, "flags"), "");
-        ck_assert_str_eq(jstr(e, "file"), "dbgchild.c");
+        ck_assert_str_eq(jstr(e, "file"), src_path("dbgchild.c"));
         ck_assert_str_eq(jstr(e, "function"), "mode_leak");
         ck_assert_str_eq(jstr(e, "heap"), "malloc");
         ck_assert_ptr_null(jstr(e, "type"));
@@ -1049,7 +1100,7 @@ START_TEST(leaks_json)
         ck_assert_int_eq(jint(s, "line"), note_long(&c, want[i].line));
         ck_assert_int_eq(jint(s, "count"), want[i].count);
         ck_assert_int_eq(jint(s, "bytes"), want[i].bytes);
-        ck_assert_str_eq(jstr(s, "file"), "dbgchild.c");
+        ck_assert_str_eq(jstr(s, "file"), src_path("dbgchild.c"));
         ck_assert_str_eq(jstr(s, "function"), "mode_leak");
     }
     ck_assert_uint_eq(jarr(rep, "messages")->n, 0);
@@ -1093,7 +1144,7 @@ START_TEST(leaks_text)
     for (i = 0; i < n; i++) {
         ck_assert(rows[i].has_no);
         ck_assert_int_eq(rows[i].no, rows[i].line == la ? i + 1 : i + 2);
-        ck_assert_str_eq(rows[i].file, "dbgchild.c");
+        check_text_file(rows[i].file, src_path("dbgchild.c"));
         ck_assert_str_eq(rows[i].flags, "");
         ck_assert_str_eq(rows[i].object, "");
         ck_assert(rows[i].line == la || rows[i].line == lb || rows[i].line == lc
@@ -1229,7 +1280,7 @@ START_TEST(unknown_free)
     ck_assert(jptr(st, "pointer") == note_ptr(&c, "ptrStack"));
     ck_assert(jptr(in, "pointer") == note_ptr(&c, "ptrInterior"));
     ck_assert_str_eq(jstr(st, "function"), "mode_unknownfree");
-    ck_assert_str_eq(jstr(st, "file"), "dbgchild.c");
+    ck_assert_str_eq(jstr(st, "file"), src_path("dbgchild.c"));
     /* the interior free took nothing away: the real free was clean */
     expect_leak(rep, note_long(&c, "lineAfter"), 33, "malloc");
     /* in the order things happened: both frees came before that leak */
@@ -1513,14 +1564,20 @@ START_TEST(crash_segv)
 #else
     ck_assert_msg(strncmp(m, "runtime-error SIGSEGV at ", 25) == 0, "%s", m);
 #endif
-    ck_assert_msg(strstr(m, " at ") && is_hex_ptr(strstr(m, " at ") + 4), "%s", m);
+    ck_assert_msg(strstr(m, " at ") && is_hex_word(strstr(m, " at ") + 4), "%s", m);
+#ifndef _WIN32
+    /* the function it crashed in, by name (dbgchild.c: mode_segv, or main
+     * where that is inlined) */
+    ck_assert_msg(strstr(m, " in mode_segv") || strstr(m, " in main"), "%s", m);
+    ck_assert_msg(strstr(m, " (dbgchild+0x") != NULL, "%s", m);
+#endif
     /* the same line in the text report (up to the address) */
     snprintf(name, sizeof name, "%.*s", (int)(strstr(m, " at ") + 4 - m), m);
     child_run(&c, "segv", NULL, TEXT);
     ck_assert_ptr_nonnull(c.text);
     ck_assert(find_line(c.text, "runtime-error ", line, sizeof line));
     ck_assert_msg(strncmp(skip_blanks(line), name, strlen(name)) == 0, "%s", line);
-    ck_assert_msg(is_hex_ptr(skip_blanks(line) + strlen(name)), "%s", line);
+    ck_assert_msg(is_hex_word(skip_blanks(line) + strlen(name)), "%s", line);
     child_done(&c);
 }
 END_TEST
@@ -1940,7 +1997,14 @@ START_TEST(hk_debug_env)
     ck_assert_ptr_nonnull(c.text);
     ck_assert_int_eq(text_rows(c.text, rows, 4), 1);
     ck_assert_int_eq(rows[0].size, 45);
+#ifdef _WIN32
     ck_assert_str_eq(rows[0].file, "?");        /* no macro, no file */
+#else
+    /* no macro: the place from the debug information */
+    ck_assert_msg(!strcmp(rows[0].func, "mode_hkdebug") || !strcmp(rows[0].func, "main"),
+                  "function %s", rows[0].func);           /* main: inlined there */
+    ck_assert_msg(strstr(rows[0].file, "tests/dbgchild.c") != NULL, "file %s", rows[0].file);
+#endif
     child_done(&c);
 }
 END_TEST
@@ -2038,7 +2102,7 @@ static int summary_rows(const char *text, const char *cols, sum_row *rows, int m
     while (next_line(&pos, line, sizeof line)) {
         sum_row r;
         unsigned long long caller;
-        if (sscanf(line, "%ld %lld %llx %127s %ld %ld %ld", &r.count, &r.bytes, &caller,
+        if (sscanf(line, "%ld %lld %llx %*s %127s %ld %ld %ld", &r.count, &r.bytes, &caller,
                    r.file, &r.line, &r.first, &r.last) != 7)
             break;
         if (n < max)
@@ -2058,7 +2122,7 @@ static void expect_loss_records(const child *c, const sum_row *rows, int n)
         for (i = 0; i < n && rows[i].line != line; i++)
             ;
         ck_assert_msg(i < n, "no loss record for line %ld", line);
-        ck_assert_str_eq(rows[i].file, "dbgchild.c");
+        check_text_file(rows[i].file, src_path("dbgchild.c"));
         ck_assert_int_eq(rows[i].count, note_site(c, "count", k));
         ck_assert_int_eq(rows[i].bytes, note_site(c, "bytes", k));
         ck_assert_int_eq(rows[i].first, note_site(c, "first", k));
@@ -2299,9 +2363,464 @@ START_TEST(max_entries_invalid)
     ck_assert_int_eq(text_rows(c.text, rows, DEFAULT_MAX_ENTRIES + 8), DEFAULT_MAX_ENTRIES);
     err = slurp(err_path);
     ck_assert_ptr_nonnull(err);
-    ck_assert_int_eq(count_lines(err, "heapkit: HEAPKIT_MAX_ENTRIES=\"lots\" is not a number; "
-                                 "using the default, 600"), 1);
+    ck_assert_int_eq(count_lines(err, "heapkit: HEAPKIT_MAX_ENTRIES=\"lots\" is not a number "
+                                 "in 0..4294967295; using the default, 600"), 1);
     free(err);
+    child_done(&c);
+}
+END_TEST
+
+/* ======================================================================
+ * Tests: report hygiene (issue 11): settings, header, JSON Lines, paths,
+ * %p, HEAPKIT_ERROR_EXITCODE
+ * ====================================================================== */
+
+/* What a source file of tests/ is called in a report: this file's
+ * __FILE__ with name for its last part (both are compiled from the same
+ * directory), an absolute one under the working directory made relative. */
+static const char *src_path(const char *name)
+{
+    static char buf[4][1300];
+    static unsigned k;
+    char *b = buf[k++ & 3], cwd[1024];
+    const char *f = __FILE__, *s, *slash = NULL;
+    size_t n;
+    for (s = f; *s; s++)
+        if (*s == '/' || *s == '\\')
+            slash = s;
+    snprintf(b, sizeof buf[0], "%.*s%s", slash ? (int)(slash - f + 1) : 0, f, name);
+    if (getcwd(cwd, sizeof cwd) && (n = strlen(cwd)) > 0 && strncmp(b, cwd, n) == 0
+        && (b[n] == '/' || b[n] == '\\'))
+        memmove(b, b + n + 1, strlen(b + n + 1) + 1);
+    return b;
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+    return a >= b && strcmp(s + a - b, tail) == 0;
+}
+
+/* The text table's File column (24 wide) shows full whole when it fits,
+ * else "..." and full's end from a separator on, the longest that fits. */
+#define FILE_COL 24
+static void check_text_file(const char *shown, const char *full)
+{
+    const char *s;
+    if (strlen(full) <= FILE_COL) {
+        ck_assert_str_eq(shown, full);
+        return;
+    }
+    ck_assert_msg(strncmp(shown, ".../", 4) == 0 && ends_with(full, shown + 3)
+                  && strlen(shown) <= FILE_COL, "\"%s\" for \"%s\"", shown, full);
+    /* the longest such end */
+    for (s = full; *s; s++)
+        if (*s == '/' && 3 + strlen(s) <= FILE_COL) {
+            ck_assert_str_eq(shown + 3, s);
+            break;
+        }
+}
+
+/* Well-formed UTF-8 (RFC 3629: shortest form, no surrogates, <= U+10FFFF). */
+static int utf8_valid(const char *text)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    while (*u) {
+        unsigned c = *u, v, need, i;
+        if (c < 0x80) { u++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { need = 1; v = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; v = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; v = c & 0x07; }
+        else return 0;
+        for (i = 1; i <= need; i++) {
+            if ((u[i] & 0xC0) != 0x80)
+                return 0;
+            v = v << 6 | (u[i] & 0x3F);
+        }
+        if ((need == 2 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)))
+            || (need == 3 && (v < 0x10000 || v > 0x10FFFF)))
+            return 0;
+        u += need + 1;
+    }
+    return 1;
+}
+
+/* JSON Lines: every line one JSON object (the report schema), the text
+ * UTF-8 and newline-terminated.  Returns the number of lines. */
+static long check_json_lines(const char *text)
+{
+    const char *p = text;
+    long lines = 0;
+    ck_assert_msg(text && *text, "no report");
+    ck_assert_msg(utf8_valid(text), "the report is not UTF-8");
+    ck_assert_msg(text[strlen(text) - 1] == '\n', "the last line has no newline");
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = (size_t)(eol - p), where = 0;
+        char *line = malloc(len + 1);
+        const char *err = NULL;
+        jv **vals = NULL;
+        long n;
+        ck_assert_ptr_nonnull(line);
+        memcpy(line, p, len);
+        line[len] = 0;
+        n = jparse_all(line, &vals, &err, &where);
+        ck_assert_msg(n == 1, "line %ld is not one JSON value (%ld; %s at %lu): %.80s",
+                      lines + 1, n, err ? err : "", (unsigned long)where, line);
+        ck_assert_msg(vals[0]->t == J_OBJ, "line %ld is not an object", lines + 1);
+        check_schema(vals[0]);
+        jfree(vals[0]);
+        free(vals);
+        free(line);
+        lines++;
+        p = eol + 1;
+    }
+    return lines;
+}
+
+/* Run a child with stderr to a file; returns that file's text ("" if none). */
+static char *child_run_err(child *c, const char *mode, const char *arg,
+                           const char *const *env)
+{
+    static char env_err[1300];
+    const char *all[16];
+    const char *path = tmp_path("stderr");
+    char *err;
+    int n = 0, i;
+    snprintf(env_err, sizeof env_err, "DBGCHILD_ERR=%s", path);
+    all[n++] = env_err;
+    for (i = 0; env && env[i] && n < 13; i++)
+        all[n++] = env[i];
+    all[n] = NULL;
+    child_run(c, mode, arg, all);
+    err = slurp(path);
+    return err ? err : calloc(1, 1);
+}
+
+START_TEST(cfg_case_insensitive)
+{
+    static const char *const env[] = { "HEAPKIT_FORMAT=JSON", "HEAPKIT_LANG=De",
+        "HEAPKIT_MAX_ENTRIES= 50 ", "HEAPKIT_LEAK_KINDS=Definite, REACHABLE",
+        "HEAPKIT_RECORD_ZERO_SIZE=Off", "HEAPKIT_ERROR_EXITCODE=0", NULL };
+    child c;
+    char *err;
+    child_init(&c, "cfgcase");
+    err = child_run_err(&c, "exitcode", "3", env);
+    ck_assert_int_eq(c.status, 3);
+    ck_assert_msg(strstr(err, "heapkit:") == NULL, "a warning: %s", err);
+    child_json(&c);                 /* JSON, not text */
+    ck_assert_int_eq(c.njson, 1);
+    ck_assert_msg(has_message(last_report(&c), "Programm beendet durch exit(3)"),
+                  "not German");
+    free(err);
+    child_done(&c);
+}
+END_TEST
+
+/* Each bad value: one line naming the variable, the value and what is
+ * accepted; the default is used (text, English, no exit code). */
+START_TEST(cfg_unknown_value)
+{
+    static const char *const env[] = { "HEAPKIT_FORMAT=xml", "HEAPKIT_LANG=fr",
+        "HEAPKIT_BACKTRACE=65", "HEAPKIT_ERROR_EXITCODE=2x", "HEAPKIT_LEAK_KINDS=definite,bogus",
+        "HEAPKIT_RECORD_ZERO_SIZE=maybe", "HEAPKIT_ABORT_ON_WRONG_SIZE=256",
+        "HEAPKIT_BREAK_ALLOC=-1", NULL };
+    static const char *const want[] = {
+        "heapkit: HEAPKIT_FORMAT=\"xml\" is not one of text|json; using the default, text",
+        "heapkit: HEAPKIT_LANG=\"fr\" is not one of en|de; using the default, en",
+        "heapkit: HEAPKIT_BACKTRACE=\"65\" is not a number in 0..64; using the default, 0",
+        "heapkit: HEAPKIT_ERROR_EXITCODE=\"2x\" is not a number in 0..255; using the default, 0",
+        "heapkit: HEAPKIT_LEAK_KINDS=\"definite,bogus\" is not a comma list of "
+        "definite,indirect,reachable, or all or none; using the default, definite,indirect",
+        "heapkit: HEAPKIT_RECORD_ZERO_SIZE=\"maybe\" is not a number or one of "
+        "on|off|yes|no|true|false; using the default, 0",
+        "heapkit: HEAPKIT_ABORT_ON_WRONG_SIZE=\"256\" is not a number in 0..255; "
+        "using the default, 0",
+        "heapkit: HEAPKIT_BREAK_ALLOC=\"-1\" is not a number in 0..4294967295; "
+        "using the default, 0",
+        NULL };
+    child c;
+    char *err;
+    int i;
+    child_init(&c, "cfgbad");
+    err = child_run_err(&c, "leak", NULL, env);
+    ck_assert_int_eq(c.status, 0);
+    for (i = 0; want[i]; i++)
+        ck_assert_msg(count_lines(err, want[i]) == 1, "missing or repeated: %s\n(stderr: %s)",
+                      want[i], err);
+    ck_assert_int_eq(n_lines(err), i);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_msg(strncmp(c.text, "HEAP DEBUGGER DIAGNOSIS:\n", 25) == 0, "not English text");
+    free(err);
+    child_done(&c);
+}
+END_TEST
+
+/* HEAPKIT_BACKEND names hk's default backend in the library: no case,
+ * and a typo is said. */
+START_TEST(cfg_backend)
+{
+    static const char *const good[] = { "HEAPKIT_BACKEND=ARENA", NULL };
+    static const char *const bad[] = { "HEAPKIT_BACKEND=nosuch", NULL };
+    child c;
+    char *err;
+    char dflt[64];
+    child_init(&c, "cfgbe");
+    err = child_run_err(&c, "defbackend", NULL, NULL);
+    ck_assert_int_eq(c.status, 0);
+    snprintf(dflt, sizeof dflt, "%s", note_str(&c, "backend"));
+    free(err);
+    err = child_run_err(&c, "defbackend", NULL, good);
+    ck_assert_msg(strstr(err, "heapkit:") == NULL, "a warning: %s", err);
+    ck_assert_str_eq(note_str(&c, "backend"), "arena");
+    free(err);
+    err = child_run_err(&c, "defbackend", NULL, bad);
+    ck_assert_msg(strstr(err, "heapkit: HEAPKIT_BACKEND=\"nosuch\" is not one of ") != NULL
+                  && strstr(err, "; using the default, ") != NULL, "stderr: %s", err);
+    ck_assert_str_eq(note_str(&c, "backend"), dflt);
+    ck_assert_int_eq(n_lines(err), 1);
+    free(err);
+    child_done(&c);
+}
+END_TEST
+
+/* HEAPKIT_DEBUG (read at the first hk_ call): no case; a typo is said
+ * and the debugger stays off. */
+START_TEST(cfg_debug_switch)
+{
+    static const char *const yes[] = { "HEAPKIT_DEBUG=Yes", NULL };
+    static const char *const bad[] = { "HEAPKIT_DEBUG=maybe", NULL };
+    child c;
+    char *err;
+    child_init(&c, "cfgdbg");
+    err = child_run_err(&c, "hkdebug", NULL, yes);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_msg(strstr(err, "heapkit:") == NULL, "a warning: %s", err);
+    ck_assert_msg(c.text != NULL, "HEAPKIT_DEBUG=Yes did not start the debugger");
+    free(err);
+    err = child_run_err(&c, "hkdebug", NULL, bad);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_eq(count_lines(err, "heapkit: HEAPKIT_DEBUG=\"maybe\" is not a number or one "
+                                      "of on|off|yes|no|true|false; using the default, 0"), 1);
+    ck_assert_msg(c.text == NULL, "the debugger started");
+    free(err);
+    child_done(&c);
+}
+END_TEST
+
+static void check_program(const char *prog)
+{
+    const char *b = prog, *s;
+    for (s = prog; *s; s++)
+        if (*s == '/' || *s == '\\')
+            b = s + 1;
+    if (strncmp(b, "lt-", 3) == 0)          /* libtool's name for it */
+        b += 3;
+    ck_assert_msg(!strcmp(b, "dbgchild") || !strcmp(b, "dbgchild.exe"), "program \"%s\"", prog);
+}
+
+START_TEST(header_json)
+{
+    child c;
+    const jv *rep;
+    char prefix[64];
+    child_init(&c, "hdrjson");
+    child_run(&c, "pid", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_int_eq(jint(rep, "schema"), 2);
+    ck_assert_int_eq(jint(rep, "pid"), note_long(&c, "pid"));
+    check_program(jstr(rep, "program"));
+    ck_assert_msg(jstr(rep, "program")[0] == '/' || jstr(rep, "program")[1] == ':',
+                  "not a full path: %s", jstr(rep, "program"));
+    snprintf(prefix, sizeof prefix, "{\"schema\":2,\"program\":\"");
+    ck_assert_msg(strncmp(c.text, prefix, strlen(prefix)) == 0, "first keys: %.60s", c.text);
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(header_text)
+{
+    static const char *const de[] = { "HEAPKIT_LANG=de", NULL };
+    child c;
+    char want[128], line[256];
+    const char *pos;
+    int lang;
+    child_init(&c, "hdrtext");
+    for (lang = 0; lang < 2; lang++) {
+        child_run(&c, "pid", NULL, lang ? de : NULL);
+        ck_assert_int_eq(c.status, 0);
+        ck_assert_ptr_nonnull(c.text);
+        pos = c.text;
+        ck_assert(next_line(&pos, line, sizeof line));
+        ck_assert_str_eq(line, lang ? "HEAP-DEBUGGER-DIAGNOSE:" : "HEAP DEBUGGER DIAGNOSIS:");
+        ck_assert(next_line(&pos, line, sizeof line));
+        snprintf(want, sizeof want, lang ? " (PID %ld), Berichtsschema 2"
+                                         : " (pid %ld), report schema 2", note_long(&c, "pid"));
+        ck_assert_msg(strncmp(line, lang ? "Programm: " : "Program: ", lang ? 10 : 9) == 0
+                      && ends_with(line, want), "header line \"%s\"", line);
+        *strstr(line, want) = 0;
+        check_program(line + (lang ? 10 : 9));
+    }
+    child_done(&c);
+}
+END_TEST
+
+/* Reports appended to one file: three from one process (two on demand,
+ * one at exit), then another process's with bad bytes in its paths. */
+START_TEST(json_lines)
+{
+    child c;
+    long lines;
+    child_init(&c, "jsonl");
+    c.append = 1;
+    remove(c.report);
+    child_run(&c, "report2", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_run(&c, "paths", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    lines = check_json_lines(c.text);
+    ck_assert_int_eq(lines, 4);
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(paths_json)
+{
+    child c;
+    const jv *rep;
+    child_init(&c, "pathsj");
+    child_run(&c, "paths", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_eq(check_json_lines(c.text), 1);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_str_eq(jstr(the_entry(rep, "", 101), "file"), "sub/dir/inside.c");
+    ck_assert_str_eq(jstr(the_entry(rep, "", 102), "file"),
+                     "a/rather/long/directory/tree/for/the/column/long.c");
+    /* every byte that is not UTF-8 is U+FFFD; the control character escaped */
+    ck_assert_str_eq(jstr(the_entry(rep, "", 103), "file"),
+                     "bad\xef\xbf\xbd\xef\xbf\xbdname\xef\xbf\xbd(\x01.c");
+    ck_assert_str_eq(jstr(the_entry(rep, "", 103), "function"), "f_bad\xef\xbf\xbd");
+    ck_assert_msg(strstr(c.text, "\\u0001.c\"") != NULL, "no \\u0001 escape");
+    child_done(&c);
+}
+END_TEST
+
+START_TEST(paths_text)
+{
+    child c;
+    text_row rows[8];
+    int n, i, seen = 0;
+    child_init(&c, "pathst");
+    child_run(&c, "paths", NULL, TEXT);
+    ck_assert_int_eq(c.status, 0);
+    n = text_rows(c.text, rows, 8);
+    ck_assert_int_eq(n, 3);
+    for (i = 0; i < n; i++) {
+        if (rows[i].line == 101) {
+            ck_assert_str_eq(rows[i].file, "sub/dir/inside.c");
+            seen++;
+        } else if (rows[i].line == 102) {
+            /* wider than the column: its end, from a separator on */
+            ck_assert_str_eq(rows[i].file, ".../the/column/long.c");
+            seen++;
+        }
+    }
+    ck_assert_int_eq(seen, 2);
+    child_done(&c);
+}
+END_TEST
+
+/* The expanded HEAPKIT_REPORT of process pid: <dir>/pidrep-<tag>-<pid>-%.tmp */
+static void pid_report_path(char *buf, size_t n, const char *tag, long pid)
+{
+    snprintf(buf, n, "%s/pidrep-%s-%ld-%ld-%%.tmp", g_tmpdir, tag, TEST_PID(), pid);
+}
+
+START_TEST(report_pid)
+{
+    child c;
+    char tmpl[1300], path[1300];
+    char *text;
+    child_init(&c, "pidp");
+    snprintf(tmpl, sizeof tmpl, "%s/pidrep-p-%ld-%%p-%%%%.tmp", g_tmpdir, TEST_PID());
+    c.report = tmpl;
+    child_run(&c, "pid", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_msg(c.text == NULL, "the file name was not expanded");
+    pid_report_path(path, sizeof path, "p", note_long(&c, "pid"));
+    text = slurp(path);
+    ck_assert_msg(text != NULL, "no report %s", path);
+    ck_assert_int_eq(check_json_lines(text), 1);
+    ck_assert_msg(strstr(text, ",\"size\":21,") != NULL, "not the child's report");
+    free(text);
+    remove(path);
+    child_done(&c);
+}
+END_TEST
+
+#ifndef _WIN32
+START_TEST(report_pid_fork)
+{
+    child c;
+    char tmpl[1300], ppath[1300], cpath[1300];
+    char *pt, *ct;
+    child_init(&c, "pidf");
+    snprintf(tmpl, sizeof tmpl, "%s/pidrep-f-%ld-%%p-%%%%.tmp", g_tmpdir, TEST_PID());
+    c.report = tmpl;
+    child_run(&c, "fork", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_int_ne(note_long(&c, "parent"), note_long(&c, "child"));
+    pid_report_path(ppath, sizeof ppath, "f", note_long(&c, "parent"));
+    pid_report_path(cpath, sizeof cpath, "f", note_long(&c, "child"));
+    pt = slurp(ppath);
+    ct = slurp(cpath);
+    ck_assert_msg(pt && ct, "reports: parent %s, child %s", pt ? "yes" : "no", ct ? "yes" : "no");
+    ck_assert_int_eq(check_json_lines(pt), 1);
+    ck_assert_int_eq(check_json_lines(ct), 1);
+    /* each names its own pid; the child has its parent's block and its own */
+    ck_assert_msg(strstr(pt, ",\"size\":31,") && !strstr(pt, ",\"size\":32,"), "parent: %s", pt);
+    ck_assert_msg(strstr(ct, ",\"size\":31,") && strstr(ct, ",\"size\":32,"), "child: %s", ct);
+    {
+        char want[64];
+        snprintf(want, sizeof want, "\"pid\":%ld,", note_long(&c, "child"));
+        ck_assert_msg(strstr(ct, want) != NULL, "child's pid: %s", ct);
+    }
+    free(pt);
+    free(ct);
+    remove(ppath);
+    remove(cpath);
+    child_done(&c);
+}
+END_TEST
+#endif
+
+START_TEST(error_exitcode)
+{
+    static const char *const e23[] = { "HEAPKIT_ERROR_EXITCODE=23", NULL };
+    child c;
+    child_init(&c, "errexit");
+    /* findings (a leak) and the program's own status 5: 23 */
+    child_run(&c, "exitcode", "5", e23);
+    ck_assert_int_eq(c.status, 23);
+    ck_assert_msg(c.text && strstr(c.text, "Program stopped by exit(5)"), "no report");
+    /* a leak and a return from main */
+    child_run(&c, "leak", NULL, e23);
+    ck_assert_int_eq(c.status, 23);
+    /* an FM only */
+    child_run(&c, "unknownfree", NULL, e23);
+    ck_assert_int_eq(c.status, 23);
+    /* no findings: the program's own status */
+    child_run(&c, "status", "5", e23);
+    ck_assert_int_eq(c.status, 5);
+    child_run(&c, "clean", NULL, e23);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    /* not set: findings change nothing */
+    child_run(&c, "leak", NULL, NULL);
+    ck_assert_int_eq(c.status, 0);
     child_done(&c);
 }
 END_TEST
@@ -2310,8 +2829,8 @@ END_TEST
  * Tests: heapbug against the golden files
  * ====================================================================== */
 
-/* Hex addresses become "0x?", padded to the width the address and its
- * padding had, so columns stay where the implementation put them and
+/* The header's pid becomes "?".  Hex addresses become "0x?", padded to
+ * the width the address and its padding had, so columns stay where the implementation put them and
  * Linux's long addresses and Wine's short ones look alike. */
 static char *mask_report(const char *in)
 {
@@ -2319,6 +2838,17 @@ static char *mask_report(const char *in)
     char *out = malloc(n + 1);
     ck_assert_ptr_nonnull(out);
     while (i < n) {
+        /* the pid of the header line ("(pid 123)", "(PID 123)") */
+        if ((strncmp(in + i, "(pid ", 5) == 0 || strncmp(in + i, "(PID ", 5) == 0)
+            && isdigit((unsigned char)in[i + 5])) {
+            memcpy(out + o, in + i, 5);
+            o += 5;
+            out[o++] = '?';
+            i += 5;
+            while (isdigit((unsigned char)in[i]))
+                i++;
+            continue;
+        }
         if (in[i] == '0' && (in[i + 1] == 'x' || in[i + 1] == 'X') && jhexval(in[i + 2]) >= 0
             && (i == 0 || !isalnum((unsigned char)in[i - 1]))) {
             size_t j = i + 2, run;
@@ -2433,7 +2963,7 @@ START_TEST(heapbug_json)
     for (i = 0; i < n_entries(rep); i++) {
         const jv *e = entry_at(rep, i);
         const char *f = jstr(e, "flags");
-        ck_assert_str_eq(jstr(e, "file"), "heapbug.c");
+        ck_assert_str_eq(jstr(e, "file"), "examples/heapbug.c");
         ck_assert_str_eq(jstr(e, "function"), "main");
         if (strcmp(f, "FM") != 0)   /* the zero-size block is not listed */
             ck_assert_int_ne(jint(e, "size"), 0);
@@ -2658,7 +3188,7 @@ START_TEST(dll_unload_report)
     ck_assert_uint_eq(n_entries(c.json[0]), 1);
     e = jarr(c.json[0], "entries")->kid[0];
     ck_assert_int_eq(jint(e, "size"), 77);
-    ck_assert_str_eq(jstr(e, "file"), "dbgdll.c");
+    ck_assert_msg(ends_with(jstr(e, "file"), "tests/dbgdll.c"), "file %s", jstr(e, "file"));
     child_done(&c);
 }
 END_TEST
@@ -2752,12 +3282,296 @@ static Suite *children_suite(void)
     return s;
 }
 
+#ifndef _WIN32
+/* ======================================================================
+ * Tests: symbolization and backtraces (tests/symchild, Linux)
+ * ====================================================================== */
+
+static const char *const SYM_JSON[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=json", NULL };
+static const char *const SYM_TEXT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=text", NULL };
+static const char *const SYM_BT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=json",
+                                      "HEAPKIT_BACKTRACE=8", NULL };
+static const char *const SYM_BT_TEXT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=text",
+                                           "HEAPKIT_BACKTRACE=8", NULL };
+
+static void sym_run(child *c, const char *mode, const char *const *env)
+{
+    child_run_prog(c, g_symchild, mode, NULL, env);
+}
+
+/* The only entry of this size. */
+static const jv *entry_of_size(const jv *rep, long long size)
+{
+    const jv *a = jarr(rep, "entries"), *found = NULL;
+    size_t i;
+    for (i = 0; i < a->n; i++)
+        if (!jis_null(a->kid[i], "size") && jint(a->kid[i], "size") == size) {
+            ck_assert_msg(found == NULL, "two entries of %lld bytes", size);
+            found = a->kid[i];
+        }
+    ck_assert_msg(found != NULL, "no entry of %lld bytes", size);
+    return found;
+}
+
+static const jv *frame_at(const jv *o, size_t i)
+{
+    const jv *f = jarr(o, "frames");
+    ck_assert_msg(i < f->n, "frame %lu of %lu", (unsigned long)i, (unsigned long)f->n);
+    return f->kid[i];
+}
+
+/* A DWARF file name is a path (not a base name) to this source of ours. */
+static void expect_source(const char *got, const char *name)
+{
+    const char *srcdir = getenv("srcdir");
+    char want[1300], a[4096], b[4096];
+    ck_assert_msg(got != NULL, "no file for %s", name);
+    ck_assert_msg(strchr(got, '/') != NULL, "file %s is a base name", got);
+    snprintf(want, sizeof want, "%s/tests/%s", srcdir ? srcdir : "..", name);
+    ck_assert_msg(realpath(got, a) != NULL, "file %s does not exist", got);
+    ck_assert_msg(realpath(want, b) != NULL, "%s does not exist", want);
+    ck_assert_str_eq(a, b);
+}
+
+/* An entry from the program and one from each library of its own: the
+ * function, file and line from the debug information; module+offset
+ * where there is none, and addr2line finds the function there. */
+START_TEST(sym_places_json)
+{
+    child c;
+    const jv *rep, *f;
+    char cmd[3000], out[256];
+    FILE *p;
+    child_init(&c, "symplaces");
+    sym_run(&c, "places", SYM_JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(n_entries(rep), 4);
+    f = frame_at(entry_of_size(rep, 22), 0);
+    ck_assert_str_eq(jstr(f, "function"), "sym_main_alloc");
+    expect_source(jstr(f, "file"), "symchild.c");
+    ck_assert_int_eq(jint(f, "line"), note_long(&c, "lineMain"));
+    ck_assert_str_eq(jstr(f, "module"), "symchild");
+    f = frame_at(entry_of_size(rep, 33), 0);
+    ck_assert_str_eq(jstr(f, "function"), "symlib_g_alloc");
+    expect_source(jstr(f, "file"), "symlib.c");
+    ck_assert_int_eq(jint(f, "line"), note_long(&c, "lineLibG"));
+    ck_assert_str_eq(jstr(f, "module"), "libsymg.so");
+    f = frame_at(entry_of_size(rep, 44), 0);
+    ck_assert_ptr_null(jstr(f, "file"));
+    ck_assert(jis_null(f, "line"));
+    ck_assert_str_eq(jstr(f, "module"), "libsymnodbg.so");
+    /* the offset is what addr2line takes */
+    snprintf(cmd, sizeof cmd, "addr2line -f -e '%s' %s", note_str(&c, "nodbgPath"),
+             jstr(f, "offset"));
+    p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run %s", cmd);
+    ck_assert_msg(fgets(out, sizeof out, p) != NULL, "%s printed nothing", cmd);
+    ck_assert_int_eq(pclose(p), 0);
+    out[strcspn(out, "\n")] = 0;
+    ck_assert_str_eq(out, "symlib_nodbg_alloc");
+    child_done(&c);
+}
+END_TEST
+
+/* The text report: a Function column, the symbolized file and line where
+ * no macro gave them, ? and module+offset where nothing is known. */
+START_TEST(sym_places_text)
+{
+    child c;
+    char line[1024], want[64];
+    child_init(&c, "symtext");
+    sym_run(&c, "places", SYM_TEXT);
+    ck_assert_int_eq(c.status, 0);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_msg(find_line(c.text, "No  Pointer", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, "  Caller              Function            File") != NULL, "%s",
+                  line);
+    ck_assert_msg(find_line(c.text, "2  0x", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, " sym_main_alloc ") && strstr(line, "tests/symchild.c "), "%s",
+                  line);
+    snprintf(want, sizeof want, " %ld  heap:arena#1", note_long(&c, "lineMain"));
+    ck_assert_msg(strstr(line, want) != NULL, "%s (want %s)", line, want);
+    ck_assert_msg(find_line(c.text, "4  0x", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, " symlib_nodbg_alloc ") && strstr(line, "  ?  "), "%s", line);
+    ck_assert_msg(strstr(line, "heap:arena#1  libsymnodbg.so+0x") != NULL, "%s", line);
+    child_done(&c);
+}
+END_TEST
+
+/* HEAPKIT_BACKTRACE=8: three deep, in order, no frame of heapkit's. */
+START_TEST(sym_backtrace)
+{
+    child c;
+    const jv *rep, *e, *f;
+    size_t i;
+    child_init(&c, "symbt");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    e = entry_of_size(rep, 66);
+    ck_assert_str_eq(jstr(frame_at(e, 0), "function"), "bt_inner");
+    ck_assert_int_eq(jint(frame_at(e, 0), "line"), note_long(&c, "lineInner"));
+    ck_assert_str_eq(jstr(frame_at(e, 1), "function"), "bt_middle");
+    ck_assert_str_eq(jstr(frame_at(e, 2), "function"), "bt_outer");
+    ck_assert_str_eq(jstr(frame_at(e, 3), "function"), "main");
+    expect_source(jstr(frame_at(e, 2), "file"), "symchild.c");
+    f = jarr(e, "frames");
+    ck_assert_uint_le(f->n, 8);
+    for (i = 0; i < f->n; i++) {
+        const char *fn = jstr(f->kid[i], "function"), *m = jstr(f->kid[i], "module");
+        ck_assert_msg(!fn || (strncmp(fn, "hk_", 3) && strncmp(fn, "hk__", 4)), "frame %s", fn);
+        ck_assert_msg(!m || strncmp(m, "libheapkit", 10), "frame in %s", m);
+    }
+    /* without HEAPKIT_BACKTRACE: the caller alone */
+    sym_run(&c, "stacks", SYM_JSON);
+    child_json(&c);
+    ck_assert_uint_eq(jarr(entry_of_size(last_report(&c), 66), "frames")->n, 1);
+    child_done(&c);
+}
+END_TEST
+
+/* A stack deeper than 8 with frame pointers, twice from one site: the
+ * second is the frame-pointer walk's, and it equals the unwinder's. */
+START_TEST(sym_backtrace_walk)
+{
+    child c;
+    const jv *a, *e[2] = { NULL, NULL }, *site = NULL;
+    size_t i, k = 0;
+    child_init(&c, "symwalk");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    a = jarr(last_report(&c), "entries");
+    for (i = 0; i < a->n; i++)
+        if (!jis_null(a->kid[i], "size") && jint(a->kid[i], "size") == 88 && k < 2)
+            e[k++] = a->kid[i];
+    ck_assert_uint_eq(k, 2);
+    for (k = 0; k < 2; k++) {
+        ck_assert_uint_eq(jarr(e[k], "frames")->n, 8);
+        for (i = 0; i < 8; i++)
+            ck_assert_str_eq(jstr(frame_at(e[k], i), "function"), "rec");
+    }
+    for (i = 0; i < 8; i++)
+        ck_assert_str_eq(jstr(frame_at(e[0], i), "pc"), jstr(frame_at(e[1], i), "pc"));
+    /* one stack: one loss record of both */
+    a = jarr(last_report(&c), "sites");
+    for (i = 0, k = 0; i < a->n; i++)
+        if (jint(a->kid[i], "bytes") == 176) {
+            site = a->kid[i];
+            k++;
+        }
+    ck_assert_uint_eq(k, 1);
+    ck_assert_int_eq(jint(site, "count"), 2);
+    child_done(&c);
+}
+END_TEST
+
+/* One call site reached by two paths: two loss records with backtraces
+ * on (one without), each with its own stack. */
+START_TEST(sym_two_stacks)
+{
+    child c;
+    const jv *rep, *sites;
+    size_t i, n = 0;
+    int seen_a = 0, seen_b = 0;
+    long leaf = 0;
+    char line[1024];
+    child_init(&c, "symstacks");
+    sym_run(&c, "stacks", SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    leaf = note_long(&c, "lineLeaf");
+    sites = jarr(rep, "sites");
+    for (i = 0; i < sites->n; i++) {
+        const jv *s = sites->kid[i];
+        if (jis_null(frame_at(s, 0), "line") || jint(frame_at(s, 0), "line") != leaf)
+            continue;
+        n++;
+        ck_assert_str_eq(jstr(frame_at(s, 0), "function"), "leaf");
+        seen_a += !strcmp(jstr(frame_at(s, 1), "function"), "path_a");
+        seen_b += !strcmp(jstr(frame_at(s, 1), "function"), "path_b");
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(seen_a, 1);
+    ck_assert_int_eq(seen_b, 1);
+    /* the text report prints the backtrace under the entry */
+    sym_run(&c, "stacks", SYM_BT_TEXT);
+    ck_assert_ptr_nonnull(c.text);
+    ck_assert_msg(find_line(c.text, "#1 bt_middle ", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(line, "tests/symchild.c:") != NULL, "%s", line);
+    ck_assert_msg(find_line(c.text, "#2 bt_outer ", line, sizeof line), "%s", c.text);
+    ck_assert_msg(strstr(c.text, "        #1 path_a ") && strstr(c.text, "        #1 path_b "),
+                  "%s", c.text);
+    /* without backtraces the two are one loss record */
+    sym_run(&c, "stacks", SYM_JSON);
+    child_json(&c);
+    sites = jarr(last_report(&c), "sites");
+    for (i = 0, n = 0; i < sites->n; i++)
+        n += !jis_null(frame_at(sites->kid[i], 0), "line")
+             && jint(frame_at(sites->kid[i], 0), "line") == leaf;
+    ck_assert_uint_eq(n, 1);
+    child_done(&c);
+}
+END_TEST
+
+/* The crash line names the function and its module+offset. */
+START_TEST(sym_crash)
+{
+    child c;
+    const char *m;
+    child_init(&c, "symcrash");
+    sym_run(&c, "crash", SYM_JSON);
+    ck_assert_int_eq(c.status, SP_SIGNALED(SIGSEGV));
+    child_json(&c);
+    m = message_at(last_report(&c), "runtime-error SIGSEGV at 0x");
+    ck_assert_msg(m != NULL, "no runtime-error message");
+    ck_assert_msg(strstr(m, " in main ") != NULL, "%s", m);
+    ck_assert_msg(strstr(m, " (symchild+0x") != NULL, "%s", m);
+    child_done(&c);
+}
+END_TEST
+
+static Suite *symbols_suite(void)
+{
+    Suite *s = suite_create("debug:symbols");
+    TCase *tc = tcase_create("symchild");
+    tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sym_places_json);
+    tcase_add_test(tc, sym_places_text);
+    tcase_add_test(tc, sym_backtrace);
+    tcase_add_test(tc, sym_backtrace_walk);
+    tcase_add_test(tc, sym_two_stacks);
+    tcase_add_test(tc, sym_crash);
+    suite_add_tcase(s, tc);
+    return s;
+}
+#endif
+
 static Suite *golden_suite(void)
 {
     Suite *s = suite_create("debug:golden");
     TCase *tc = tcase_create("heapbug");
     tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, cfg_case_insensitive);
+    tcase_add_test(tc, cfg_unknown_value);
+    tcase_add_test(tc, cfg_backend);
+    tcase_add_test(tc, cfg_debug_switch);
+    tcase_add_test(tc, header_json);
+    tcase_add_test(tc, header_text);
+    tcase_add_test(tc, json_lines);
+    tcase_add_test(tc, paths_json);
+    tcase_add_test(tc, paths_text);
+    tcase_add_test(tc, report_pid);
+#ifndef _WIN32
+    tcase_add_test(tc, report_pid_fork);
+#endif
+    tcase_add_test(tc, error_exitcode);
     tcase_add_test(tc, golden_english);
     tcase_add_test(tc, golden_german);
     tcase_add_test(tc, heapbug_json);
@@ -2790,6 +3604,9 @@ int main(int argc, char **argv)
     tmpdir_create();
     failed += tu_run(children_suite());
     failed += tu_run(golden_suite());
+#ifndef _WIN32
+    failed += tu_run(symbols_suite());
+#endif
     failed += tu_run(inproc_suite());
     tmpdir_remove();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -82,6 +82,7 @@ if [ "$lane" = linux ]; then
   static_lib_app() {
     gcc -o app_slib app.c $(pkg-config --cflags heapkit) -L"$prefix/lib" \
         -Wl,-Bstatic -lheapkit -Wl,-Bdynamic $(pkg-config --static --libs-only-other heapkit) \
+        $(pkg-config --static --libs-only-l heapkit | sed 's/-lheapkit//g') \
       && ! readelf -d app_slib | grep -E 'NEEDED.*(mimalloc|heapkit)' \
       && ./app_slib no-mimalloc glibc-malloc && binds_to_libc ./app_slib
   }

@@ -24,7 +24,7 @@
 
 #define HK__RET ((uintptr_t)__builtin_return_address(0))
 #define HK__SRC(name, type) \
-    hk__src name = { file, func, type, HK__RET, line }
+    hk__src name = { file, func, type, HK__RET, line, 0 }
 
 /* ---- the C runtime's allocator ------------------------------------------- */
 
@@ -70,7 +70,7 @@ static void *hk__real_realloc(void *p, size_t n)
 void *hk__dbg_malloc_record(void *p, size_t n, const char *file, int line, const char *func,
                             uintptr_t caller)
 {
-    hk__src src = { file, func, NULL, caller, line };
+    hk__src src = { file, func, NULL, caller, line, 0 };
     return hk__record(p, n, 0, &src);
 }
 
@@ -116,7 +116,7 @@ static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src,
 void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line,
                        const char *func, uintptr_t caller)
 {
-    hk__src src = { file, func, NULL, caller, line };
+    hk__src src = { file, func, NULL, caller, line, 0 };
     if (taken)
         hk__real_free(p, HK__REC_KIND(taken));
     else
@@ -131,7 +131,7 @@ void hk_dbg_free_sized(void *p, size_t n, HK_DBG_SITE)
 
 void hk_free_sized(void *p, size_t n)
 {
-    hk__src src = { NULL, NULL, NULL, HK__RET, 0 };
+    hk__src src = { NULL, NULL, NULL, HK__RET, 0, 0 };
     hk__free_at(p, 1, n, &src, 0);
 }
 

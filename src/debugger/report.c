@@ -11,8 +11,11 @@
 #  define _GNU_SOURCE 1           /* REG_RIP in ucontext.h */
 #endif
 #include "tracker.h"
+#include "symbolize.h"
+#include "stacks.h"
 
 #include <fcntl.h>
+#include <stdio.h>              /* fflush at an error exit only */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,7 @@
 #  define hk__write _write
 #  define hk__close _close
 #else
+#  include <errno.h>              /* program_invocation_name (glibc) */
 #  include <signal.h>
 #  include <ucontext.h>
 #  include <unistd.h>
@@ -46,9 +50,9 @@ static const char *const hk__text[2][T_COUNT] = {
     { "HEAP DEBUGGER DIAGNOSIS:",
       "pointers were registered",
       "debug-entries available",
-      "  No  Pointer             Size  Flags  Caller              File            Line  Object",
+      "  No  Pointer             Size  Flags  Caller              Function            File                      Line  Object",
       "Summary by call site:",
-      " Count       Bytes  Caller              File            Line",
+      " Count       Bytes  Caller              Function            File                      Line",
       "Program stopped by exit(",
       "runtime-error ", " at ",
       "internal error: out of memory, ", " operations not recorded",
@@ -59,9 +63,9 @@ static const char *const hk__text[2][T_COUNT] = {
     { "HEAP-DEBUGGER-DIAGNOSE:",
       "Zeiger wurden registriert",
       "Debug-Eintr\xc3\xa4ge vorhanden",
-      "  Nr  Zeiger             Gr\xc3\xb6\xc3\x9f" "e  Flags  Aufrufer            Datei          Zeile  Objekt",
+      "  Nr  Zeiger             Gr\xc3\xb6\xc3\x9f" "e  Flags  Aufrufer            Funktion            Datei                    Zeile  Objekt",
       "Zusammenfassung nach Aufrufstelle:",
-      "Anzahl       Bytes  Aufrufer            Datei          Zeile",
+      "Anzahl       Bytes  Aufrufer            Funktion            Datei                    Zeile",
       "Programm beendet durch exit(",
       "Laufzeitfehler ", " bei ",
       "interner Fehler: kein Speicher, ", " Operationen nicht erfasst",
@@ -71,6 +75,9 @@ static const char *const hk__text[2][T_COUNT] = {
       " weitere Aufrufstellen nicht aufgef\xc3\xbchrt (", " Bl\xc3\xb6" "cke, ",
       " Bytes)" },
 };
+
+/* The File column: wide enough for a path such as examples/heapbug.c */
+#define HK__FILE_COL 24
 
 #define TX(k) hk__text[hk__dbg_cfg.german ? 1 : 0][k]
 
@@ -234,17 +241,6 @@ static void hk__put_grouped(hk__out *o, unsigned long long v)
     hk__put(o, g, k);
 }
 
-static const char *hk__base(const char *file)
-{
-    const char *s, *b = file;
-    if (!file)
-        return NULL;
-    for (s = file; *s; s++)
-        if (*s == '/' || *s == '\\')
-            b = s + 1;
-    return b;
-}
-
 /* Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80):
  * shortest form, no surrogates, at most U+10FFFF; 0 if it is not one. */
 static size_t hk__utf8_len(const char *s)
@@ -298,6 +294,179 @@ static void hk__json_str(hk__out *o, const char *s)
         }
     }
     hk__put(o, "\"", 1);
+}
+
+/* ---- who wrote it, and where the sources are (issue 11) --------------------- */
+
+/* The program's full path: asked for at report time (no heap, no stdio),
+ * so a forked child or an exec'ed image names itself.  "?" if unknown. */
+static const char *hk__program(void)
+{
+    static char buf[1024];
+#ifdef _WIN32
+    DWORD n = GetModuleFileNameA(NULL, buf, (DWORD)sizeof buf);
+    if (n == 0 || n >= sizeof buf)
+        return "?";
+    buf[n] = 0;
+    return buf;
+#else
+    ssize_t n = -1;
+#  ifdef __linux__
+    n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+#  endif
+    if (n > 0) {
+        buf[n] = 0;
+        return buf;
+    }
+#  ifdef __GLIBC__
+    if (program_invocation_name && *program_invocation_name)
+        return program_invocation_name;
+#  endif
+    return "?";
+#endif
+}
+
+static unsigned long hk__pid(void)
+{
+#ifdef _WIN32
+    return (unsigned long)GetCurrentProcessId();
+#else
+    return (unsigned long)getpid();
+#endif
+}
+
+static int hk__is_sep(char c)
+{
+    return c == '/' || c == '\\';
+}
+
+/* The working directory, read once per report (the program may have
+ * changed it): absolute source paths under it are shown relative. */
+static char hk__cwd[1024];
+static size_t hk__cwd_len;
+
+static void hk__read_cwd(void)
+{
+#ifdef _WIN32
+    DWORD n = GetCurrentDirectoryA((DWORD)sizeof hk__cwd, hk__cwd);
+    hk__cwd_len = n > 0 && n < sizeof hk__cwd ? n : 0;
+#else
+    hk__cwd_len = getcwd(hk__cwd, sizeof hk__cwd) ? strlen(hk__cwd) : 0;
+#endif
+    while (hk__cwd_len > 0 && hk__is_sep(hk__cwd[hk__cwd_len - 1]))
+        hk__cwd_len--;      /* "/" and "C:\" end in a separator */
+}
+
+/* A source path as the macro gave it, minus the working directory's
+ * prefix (Windows: either slash, any case of letters). */
+static const char *hk__src_path(const char *file)
+{
+    size_t i;
+    if (!file || !hk__cwd_len)
+        return file;
+    for (i = 0; i < hk__cwd_len; i++) {
+        char a = file[i], b = hk__cwd[i];
+#ifdef _WIN32
+        if (hk__is_sep(a) && hk__is_sep(b))
+            continue;
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b - 'A' + 'a');
+#endif
+        if (a != b || !a)
+            return file;
+    }
+    return hk__is_sep(file[i]) && file[i + 1] ? file + i + 1 : file;
+}
+
+/* The text table's File column: the path, or, when it is wider than the
+ * column, its end from a separator on, after "..." (the JSON has it all).
+ * A base name wider than the column is shown whole. */
+static void hk__text_path(hk__out *o, const char *file, size_t w)
+{
+    const char *p = file ? hk__src_path(file) : "?", *s, *last = NULL;
+    if (hk__width(p) <= w) {
+        hk__left(o, p, w);
+        return;
+    }
+    for (s = p; *s; s++)
+        if (hk__is_sep(*s)) {
+            last = s;
+            if (3 + hk__width(s) <= w)
+                break;
+        }
+    if (!last) {
+        hk__left(o, p, w);
+        return;
+    }
+    if (!*s)
+        s = last;
+    hk__puts(o, "...");
+    hk__left(o, s, w > 3 ? w - 3 : 0);
+}
+
+/* HEAPKIT_REPORT with %p as the pid of the process writing (a forked
+ * child writes its own file) and %% as %; any other % stays as it is. */
+static const char *hk__report_path(void)
+{
+    static char buf[sizeof hk__dbg_cfg.report_path + 64];
+    const char *s = hk__dbg_cfg.report_path;
+    size_t n = 0;
+    for (; *s && n + 1 < sizeof buf; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+            char d[24], *q = d;
+            hk__udec(d, hk__pid());
+            while (*q && n + 1 < sizeof buf)
+                buf[n++] = *q++;
+            s++;
+        } else if (s[0] == '%' && s[1] == '%') {
+            buf[n++] = '%';
+            s++;
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+/* The line under the title: program (base name), pid, schema. */
+static void hk__text_header(hk__out *o)
+{
+    const char *prog = hk__program(), *b = prog, *s;
+    for (s = prog; *s; s++)
+        if (hk__is_sep(*s))
+            b = s + 1;
+    hk__puts(o, hk__dbg_cfg.german ? "Programm: " : "Program: ");
+#ifdef _WIN32
+    {   /* the name without ".exe": the same line as on POSIX */
+        size_t n = strlen(b);
+        if (n > 4 && hk__cfg_streq(b + n - 4, ".exe"))
+            hk__put(o, b, n - 4);
+        else
+            hk__puts(o, b);
+    }
+#else
+    hk__puts(o, b);
+#endif
+    hk__puts(o, hk__dbg_cfg.german ? " (PID " : " (pid ");
+    hk__put_u(o, hk__pid());
+    hk__puts(o, hk__dbg_cfg.german ? "), Berichtsschema " : "), report schema ");
+    hk__put_u(o, HK__REPORT_SCHEMA);
+    hk__puts(o, "\n");
+}
+
+/* The first keys of a JSON report. */
+static void hk__json_header(hk__out *o)
+{
+    hk__puts(o, "\"schema\":");
+    hk__put_u(o, HK__REPORT_SCHEMA);
+    hk__puts(o, ",\"program\":");
+    hk__json_str(o, hk__program());
+    hk__puts(o, ",\"pid\":");
+    hk__put_u(o, hk__pid());
+    hk__puts(o, ",");
 }
 
 /* ---- collecting the entries ------------------------------------------------ */
@@ -641,9 +810,189 @@ static void hk__heap_name(char *buf, const char *backend, uint64_t seq)
     hk__udec(p, seq);
 }
 
+/* ---- symbolized places (symbolize.c, stacks.c) -------------------------- */
+
+static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v);
+
+/* Set while a crash handler writes the report: no libdw, no locks. */
+static int hk__sym_crashing;
+
+static void hk__frame_of(uintptr_t ret, hk__frame_info *fi)
+{
+    memset(fi, 0, sizeof *fi);
+    if (!ret)
+        return;
+    if (hk__sym_crashing)
+        hk__symbolize_safe(ret, 1, fi);
+    else
+        hk__symbolize(ret, fi);
+}
+
+/* 0x and as many hex digits as the value needs (module offsets). */
+static char *hk__hex_short(char *buf, uintptr_t v)
+{
+    static const char d[] = "0123456789abcdef";
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = d[v & 15];
+        v >>= 4;
+    } while (v);
+    *buf++ = '0';
+    *buf++ = 'x';
+    while (n)
+        *buf++ = tmp[--n];
+    *buf = 0;
+    return buf;
+}
+
+/* A site's place as the text columns show it: what the macros gave, the
+ * rest from the caller's debug information. */
+typedef struct {
+    const char *func, *file;
+    int line;
+    int sym_file;              /* file is a DWARF path, not a macro's __FILE__ */
+    hk__frame_info fi;         /* the caller, symbolized */
+} hk__place;
+
+static void hk__place_of(const hk__site *st, hk__place *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    if (!st)
+        return;
+    hk__frame_of(st->caller, &pl->fi);
+    pl->func = st->func ? st->func : pl->fi.function;
+    if (st->file) {
+        pl->file = st->file;          /* hk__text_path shortens it */
+        pl->line = st->line;
+    } else if (pl->fi.file) {
+        pl->file = pl->fi.file;
+        pl->line = pl->fi.line;
+        pl->sym_file = 1;
+    }
+}
+
+/* Without a source place: module+0xoffset, for addr2line -f -e module. */
+static void hk__put_module_offset(hk__out *o, const hk__frame_info *fi)
+{
+    char b[24];
+    hk__puts(o, fi->module);
+    hk__puts(o, "+");
+    hk__hex_short(b, fi->offset);
+    hk__puts(o, b);
+}
+
+/* The backtrace under an entry or a loss record: the frames after the
+ * caller (which the row shows), one indented line each. */
+static void hk__text_backtrace(hk__out *o, const hk__site *st)
+{
+    const uintptr_t *f;
+    size_t n, i;
+    if (!st || !st->stack)
+        return;
+    n = hk__stack_frames(st->stack, &f);
+    for (i = 1; i < n; i++) {
+        hk__frame_info fi;
+        hk__frame_of(f[i], &fi);
+        hk__puts(o, "        #");
+        hk__put_u(o, i);
+        hk__puts(o, " ");
+        hk__puts(o, fi.function ? fi.function : "?");
+        hk__puts(o, " ");
+        if (fi.file) {
+            hk__puts(o, fi.file);
+            hk__puts(o, ":");
+            hk__put_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
+        } else if (fi.module) {
+            hk__put_module_offset(o, &fi);
+        } else {
+            char b[24];
+            hk__hex(b, f[i]);
+            hk__puts(o, b);
+        }
+        hk__puts(o, "\n");
+    }
+}
+
+/* JSON: one frame; the macros' function, file and line stand in for the
+ * caller's where there is no debug information. */
+static void hk__json_frame(hk__out *o, uintptr_t pc, const hk__frame_info *fi)
+{
+    char b[24];
+    hk__puts(o, "{\"pc\":\"");
+    hk__hex(b, pc);
+    hk__puts(o, b);
+    hk__puts(o, "\",\"function\":");
+    hk__json_str(o, fi->function);
+    hk__puts(o, ",\"file\":");
+    hk__json_str(o, fi->file);
+    hk__puts(o, ",\"line\":");
+    hk__json_num_or_null(o, fi->file && fi->line > 0, (unsigned long long)fi->line);
+    hk__puts(o, ",\"module\":");
+    hk__json_str(o, fi->module);
+    hk__puts(o, ",\"offset\":");
+    if (fi->module) {
+        hk__puts(o, "\"");
+        hk__hex_short(b, fi->offset);
+        hk__puts(o, b);
+        hk__puts(o, "\"");
+    } else {
+        hk__puts(o, "null");
+    }
+    hk__puts(o, "}");
+}
+
+/* "frames": the site's whole stack, or its caller alone. */
+static void hk__json_frames(hk__out *o, const hk__site *st)
+{
+    const uintptr_t *f = NULL;
+    size_t n = 0, i;
+    hk__frame_info fi;
+    hk__puts(o, ",\"frames\":[");
+    if (st && st->stack)
+        n = hk__stack_frames(st->stack, &f);
+    if (n) {
+        for (i = 0; i < n; i++) {
+            hk__frame_of(f[i], &fi);
+            hk__puts(o, i ? "," : "");
+            hk__json_frame(o, f[i], &fi);
+        }
+    } else {
+        hk__frame_of(st ? st->caller : 0, &fi);
+        hk__json_frame(o, st ? st->caller : 0, &fi);
+    }
+    hk__puts(o, "]");
+}
+
+/* The crash line's " in function (module+0xoffset)". */
+static void hk__text_crash_place(hk__out *o, uintptr_t pc)
+{
+    hk__frame_info fi;
+    if (!pc)
+        return;
+    memset(&fi, 0, sizeof fi);
+    hk__symbolize_crash(pc, &fi);
+    if (fi.function) {
+        hk__puts(o, " in ");
+        hk__puts(o, fi.function);
+    }
+    if (fi.file) {
+        hk__puts(o, " ");
+        hk__puts(o, fi.file);
+        hk__puts(o, ":");
+        hk__put_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
+    }
+    if (fi.module) {
+        hk__puts(o, " (");
+        hk__put_module_offset(o, &fi);
+        hk__puts(o, ")");
+    }
+}
+
 static void hk__text_entry(hk__out *o, const hk__entry *e)
 {
     const hk__site *s = hk__dbg_site(e->site);
+    hk__place pl;
     char b[64];
     hk__num_col(o, e->no != 0, e->no, 4);
     hk__pad(o, 2);
@@ -656,8 +1005,11 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     hk__hex(b, s ? s->caller : 0);
     hk__left(o, b, 18);
     hk__pad(o, 2);
-    hk__left(o, s && s->file ? hk__base(s->file) : "?", 14);
-    hk__num_col(o, s && s->line > 0, s ? (unsigned long long)s->line : 0, 6);
+    hk__place_of(s, &pl);
+    hk__left(o, pl.func ? pl.func : "?", 18);
+    hk__pad(o, 2);
+    hk__text_path(o, pl.file, HK__FILE_COL);
+    hk__num_col(o, pl.file && pl.line > 0, (unsigned long long)pl.line, 6);
     if (s && s->type) {
         hk__pad(o, 2);
         hk__puts(o, s->type);
@@ -667,7 +1019,12 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
         hk__heap_name(b, e->backend, e->heap_seq);
         hk__puts(o, b);
     }
+    if (!pl.file && pl.fi.module) {
+        hk__pad(o, 2);
+        hk__put_module_offset(o, &pl.fi);
+    }
     hk__puts(o, "\n");
+    hk__text_backtrace(o, s);
 }
 
 static void hk__text_messages(hk__out *o)
@@ -684,6 +1041,7 @@ static void hk__text_messages(hk__out *o)
         hk__puts(o, TX(T_AT));
         hk__hex(b, hk__rte_addr);
         hk__puts(o, b);
+        hk__text_crash_place(o, hk__rte_addr);
         hk__puts(o, "\n");
     }
     if (hk__exit_known && hk__exit_status != 0) {
@@ -749,6 +1107,7 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
     for (i = 0; i < s->n; i++) {
         const hk__loss *x = &s->t[i];
         const hk__site *st = hk__dbg_site(x->site);
+        hk__place pl;
         count += x->count;
         bytes += x->bytes;
         hk__num_col(o, 1, x->count, 6);
@@ -757,20 +1116,28 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__hex(b, st ? st->caller : 0);
         hk__left(o, b, 18);
         hk__pad(o, 2);
+        hk__place_of(st, &pl);
+        hk__left(o, pl.func ? pl.func : "?", 18);
+        hk__pad(o, 2);
         if (fl) {
-            hk__left(o, st && st->file ? hk__base(st->file) : "?", 14);
-            hk__num_col(o, st && st->line > 0, st ? (unsigned long long)st->line : 0, 6);
+            hk__text_path(o, pl.file, HK__FILE_COL);
+            hk__num_col(o, pl.file && pl.line > 0, (unsigned long long)pl.line, 6);
             hk__pad(o, 2);
             hk__num_col(o, 1, x->first, 10);
             hk__pad(o, 2);
             hk__num_col(o, 1, x->last, 10);
-        } else if (st && st->line > 0) {
-            hk__left(o, st->file ? hk__base(st->file) : "?", 14);
-            hk__num_col(o, 1, (unsigned long long)st->line, 6);
+        } else if (pl.file && pl.line > 0) {
+            hk__text_path(o, pl.file, HK__FILE_COL);
+            hk__num_col(o, 1, (unsigned long long)pl.line, 6);
         } else {
-            hk__puts(o, st && st->file ? hk__base(st->file) : "?");
+            hk__puts(o, pl.file ? hk__src_path(pl.file) : "?");
+        }
+        if (!pl.file && pl.fi.module) {
+            hk__pad(o, 2);
+            hk__put_module_offset(o, &pl.fi);
         }
         hk__puts(o, "\n");
+        hk__text_backtrace(o, st);
     }
     if (s->keys > s->n || s->count > count) {     /* the rows left out, in one line */
         hk__puts(o, TX(T_MORE_E));
@@ -788,7 +1155,9 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
     hk__puts(o, TX(T_HEAD));
-    hk__puts(o, "\n   ");
+    hk__puts(o, "\n");
+    hk__text_header(o);
+    hk__puts(o, "   ");
     hk__put_u(o, hk__dbg_registered());
     hk__puts(o, " ");
     hk__puts(o, TX(T_REG));
@@ -820,13 +1189,15 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
     char b[64];
-    hk__puts(o, "{\"registered\":");
+    hk__puts(o, "{");
+    hk__json_header(o);
+    hk__puts(o, "\"registered\":");
     hk__put_u(o, hk__dbg_registered());
     hk__puts(o, ",\"entries\":[");
     for (i = 0; i < l->n; i++) {
         const hk__entry *e = &l->e[i];
         const hk__site *st = hk__dbg_site(e->site);
-        hk__puts(o, i ? ",\n{" : "\n{");
+        hk__puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
         hk__puts(o, "\"no\":");
         hk__json_num_or_null(o, e->no != 0, e->no);
         hk__puts(o, ",\"pointer\":\"");
@@ -842,7 +1213,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__puts(o, "\",\"function\":");
         hk__json_str(o, st ? st->func : NULL);
         hk__puts(o, ",\"file\":");
-        hk__json_str(o, st && st->file ? hk__base(st->file) : NULL);
+        hk__json_str(o, st ? hk__src_path(st->file) : NULL);
         hk__puts(o, ",\"line\":");
         hk__json_num_or_null(o, st && st->line > 0, st ? (unsigned long long)st->line : 0);
         hk__puts(o, ",\"type\":");
@@ -850,16 +1221,17 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__puts(o, ",\"heap\":");
         hk__heap_name(b, e->backend, e->heap_seq);
         hk__json_str(o, b);
+        hk__json_frames(o, st);
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"entries_omitted\":");
     hk__put_u(o, l->total - l->n);
-    hk__puts(o, ",\n\"sites\":[");
+    hk__puts(o, ",\"sites\":[");
     for (i = 0; i < s->n; i++) {
         const hk__site *st = hk__dbg_site(s->t[i].site);
-        hk__puts(o, i ? ",\n{" : "\n{");
+        hk__puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
         hk__puts(o, "\"file\":");
-        hk__json_str(o, st && st->file ? hk__base(st->file) : NULL);
+        hk__json_str(o, st ? hk__src_path(st->file) : NULL);
         hk__puts(o, ",\"line\":");
         hk__json_num_or_null(o, st && st->line > 0, st ? (unsigned long long)st->line : 0);
         hk__puts(o, ",\"function\":");
@@ -875,11 +1247,12 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__put_u(o, s->t[i].first);
         hk__puts(o, ",\"last\":");
         hk__put_u(o, s->t[i].last);
+        hk__json_frames(o, st);
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"sites_omitted\":");
     hk__put_u(o, s->keys - s->n);
-    hk__puts(o, ",\n\"messages\":[");
+    hk__puts(o, ",\"messages\":[");
     {
         /* the text report's closing lines, one JSON string each */
         static hk__out lines;
@@ -909,7 +1282,7 @@ int hk__dbg_write_report(int crashing)
     hk__losses s;
     int fd = 2, opened = 0;
     if (hk__dbg_cfg.report_path[0]) {
-        fd = hk__open(hk__dbg_cfg.report_path);
+        fd = hk__open(hk__report_path());
         if (fd < 0)
             fd = 2;
         else
@@ -917,9 +1290,12 @@ int hk__dbg_write_report(int crashing)
     }
     out.fd = fd;
     out.n = 0;
+    hk__read_cwd();
+    hk__sym_crashing = crashing;
     if (!hk__collect(&l, &s, crashing)) {
         hk__puts(&out, TX(T_HEAD));
         hk__puts(&out, "\n");
+        hk__text_header(&out);
         hk__puts(&out, TX(T_OOM1));
         hk__puts(&out, "0");
         hk__puts(&out, TX(T_OOM2));
@@ -938,6 +1314,27 @@ int hk__dbg_write_report(int crashing)
     return 1;
 }
 
+/* Findings: what the report lists as entries (past a checkpoint, as the
+ * report): every event (FM, S, FS, a destroyed heap's leak) and every
+ * live block.  Leak kinds (HEAPKIT_LEAK_KINDS) will narrow the live
+ * blocks to the chosen kinds here. */
+static void hk__findings_rec(const hk__rec *r, void *arg)
+{
+    if (r->no > hk__dbg_mark_no)
+        ++*(unsigned long *)arg;
+}
+
+int hk__dbg_findings(void)
+{
+    const hk__event *ev;
+    size_t nev = hk__dbg_events(&ev);
+    unsigned long n = 0;
+    if (nev > hk__dbg_mark_event)
+        n = (unsigned long)(nev - hk__dbg_mark_event);
+    hk__dbg_each_record(hk__findings_rec, &n, 1);
+    return n > (unsigned long)0x7FFFFFFF ? 0x7FFFFFFF : (int)n;
+}
+
 int hk_debug_report(void)
 {
     hk__dbg_start();
@@ -949,6 +1346,23 @@ int hk_debug_report(void)
 static volatile int hk__exit_done;
 static void hk__uninstall_hooks(void);
 
+/* HEAPKIT_ERROR_EXITCODE=N and findings: the process ends with status N.
+ * An exit handler cannot change the status exit() was given, so, as the
+ * sanitizers do, stdio is flushed and the process ends here: exit
+ * handlers and destructors that would have run after this one are
+ * skipped. */
+static void hk__error_exit(void)
+{
+    int code = hk__dbg_cfg.error_exitcode;
+    if (code == 0 || hk__dbg_findings() == 0)
+        return;
+    fflush(NULL);
+#ifdef _WIN32
+    TerminateProcess(GetCurrentProcess(), (UINT)code);
+#endif
+    _exit(code);
+}
+
 /* At exit, or when a DLL with heapkit linked in is unloaded: the report,
  * then the crash hooks go, for they point into code about to vanish. */
 static void hk__at_exit(void)
@@ -957,6 +1371,7 @@ static void hk__at_exit(void)
         return;
     hk__dbg_write_report(0);
     hk__uninstall_hooks();
+    hk__error_exit();
 }
 
 #if defined(__GLIBC__)

@@ -21,6 +21,7 @@
  *    go to an append-only event log; they are rare.
  */
 #include "tracker.h"
+#include "stacks.h"
 #include "../prim/prim.h"
 
 #include <stdlib.h>
@@ -128,7 +129,7 @@ static void hk__spin_unlock(hk__spin *l)
 #define HK__G_OFF      2u            /* the debugger has not started */
 #define HK__G_LOST     4u            /* records were lost (hk__dbg_lost) */
 #define HK__G_SUSPEND  8u            /* hk_debug_suspend(1) in force */
-#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set */
+#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set, or backtraces on */
 #define HK__G_FLAGS    31u
 #define HK__G_EPOCH    32u
 
@@ -147,83 +148,30 @@ static void hk__gate_set(uint32_t flag, int on)
 static hk__spin hk__start_lock;
 int hk__dbg_started;                 /* tracker.h: HK__DBG_START */
 
-static long hk__env_long(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : 0;
-}
-
 void hk__dbg_start(void)
 {
-    const char *v;
     if (__atomic_load_n(&hk__dbg_started, __ATOMIC_ACQUIRE))
         return;
     hk__spin_lock(&hk__start_lock);
     if (!hk__dbg_started) {
-        v = getenv("HEAPKIT_FORMAT");
-        hk__dbg_cfg.json = v && strcmp(v, "json") == 0;
-        v = getenv("HEAPKIT_LANG");
-        hk__dbg_cfg.german = v && strncmp(v, "de", 2) == 0;
-        hk__dbg_cfg.record_zero = hk__env_long("HEAPKIT_RECORD_ZERO_SIZE") != 0;
-        hk__dbg_cfg.abort_wrong_size = (int)hk__env_long("HEAPKIT_ABORT_ON_WRONG_SIZE");
-        hk__dbg_cfg.abort_unknown_free = (int)hk__env_long("HEAPKIT_ABORT_ON_UNKNOWN_FREE");
-        hk__dbg_cfg.break_alloc = (unsigned long)hk__env_long("HEAPKIT_BREAK_ALLOC");
-        hk__dbg_read_max_entries();
-        v = getenv("HEAPKIT_REPORT");
-        if (v && *v) {
-            strncpy(hk__dbg_cfg.report_path, v, sizeof hk__dbg_cfg.report_path - 1);
-            hk__dbg_cfg.report_path[sizeof hk__dbg_cfg.report_path - 1] = 0;
-        }
+        hk__cfg_read(&hk__dbg_cfg);        /* config.c: every HEAPKIT_* variable */
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
         __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
-        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0);
+        hk__stacks_init();
+        /* backtraces: every allocation takes the slow way (stacks.c) */
+        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0 || hk__bt_depth > 0);
         hk__gate_set(HK__G_OFF, 0);
     }
     hk__spin_unlock(&hk__start_lock);
-}
-
-/* A value that is no number is a typo: say so (one line, no stdio: the
- * debugger may start inside the first malloc) and keep the default. */
-void hk__dbg_read_max_entries(void)
-{
-    const char *v = getenv("HEAPKIT_MAX_ENTRIES");
-    char *end;
-    unsigned long n;
-    hk__dbg_cfg.max_entries = HK__DEFAULT_MAX_ENTRIES;
-    if (!v || !*v)
-        return;
-    n = strtoul(v, &end, 10);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (end != v && *end == 0 && *v != '-' && *v != '+') {
-        hk__dbg_cfg.max_entries = n;
-        return;
-    }
-    {
-        static const char a[] = "heapkit: HEAPKIT_MAX_ENTRIES=\"",
-                          b[] = "\" is not a number; using the default, "
-                                HK__XSTR(HK__DEFAULT_MAX_ENTRIES) "\n";
-        char msg[160];
-        size_t k = strlen(v) > 64 ? 64 : strlen(v);
-        memcpy(msg, a, sizeof a - 1);
-        memcpy(msg + sizeof a - 1, v, k);
-        memcpy(msg + sizeof a - 1 + k, b, sizeof b - 1);
-#ifdef _WIN32
-        _write(2, msg, (unsigned)(sizeof a - 1 + k + sizeof b - 1));
-#else
-        if (write(2, msg, sizeof a - 1 + k + sizeof b - 1) < 0)
-            return;
-#endif
-    }
 }
 
 void hk__dbg_autostart(void)
 {
     static int checked;
     if (!__atomic_load_n(&checked, __ATOMIC_ACQUIRE)) {
-        if (hk__env_long("HEAPKIT_DEBUG") != 0)
+        if (hk__cfg_bool("HEAPKIT_DEBUG", 0))
             hk__dbg_start();
         __atomic_store_n(&checked, 1, __ATOMIC_RELEASE);
     }
@@ -713,6 +661,7 @@ static uint64_t hk__site_hash(const hk__src *s)
     h ^= (uint64_t)(uintptr_t)s->file * 0xC2B2AE3D27D4EB4Full;
     h ^= (uint64_t)(unsigned)s->line * 0x165667B19E3779F9ull;
     h ^= (uint64_t)(uintptr_t)s->type * 0xD6E8FEB86659FD93ull;
+    h ^= (uint64_t)s->stack * 0x9FB21C651E98DF25ull;
     return h ^ (h >> 29);
 }
 
@@ -731,7 +680,7 @@ const hk__site *hk__dbg_site(uint32_t id)
 static int hk__site_same(const hk__site *s, const hk__src *src)
 {
     return s->caller == src->caller && s->file == src->file && s->line == src->line
-        && s->type == src->type;
+        && s->type == src->type && s->stack == src->stack;
 }
 
 /* Global lock held. */
@@ -747,6 +696,7 @@ static int hk__site_index_grow(void)
         hk__src k;
         uint32_t pos;
         k.caller = s->caller; k.file = s->file; k.line = s->line; k.type = s->type;
+        k.stack = s->stack;
         pos = (uint32_t)hk__site_hash(&k) & (ncap - 1);
         while (ni[pos])
             pos = (pos + 1) & (ncap - 1);
@@ -788,6 +738,7 @@ static uint32_t hk__site_intern(const hk__src *src)
         s->func = src->func;
         s->type = src->type;
         s->line = src->line;
+        s->stack = src->stack;
         id = ++hk__nsites;
         hk__site_index[pos] = id;
     }
@@ -810,6 +761,13 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
+    if (HK_UNLIKELY(hk__bt_depth > 0) && !src->stack) {
+        /* the site is (caller, place, stack): the thread's cache, keyed
+         * by the caller, cannot tell stacks apart */
+        hk__src k = *src;
+        k.stack = hk__stack_capture(src->caller);
+        return hk__site_intern(&k);
+    }
     if (!t)
         return hk__site_intern(src);
     c = &t->cache[hk__slot_ix(src->caller, src->line, src->type)];

@@ -16,6 +16,7 @@ typedef struct hk__src {
     const char *type;          /* object instances (HK_NEW) */
     uintptr_t caller;
     int line;
+    uint32_t stack;            /* stacks.c: the backtrace's id; 0 none */
 } hk__src;
 
 /* A call site, interned once; records and events hold its id. */
@@ -23,6 +24,7 @@ typedef struct hk__site {
     const char *file, *func, *type;
     uintptr_t caller;
     int line;
+    uint32_t stack;            /* stacks.c: the backtrace's id; 0 none */
 } hk__site;
 
 /* Record kinds (the low bits of hk__rec.meta). */
@@ -146,7 +148,41 @@ typedef struct hk__dbg_config {
     unsigned long break_alloc;
     unsigned long max_entries;          /* rows per table; 0: all */
     char report_path[1024];
+    /* issue 11 (config.c reads them all) */
+    int backtrace;                      /* HEAPKIT_BACKTRACE: frames, 0 = caller only */
+    int error_exitcode;                 /* HEAPKIT_ERROR_EXITCODE: 0 = off */
+    unsigned leak_kinds;                /* HEAPKIT_LEAK_KINDS: HK__LEAK_* bits */
+    int backend;                        /* HEAPKIT_BACKEND (preload): HK__BACKEND_* */
+    char suppressions[1024];            /* HEAPKIT_SUPPRESSIONS: "" = none */
 } hk__dbg_config;
+#define HK__LEAK_DEFINITE  1u
+#define HK__LEAK_INDIRECT  2u
+#define HK__LEAK_REACHABLE 4u
+#define HK__LEAK_ALL       7u
+#define HK__LEAK_DEFAULT   (HK__LEAK_DEFINITE | HK__LEAK_INDIRECT)
+#define HK__BACKEND_GLIBC    0
+#define HK__BACKEND_ARENA    1
+#define HK__BACKEND_MIMALLOC 2
+#define HK__MAX_BACKTRACE 64
+/* The report's format version: 1 before issue 11 (no program/pid/schema). */
+#define HK__REPORT_SCHEMA 2
+
+/* config.c: every HEAPKIT_* variable into *cfg (values case-insensitive;
+ * a bad value: one line on stderr and the default). */
+void hk__cfg_read(hk__dbg_config *cfg);
+/* The helpers it uses, for other settings.  An unset or empty variable
+ * is the default, silently. */
+/* hk__cfg_streq (ASCII, no case) and hk__cfg_error: internal.h. */
+/* names: NULL-terminated; returns the index of the match, or dflt. */
+int hk__cfg_choice(const char *var, const char *const *names, int dflt);
+/* A decimal number in lo..hi, or dflt. */
+unsigned long long hk__cfg_number(const char *var, unsigned long long lo,
+                                  unsigned long long hi, unsigned long long dflt);
+/* A number (not 0: on) or on|off|yes|no|true|false, or dflt. */
+int hk__cfg_bool(const char *var, int dflt);
+/* definite,indirect,reachable (comma list) | all | none, or dflt. */
+unsigned hk__cfg_leak_kinds(const char *var, unsigned dflt);
+
 /* A report a person can page through: every problem and the oldest leaks
  * up to this many rows (a few hundred lines); the loss records account for
  * the rest. */
@@ -156,8 +192,6 @@ typedef struct hk__dbg_config {
 #define HK__MAX_SITES 100
 #define HK__STR(x) #x
 #define HK__XSTR(x) HK__STR(x)
-/* HEAPKIT_MAX_ENTRIES into hk__dbg_cfg.max_entries (tracker.c). */
-void hk__dbg_read_max_entries(void);
 extern hk__dbg_config hk__dbg_cfg;
 extern unsigned long hk__dbg_mark_no;     /* checkpoint: allocation number */
 extern size_t hk__dbg_mark_event;         /* checkpoint: first event shown (tracker.c) */
@@ -165,6 +199,9 @@ void hk__dbg_install_exit_hooks(void);
 void hk__dbg_note_exit(int status);
 /* Write the report; from a crash path (no locks, no stdio) when crashing. */
 int hk__dbg_write_report(int crashing);
+/* The number of entries that count as findings (FM, S/FS, leaks): what
+ * HEAPKIT_ERROR_EXITCODE looks at.  Not from a crash path. */
+int hk__dbg_findings(void);
 /* Add a message line (fail-fast reasons); fixed storage. */
 void hk__dbg_message(const char *en, const char *de, long arg);
 /* End the process now with the report written (fail-fast). */

@@ -1,0 +1,382 @@
+/*
+ * stacks.c - backtraces at allocation (HEAPKIT_BACKTRACE=N) and the stack
+ * depot.
+ *
+ * A stack is taken only when N > 0; then the tracker's fast path is off
+ * (the gate) and every allocation comes here through the call-site
+ * interning, so N = 0 costs the malloc path nothing.  The frames come
+ * from a frame-pointer walk where the program keeps frame pointers, else
+ * from libgcc's _Unwind_Backtrace: the first time a call site is seen
+ * both run, and the walk is trusted for that site from then on only if
+ * it gave the same frames.  The frames above the caller -- heapkit's own
+ * and the allocator's entry points -- are left out by starting at the
+ * caller's return address, which the entry point knows.  Each distinct stack is stored once, in OS memory, under a
+ * 32-bit id that the call site carries.
+ */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1           /* pthread_getattr_np */
+#endif
+#include "tracker.h"
+#include "stacks.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifndef _WIN32
+#  include <pthread.h>
+#  include <unwind.h>
+#  include <unistd.h>
+#endif
+
+int hk__bt_depth;
+
+/* Read once at start; a value that is no number in 0..HK__BT_MAX is an
+ * error on stderr and leaves backtraces off.
+ * TODO(merge): H3's shared parser helper replaces this. */
+void hk__stacks_init(void)
+{
+    const char *v = getenv("HEAPKIT_BACKTRACE");
+    char *end;
+    long n;
+    if (!v || !*v)
+        return;
+    n = strtol(v, &end, 10);
+    if (end == v || *end || n < 0) {
+        static const char msg[] = "heapkit: HEAPKIT_BACKTRACE is not a number of frames; "
+                                  "backtraces off\n";
+#ifdef _WIN32
+        (void)msg;
+#else
+        if (write(2, msg, sizeof msg - 1) < 0)
+            return;
+#endif
+        return;
+    }
+    hk__bt_depth = n > HK__BT_MAX ? HK__BT_MAX : (int)n;
+}
+
+/* ---- the depot ------------------------------------------------------------ */
+
+/* A stack: its frame count, then the frames.  Stored in chunks of OS
+ * memory that are never freed (ids stay valid for every report). */
+typedef struct {
+    uint64_t hash;
+    uint32_t n;
+    uintptr_t f[];
+} hk__stack;
+
+#define HK__DEPOT_CHUNK ((size_t)256 * 1024)
+static char *hk__depot_at, *hk__depot_end;
+static hk__stack **hk__stacks;             /* id - 1 -> stack */
+static uint32_t hk__nstacks, hk__stacks_cap;
+static uint32_t *hk__stack_index;          /* open addressing of ids; 0 empty */
+static uint32_t hk__stack_icap;
+static volatile int hk__depot_lock;
+
+static void hk__depot_lock_take(void)
+{
+    while (__atomic_exchange_n(&hk__depot_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&hk__depot_lock, __ATOMIC_RELAXED))
+            ;
+}
+
+static void hk__depot_lock_give(void)
+{
+    __atomic_store_n(&hk__depot_lock, 0, __ATOMIC_RELEASE);
+}
+
+static uint64_t hk__stack_hash(const uintptr_t *f, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325ull ^ n;
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ (uint64_t)f[i]) * 0x100000001B3ull, h ^= h >> 31;
+    return h ? h : 1;
+}
+
+/* Lock held. */
+static int hk__depot_grow(void)
+{
+    uint32_t ncap = hk__stack_icap ? hk__stack_icap * 2 : 4096, i, pos;
+    uint32_t *ni;
+    if (hk__nstacks + 1 > hk__stacks_cap) {
+        uint32_t c = hk__stacks_cap ? hk__stacks_cap * 2 : 2048;
+        hk__stack **ns = hk__dbg_os_alloc(c * sizeof *ns);
+        if (!ns)
+            return 0;
+        if (hk__stacks) {
+            memcpy(ns, hk__stacks, hk__nstacks * sizeof *ns);
+            hk__dbg_os_free(hk__stacks, hk__stacks_cap * sizeof *ns);
+        }
+        hk__stacks = ns;
+        hk__stacks_cap = c;
+    }
+    if ((hk__nstacks + 1) * 2 <= hk__stack_icap)
+        return 1;
+    ni = hk__dbg_os_alloc(ncap * sizeof *ni);
+    if (!ni)
+        return 0;
+    memset(ni, 0, ncap * sizeof *ni);
+    for (i = 1; i <= hk__nstacks; i++) {
+        for (pos = (uint32_t)hk__stacks[i - 1]->hash & (ncap - 1); ni[pos];
+             pos = (pos + 1) & (ncap - 1))
+            ;
+        ni[pos] = i;
+    }
+    if (hk__stack_index)
+        hk__dbg_os_free(hk__stack_index, hk__stack_icap * sizeof *ni);
+    hk__stack_index = ni;
+    hk__stack_icap = ncap;
+    return 1;
+}
+
+static uint32_t hk__stack_intern(const uintptr_t *f, size_t n)
+{
+    uint64_t h = hk__stack_hash(f, n);
+    uint32_t pos, id = 0;
+    size_t need = sizeof(hk__stack) + n * sizeof(uintptr_t);
+    hk__stack *s;
+    hk__depot_lock_take();
+    if (!hk__depot_grow())
+        goto out;
+    for (pos = (uint32_t)h & (hk__stack_icap - 1); hk__stack_index[pos];
+         pos = (pos + 1) & (hk__stack_icap - 1)) {
+        s = hk__stacks[hk__stack_index[pos] - 1];
+        if (s->hash == h && s->n == n && memcmp(s->f, f, n * sizeof *f) == 0) {
+            id = hk__stack_index[pos];
+            goto out;
+        }
+    }
+    need = (need + 15) & ~(size_t)15;
+    if ((size_t)(hk__depot_end - hk__depot_at) < need) {
+        char *c = hk__dbg_os_alloc(HK__DEPOT_CHUNK);
+        if (!c)
+            goto out;
+        hk__depot_at = c;
+        hk__depot_end = c + HK__DEPOT_CHUNK;
+    }
+    s = (hk__stack *)(void *)hk__depot_at;
+    hk__depot_at += need;
+    s->hash = h;
+    s->n = (uint32_t)n;
+    memcpy(s->f, f, n * sizeof *f);
+    hk__stacks[hk__nstacks] = s;
+    id = ++hk__nstacks;
+    __atomic_store_n(&hk__stack_index[pos], id, __ATOMIC_RELEASE);
+out:
+    hk__depot_lock_give();
+    return id;
+}
+
+size_t hk__stack_frames(uint32_t id, const uintptr_t **frames)
+{
+    hk__stack *s;
+    *frames = NULL;
+    hk__depot_lock_take();
+    if (id == 0 || id > hk__nstacks) {
+        hk__depot_lock_give();
+        return 0;
+    }
+    s = hk__stacks[id - 1];
+    hk__depot_lock_give();
+    *frames = s->f;
+    return s->n;
+}
+
+/* ---- capture ---------------------------------------------------------------- */
+
+#ifndef _WIN32
+
+/* heapkit's own frames above the caller: a few; room for them and N. */
+#define HK__BT_SKIP_MAX 16
+
+static size_t hk__size_min_bt(size_t a, size_t b) { return a < b ? a : b; }
+
+typedef struct {
+    uintptr_t f[HK__BT_MAX + HK__BT_SKIP_MAX];
+    size_t n, max;
+} hk__bt_walk;
+
+static _Unwind_Reason_Code hk__bt_step(struct _Unwind_Context *ctx, void *arg)
+{
+    hk__bt_walk *w = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
+    if (!ip)
+        return _URC_END_OF_STACK;
+    w->f[w->n++] = ip;
+    return w->n >= w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+/* libgcc's unwinder: right wherever there is unwind information (every
+ * frame gcc builds on Linux), but it interprets the frame data of every
+ * frame: about 1,700 instructions a frame. */
+static size_t hk__bt_unwind(uintptr_t caller, uintptr_t *out, size_t depth)
+{
+    hk__bt_walk w;
+    size_t i;
+    w.n = 0;
+    w.max = depth + HK__BT_SKIP_MAX;
+    /* libgcc finds the frame data through _dl_find_object (glibc 2.35+):
+     * no allocation */
+    _Unwind_Backtrace(hk__bt_step, &w);
+    for (i = 0; i < w.n; i++)
+        if (w.f[i] == caller)
+            break;
+    if (i == w.n)
+        return 0;                  /* the caller is not on this stack */
+    w.n = hk__size_min_bt(w.n - i, depth);
+    memcpy(out, w.f + i, w.n * sizeof *out);
+    return w.n;
+}
+
+#if defined(__x86_64__) || defined(__aarch64__)
+/* The frame-pointer walk: a few instructions a frame instead of the
+ * unwinder's 1,700, right where the program keeps frame pointers.
+ * heapkit's own frames keep none, so the walk cannot start from the
+ * register: it starts from where the caller's return address lies on the
+ * stack and the caller's frame record above it, at distances from this
+ * function's frame that are fixed for a call site.  They are learnt the
+ * first time a site is seen, from the unwinder's frames, and trusted only
+ * if the walk gives exactly those frames then.  At each later call the
+ * slot must still hold the caller, and each step must go up the stack,
+ * stay below the thread's stack top and be aligned; anything else ends
+ * the walk. */
+static __thread uintptr_t hk__bt_stack_hi;
+
+static uintptr_t hk__bt_stack_top(void)
+{
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    if (hk__bt_stack_hi)
+        return hk__bt_stack_hi;
+    /* once per thread (it may read /proc/self/maps) */
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return 0;
+    if (pthread_attr_getstack(&a, &lo, &size) == 0)
+        hk__bt_stack_hi = (uintptr_t)lo + size;
+    pthread_attr_destroy(&a);
+    return hk__bt_stack_hi;
+}
+
+/* Per caller: 0 not seen, 1 walk (at these distances, in words), 2 the
+ * unwinder.  Lock-free: a lost race only asks the unwinder once more. */
+#define HK__FP_SLOTS 4096u
+typedef struct {
+    uintptr_t caller;
+    int state;
+    int d_ret, d_fp;
+} hk__fp_site;
+static hk__fp_site hk__fp_seen[HK__FP_SLOTS];
+
+static hk__fp_site *hk__fp_site_of(uintptr_t caller)
+{
+    unsigned i = (unsigned)((caller * 0x9E3779B97F4A7C15ull) >> 52), k;
+    for (k = 0; k < 16; k++, i = (i + 1) & (HK__FP_SLOTS - 1)) {
+        uintptr_t c = __atomic_load_n(&hk__fp_seen[i].caller, __ATOMIC_ACQUIRE), z = 0;
+        if (c == caller)
+            return &hk__fp_seen[i];
+        if (c == 0 && (__atomic_compare_exchange_n(&hk__fp_seen[i].caller, &z, caller, 0,
+                                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+                       || z == caller))
+            return &hk__fp_seen[i];
+    }
+    return NULL;                   /* crowded: the unwinder every time */
+}
+
+/* The walk reads other functions' frames on purpose (AddressSanitizer
+ * would call that an underflow of this one's). */
+#define HK__READS_STACK __attribute__((noinline, no_sanitize_address))
+
+/* Up the frame records from fp: out[1..]; returns the count with out[0]. */
+static HK__READS_STACK size_t hk__bt_chain(const uintptr_t *fp, const uintptr_t *prev, uintptr_t hi,
+                           uintptr_t *out, size_t depth)
+{
+    size_t n = 1;
+    while (n < depth) {
+        if (((uintptr_t)fp & 7) || fp <= prev || (uintptr_t)(fp + 2) > hi || fp[1] < 4096)
+            break;
+        out[n++] = fp[1];
+        prev = fp;
+        fp = (const uintptr_t *)fp[0];
+    }
+    return n;
+}
+
+/* Walk (learn == NULL) or learn from the unwinder's frames learn[0..n). */
+static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
+                                                  uintptr_t *out, size_t depth,
+                                                  const uintptr_t *learn, size_t n)
+{
+    const uintptr_t *self = __builtin_frame_address(0), *slot, *fp;
+    uintptr_t hi = hk__bt_stack_top();
+    size_t i, k, m;
+    if (!hi)
+        return 0;
+    out[0] = caller;
+    if (!learn) {
+        slot = self + __atomic_load_n(&site->d_ret, __ATOMIC_RELAXED);
+        if ((uintptr_t)(slot + 1) > hi || *slot != caller)
+            return 0;
+        fp = slot + __atomic_load_n(&site->d_fp, __ATOMIC_RELAXED);
+        return hk__bt_chain(fp, slot, hi, out, depth);
+    }
+    for (i = 2; i < 1024 && (uintptr_t)(self + i + 1) <= hi; i++) {
+        if (self[i] != caller)
+            continue;
+        slot = self + i;
+        for (k = 1; k < 2048 && (uintptr_t)(slot + k + 2) <= hi; k++) {
+            if (n < 2 || slot[k + 1] != learn[1])
+                continue;
+            m = hk__bt_chain(slot + k, slot, hi, out, depth);
+            if (m == n && memcmp(out, learn, n * sizeof *out) == 0) {
+                /* two threads may learn at once: the same values */
+                __atomic_store_n(&site->d_ret, (int)i, __ATOMIC_RELAXED);
+                __atomic_store_n(&site->d_fp, (int)k, __ATOMIC_RELAXED);
+                return m;
+            }
+        }
+        break;                     /* the first slot with the caller is the one */
+    }
+    return 0;
+}
+#endif
+
+/* The stack's id: the walk where it was found right for this call site,
+ * else the unwinder. */
+uint32_t hk__stack_capture(uintptr_t caller)
+{
+    uintptr_t f[HK__BT_MAX];
+    size_t depth = (size_t)hk__bt_depth, n = 0;
+    if (hk__bt_depth <= 0 || !caller)
+        return 0;
+#if defined(__x86_64__) || defined(__aarch64__)
+    {
+        hk__fp_site *site = hk__fp_site_of(caller);
+        int state = site ? __atomic_load_n(&site->state, __ATOMIC_ACQUIRE) : 2;
+        if (state == 1)
+            n = hk__bt_fp(site, caller, f, depth, NULL, 0);
+        if (!n)
+            n = hk__bt_unwind(caller, f, depth);
+        if (state == 0 && n) {
+            uintptr_t g[HK__BT_MAX];
+            __atomic_store_n(&site->state, hk__bt_fp(site, caller, g, depth, f, n) ? 1 : 2,
+                             __ATOMIC_RELEASE);
+        }
+    }
+#else
+    n = hk__bt_unwind(caller, f, depth);
+#endif
+    return n ? hk__stack_intern(f, n) : 0;
+}
+
+#else
+
+/* Windows: not yet (issue 12 brings DbgHelp); the caller alone. */
+uint32_t hk__stack_capture(uintptr_t caller)
+{
+    (void)caller;
+    (void)hk__stack_intern;
+    return 0;
+}
+
+#endif

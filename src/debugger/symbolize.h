@@ -1,0 +1,31 @@
+/* symbolize.h - addresses to function, file, line and module+offset, at
+ * report time only (never on the allocation path). */
+#ifndef HK_SYMBOLIZE_H
+#define HK_SYMBOLIZE_H
+
+#include <stdint.h>
+
+/* What is known of one code address; NULL / 0 where unknown.  The strings
+ * live as long as the process (the symbolizer's own memory). */
+typedef struct hk__frame_info {
+    const char *function;
+    const char *file;          /* full path; relative to the working directory under it */
+    int line;
+    const char *module;        /* the module's file name: libfoo.so, the program's name */
+    uintptr_t offset;          /* pc - the module's load bias: what addr2line -e module takes */
+} hk__frame_info;
+
+/* pc is a return address (a call's next instruction): line information is
+ * looked up at pc - 1.  1 if anything (at least the module) is known. */
+int hk__symbolize(uintptr_t pc, hk__frame_info *out);
+/* pc is the instruction itself (a crash's program counter). */
+int hk__symbolize_pc(uintptr_t pc, hk__frame_info *out);
+/* From a crash handler: no debug information read, nothing allocated --
+ * the cache, else the dynamic symbol tables (dladdr). */
+int hk__symbolize_safe(uintptr_t pc, int is_return, hk__frame_info *out);
+/* A crash's program counter, from the crash handler: the function from
+ * the module's ELF symbol table (read with open/mmap: no allocation, no
+ * libdw, little stack), and module+offset; no file and line. */
+int hk__symbolize_crash(uintptr_t pc, hk__frame_info *out);
+
+#endif
