@@ -258,6 +258,18 @@ static int run_one(int c, struct workload *w, int is_churn, struct run *r)
             fprintf(stderr, "(no stderr)\n");
         return -1;
     }
+    if (c == C_HK || c == C_HK_BT) {
+        /* the report at exit shows that the preload ran: without it, the
+         * run would be an untracked one that looks like heapkit's */
+        struct stat sb;
+        char rep[320];
+        snprintf(rep, sizeof rep, "%s/hk-%ld.txt", g_dir, (long)pid);
+        if (stat(rep, &sb) != 0 || sb.st_size == 0) {
+            fprintf(stderr, "bench_run: FAILED: %s on %s wrote no report %s: the preload "
+                    "did not track the program\n", cname[c], w->name, rep);
+            return -1;
+        }
+    }
     r->cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6
            + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     r->wall = (t1 - t0) / 1e9;
