@@ -98,6 +98,17 @@ if [ "$lane" = linux ]; then
       && LD_LIBRARY_PATH=$prefix/lib ./w32prog
   }
   check "unchanged Win32 program via pkg-config heapkit-win32" w32_unchanged
+  # bin/heapkit finds lib/libheapkit-preload.so by the libdir compiled in
+  preload_installed() {
+    [ -x "$prefix/bin/heapkit" ] && [ -f "$prefix/lib/libheapkit-preload.so" ] || return 1
+    printf '#include <stdlib.h>\nvoid *volatile s;\nint main(void) { s = malloc(42); return 0; }\n' \
+      > leak42.c && gcc -g -o leak42 leak42.c || return 1
+    rm -f leak42.json
+    env -u HEAPKIT_PRELOAD "$prefix/bin/heapkit" run --json -o leak42.json --error-exitcode 9 \
+      -- ./leak42
+    [ $? = 9 ] && grep '"size":42' leak42.json
+  }
+  check "heapkit run (installed) runs a program under the installed preload" preload_installed
   cmake_app() {
     have cmake || return 1
     cmake -S . -B cm -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \

@@ -40,7 +40,7 @@ static void hk__real_free(void *p, unsigned kind)
 #else
     (void)kind;
 #endif
-    free(p);
+    HK__RT_FREE(p);
 }
 
 static void *hk__record(void *p, size_t n, unsigned kind, const hk__src *src)
@@ -58,7 +58,7 @@ static void *hk__real_realloc(void *p, size_t n)
 {
     void *q;
     hk__dbg_freed_note(p);
-    q = realloc(p, n);
+    q = HK__RT_REALLOC(p, n);
     if (q)
         hk__dbg_freed_forget(q);
     else if (n != 0)
@@ -78,8 +78,10 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
     hk__dbg_start();
+    if (HK__FWD(calloc))
+        return hk__dbg_fwd->calloc(count, n, file, line, func);
     /* calloc checks the product; once it succeeded the product fits */
-    return hk__record(calloc(count, n), count * n, 0, &src);
+    return hk__record(HK__RT_CALLOC(count, n), count * n, 0, &src);
 }
 
 /* No record of p: after the tracker lost records, a block the C runtime
@@ -89,8 +91,11 @@ static int hk__unrecorded_block(const void *p)
     return hk__dbg_records_lost() && !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
 }
 
-/* missed: hk_dbg_free's fast path did not find p in the thread's table. */
-static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src, int missed)
+/* missed: hk_dbg_free's fast path did not find p in the thread's table;
+ * fam: the freeing function's family (HK__FAM_*), checked against the
+ * block's. */
+static void hk__free_fam_at(void *p, unsigned fam, int sized, size_t declared,
+                            const hk__src *src, int missed)
 {
     hk__rec r;
     int found;
@@ -107,9 +112,26 @@ static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src,
         hk__dbg_unknown_free(p, HK__HEAP_MALLOC, src);
         return;
     }
-    if (sized && declared != HK__REC_SIZE(&r))
+    if (HK_UNLIKELY(HK__REC_FAM(&r) != fam))
+        hk__dbg_wrong_family(&r, fam, src);
+    else if (sized && declared != HK__REC_SIZE(&r))
         hk__dbg_wrong_size(&r, declared, src);
     hk__real_free(p, HK__REC_KIND(&r));
+}
+
+static void hk__free_at(void *p, int sized, size_t declared, const hk__src *src, int missed)
+{
+    hk__free_fam_at(p, HK__FAM_MALLOC, sized, declared, src, missed);
+}
+
+void hk__dbg_free_fam(void *p, unsigned fam, int sized, size_t declared, const hk__src *src)
+{
+    hk__free_fam_at(p, fam, sized, declared, src, 0);
+}
+
+void *hk__dbg_record_kind(void *p, size_t n, unsigned kind, const hk__src *src)
+{
+    return hk__record(p, n, kind, src);
 }
 
 /* hk_dbg_free is in tracker.c (its common case); the rest is here. */
@@ -117,6 +139,11 @@ void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line
                        const char *func, uintptr_t caller)
 {
     hk__src src = { file, func, NULL, caller, line, 0 };
+    HK__DBG_START();                 /* a free first: learn to forward */
+    if (HK__FWD(free) && !taken) {
+        hk__dbg_fwd->free(p, file, line, func);
+        return;
+    }
     if (taken)
         hk__real_free(p, HK__REC_KIND(taken));
     else
@@ -126,24 +153,44 @@ void hk__dbg_free_rest(void *p, const hk__rec *taken, const char *file, int line
 void hk_dbg_free_sized(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(free_sized)) {
+        hk__dbg_fwd->free_sized(p, n, file, line, func);
+        return;
+    }
     hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_free_sized(void *p, size_t n)
 {
     hk__src src = { NULL, NULL, NULL, HK__RET, 0, 0 };
+    hk__dbg_start();
+    if (HK__FWD(free_sized)) {
+        hk__dbg_fwd->free_sized(p, n, NULL, 0, NULL);
+        return;
+    }
     hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_dbg_delete(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(delete_)) {
+        hk__dbg_fwd->delete_(p, n, file, line, func);
+        return;
+    }
     hk__free_at(p, 1, n, &src, 0);
 }
 
 void hk_dbg_aligned_free(void *p, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(aligned_free)) {
+        hk__dbg_fwd->aligned_free(p, file, line, func);
+        return;
+    }
     hk__free_at(p, 0, 0, &src, 0);      /* the record knows how to free it */
 }
 
@@ -160,7 +207,12 @@ static void *hk__aligned(size_t align, size_t n)
     void *p = NULL;
     if (align < sizeof(void *))
         align = sizeof(void *);
+#ifdef HK_PRELOAD
+    (void)p;
+    return hk__rt_memalign(align, n);
+#else
     return posix_memalign(&p, align, n) == 0 ? p : NULL;
+#endif
 }
 #define HK__ALIGNED_KIND 0u
 #endif
@@ -170,12 +222,21 @@ static int hk__pow2(size_t a) { return a && !(a & (a - 1)); }
 void *hk_dbg_realloc(void *p, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
+    hk__dbg_start();
+    if (HK__FWD(realloc))
+        return hk__dbg_fwd->realloc(p, n, file, line, func);
+    return hk__dbg_realloc_src(p, n, &src);
+}
+
+void *hk__dbg_realloc_src(void *p, size_t n, const hk__src *srcp)
+{
+    hk__src src = *srcp;
     hk__rec r;
     void *q;
     int found;
     hk__dbg_start();
     if (!p)
-        return hk__record(malloc(n), n, 0, &src);
+        return hk__record(HK__RT_MALLOC(n), n, 0, &src);
     if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
         if (found == 0 && hk__unrecorded_block(p)) {
             /* a live block the tracker could not record: realloc it,
@@ -227,10 +288,12 @@ char *hk_dbg_strdup(const char *s, HK_DBG_SITE)
     size_t n;
     char *p;
     hk__dbg_start();
+    if (HK__FWD(strdup))
+        return hk__dbg_fwd->strdup(s, file, line, func);
     if (!s)
         return NULL;
     n = strlen(s) + 1;
-    p = malloc(n);
+    p = HK__RT_MALLOC(n);
     if (p)
         memcpy(p, s, n);
     return hk__record(p, n, 0, &src);
@@ -242,11 +305,13 @@ char *hk_dbg_strndup(const char *s, size_t max, HK_DBG_SITE)
     size_t n = 0;
     char *p;
     hk__dbg_start();
+    if (HK__FWD(strndup))
+        return hk__dbg_fwd->strndup(s, max, file, line, func);
     if (!s)
         return NULL;
     while (n < max && s[n])
         n++;
-    p = malloc(n + 1);
+    p = HK__RT_MALLOC(n + 1);
     if (p) {
         memcpy(p, s, n);
         p[n] = 0;
@@ -258,6 +323,8 @@ void *hk_dbg_aligned_alloc(size_t align, size_t n, HK_DBG_SITE)
 {
     HK__SRC(src, NULL);
     hk__dbg_start();
+    if (HK__FWD(aligned_alloc))
+        return hk__dbg_fwd->aligned_alloc(align, n, file, line, func);
     if (!hk__pow2(align)) {
         errno = EINVAL;
         return NULL;
@@ -270,6 +337,8 @@ int hk_dbg_posix_memalign(void **out, size_t align, size_t n, HK_DBG_SITE)
     HK__SRC(src, NULL);
     void *p;
     hk__dbg_start();
+    if (HK__FWD(posix_memalign))
+        return hk__dbg_fwd->posix_memalign(out, align, n, file, line, func);
     if (!out || !hk__pow2(align) || align % sizeof(void *) != 0)
         return EINVAL;
     p = hk__aligned(align, n);
@@ -283,7 +352,9 @@ void *hk_dbg_new(size_t n, const char *type, HK_DBG_SITE)
 {
     HK__SRC(src, type);
     hk__dbg_start();
-    return hk__record(calloc(1, n ? n : 1), n, HK__K_OBJECT, &src);
+    if (HK__FWD(new_))
+        return hk__dbg_fwd->new_(n, type, file, line, func);
+    return hk__record(HK__RT_CALLOC(1, n ? n : 1), n, HK__K_OBJECT, &src);
 }
 
 /* ---- hk heaps ------------------------------------------------------------- */

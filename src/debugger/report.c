@@ -481,6 +481,7 @@ typedef struct {
     const char *backend;       /* NULL: malloc */
     uint64_t heap_seq;
     int has_size;
+    uint16_t fk;               /* FK: allocating | freeing family << 4 */
 } hk__entry;
 
 /* The entries to list (at most the cap) and how many there are in all. */
@@ -532,6 +533,12 @@ static void hk__entry_of_event(hk__entry *e, const hk__event *ev, size_t i)
     case HK__EV_FS:
         e->k1 = (uint64_t)ev->no << 2 | 1;      /* right after its S */
         e->flags = "FS";
+        break;
+    case HK__EV_FK:
+        e->no = ev->no;
+        e->k1 = (uint64_t)ev->after << 2 | 2;   /* where the free happened */
+        e->flags = "FK";
+        e->fk = (uint16_t)(ev->pad | 0x100);
         break;
     default:
         e->k1 = (uint64_t)ev->after << 2 | 2;   /* after what came before */
@@ -989,6 +996,21 @@ static void hk__text_crash_place(hk__out *o, uintptr_t pc)
     }
 }
 
+/* FK: which function allocated the block and which freed it */
+static const char *hk__fam_name(unsigned fam, int freeing)
+{
+    static const char *const names[2][3] = { { "malloc", "new", "new[]" },
+                                             { "free", "delete", "delete[]" } };
+    return names[freeing][fam < 3 ? fam : 0];
+}
+
+static void hk__fk_text(hk__out *o, unsigned fk)
+{
+    hk__puts(o, hk__fam_name(fk & 0xF, 0));
+    hk__puts(o, hk__dbg_cfg.german ? " freigegeben mit " : " freed by ");
+    hk__puts(o, hk__fam_name((fk >> 4) & 0xF, 1));
+}
+
 static void hk__text_entry(hk__out *o, const hk__entry *e)
 {
     const hk__site *s = hk__dbg_site(e->site);
@@ -1010,7 +1032,10 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     hk__pad(o, 2);
     hk__text_path(o, pl.file, HK__FILE_COL);
     hk__num_col(o, pl.file && pl.line > 0, (unsigned long long)pl.line, 6);
-    if (s && s->type) {
+    if (e->fk) {
+        hk__pad(o, 2);
+        hk__fk_text(o, e->fk);
+    } else if (s && s->type) {
         hk__pad(o, 2);
         hk__puts(o, s->type);
     } else if (e->backend) {
@@ -1189,6 +1214,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
     char b[64];
+    hk__place pl;
     hk__puts(o, "{");
     hk__json_header(o);
     hk__puts(o, "\"registered\":");
@@ -1211,17 +1237,24 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__hex(b, st ? st->caller : 0);
         hk__puts(o, b);
         hk__puts(o, "\",\"function\":");
-        hk__json_str(o, st ? st->func : NULL);
+        hk__place_of(st, &pl);         /* the macros' place, else the caller's */
+        hk__json_str(o, pl.func);
         hk__puts(o, ",\"file\":");
-        hk__json_str(o, st ? hk__src_path(st->file) : NULL);
+        hk__json_str(o, pl.file ? hk__src_path(pl.file) : NULL);
         hk__puts(o, ",\"line\":");
-        hk__json_num_or_null(o, st && st->line > 0, st ? (unsigned long long)st->line : 0);
+        hk__json_num_or_null(o, pl.file && pl.line > 0, (unsigned long long)pl.line);
         hk__puts(o, ",\"type\":");
         hk__json_str(o, st ? st->type : NULL);
         hk__puts(o, ",\"heap\":");
         hk__heap_name(b, e->backend, e->heap_seq);
         hk__json_str(o, b);
         hk__json_frames(o, st);
+        if (e->fk) {
+            hk__puts(o, ",\"allocated_by\":");
+            hk__json_str(o, hk__fam_name(e->fk & 0xF, 0));
+            hk__puts(o, ",\"freed_by\":");
+            hk__json_str(o, hk__fam_name((e->fk >> 4) & 0xF, 1));
+        }
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"entries_omitted\":");
@@ -1230,12 +1263,13 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
     for (i = 0; i < s->n; i++) {
         const hk__site *st = hk__dbg_site(s->t[i].site);
         hk__puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
+        hk__place_of(st, &pl);
         hk__puts(o, "\"file\":");
-        hk__json_str(o, st ? hk__src_path(st->file) : NULL);
+        hk__json_str(o, pl.file ? hk__src_path(pl.file) : NULL);
         hk__puts(o, ",\"line\":");
-        hk__json_num_or_null(o, st && st->line > 0, st ? (unsigned long long)st->line : 0);
+        hk__json_num_or_null(o, pl.file && pl.line > 0, (unsigned long long)pl.line);
         hk__puts(o, ",\"function\":");
-        hk__json_str(o, st ? st->func : NULL);
+        hk__json_str(o, pl.func);
         hk__puts(o, ",\"caller\":\"");
         hk__hex(b, st ? st->caller : 0);
         hk__puts(o, b);
@@ -1275,7 +1309,20 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
 
 /* ---- writing ----------------------------------------------------------------- */
 
+static int hk__dbg_write_report_now(int crashing);
+
 int hk__dbg_write_report(int crashing)
+{
+    int r;
+    /* nothing the writer (or a part of it added later: symbolization)
+     * allocates is recorded */
+    hk__dbg_internal_enter();
+    r = hk__dbg_write_report_now(crashing);
+    hk__dbg_internal_leave();
+    return r;
+}
+
+static int hk__dbg_write_report_now(int crashing)
 {
     static hk__out out;                   /* static: crash paths have little stack */
     hk__list l;
@@ -1338,6 +1385,8 @@ int hk__dbg_findings(void)
 int hk_debug_report(void)
 {
     hk__dbg_start();
+    if (HK__FWD(report))
+        return hk__dbg_fwd->report();
     return hk__dbg_write_report(0);
 }
 
@@ -1356,6 +1405,7 @@ static void hk__error_exit(void)
     int code = hk__dbg_cfg.error_exitcode;
     if (code == 0 || hk__dbg_findings() == 0)
         return;
+    hk__dbg_internal_enter();         /* stdio's buffers: not recorded */
     fflush(NULL);
 #ifdef _WIN32
     TerminateProcess(GetCurrentProcess(), (UINT)code);
@@ -1395,6 +1445,9 @@ void hk__dbg_stop(int status)
 
 void hk_dbg_exit(int status)
 {
+    hk__dbg_start();
+    if (HK__FWD(exit))
+        hk__dbg_fwd->exit(status);
     hk__dbg_note_exit(status);
     exit(status);
 }

@@ -39,6 +39,9 @@
 #  include <unistd.h>
 #  include <sched.h>
 #  include <unistd.h>
+#  ifndef HK_PRELOAD
+#    include <dlfcn.h>
+#  endif
 #endif
 
 volatile int hk__dbg_active;
@@ -148,11 +151,55 @@ static void hk__gate_set(uint32_t flag, int on)
 static hk__spin hk__start_lock;
 int hk__dbg_started;                 /* tracker.h: HK__DBG_START */
 
+const hk__dbg_fwd_t *hk__dbg_fwd;
+
+#if !defined(_WIN32) && !defined(HK_PRELOAD)
+/* libheapkit-preload.so in the process, and this copy is not the one the
+ * program's calls bind to (a static link): the preload's functions. */
+static int hk__fwd_find(void)
+{
+    static hk__dbg_fwd_t f;
+    if (!dlsym(RTLD_DEFAULT, "hk__preload_present")
+        || dlsym(RTLD_DEFAULT, "hk_dbg_malloc") == (void *)hk_dbg_malloc)
+        return 0;
+#  define HK__FWD_SYM(field, name) *(void **)&f.field = dlsym(RTLD_DEFAULT, name)
+    HK__FWD_SYM(malloc, "hk_dbg_malloc");
+    HK__FWD_SYM(calloc, "hk_dbg_calloc");
+    HK__FWD_SYM(realloc, "hk_dbg_realloc");
+    HK__FWD_SYM(free, "hk_dbg_free");
+    HK__FWD_SYM(free_sized, "hk_dbg_free_sized");
+    HK__FWD_SYM(strdup, "hk_dbg_strdup");
+    HK__FWD_SYM(strndup, "hk_dbg_strndup");
+    HK__FWD_SYM(aligned_alloc, "hk_dbg_aligned_alloc");
+    HK__FWD_SYM(posix_memalign, "hk_dbg_posix_memalign");
+    HK__FWD_SYM(aligned_free, "hk_dbg_aligned_free");
+    HK__FWD_SYM(new_, "hk_dbg_new");
+    HK__FWD_SYM(delete_, "hk_dbg_delete");
+    HK__FWD_SYM(exit, "hk_dbg_exit");
+    HK__FWD_SYM(suspend, "hk_debug_suspend");
+    HK__FWD_SYM(report, "hk_debug_report");
+    HK__FWD_SYM(checkpoint, "hk_debug_checkpoint");
+    HK__FWD_SYM(stats, "hk_debug_stats_get");
+#  undef HK__FWD_SYM
+    if (!f.malloc || !f.free)
+        return 0;
+    __atomic_store_n(&hk__dbg_fwd, &f, __ATOMIC_RELEASE);
+    return 1;
+}
+#else
+static int hk__fwd_find(void) { return 0; }
+#endif
+
 void hk__dbg_start(void)
 {
     if (__atomic_load_n(&hk__dbg_started, __ATOMIC_ACQUIRE))
         return;
     hk__spin_lock(&hk__start_lock);
+    if (!hk__dbg_started && hk__fwd_find()) {
+        /* nothing of ours runs: no exit hooks, no records, the gate stays
+         * shut (every call takes the way that forwards) */
+        __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
+    }
     if (!hk__dbg_started) {
         hk__cfg_read(&hk__dbg_cfg);        /* config.c: every HEAPKIT_* variable */
         hk__dbg_install_exit_hooks();
@@ -187,6 +234,10 @@ static hk__spin hk__suspend_lock;
 void hk_debug_suspend(int suspend)
 {
     hk__dbg_start();
+    if (HK__FWD(suspend)) {
+        hk__dbg_fwd->suspend(suspend);
+        return;
+    }
     hk__spin_lock(&hk__suspend_lock);
     if (suspend)
         __atomic_add_fetch(&hk__suspend, 1, __ATOMIC_SEQ_CST);
@@ -200,6 +251,20 @@ int hk__dbg_suspended(void)
 {
     return __atomic_load_n(&hk__suspend, __ATOMIC_RELAXED) > 0;
 }
+
+/* ---- the internal guard (tracker.h) -------------------------------------- */
+
+/* initial-exec: a global-dynamic TLS access may call malloc, which in the
+ * preload would come back here */
+#ifdef _WIN32
+static _Thread_local int hk__internal;
+#else
+static __thread int hk__internal __attribute__((tls_model("initial-exec")));
+#endif
+
+void hk__dbg_internal_enter(void) { hk__internal++; }
+void hk__dbg_internal_leave(void) { hk__internal--; }
+int hk__dbg_internal_depth(void) { return hk__internal; }
 
 /* ---- per-thread state: allocation numbers and the site cache ------------ */
 
@@ -1956,7 +2021,9 @@ static __attribute__((noinline)) void *hk__dbg_malloc_slow(size_t n, const char 
 {
     void *p;
     HK__DBG_START();
-    p = malloc(n);
+    if (HK__FWD(malloc))
+        return hk__dbg_fwd->malloc(n, file, line, func);
+    p = HK__RT_MALLOC(n);
     if (HK_UNLIKELY(p == NULL))
         return NULL;
     return hk__dbg_malloc_record(p, n, file, line, func, caller);
@@ -1969,7 +2036,7 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
     uint32_t id;
     hk__rec *r = hk__add_begin(th, n, HK__HEAP_MALLOC, 0, caller, file, line, NULL, &id);
     if (HK_LIKELY(r != NULL)) {
-        void *p = malloc(n);
+        void *p = HK__RT_MALLOC(n);
         if (HK_LIKELY(p != NULL))
             return hk__add_end(th->fast_tab, r, id, p);
         return hk__add_undo(th, r, id);
@@ -1987,9 +2054,9 @@ static __attribute__((noinline)) void hk__free_far(struct hk__tab *t, void *p,
     uint32_t pos, id;
     if (p != NULL && t != &hk__empty_tab && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
         && hk__tab_find(t, (uintptr_t)p, &pos, &id, 1)
-        && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))) {
+        && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED | HK__K_NEW | HK__K_NEWARR))) {
         hk__remove_mine(t, pos, id);
-        free(p);
+        HK__RT_FREE(p);
         return;
     }
     hk__dbg_free_rest(p, NULL, file, line, func, caller);
@@ -2012,10 +2079,10 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
         /* this heap (not record 0's: a NULL), no Windows aligned block (its
          * free differs), no records lost */
         if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p
-                      && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED))
+                      && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED | HK__K_NEW | HK__K_NEWARR))
                       && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
             hk__remove_mine(t, pos, id);
-            free(p);
+            HK__RT_FREE(p);
             return;
         }
     }
@@ -2154,6 +2221,24 @@ void hk__dbg_unknown_free(const void *p, unsigned heap, const hk__src *src)
     }
 }
 
+void hk__dbg_wrong_family(const hk__rec *r, unsigned fam, const hk__src *src)
+{
+    hk__event e;
+    if (hk__dbg_suspended() || (HK__REC_KIND(r) & HK__K_IGNORE))
+        return;
+    memset(&e, 0, sizeof e);
+    e.kind = HK__EV_FK;
+    e.rkind = (uint8_t)HK__REC_KIND(r);
+    e.pad = (uint16_t)(HK__REC_FAM(r) | fam << 4);
+    e.no = r->no;
+    e.after = hk__last_no();
+    e.site = hk__site_of(hk__thread_get(), src);
+    e.size = HK__REC_SIZE(r);
+    e.ptr = r->ptr;
+    hk__event_heap(&e, HK__REC_HEAP(r));
+    hk__event_add(&e);
+}
+
 /* ---- hk heaps: destroy and release --------------------------------------- */
 
 /* Remove the records of heap `id` (release: those whose blocks are gone),
@@ -2225,6 +2310,8 @@ unsigned long hk_debug_checkpoint(void)
     unsigned long reg;
     uint32_t last, fb;
     hk__dbg_start();
+    if (HK__FWD(checkpoint))
+        return hk__dbg_fwd->checkpoint();
     hk__threads_scan(&reg, &last);
     hk__thread_counts(&hk__fallback_thread, &reg, &fb);
     if (fb > last)
@@ -2282,6 +2369,10 @@ void hk_debug_stats_get(hk_debug_stats *st)
     if (!st)
         return;
     hk__dbg_start();
+    if (HK__FWD(stats)) {
+        hk__dbg_fwd->stats(st);
+        return;
+    }
     hk__dbg_each_record(hk__count_rec, &c, 1);
     bytes = hk__tracker_bytes(&all);
     st->registered = hk__dbg_registered();
@@ -2291,4 +2382,42 @@ void hk_debug_stats_get(hk_debug_stats *st)
     st->record_bytes = all ? bytes / all : 0;
     st->threads = __atomic_load_n(&hk__nthreads, __ATOMIC_RELAXED);
     st->thread_bytes = __atomic_load_n(&hk__thread_bytes, __ATOMIC_RELAXED);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* Every tracker lock, taken by the forking thread before fork() and
+ * released after it in both processes: no other thread holds one at the
+ * moment of the fork, so the child (which has only this thread) never
+ * waits for a lock whose owner did not come along.  Order: as the
+ * tracker nests them (start, suspend, threads, fallback, sites, tables,
+ * events). */
+void hk__dbg_fork_prepare(void)
+{
+    struct hk__tab *t;
+    hk__spin_lock(&hk__start_lock);
+    hk__spin_lock(&hk__suspend_lock);
+    hk__spin_lock(&hk__threads_lock);
+    hk__spin_lock(&hk__fallback_lock);
+    hk__spin_lock(&hk__sites_lock);
+    hk__spin_lock(&hk__tabs_lock);
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        hk__spin_lock(&t->lock);
+    hk__spin_lock(&hk__ev_lock);
+}
+
+void hk__dbg_fork_release(void)
+{
+    struct hk__tab *t;
+    hk__spin_unlock(&hk__ev_lock);
+    for (t = __atomic_load_n(&hk__tabs, __ATOMIC_ACQUIRE); t;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        hk__spin_unlock(&t->lock);
+    hk__spin_unlock(&hk__tabs_lock);
+    hk__spin_unlock(&hk__sites_lock);
+    hk__spin_unlock(&hk__fallback_lock);
+    hk__spin_unlock(&hk__threads_lock);
+    hk__spin_unlock(&hk__suspend_lock);
+    hk__spin_unlock(&hk__start_lock);
 }

@@ -31,6 +31,13 @@ typedef struct hk__site {
 #define HK__K_IGNORE  0x1u   /* suspended or zero-size: matched, never reported */
 #define HK__K_OBJECT  0x2u   /* HK_NEW instance */
 #define HK__K_ALIGNED 0x4u   /* Windows _aligned_malloc: free with _aligned_free */
+/* The allocating family (bits 3-4; the preload's C++ operators): a free by
+ * another family's function is an FK event. */
+#define HK__K_FAM_SHIFT 3
+#define HK__K_NEW     0x8u   /* operator new */
+#define HK__K_NEWARR  0x10u  /* operator new[] */
+#define HK__REC_FAM(r) ((unsigned)(((r)->meta >> HK__K_FAM_SHIFT) & 0x3u))
+enum { HK__FAM_MALLOC, HK__FAM_NEW, HK__FAM_NEWARR };
 
 /* One live block: 24 bytes.  meta = size << 24 | heap << 8 | kind (bits
  * 3-7 unused). */
@@ -56,14 +63,16 @@ enum {
     HK__EV_S = 1,      /* allocation of a block freed with the wrong size */
     HK__EV_FS,         /* that free */
     HK__EV_FM,         /* a free that matched nothing */
-    HK__EV_LEAK        /* live when its hk heap was destroyed */
+    HK__EV_LEAK,       /* live when its hk heap was destroyed */
+    HK__EV_FK          /* freed by another family's function (delete of a
+                        * new[] block, free of a new block, ...) */
 };
 
 typedef struct hk__event {
     uint8_t kind;
     uint8_t rkind;             /* record kind bits of the block */
-    uint16_t pad;
-    uint32_t no;               /* S, LEAK: the allocation number; else 0 */
+    uint16_t pad;              /* FK: allocating family | freeing family << 4 */
+    uint32_t no;               /* S, LEAK, FK: the allocation number; else 0 */
     uint32_t after;            /* the last allocation number at the time */
     uint32_t site;
     uint64_t size;
@@ -131,6 +140,76 @@ void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src);
 void hk__dbg_freed_note(const void *p);
 void hk__dbg_freed_forget(const void *p);
 int hk__dbg_freed_recently(const void *p);
+
+/* The C runtime's allocator as the tracker calls it: plain malloc & co.,
+ * except in the preload (HK_PRELOAD), where those names are the
+ * preload's own entry points and the real allocator is glibc's
+ * __libc_* functions or the HEAPKIT_BACKEND heap (src/preload/). */
+#ifdef HK_PRELOAD
+void *hk__rt_malloc(size_t n);
+void *hk__rt_calloc(size_t c, size_t n);
+void *hk__rt_realloc(void *p, size_t n);
+void hk__rt_free(void *p);
+void *hk__rt_memalign(size_t align, size_t n);
+#  define HK__RT_MALLOC(n)      hk__rt_malloc(n)
+#  define HK__RT_CALLOC(c, n)   hk__rt_calloc((c), (n))
+#  define HK__RT_REALLOC(p, n)  hk__rt_realloc((p), (n))
+#  define HK__RT_FREE(p)        hk__rt_free(p)
+#else
+#  define HK__RT_MALLOC(n)      malloc(n)
+#  define HK__RT_CALLOC(c, n)   calloc((c), (n))
+#  define HK__RT_REALLOC(p, n)  realloc((p), (n))
+#  define HK__RT_FREE(p)        free(p)
+#endif
+
+/* The internal guard: while the calling thread's depth is > 0 (the report
+ * writer, anything at report or scan time that may allocate), the
+ * preload passes malloc-family calls straight to the real allocator,
+ * unrecorded.  A thread-local counter (initial-exec TLS); it nests. */
+void hk__dbg_internal_enter(void);
+void hk__dbg_internal_leave(void);
+int hk__dbg_internal_depth(void);
+
+/* Record p with record-kind bits (HK__K_NEW, ...); the preload's path. */
+void *hk__dbg_record_kind(void *p, size_t n, unsigned kind, const hk__src *src);
+/* Free p as family fam (HK__FAM_*): FM if unknown, FK if the block came
+ * from another family, S/FS if sized and the size differs; the real free
+ * unless FM.  */
+void hk__dbg_free_fam(void *p, unsigned fam, int sized, size_t declared, const hk__src *src);
+/* realloc with the caller's place (hk_dbg_realloc's body). */
+void *hk__dbg_realloc_src(void *p, size_t n, const hk__src *src);
+/* Report an FK: r's block freed by family fam at src. */
+void hk__dbg_wrong_family(const hk__rec *r, unsigned fam, const hk__src *src);
+/* fork: the tracker's locks held across fork() by one thread only
+ * (prepare), released in parent and child. */
+void hk__dbg_fork_prepare(void);
+void hk__dbg_fork_release(void);
+/* A copy of the library linked in statically, in a process that also has
+ * libheapkit-preload.so: it records nothing itself and hands every
+ * debug.h call, with its file and line, to the preload's tracker (one
+ * record per block, one report).  NULL otherwise; set at start. */
+typedef struct hk__dbg_fwd_t {
+    void *(*malloc)(size_t, HK_DBG_SITE);
+    void *(*calloc)(size_t, size_t, HK_DBG_SITE);
+    void *(*realloc)(void *, size_t, HK_DBG_SITE);
+    void (*free)(void *, HK_DBG_SITE);
+    void (*free_sized)(void *, size_t, HK_DBG_SITE);
+    char *(*strdup)(const char *, HK_DBG_SITE);
+    char *(*strndup)(const char *, size_t, HK_DBG_SITE);
+    void *(*aligned_alloc)(size_t, size_t, HK_DBG_SITE);
+    int (*posix_memalign)(void **, size_t, size_t, HK_DBG_SITE);
+    void (*aligned_free)(void *, HK_DBG_SITE);
+    void *(*new_)(size_t, const char *, HK_DBG_SITE);
+    void (*delete_)(void *, size_t, HK_DBG_SITE);
+    void (*exit)(int);
+    void (*suspend)(int);
+    int (*report)(void);
+    unsigned long (*checkpoint)(void);
+    void (*stats)(hk_debug_stats *);
+} hk__dbg_fwd_t;
+extern const hk__dbg_fwd_t *hk__dbg_fwd;
+#define HK__FWD(f) (HK_UNLIKELY(hk__dbg_fwd != NULL) && hk__dbg_fwd->f)
+
 
 /* vouch.c: 1 if p is a live block of the C runtime's malloc, so free(p)
  * and realloc(p, n) are safe; 0 when that cannot be told for sure. */

@@ -34,6 +34,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef HK_PRELOAD
+/* the probes learn glibc's own chunks, not the preload's entry points */
+extern void *__libc_malloc(size_t n);
+extern void __libc_free(void *p);
+#  define HK__V_MALLOC(n) __libc_malloc(n)
+#  define HK__V_FREE(p)   __libc_free(p)
+#else
+#  define HK__V_MALLOC(n) malloc(n)
+#  define HK__V_FREE(p)   free(p)
+#endif
+
 #ifdef _WIN32
 #  include <malloc.h>
 #  include <windows.h>
@@ -129,16 +140,16 @@ static int hk__learn_key(void)
     static const size_t sizes[] = { 1000, 904, 808, 712, 616, 520 };
     size_t i;
     for (i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        void *a = malloc(sizes[i]), *b;
+        void *a = HK__V_MALLOC(sizes[i]), *b;
         uintptr_t at = (uintptr_t)a, w[2], v[2];
         int ok;
         if (!a)
             return 0;
-        free(a);
+        HK__V_FREE(a);
         ok = hk__peek(at, w, sizeof w);
-        b = malloc(sizes[i]);
+        b = HK__V_MALLOC(sizes[i]);
         ok = ok && (uintptr_t)b == at && hk__peek(at, v, sizeof v) && w[1] != 0 && v[1] == 0;
-        free(b);
+        HK__V_FREE(b);
         if (ok) {
             hk__tc_key = w[1];
             return 1;
@@ -214,12 +225,12 @@ static void hk__vouch_init(void)
         return;
     hk__main_arena = av;
     /* check what was found against a block of the main arena */
-    probe = malloc(40);
+    probe = HK__V_MALLOC(40);
     if (probe && hk__peek((uintptr_t)probe - 16, hdr, sizeof hdr)
         && !(hdr[1] & (HK__NON_MAIN | HK__IS_MMAPPED))
         && hk__main_chunk_ok((uintptr_t)probe - 16, hdr[1] & ~(uintptr_t)7))
         hk__vouch_ok = 1;
-    free(probe);
+    HK__V_FREE(probe);
 }
 
 /* A main-arena chunk lies in the arena's memory, wholly below top. */

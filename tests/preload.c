@@ -1,0 +1,546 @@
+/*
+ * preload.c - `heapkit run` and libheapkit-preload.so (issue 11): unmodified
+ * programs of tests/run/ (built with -g, no heapkit header) run under the
+ * command, and their JSON reports are read back.
+ *
+ * Linux lane only (the sanitizer lanes own malloc, configure builds no
+ * preload there).  HEAPKIT_PRELOAD (set by make check) must name the
+ * built library: missing, every test fails - it never skips.
+ */
+#ifdef HAVE_CONFIG_H
+#  include "config.h"
+#endif
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+#define HEAPKIT "tools/heapkit"
+#define MAXE 256
+
+/* One report entry, as the JSON has it (one entry per line). */
+typedef struct {
+    long no;                   /* -1: null */
+    long size;                 /* -1: null */
+    char flags[8];
+    char caller[24];
+    char file[64];
+    long line;
+    char alloc_by[16], freed_by[16];
+} entry;
+
+typedef struct {
+    int nreports;              /* objects with "registered" */
+    long registered;
+    int n;
+    entry e[MAXE];
+    char messages[512];
+} report;
+
+static char tmpdir[256];
+
+static void setup(void)
+{
+    const char *p = getenv("HEAPKIT_PRELOAD");
+    ck_assert_msg(p && *p, "HEAPKIT_PRELOAD is not set: make check sets it");
+    ck_assert_msg(access(p, R_OK) == 0, "the preload library %s is missing", p);
+    ck_assert_msg(access(HEAPKIT, X_OK) == 0, "%s is missing", HEAPKIT);
+    snprintf(tmpdir, sizeof tmpdir, "tests/run/out/%ld", (long)getpid());
+    mkdir("tests/run", 0755);
+    mkdir("tests/run/out", 0755);
+    mkdir(tmpdir, 0755);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq((long)fread(buf, 1, (size_t)n, f), n);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* The value after "key": in line: a number (-1 for null), or a string. */
+static long jnum(const char *line, const char *key)
+{
+    char k[64];
+    const char *p;
+    snprintf(k, sizeof k, "\"%s\":", key);
+    p = strstr(line, k);
+    if (!p)
+        return -2;
+    p += strlen(k);
+    return strncmp(p, "null", 4) == 0 ? -1 : strtol(p, NULL, 10);
+}
+
+static void jstr(const char *line, const char *key, char *out, size_t cap)
+{
+    char k[64];
+    const char *p;
+    size_t n = 0;
+    snprintf(k, sizeof k, "\"%s\":\"", key);
+    out[0] = 0;
+    p = strstr(line, k);
+    if (!p)
+        return;
+    for (p += strlen(k); *p && *p != '"' && n + 1 < cap; p++)
+        out[n++] = *p;
+    out[n] = 0;
+}
+
+/* One JSON report per line (JSON Lines); each entry is the text from its
+ * {"no": to the next one, so the first "file" in it is the entry's own
+ * (or, without macros, its caller frame's). */
+static void parse(const char *text, report *r)
+{
+    const char *line = text;
+    memset(r, 0, sizeof *r);
+    while (line && *line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *buf = malloc(len + 1), *p, *end, *m;
+        ck_assert_ptr_nonnull(buf);
+        memcpy(buf, line, len);
+        buf[len] = 0;
+        if (strstr(buf, "\"registered\":")) {
+            r->nreports++;
+            r->registered = jnum(buf, "registered");
+            end = strstr(buf, "],\"entries_omitted\"");
+            if (end)
+                *end = 0;
+            for (p = strstr(buf, "{\"no\":"); p && r->n < MAXE; ) {
+                char *next = strstr(p + 1, "{\"no\":");
+                entry *e = &r->e[r->n++];
+                if (next)
+                    *next = 0;
+                e->no = jnum(p, "no");
+                e->size = jnum(p, "size");
+                e->line = jnum(p, "line");
+                jstr(p, "flags", e->flags, sizeof e->flags);
+                jstr(p, "caller", e->caller, sizeof e->caller);
+                jstr(p, "file", e->file, sizeof e->file);
+                jstr(p, "allocated_by", e->alloc_by, sizeof e->alloc_by);
+                jstr(p, "freed_by", e->freed_by, sizeof e->freed_by);
+                if (next)
+                    *next = '{';
+                p = next;
+            }
+            if (end)
+                *end = ']';
+            if ((m = strstr(buf, "\"messages\":")) != NULL)
+                snprintf(r->messages, sizeof r->messages, "%.500s", m);
+        }
+        free(buf);
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
+/* The last path component (reports keep the whole path). */
+static const char *base_of(const char *f)
+{
+    const char *s = strrchr(f, '/');
+    return s ? s + 1 : f;
+}
+
+/* heapkit run [opts] --json -o out -- prog args; the status; *r: the report. */
+static int run(const char *const *opts, const char *const *prog, const char *const *env,
+               const char *out, report *r)
+{
+    char *argv[32];
+    int n = 0, i, st;
+    char *text;
+    argv[n++] = (char *)"heapkit";
+    argv[n++] = (char *)"run";
+    for (i = 0; opts && opts[i]; i++)
+        argv[n++] = (char *)opts[i];
+    argv[n++] = (char *)"--json";
+    argv[n++] = (char *)"-o";
+    argv[n++] = (char *)out;
+    argv[n++] = (char *)"--";
+    for (i = 0; prog[i]; i++)
+        argv[n++] = (char *)prog[i];
+    argv[n] = NULL;
+    unlink(out);
+    st = sp_run(HEAPKIT, argv, env);
+    if (r) {
+        text = slurp(out);
+        ck_assert_msg(text != NULL, "no report at %s (status %d)", out, st);
+        parse(text, r);
+        free(text);
+    }
+    return st;
+}
+
+static const char *path(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static int count(const report *r, const char *flags, long size)
+{
+    int i, n = 0;
+    for (i = 0; i < r->n; i++)
+        if (strcmp(r->e[i].flags, flags) == 0 && (size < 0 || r->e[i].size == size))
+            n++;
+    return n;
+}
+
+/* The C program's exact entry set: leaks of 3 (its library's constructor,
+ * before the preload's), 7 (its own constructor), 100 (main), 200 (its
+ * library), two FM (double, interior); nothing else. */
+static void check_leaky(const report *r)
+{
+    int i;
+    ck_assert_int_eq(r->nreports, 1);
+    ck_assert_int_eq(r->n, 6);
+    ck_assert_int_eq(count(r, "", 3), 1);
+    ck_assert_int_eq(count(r, "", 7), 1);
+    ck_assert_int_eq(count(r, "", 100), 1);
+    ck_assert_int_eq(count(r, "", 200), 1);
+    ck_assert_int_eq(count(r, "FM", -1), 2);
+    for (i = 0; i < r->n; i++) {
+        const entry *e = &r->e[i];
+        ck_assert_msg(strcmp(e->caller, "0x0") != 0 && e->caller[0], "entry %d: no caller", i);
+        if (strcmp(e->flags, "FM") == 0) {
+            ck_assert_int_eq(e->no, -1);
+            ck_assert_int_eq(e->size, -1);
+        } else {
+            ck_assert_int_gt(e->no, 0);
+        }
+        /* the symbolized place (built with -g, no macros): the 200 and
+         * the 3 in the library, the rest in the program; lines exact */
+        if (e->size == 200 || e->size == 3)
+            ck_assert_str_eq(base_of(e->file), "runlib.c");
+        else
+            ck_assert_str_eq(base_of(e->file), "leaky.c");
+        if (e->size == 100)
+            ck_assert_int_eq(e->line, 42);
+        if (e->size == 200)
+            ck_assert_int_eq(e->line, 13);
+    }
+}
+
+START_TEST(c_program)
+{
+    static const char *const prog[] = { "tests/run/leaky", NULL };
+    report r;
+    int st = run(NULL, prog, NULL, path("leaky.json"), &r);
+    ck_assert_int_eq(st, 0);
+    check_leaky(&r);
+    ck_assert_int_gt(r.registered, 10);
+}
+END_TEST
+
+START_TEST(c_program_backends)
+{
+    static const char *const prog[] = { "tests/run/leaky", NULL };
+    static const char *const arena[] = { "--backend", "arena", NULL };
+    static const char *const mi[] = { "--backend", "MiMalloc", NULL };
+    report r;
+    ck_assert_int_eq(run(arena, prog, NULL, path("arena.json"), &r), 0);
+    check_leaky(&r);
+    ck_assert_int_eq(run(mi, prog, NULL, path("mimalloc.json"), &r), 0);
+    check_leaky(&r);
+}
+END_TEST
+
+START_TEST(cxx_program)
+{
+    static const char *const prog[] = { "tests/run/cxx", NULL };
+    report r;
+    int i, fk = 0, other = 0;
+    ck_assert_int_eq(run(NULL, prog, NULL, path("cxx.json"), &r), 0);
+    ck_assert_int_eq(r.nreports, 1);
+    for (i = 0; i < r.n; i++) {
+        const entry *e = &r.e[i];
+        if (strcmp(e->flags, "FK") == 0) {
+            fk++;
+            ck_assert_int_gt(e->no, 0);
+            ck_assert_msg((e->size == 16 && !strcmp(e->alloc_by, "new[]")
+                           && !strcmp(e->freed_by, "delete"))
+                          || (e->size == 4 && !strcmp(e->alloc_by, "new")
+                              && !strcmp(e->freed_by, "delete[]"))
+                          || (e->size == 8 && !strcmp(e->alloc_by, "malloc")
+                              && !strcmp(e->freed_by, "delete")),
+                          "FK entry %ld %s/%s", e->size, e->alloc_by, e->freed_by);
+        }
+    }
+    ck_assert_int_eq(fk, 3);
+    ck_assert_int_eq(count(&r, "S", 24), 1);
+    ck_assert_int_eq(count(&r, "FS", 32), 1);
+    ck_assert_int_eq(count(&r, "S", -1), 1);
+    ck_assert_int_eq(count(&r, "FS", -1), 1);
+    /* the vector (object, 100 ints) and the string (object, 100 chars + 0) */
+    ck_assert_int_eq(count(&r, "", (long)sizeof(void *) * 3), 1);
+    ck_assert_int_eq(count(&r, "", 400), 1);
+    ck_assert_int_eq(count(&r, "", 32), 1);
+    ck_assert_int_eq(count(&r, "", 101), 1);
+    /* anything else is libstdc++'s one emergency pool (suppressed by
+     * default later, issue 11 point 7) */
+    for (i = 0; i < r.n; i++)
+        if (strcmp(r.e[i].flags, "") == 0 && r.e[i].size != 24 && r.e[i].size != 400
+            && r.e[i].size != 32 && r.e[i].size != 101) {
+            other++;
+            ck_assert_int_ge(r.e[i].size, 4096);
+        }
+    ck_assert_int_le(other, 1);
+    ck_assert_int_eq(r.n, 3 + 2 + 4 + other);
+    {
+        /* the text report names both functions, in German too */
+        const char *de[] = { "heapkit", "run", "--lang", "DE", "-o", NULL, "--",
+                             "tests/run/cxx", NULL };
+        char *text;
+        de[5] = path("cxx.txt");
+        unlink(de[5]);
+        ck_assert_int_eq(sp_run(HEAPKIT, (char *const *)de, NULL), 0);
+        text = slurp(de[5]);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_msg(strstr(text, "  FK   ") && strstr(text, "new[] freigegeben mit delete")
+                      && strstr(text, "new freigegeben mit delete[]")
+                      && strstr(text, "malloc freigegeben mit delete"), "%s", text);
+        free(text);
+    }
+}
+END_TEST
+
+START_TEST(threads)
+{
+    static const char *const work[] = { "tests/run/threads", "1000", NULL };
+    static const char *const base[] = { "tests/run/threads", "0", NULL };
+    report r0, r;
+    int t;
+    ck_assert_int_eq(run(NULL, base, NULL, path("threads0.json"), &r0), 0);
+    ck_assert_int_eq(run(NULL, work, NULL, path("threads.json"), &r), 0);
+    /* exactly the program's 4 x (1000 + 10) allocations more than the run
+     * that only starts the threads */
+    ck_assert_int_eq(r.registered - r0.registered, 4 * 1010);
+    ck_assert_int_eq(r.n - r0.n, 40);
+    for (t = 0; t < 4; t++)
+        ck_assert_int_eq(count(&r, "", 1000 + t), 10);
+    ck_assert_int_eq(count(&r, "FM", -1), 0);
+}
+END_TEST
+
+static int leak_sizes(const report *r, long *out, int max)
+{
+    int i, n = 0;
+    for (i = 0; i < r->n && n < max; i++)
+        if (strcmp(r->e[i].flags, "") == 0)
+            out[n++] = r->e[i].size;
+    return n;
+}
+
+START_TEST(fork_and_exec)
+{
+    static const char *const prog[] = { "tests/run/forker", NULL };
+    char out[512];
+    FILE *ls;
+    char cmd[600], name[512];
+    int files = 0, seen11 = 0, seen33 = 0, seen55 = 0;
+    snprintf(out, sizeof out, "%s/report.%%p", path("fork"));
+    mkdir(path("fork"), 0755);
+    ck_assert_int_eq(run(NULL, prog, NULL, out, NULL), 0);
+    snprintf(cmd, sizeof cmd, "ls %s", path("fork"));
+    ls = popen(cmd, "r");
+    ck_assert_ptr_nonnull(ls);
+    while (fgets(name, sizeof name, ls)) {
+        char full[1100], *text;
+        long sz[8];
+        report r;
+        int n;
+        name[strcspn(name, "\n")] = 0;
+        ck_assert_msg(strncmp(name, "report.", 7) == 0, "unexpected file %s", name);
+        snprintf(full, sizeof full, "%s/%s", path("fork"), name);
+        text = slurp(full);
+        ck_assert_ptr_nonnull(text);
+        parse(text, &r);
+        free(text);
+        ck_assert_int_eq(r.nreports, 1);          /* one report per pid */
+        n = leak_sizes(&r, sz, 8);
+        files++;
+        if (n == 1 && sz[0] == 11)
+            seen11++;                              /* the parent */
+        else if (n == 2 && sz[0] == 11 && sz[1] == 33)
+            seen33++;                              /* the forked child: inherited 11 */
+        else if (n == 1 && sz[0] == 55)
+            seen55++;                              /* the exec'd image */
+        else
+            ck_abort_msg("%s: unexpected leaks (%d, first %ld)", name, n, n ? sz[0] : 0);
+        ck_assert_int_eq(count(&r, "FM", -1), 0);
+    }
+    pclose(ls);
+    ck_assert_int_eq(files, 3);
+    ck_assert_int_eq(seen11 + seen33 + seen55, 3);
+    ck_assert_int_eq(seen11 * seen33 * seen55, 1);
+}
+END_TEST
+
+START_TEST(error_exitcode)
+{
+    static const char *const code[] = { "--error-exitcode", "23", NULL };
+    static const char *const leak0[] = { "tests/run/status", "0", "leak", NULL };
+    static const char *const clean0[] = { "tests/run/status", "0", NULL };
+    static const char *const clean7[] = { "tests/run/status", "7", NULL };
+    static const char *const env[] = { "HEAPKIT_ERROR_EXITCODE=31", NULL };
+    report r;
+    ck_assert_int_eq(run(code, leak0, NULL, path("s1.json"), &r), 23);
+    ck_assert_int_eq(count(&r, "", 5), 1);
+    ck_assert_int_eq(run(NULL, leak0, NULL, path("s2.json"), &r), 0);  /* not asked */
+    ck_assert_int_eq(run(code, clean0, NULL, path("s3.json"), &r), 0);
+    ck_assert_int_eq(r.n, 0);
+    ck_assert_int_eq(run(code, clean7, NULL, path("s4.json"), &r), 7);
+    ck_assert_int_eq(run(NULL, leak0, env, path("s5.json"), &r), 31);  /* the variable */
+}
+END_TEST
+
+/* aligned_alloc, memalign, valloc, pvalloc, posix_memalign, reallocarray,
+ * calloc: one leak each, their sizes; free_sized with the right size is
+ * silent, with a wrong one an S/FS pair. */
+START_TEST(c_family)
+{
+    static const char *const prog[] = { "tests/run/family", NULL };
+    report r;
+    long sz;
+    ck_assert_int_eq(run(NULL, prog, NULL, path("family.json"), &r), 0);
+    for (sz = 100; sz <= 106; sz++)
+        if (sz != 103)
+            ck_assert_int_eq(count(&r, "", sz), 1);
+    ck_assert_int_eq(count(&r, "", sysconf(_SC_PAGESIZE)), 1);   /* pvalloc(103) */
+    ck_assert_int_eq(count(&r, "S", 51), 1);
+    ck_assert_int_eq(count(&r, "FS", 60), 1);
+    ck_assert_int_eq(r.n, 9);
+}
+END_TEST
+
+static void macros_once_in(const char *exe)
+{
+    const char *const prog[] = { exe, NULL };
+    report r;
+    ck_assert_int_eq(run(NULL, prog, NULL, path("macros.json"), &r), 0);
+    ck_assert_int_eq(r.nreports, 1);               /* one tracker */
+    ck_assert_int_eq(count(&r, "", 77), 1);        /* recorded once */
+    ck_assert_int_eq(count(&r, "", 12), 0);
+    ck_assert_int_eq(count(&r, "FM", -1), 0);
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_str_eq(base_of(r.e[0].file), "macros.c");
+    ck_assert_int_eq(r.e[0].line, 14);
+}
+
+/* linked with libheapkit.so: the preload's hk_dbg_* bind first */
+START_TEST(macros_once)
+{
+    macros_once_in("tests/run/macros");
+}
+END_TEST
+
+/* libheapkit.a linked in: its copy hands the calls to the preload */
+START_TEST(macros_once_static)
+{
+    macros_once_in("tests/run/macros-static");
+}
+END_TEST
+
+START_TEST(crash)
+{
+    static const char *const prog[] = { "tests/run/crash", NULL };
+    report r;
+    ck_assert_int_eq(run(NULL, prog, NULL, path("crash.json"), &r), SP_SIGNALED(SIGSEGV));
+    ck_assert_int_eq(count(&r, "", 64), 1);
+    ck_assert_msg(strstr(r.messages, "runtime-error SIGSEGV at 0x") != NULL, "messages: %s",
+                  r.messages);
+}
+END_TEST
+
+/* The command's own errors: exit 2, a message naming the problem (its
+ * output read through a shell: the arguments here need no quoting). */
+static int heapkit(const char *const *args, const char *want)
+{
+    char cmd[1024], text[4096];
+    size_t n = 0, k;
+    FILE *f;
+    int st;
+    snprintf(cmd, sizeof cmd, "%s", HEAPKIT);
+    for (; *args; args++) {
+        strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+        strncat(cmd, *args, sizeof cmd - strlen(cmd) - 1);
+    }
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    while ((k = fread(text + n, 1, sizeof text - 1 - n, f)) > 0)
+        n += k;
+    text[n] = 0;
+    st = pclose(f);
+    ck_assert_msg(WIFEXITED(st), "%s: did not exit", cmd);
+    if (want)
+        ck_assert_msg(strstr(text, want) != NULL, "%s: output %s (wanted %s)", cmd, text, want);
+    return WEXITSTATUS(st);
+}
+
+START_TEST(command_errors)
+{
+    static const char *const help[] = { "--help", NULL };
+    static const char *const version[] = { "--version", NULL };
+    static const char *const unknown[] = { "run", "--frobnicate", "--", "true", NULL };
+    static const char *const noprog[] = { "run", "--json", NULL };
+    static const char *const badbe[] = { "run", "--backend", "tcmalloc", "--", "true", NULL };
+    static const char *const badcode[] = { "run", "--error-exitcode", "x", "--", "true", NULL };
+    static const char *const nocmd[] = { "walk", NULL };
+    ck_assert_int_eq(heapkit(help, "Usage: heapkit run [options] [--] PROGRAM"), 0);
+    ck_assert_int_eq(heapkit(version, "heapkit " PACKAGE_VERSION), 0);
+    ck_assert_int_eq(heapkit(unknown, "unknown option '--frobnicate'"), 2);
+    ck_assert_int_eq(heapkit(noprog, "no program to run"), 2);
+    ck_assert_int_eq(heapkit(badbe, "--backend takes glibc, arena or mimalloc, not 'tcmalloc'"), 2);
+    ck_assert_int_eq(heapkit(badcode, "--error-exitcode takes a number"), 2);
+    ck_assert_int_eq(heapkit(nocmd, "unknown command 'walk'"), 2);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("preload");
+    TCase *tc = tcase_create("run");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, c_program);
+    tcase_add_test(tc, c_program_backends);
+    tcase_add_test(tc, c_family);
+    tcase_add_test(tc, cxx_program);
+    tcase_add_test(tc, threads);
+    tcase_add_test(tc, fork_and_exec);
+    tcase_add_test(tc, error_exitcode);
+    tcase_add_test(tc, macros_once);
+    tcase_add_test(tc, macros_once_static);
+    tcase_add_test(tc, crash);
+    tcase_add_test(tc, command_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,58 @@
+/* leaky.c - an unmodified C program (no heapkit header) for tests/run:
+ * a block leaked before main (a constructor), in main and in a shared
+ * library; a double free and an interior free (FM, the program goes on);
+ * getline's and strdup's blocks freed (not FM); free passed as a function
+ * pointer.  Prints "done" at the end, so the test knows it got there. */
+#define _GNU_SOURCE 1
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void *hkrun_lib_leak(size_t n);
+void hkrun_destroy_all(void **v, int n, void (*destroy)(void *));
+
+/* volatile: the compiler must not drop a malloc/free pair */
+void *volatile hkrun_sink;
+
+__attribute__((constructor)) static void before_main(void)
+{
+    hkrun_sink = malloc(7);                         /* leak 7 */
+}
+
+int main(int argc, char **argv)
+{
+    FILE *f;
+    char *line = NULL, *d, *p, *q;
+    size_t cap = 0;
+    void *v[3];
+    int i;
+    (void)argc;
+    f = fopen(argv[0], "r");
+    if (!f || getline(&line, &cap, f) < 0)
+        return 90;
+    free(line);                                     /* libc's block: no FM */
+    fclose(f);
+    d = strdup("hello");
+    hkrun_sink = d;
+    free(d);
+    for (i = 0; i < 3; i++)
+        v[i] = malloc(16 + (size_t)i);
+    hkrun_destroy_all(v, 3, free);                  /* free by pointer */
+    hkrun_sink = malloc(100);                       /* leak 100 */
+    hkrun_sink = hkrun_lib_leak(200);               /* leak 200, in the library */
+    p = malloc(30);
+    hkrun_sink = p;
+    free(p);
+    free(hkrun_sink);                               /* double free: FM */
+    q = malloc(40);
+    hkrun_sink = q + 8;
+    free(hkrun_sink);                               /* interior: FM */
+    free(q);
+    p = realloc(NULL, 50);
+    p = realloc(p, 5000);
+    free(p);
+    if (write(1, "done\n", 5) != 5)
+        return 91;
+    return 0;
+}
