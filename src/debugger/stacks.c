@@ -249,12 +249,17 @@ static uintptr_t hk__bt_stack_top(void)
     size_t size;
     if (hk__bt_stack_hi)
         return hk__bt_stack_hi;
-    /* once per thread (it may read /proc/self/maps) */
-    if (pthread_getattr_np(pthread_self(), &a) != 0)
-        return 0;
-    if (pthread_attr_getstack(&a, &lo, &size) == 0)
-        hk__bt_stack_hi = (uintptr_t)lo + size;
-    pthread_attr_destroy(&a);
+    /* once per thread.  For the main thread glibc reads /proc/self/maps
+     * with fopen, under its lock: under the preload that malloc would be
+     * recorded, capture a stack, come back here and wait on the lock it
+     * holds (heapkit run --backtrace N hung at the first malloc). */
+    hk__dbg_internal_enter();        /* to pthread_attr_destroy, which frees it */
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &lo, &size) == 0)
+            hk__bt_stack_hi = (uintptr_t)lo + size;
+        pthread_attr_destroy(&a);
+    }
+    hk__dbg_internal_leave();
     return hk__bt_stack_hi;
 }
 
