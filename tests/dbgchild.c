@@ -100,6 +100,153 @@ static int mode_leak(void)
     return 0;
 }
 
+/* Leak kinds (tests/debug.c knows each block by its size):
+ *   101 held by a global (still reachable);
+ *   102 held by a global, and it holds 103 (both still reachable);
+ *   104 a list head nothing holds, 105..107 its nodes (1 definite,
+ *       3 indirect);
+ *   108 <-> 109 a cycle nothing holds (108, the older, definite; 109
+ *       indirect);
+ *   110 held only by a local of the frame that writes the report
+ *       (still reachable).
+ * With DBGCHILD_ERR set, stderr goes to that file.
+ * Every block is made in a function of its own, the pointers kept only
+ * where the scenario says, and the stack below the report's frame cleared
+ * first, so no stale copy on the stack or in a register keeps a block. */
+struct kind_node {
+    struct kind_node *next;
+    char pad[64];
+};
+
+static void *volatile kind_global, *volatile kind_outer;
+
+__attribute__((noinline)) static void kind_held(void)
+{
+    void **outer;
+    kind_global = need(malloc(101), 40);
+    outer = need(malloc(102), 40);
+    outer[0] = need(malloc(103), 40);
+    kind_outer = outer;
+}
+
+__attribute__((noinline)) static void kind_list(void)
+{
+    struct kind_node *head = need(malloc(104), 40), *n;
+    size_t i;
+    head->next = NULL;
+    for (i = 0; i < 3; i++) {
+        n = need(malloc(105 + i), 40);
+        n->next = head->next;
+        head->next = n;
+    }
+}
+
+__attribute__((noinline)) static void kind_cycle(void)
+{
+    struct kind_node *x = need(malloc(108), 40), *y = need(malloc(109), 40);
+    x->next = y;
+    y->next = x;
+}
+
+__attribute__((noinline)) static void kind_local(void *volatile *slot)
+{
+    *slot = need(malloc(110), 40);
+    ((char *)*slot)[0] = 0;
+}
+
+/* Zero what the helpers left below this frame. */
+__attribute__((noinline)) static void kind_scrub(void)
+{
+    volatile char junk[8192];
+    size_t i;
+    for (i = 0; i < sizeof junk; i++)
+        junk[i] = 0;
+}
+
+static int mode_kinds(void)
+{
+    void *volatile local = NULL;
+    const char *err = getenv("DBGCHILD_ERR");     /* the debugger's warnings */
+    if (err && !freopen(err, "w", stderr))
+        exit(44);
+    kind_held();
+    kind_list();
+    kind_cycle();
+    kind_local(&local);
+    kind_scrub();
+    hk_debug_report();
+    /* the local is still used after the report: its frame was live */
+    if (((char *)local)[0] == 1)
+        note("never", "%d", 1);
+    free(local);
+    return 0;
+}
+
+/* Leak kinds of threads: while a second thread still runs, the report
+ * (from the main thread) finds 111 through the main thread's TLS, 112
+ * through a local of the other thread and 113 through its TLS: all still
+ * reachable.  114 nothing holds: definitely lost. */
+static __thread void *kind_tls;
+static pthread_mutex_t kind_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kind_cv = PTHREAD_COND_INITIALIZER;
+static int kind_stage;
+
+__attribute__((noinline)) static void kind_tls_fill(size_t n)
+{
+    kind_tls = need(malloc(n), 40);
+}
+
+__attribute__((noinline)) static void kind_lost(void)
+{
+    char *p = need(malloc(114), 40);
+    p[0] = 0;
+}
+
+static void kind_wait(int stage)
+{
+    pthread_mutex_lock(&kind_mu);
+    while (kind_stage < stage)
+        pthread_cond_wait(&kind_cv, &kind_mu);
+    pthread_mutex_unlock(&kind_mu);
+}
+
+static void kind_go(int stage)
+{
+    pthread_mutex_lock(&kind_mu);
+    kind_stage = stage;
+    pthread_cond_broadcast(&kind_cv);
+    pthread_mutex_unlock(&kind_mu);
+}
+
+static void *kind_thread(void *arg)
+{
+    void *volatile local = need(malloc(112), 40);
+    (void)arg;
+    kind_tls_fill(113);
+    kind_scrub();
+    kind_go(1);
+    kind_wait(2);              /* the report is written meanwhile */
+    free(local);
+    free(kind_tls);
+    return NULL;
+}
+
+static int mode_kinds_threads(void)
+{
+    pthread_t t;
+    kind_tls_fill(111);
+    kind_lost();
+    if (pthread_create(&t, NULL, kind_thread, NULL) != 0)
+        exit(46);
+    kind_wait(1);
+    kind_scrub();
+    hk_debug_report();
+    kind_go(2);
+    pthread_join(t, NULL);
+    free(kind_tls);
+    return 0;
+}
+
 static int mode_objleak(void)
 {
     struct point *a, *b;
@@ -654,6 +801,44 @@ static __attribute__((noinline)) int mode_hkbypass(void)
     return 0;
 }
 
+/* Memory the macros never saw, freed and reallocated through them: libc's
+ * own blocks (strdup and malloc with the macro bypassed, getline's
+ * buffer).  The C runtime vouches for them, so they go back to it: no FM,
+ * and realloc keeps the contents and never returns NULL.  A double free
+ * and a stack pointer stay FM. */
+static int mode_foreign(void)
+{
+    char *a = (strdup)("foreign"), *b = (malloc)(40), *d, local[16];
+    if (!a || !b)
+        return 40;
+    memset(b, 'x', 40);
+    free(a);                                            /* passed on */
+    b = realloc(b, 4000);                               /* passed on */
+    if (!b || b[0] != 'x' || b[39] != 'x')
+        return 41;
+    free(b);                                            /* recorded now */
+#ifndef _WIN32
+    {
+        FILE *f = tmpfile();
+        char *line = NULL;
+        size_t cap = 0;
+        if (!f || fputs("one line\n", f) < 0)
+            return 42;
+        rewind(f);
+        if (getline(&line, &cap, f) < 0)
+            return 43;
+        fclose(f);
+        free(line);                                     /* libc's: passed on */
+    }
+#endif
+    d = malloc(8);
+    free(d);
+    free(d); NOTE_LINE("lineDouble");                   /* FM */
+    memset(local, 0, sizeof local);
+    free(local); NOTE_LINE("lineStack");                /* FM */
+    return 0;
+}
+
 /* Many live blocks from three call sites, then one problem of each kind
  * (an S/FS pair, an FM) after all of them: a capped report must still
  * list the problems.  Block i is allocation No. i + 1 (one thread, no
@@ -1027,6 +1212,8 @@ int main(int argc, char **argv)
     if (!strcmp(m, "clean")) return mode_clean();
     if (!strcmp(m, "leak")) return mode_leak();
     if (!strcmp(m, "objleak")) return mode_objleak();
+    if (!strcmp(m, "kinds")) return mode_kinds();
+    if (!strcmp(m, "kindsthreads")) return mode_kinds_threads();
     if (!strcmp(m, "objwrong")) return mode_objwrong();
     if (!strcmp(m, "wrongsize")) return mode_wrongsize();
     if (!strcmp(m, "unknownfree")) return mode_unknownfree();
@@ -1050,6 +1237,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "report2")) return mode_report2();
     if (!strcmp(m, "hkdebug")) return mode_hkdebug();
     if (!strcmp(m, "hkbypass")) return mode_hkbypass();
+    if (!strcmp(m, "foreign")) return mode_foreign();
     if (!strcmp(m, "many")) return mode_many(arg);
     if (!strcmp(m, "threadoverflow")) return mode_threadoverflow();
     if (!strcmp(m, "manythreads")) return mode_manythreads(arg);

@@ -104,7 +104,7 @@ if [ "$lane" = linux ]; then
     printf '#include <stdlib.h>\nvoid *volatile s;\nint main(void) { s = malloc(42); return 0; }\n' \
       > leak42.c && gcc -g -o leak42 leak42.c || return 1
     rm -f leak42.json
-    env -u HEAPKIT_PRELOAD "$prefix/bin/heapkit" run --json -o leak42.json --error-exitcode 9 \
+    env -u HEAPKIT_PRELOAD "$prefix/bin/heapkit" run --json -o leak42.json --error-exitcode 9 --leak-kinds all \
       -- ./leak42
     [ $? = 9 ] && grep '"size":42' leak42.json
   }

@@ -165,6 +165,10 @@ static int run(const char *const *opts, const char *const *prog, const char *con
     char *text;
     argv[n++] = (char *)"heapkit";
     argv[n++] = (char *)"run";
+    /* every kind listed: these tests check what is recorded, not what
+     * is reachable (an option given after this one wins) */
+    argv[n++] = (char *)"--leak-kinds";
+    argv[n++] = (char *)"all";
     for (i = 0; opts && opts[i]; i++)
         argv[n++] = (char *)opts[i];
     argv[n++] = (char *)"--json";

@@ -482,6 +482,7 @@ typedef struct {
     uint64_t heap_seq;
     int has_size;
     uint16_t fk;               /* FK: allocating | freeing family << 4 */
+    unsigned lkind;            /* HK__LK_*: a live record's leak kind */
 } hk__entry;
 
 /* The entries to list (at most the cap) and how many there are in all. */
@@ -512,6 +513,9 @@ static void hk__entry_of_rec(hk__entry *e, const hk__rec *r)
     e->flags = hk__rec_flags(HK__REC_KIND(r), 0);
     if (HK__REC_HEAP(r) != HK__HEAP_MALLOC)
         hk__heap_describe(HK__REC_HEAP(r), &e->backend, &e->heap_seq);
+    e->lkind = hk__dbg_leak_kind(r);
+    if (!hk__dbg_cfg.json)     /* the text groups leaks by kind, after the problems */
+        e->k1 |= (uint64_t)e->lkind << 40;
 }
 
 static void hk__entry_of_event(hk__entry *e, const hk__event *ev, size_t i)
@@ -733,7 +737,7 @@ static void hk__keep_sift(hk__rec *a, size_t i, size_t n)
 static void hk__pass_rec(const hk__rec *r, void *arg)
 {
     hk__pass *p = arg;
-    if (r->no <= hk__dbg_mark_no)
+    if (r->no <= hk__dbg_mark_no || !hk__dbg_leak_is_finding(r))
         return;
     p->recs++;
     hk__loss_add(p->s, r->site, 0, r->no, HK__REC_SIZE(r));
@@ -1011,6 +1015,108 @@ static void hk__fk_text(hk__out *o, unsigned fk)
     hk__puts(o, hk__fam_name((fk >> 4) & 0xF, 1));
 }
 
+/* ---- leak kinds ------------------------------------------------------------ */
+
+static const char *const hk__kind_text[2][5] = {
+    { "", "Definitely lost", "Indirectly lost", "Still reachable", "Leak summary:" },
+    { "", "Definitiv verloren", "Indirekt verloren", "Noch erreichbar",
+      "Zusammenfassung der Lecks:" },
+};
+static const char *const hk__kind_json[4] = { NULL, "definite", "indirect", "reachable" };
+#define KX(k) hk__kind_text[hk__dbg_cfg.german ? 1 : 0][k]
+
+/* The Flags column of a row: its flags and, for a classified leak, the
+ * kind's letter (D, I, R). */
+static const char *hk__kind_flags(char *buf, const hk__entry *e)
+{
+    size_t n = strlen(e->flags);
+    if (!e->lkind)
+        return e->flags;
+    memcpy(buf, e->flags, n);
+    buf[n] = "-DIR"[e->lkind];
+    buf[n + 1] = 0;
+    return buf;
+}
+
+/* A heading where the rows of a new leak kind begin. */
+static void hk__text_kind_head(hk__out *o, const hk__list *l, size_t i)
+{
+    unsigned k = l->e[i].lkind;
+    if (!k || (i > 0 && l->e[i - 1].lkind == k))
+        return;
+    hk__puts(o, KX(k));
+    hk__puts(o, ":\n");
+}
+
+/* Count and bytes of every classified live block per kind, listed or
+ * not (LSan's and Valgrind's leak summary). */
+typedef struct { uint64_t count[4], bytes[4]; int any; } hk__kind_sum;
+
+static void hk__kind_sum_cb(const hk__rec *r, void *arg)
+{
+    hk__kind_sum *ks = arg;
+    unsigned k;
+    if (r->no <= hk__dbg_mark_no)
+        return;
+    k = hk__dbg_leak_kind(r);
+    if (!k)
+        return;
+    ks->any = 1;
+    ks->count[k]++;
+    ks->bytes[k] += HK__REC_SIZE(r);
+}
+
+static void hk__kind_summary(hk__kind_sum *ks)
+{
+    memset(ks, 0, sizeof *ks);
+    hk__dbg_each_record(hk__kind_sum_cb, ks, 1);
+}
+
+static void hk__text_leak_summary(hk__out *o)
+{
+    hk__kind_sum ks;
+    unsigned k;
+    hk__kind_summary(&ks);
+    if (!ks.any)
+        return;
+    hk__puts(o, KX(4));
+    hk__puts(o, "\n");
+    for (k = HK__LK_DEFINITE; k <= HK__LK_REACHABLE; k++) {
+        hk__puts(o, "   ");
+        hk__puts(o, KX(k));
+        hk__puts(o, ": ");
+        hk__put_grouped(o, ks.count[k]);
+        hk__puts(o, hk__dbg_cfg.german ? " Bl\xc3\xb6" "cke, " : " blocks, ");
+        hk__put_grouped(o, ks.bytes[k]);
+        hk__puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
+        if (!(hk__dbg_leak_kinds & (1u << k)))
+            hk__puts(o, hk__dbg_cfg.german ? " (nicht aufgef\xc3\xbchrt)" : " (not listed)");
+        hk__puts(o, "\n");
+    }
+}
+
+static void hk__json_leak_summary(hk__out *o)
+{
+    hk__kind_sum ks;
+    unsigned k;
+    hk__kind_summary(&ks);
+    hk__puts(o, ",\"leak_summary\":");
+    if (!hk__dbg_leak_scanned()) {          /* a crash, or no scan on this platform */
+        hk__puts(o, "null");
+        return;
+    }
+    for (k = HK__LK_DEFINITE; k <= HK__LK_REACHABLE; k++) {
+        hk__puts(o, k == HK__LK_DEFINITE ? "{\"" : ",\"");
+        hk__puts(o, hk__kind_json[k]);
+        hk__puts(o, "\":{\"count\":");
+        hk__put_u(o, ks.count[k]);
+        hk__puts(o, ",\"bytes\":");
+        hk__put_u(o, ks.bytes[k]);
+        hk__puts(o, "}");
+    }
+    hk__puts(o, "}");
+}
+
 static void hk__text_entry(hk__out *o, const hk__entry *e)
 {
     const hk__site *s = hk__dbg_site(e->site);
@@ -1022,7 +1128,7 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     hk__left(o, b, 14);
     hk__num_col(o, e->has_size, e->size, 10);
     hk__pad(o, 2);
-    hk__left(o, e->flags, 5);
+    hk__left(o, hk__kind_flags(b, e), 5);
     hk__pad(o, 2);
     hk__hex(b, s ? s->caller : 0);
     hk__left(o, b, 18);
@@ -1194,11 +1300,14 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
     if (l->n) {
         hk__puts(o, TX(T_COLS));
         hk__puts(o, "\n");
-        for (i = 0; i < l->n; i++)
+        for (i = 0; i < l->n; i++) {
+            hk__text_kind_head(o, l, i);
             hk__text_entry(o, &l->e[i]);
+        }
     }
     hk__text_omitted(o, l);
     hk__text_summary(o, l, s);
+    hk__text_leak_summary(o);
     hk__text_messages(o);
 }
 
@@ -1255,6 +1364,8 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
             hk__puts(o, ",\"freed_by\":");
             hk__json_str(o, hk__fam_name((e->fk >> 4) & 0xF, 1));
         }
+        hk__puts(o, ",\"kind\":");
+        hk__json_str(o, e->lkind ? hk__kind_json[e->lkind] : NULL);
         hk__puts(o, "}");
     }
     hk__puts(o, "],\"entries_omitted\":");
@@ -1286,6 +1397,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
     }
     hk__puts(o, "],\"sites_omitted\":");
     hk__put_u(o, s->keys - s->n);
+    hk__json_leak_summary(o);
     hk__puts(o, ",\"messages\":[");
     {
         /* the text report's closing lines, one JSON string each */
@@ -1339,6 +1451,10 @@ static int hk__dbg_write_report_now(int crashing)
     out.n = 0;
     hk__read_cwd();
     hk__sym_crashing = crashing;
+    if (crashing)              /* no scan from a crash: the leaks stay unclassified */
+        hk__dbg_leak_scan_drop();
+    else
+        hk__dbg_leak_scan();
     if (!hk__collect(&l, &s, crashing)) {
         hk__puts(&out, TX(T_HEAD));
         hk__puts(&out, "\n");
@@ -1367,7 +1483,7 @@ static int hk__dbg_write_report_now(int crashing)
  * blocks to the chosen kinds here. */
 static void hk__findings_rec(const hk__rec *r, void *arg)
 {
-    if (r->no > hk__dbg_mark_no)
+    if (r->no > hk__dbg_mark_no && hk__dbg_leak_is_finding(r))   /* the kinds listed */
         ++*(unsigned long *)arg;
 }
 
@@ -1387,6 +1503,7 @@ int hk_debug_report(void)
     hk__dbg_start();
     if (HK__FWD(report))
         return hk__dbg_fwd->report();
+    hk__dbg_stack_scrub();
     return hk__dbg_write_report(0);
 }
 
@@ -1419,6 +1536,7 @@ static void hk__at_exit(void)
 {
     if (__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
         return;
+    hk__dbg_stack_scrub();
     hk__dbg_write_report(0);
     hk__uninstall_hooks();
     hk__error_exit();
@@ -1438,8 +1556,10 @@ static void hk__on_exit(int status, void *arg)
 void hk__dbg_stop(int status)
 {
     hk__dbg_note_exit(status);
-    if (!__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
+    if (!__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST)) {
+        hk__dbg_stack_scrub();
         hk__dbg_write_report(0);
+    }
     _exit(status);
 }
 

@@ -34,19 +34,11 @@
 #  include <sys/stat.h>
 #endif
 
-/* What libdw allocates while the report symbolizes must not be recorded.
- * With the macros alone it is not (libdw calls the C runtime's malloc,
- * which only the preload sees).  The preload build suspends the tracker
- * meanwhile.  TODO(merge): H1's hk__dbg_internal_enter()/leave() replace
- * this: they pass those calls on untracked in the calling thread only,
- * where suspend is process-wide and records them as ignored. */
-#ifdef HK_PRELOAD
-#  define HK__SYM_ENTER() hk_debug_suspend(1)
-#  define HK__SYM_LEAVE() hk_debug_suspend(0)
-#else
-#  define HK__SYM_ENTER() ((void)0)
-#  define HK__SYM_LEAVE() ((void)0)
-#endif
+/* What libdw allocates while the report symbolizes must not be recorded:
+ * the tracker's internal guard passes this thread's calls on untracked
+ * (the preload; with the macros alone libdw's malloc is not seen anyway). */
+#define HK__SYM_ENTER() hk__dbg_internal_enter()
+#define HK__SYM_LEAVE() hk__dbg_internal_leave()
 
 /* One lock for the cache, the string pool and libdw's state (a report is
  * written by one thread at a time, but hk_debug_report may race the exit

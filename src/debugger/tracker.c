@@ -20,6 +20,9 @@
  *  - Problems (wrong-size frees, unknown frees, leaks of destroyed heaps)
  *    go to an append-only event log; they are rare.
  */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1           /* pthread_getattr_np */
+#endif
 #include "tracker.h"
 #include "stacks.h"
 #include "../prim/prim.h"
@@ -38,6 +41,7 @@
 #  include <signal.h>
 #  include <unistd.h>
 #  include <sched.h>
+#  include <sys/syscall.h>
 #  include <unistd.h>
 #  ifndef HK_PRELOAD
 #    include <dlfcn.h>
@@ -202,6 +206,7 @@ void hk__dbg_start(void)
     }
     if (!hk__dbg_started) {
         hk__cfg_read(&hk__dbg_cfg);        /* config.c: every HEAPKIT_* variable */
+        hk__dbg_read_leak_kinds();         /* leakscan.c: its mask, from the settings */
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
@@ -304,6 +309,7 @@ struct hk__thread {
     size_t map_size;
     void *alt;                       /* our alternate signal stack, if set up */
     struct hk__tab *tab;             /* this thread's records */
+    uintptr_t stk_lo, stk_hi, tp;    /* its stack and thread pointer (leak scan) */
 #ifdef _WIN32
     DWORD tid;
 #endif
@@ -487,6 +493,62 @@ static int hk__alt_stack_drop(struct hk__thread *t)
 void hk__dbg_threads_stop(void) { }
 #endif
 
+/* Where this thread's stack is, for the leak scan.  After hk__me is set:
+ * pthread_getattr_np may call malloc, which then finds the state made;
+ * the internal guard keeps that memory out of the program's records. */
+static void hk__stack_note(struct hk__thread *t)
+{
+#if defined(__linux__) && defined(__GLIBC__)
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+    /* the main thread: its stack is the [stack] mapping, found at scan
+     * time (pthread_getattr_np would read /proc/self/maps through stdio,
+     * and libc's data kept a pointer to what it freed, which a block
+     * handed out later held: a false "still reachable") */
+    hk__dbg_internal_enter();
+    if (getpid() != (pid_t)syscall(SYS_gettid) && pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+            t->stk_lo = (uintptr_t)addr;
+            t->stk_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&a);
+    }
+    hk__dbg_internal_leave();
+#  if defined(__x86_64__)
+    __asm__ volatile ("mov %%fs:0, %0" : "=r"(t->tp));
+#  endif
+#else
+    (void)t;
+#endif
+}
+
+void hk__dbg_each_thread_stack(hk__stack_fn fn, void *arg)
+{
+    struct hk__thread *t;
+    hk__spin_lock(&hk__threads_lock);
+    for (t = hk__threads; t; t = t->link)
+        if (t->stk_hi > t->stk_lo || t->tp)
+            fn(t->stk_lo, t->stk_hi, t->tp, arg);
+    hk__spin_unlock(&hk__threads_lock);
+}
+
+uintptr_t hk__dbg_stack_lo(void)
+{
+    return hk__me->stk_hi > hk__me->stk_lo ? hk__me->stk_lo : 0;
+}
+
+int hk__dbg_thread_stack_known(uintptr_t tp)
+{
+    struct hk__thread *t;
+    int known = 0;
+    hk__spin_lock(&hk__threads_lock);
+    for (t = hk__threads; t; t = t->link)
+        known |= tp && t->tp == tp && t->stk_hi > t->stk_lo;
+    hk__spin_unlock(&hk__threads_lock);
+    return known;
+}
+
 /* The calling thread's state, made on its first use: the record numbers,
  * the site cache and the alternate signal stack, in one piece of OS
  * memory (a guard page below the stack catches a handler that overflows
@@ -524,6 +586,7 @@ static struct hk__thread *hk__thread_new(void)
     hk__key_set(t);
     t->tab = hk__tab_get();
     hk__me = t;
+    hk__stack_note(t);
     return t;
 }
 

@@ -220,6 +220,35 @@ void *hk__dbg_os_alloc(size_t n);
 void *hk__dbg_os_alloc_raw(size_t n);
 void hk__dbg_os_free(void *p, size_t n);
 
+/* tracker.c: the stacks of the threads the tracker knows ([lo, hi), 0 0
+ * when unknown) and their thread pointers, for the leak scan; fn runs
+ * with the thread list locked. */
+typedef void (*hk__stack_fn)(uintptr_t lo, uintptr_t hi, uintptr_t tp, void *arg);
+void hk__dbg_each_thread_stack(hk__stack_fn fn, void *arg);
+int hk__dbg_thread_stack_known(uintptr_t tp);
+uintptr_t hk__dbg_stack_lo(void);       /* the calling thread's; 0 unknown */
+
+/* leakscan.c: leak kinds.  hk__dbg_leak_scan classifies the live records
+ * (1 done; 0 not on this platform or out of memory) and keeps the result
+ * until the next scan; hk__dbg_leak_kind gives a record's kind, NONE when
+ * it was not classified. */
+enum { HK__LK_NONE = 0, HK__LK_DEFINITE = 1, HK__LK_INDIRECT = 2, HK__LK_REACHABLE = 3 };
+#define HK__LK_ALL     ((1u << HK__LK_DEFINITE) | (1u << HK__LK_INDIRECT) | (1u << HK__LK_REACHABLE))
+#define HK__LK_DEFAULT ((1u << HK__LK_DEFINITE) | (1u << HK__LK_INDIRECT))
+extern unsigned hk__dbg_leak_kinds;     /* HEAPKIT_LEAK_KINDS: bit 1 << kind */
+void hk__dbg_read_leak_kinds(void);
+int hk__dbg_leak_scan(void);
+void hk__dbg_leak_scan_drop(void);
+int hk__dbg_leak_scanned(void);         /* the kinds are known */
+/* Before the report (not from a crash): zero this much stack below the
+ * caller, so stale pointers of returned calls do not keep blocks. */
+#define HK__SCRUB_BYTES 16384
+void hk__dbg_stack_scrub(void);
+unsigned hk__dbg_leak_kind(const hk__rec *r);
+/* Listed as an entry and counted as a finding: unclassified, or a kind
+ * HEAPKIT_LEAK_KINDS asks for. */
+int hk__dbg_leak_is_finding(const hk__rec *r);
+
 /* report.c */
 typedef struct hk__dbg_config {
     int json, german, record_zero;
