@@ -253,6 +253,29 @@ START_TEST(c_program)
 }
 END_TEST
 
+/* --backtrace 8: the same entries, each with its stack.  The first stack
+ * of the main thread used to hang (glibc's stack-bounds lookup allocates
+ * under its lock, and that malloc captured a stack too). */
+START_TEST(c_program_backtrace)
+{
+    static const char *const prog[] = { "tests/run/leaky", NULL };
+    static const char *const bt[] = { "--backtrace", "8", NULL };
+    report r;
+    char *text;
+    const char *p;
+    int pcs = 0;
+    ck_assert_int_eq(run(bt, prog, NULL, path("leaky-bt.json"), &r), 0);
+    check_leaky(&r);
+    text = slurp(path("leaky-bt.json"));
+    ck_assert_ptr_nonnull(text);
+    for (p = text; (p = strstr(p, "\"pc\":")) != NULL; p++)
+        pcs++;
+    /* main's leak alone is main <- __libc_start_call_main <- ... */
+    ck_assert_msg(pcs > r.n, "%d frames for %d entries: no backtraces", pcs, r.n);
+    free(text);
+}
+END_TEST
+
 START_TEST(c_program_backends)
 {
     static const char *const prog[] = { "tests/run/leaky", NULL };
@@ -636,6 +659,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, c_program);
+    tcase_add_test(tc, c_program_backtrace);
     tcase_add_test(tc, c_program_backends);
     tcase_add_test(tc, c_family);
     tcase_add_test(tc, cxx_program);
