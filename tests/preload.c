@@ -473,6 +473,36 @@ START_TEST(crash)
 }
 END_TEST
 
+/* The preload's header mode (HEAPKIT_PRELOAD_MODE=header, whatever the
+ * suite runs with): bad frees of unmapped memory and of a munmapped large
+ * block, a forged header before a stack buffer (4 FM, no crash); the
+ * program's own SIGSEGV handlers called, the probe's faults not theirs;
+ * blocks of the internal guard freed outside it (no FM, not listed); the
+ * program checks its alignments and usable sizes itself (exit 0). */
+START_TEST(header_mode)
+{
+    static const char *const prog[] = { "tests/run/hdrbad", NULL };
+    static const char *const env[] = { "HEAPKIT_PRELOAD_MODE=header", NULL };
+    report r;
+    ck_assert_int_eq(run(NULL, prog, env, path("hdrbad.json"), &r), 0);
+    ck_assert_int_eq(r.nreports, 1);
+    ck_assert_int_eq(count(&r, "FM", -1), 4);
+    ck_assert_int_eq(count(&r, "", 33), 1);
+    ck_assert_int_eq(count(&r, "", 40), 0);
+    ck_assert_int_eq(count(&r, "", 21), 0);
+    ck_assert_int_eq(r.n, 5);
+}
+END_TEST
+
+/* A bad value of HEAPKIT_PRELOAD_MODE: a one-line error, exit 2. */
+START_TEST(header_mode_bad_value)
+{
+    static const char *const prog[] = { "tests/run/hdrbad", NULL };
+    static const char *const env[] = { "HEAPKIT_PRELOAD_MODE=fast", NULL };
+    ck_assert_int_eq(run(NULL, prog, env, path("hdrbad-bad.json"), NULL), 2);
+}
+END_TEST
+
 /* The command's own errors: exit 2, a message naming the problem (its
  * output read through a shell: the arguments here need no quoting). */
 static int heapkit(const char *const *args, const char *want)
@@ -535,6 +565,8 @@ static Suite *suite(void)
     tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
     tcase_add_test(tc, command_errors);
+    tcase_add_test(tc, header_mode);
+    tcase_add_test(tc, header_mode_bad_value);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,6 +14,9 @@
  * out again (a double free, whatever the allocator's memory says).
  */
 #include "tracker.h"
+#ifdef HK_PRELOAD
+#  include "../preload/header.h"
+#endif
 
 #include <errno.h>
 #include <stdlib.h>
@@ -102,6 +105,11 @@ static void hk__free_fam_at(void *p, unsigned fam, int sized, size_t declared,
     if (!p)
         return;
     HK__DBG_START();
+#ifdef HK_PRELOAD
+    /* header mode: a block of the preload's malloc freed by a macro */
+    if (hk__hdr_mode && hk__hdr_free(p, fam, sized, declared, src))
+        return;
+#endif
     found = missed ? hk__dbg_take_elsewhere(p, HK__HEAP_MALLOC, &r)
                    : hk__dbg_take(p, HK__HEAP_MALLOC, &r);
     if (HK_UNLIKELY(found != 1)) {
@@ -237,6 +245,10 @@ void *hk__dbg_realloc_src(void *p, size_t n, const hk__src *srcp)
     hk__dbg_start();
     if (!p)
         return hk__record(HK__RT_MALLOC(n), n, 0, &src);
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode && hk__hdr_realloc(p, n, &src, &q))
+        return q;
+#endif
     if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
         if (found == 0 && hk__unrecorded_block(p)) {
             /* a live block the tracker could not record: realloc it,

@@ -24,6 +24,9 @@
 #  define _GNU_SOURCE 1           /* pthread_getattr_np */
 #endif
 #include "tracker.h"
+#ifdef HK_PRELOAD
+#  include "../preload/header.h"
+#endif
 #include "stacks.h"
 #include "../prim/prim.h"
 
@@ -2152,6 +2155,48 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
     hk__free_far(t, p, file, line, func, (uintptr_t)__builtin_return_address(0));
 }
 
+#ifdef HK_PRELOAD
+/* Header mode: a number and a site, nothing stored here.  The common
+ * case takes the number straight from the batch when no table budget is
+ * out (fast_end follows next_no, so the table's fast path stays exact). */
+uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned *ignore)
+{
+    struct hk__thread *th = hk__me;
+    uint32_t no = th->next_no;
+    *ignore = hk__dbg_suspended() || (n == 0 && !hk__dbg_cfg.record_zero);
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->end_no && no == th->fast_end)) {
+        struct hk__site_slot *c = &th->cache[hk__slot_ix(src->caller, src->line, src->type)];
+        if (HK_LIKELY(c->caller == src->caller && c->file == src->file
+                      && c->line == src->line && c->type == src->type)) {
+            __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+            th->fast_end = no + 1;
+            *site = c->id;
+            return no;
+        }
+    }
+    {
+        struct hk__thread *t = hk__thread_get();
+        if (HK_LIKELY(t != NULL)) {
+            no = hk__take_no(t, 1);
+            *site = hk__site_of(t, src);
+        } else {
+            hk__spin_lock(&hk__fallback_lock);
+            no = hk__take_no(&hk__fallback_thread, 1);
+            hk__spin_unlock(&hk__fallback_lock);
+            *site = hk__site_of(NULL, src);
+        }
+    }
+    return no;
+}
+
+uint32_t hk__dbg_hdr_site(size_t n, const hk__src *src, unsigned *ignore)
+{
+    *ignore = hk__dbg_suspended() || (n == 0 && !hk__dbg_cfg.record_zero);
+    return hk__site_of(hk__thread_get(), src);
+}
+#endif
+
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
 {
     hk__add(p, n, heap, 0, src, 0);
@@ -2193,6 +2238,10 @@ void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked)
         if (locked)
             hk__spin_unlock(&t->lock);
     }
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode)
+        hk__hdr_each(fn, arg);          /* the blocks whose record is a header */
+#endif
 }
 
 /* ---- events ---------------------------------------------------------------- */
