@@ -266,6 +266,9 @@ int hk__dbg_suspended(void)
  * preload would come back here */
 #ifdef _WIN32
 static _Thread_local int hk__internal;
+#elif defined(HK_PRELOAD)
+/* the preload's malloc and free read it inline (tracker.h) */
+__thread int hk__internal __attribute__((tls_model("initial-exec")));
 #else
 static __thread int hk__internal __attribute__((tls_model("initial-exec")));
 #endif
@@ -2189,6 +2192,71 @@ uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned
     }
     return no;
 }
+
+/* Header mode's malloc (and operator new: fam), the common case inline:
+ * a number from the batch with no table budget out, the caller's site in
+ * the thread's cache, no reason for the slow way (gate: suspended,
+ * backtraces, a break number), a size that fits; else header.c's full way. */
+#ifdef HK__HDR_PROBE
+extern void *__libc_malloc(size_t n);
+
+/* The rest of hk__dbg_hdr_malloc: inside the guard a header never listed,
+ * else header.c's full way (table path for sizes no header holds). */
+static __attribute__((noinline)) void *hk__hdr_malloc_slow(size_t n, unsigned fam,
+                                                           uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (hk__internal > 0)
+        return hk__hdr_alloc_quiet(n, 0, 0);
+    return hk__hdr_alloc(n, 0, fam, 0, &src);
+}
+
+/* The real malloc failed after the number was taken: it goes back if
+ * nothing took one since (a signal handler's malloc), else it is not
+ * counted as registered. */
+static __attribute__((noinline)) void *hk__hdr_malloc_undo(struct hk__thread *th, uint32_t no)
+{
+    if (th->next_no == no + 1 && th->fast_end == no + 1) {
+        __atomic_store_n(&th->next_no, no, __ATOMIC_RELAXED);
+        th->fast_end = no;
+    } else {
+        __atomic_store_n(&th->uncounted, th->uncounted + 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+void *hk__dbg_hdr_malloc(size_t n, unsigned fam, uintptr_t caller)
+{
+    struct hk__thread *th = hk__me;
+    uint32_t no = th->next_no;
+    struct hk__site_slot *c = &th->cache[hk__slot_ix(caller, 0, NULL)];
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->end_no && no == th->fast_end && n - 1 < HK__H_MAXN
+                  && c->caller == caller && c->file == NULL && c->line == 0
+                  && hk__internal == 0)) {
+        /* the header's first word and the number before the real call:
+         * only they live across it */
+        uint64_t a0 = (uint64_t)n | (uint64_t)c->id << 32 | (uint64_t)4 << 56
+                      | (uint64_t)fam << 61;
+        char *p0;
+        __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+        th->fast_end = no + 1;
+        p0 = __libc_malloc(n + HK__H);
+        if (HK_UNLIKELY(!p0))
+            return hk__hdr_malloc_undo(hk__me, no);
+        return hk__h_put_a0(p0 + HK__H, a0, no);
+    }
+    return hk__hdr_malloc_slow(n, fam, caller);
+}
+#else
+void *hk__dbg_hdr_malloc(size_t n, unsigned fam, uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (hk__internal > 0)
+        return hk__hdr_alloc_quiet(n, 0, 0);
+    return hk__hdr_alloc(n, 0, fam, 0, &src);
+}
+#endif
 
 uint32_t hk__dbg_hdr_site(size_t n, const hk__src *src, unsigned *ignore)
 {

@@ -47,7 +47,7 @@
 
 int hk__hdr_mode;
 
-#if defined(__x86_64__) && defined(__linux__)
+#ifdef HK__HDR_PROBE
 
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t c, size_t n);
@@ -55,66 +55,15 @@ extern void *__libc_realloc(void *p, size_t n);
 extern void __libc_free(void *p);
 extern void *__libc_memalign(size_t align, size_t n);
 
-#define HK__H 16u
-#define HK__H_IGN 4u                     /* kind bit: not listed (guard, ignored) */
-#define HK__H_MAXN 0xFFFFFFFEu           /* larger: the table path */
-#define HK__H_GRANS (1ull << 27)         /* 1 MiB granules of a 47-bit space */
+uint64_t hk__h_key = 0x9E3779B97F4A7C15ull;
+/* 16 MiB of bss (there before any constructor), a page touched per 32 GiB
+ * of address space that held blocks */
+uint64_t hk__h_gran[HK__H_GRANS / 64];
 
-static uint64_t hk__h_key = 0x9E3779B97F4A7C15ull;
-/* 16 MiB of bss, touched one page per 512 GiB-range used */
-static uint64_t hk__h_gran[HK__H_GRANS / 64];
-
-static inline uint32_t hk__h_mac(uintptr_t p, uint64_t a0, uint32_t no)
+__attribute__((noinline)) void hk__h_gran_mark(uintptr_t g)
 {
-    return (uint32_t)(((((uint64_t)p ^ a0 ^ hk__h_key) + no) * 0xD6E8FEB86659FD93ull) >> 32) | 1u;
+    __atomic_fetch_or(&hk__h_gran[g >> 6], 1ull << (g & 63), __ATOMIC_RELAXED);
 }
-
-#define HK__A0_SIZE(a0) ((size_t)((a0) & 0xFFFFFFFFu))
-#define HK__A0_SITE(a0) ((uint32_t)(((a0) >> 32) & 0xFFFFFFu))
-#define HK__A0_OFF(a0)  ((size_t)1 << (((a0) >> 56) & 31))
-#define HK__A0_KIND(a0) ((unsigned)((a0) >> 61))
-
-/* ---- the fault-recovering read --------------------------------------------- */
-
-/* Both words at a (16-aligned); 1: the read faulted.  Each load's address
- * and its fixup go into the hk__extab section; the handler looks there. */
-static inline __attribute__((always_inline)) int hk__h_load(const uint64_t *a, uint64_t *w)
-{
-    uint64_t x0, x1;
-    int f = 0;
-    __asm__ volatile("1: movq (%[a]), %[x0]\n"
-                     "2: movq 8(%[a]), %[x1]\n"
-                     "5:\n"
-                     ".pushsection hk__extab,\"aw\"\n .balign 8\n .quad 1b, 6f, 2b, 6f\n .popsection\n"
-                     ".pushsection .text.unlikely,\"ax\"\n"
-                     "6: movl $1, %[f]\n jmp 5b\n .popsection\n"
-                     : [x0] "=&r"(x0), [x1] "=&r"(x1), [f] "+r"(f)
-                     : [a] "r"(a)
-                     : "memory");
-    w[0] = x0;
-    w[1] = x1;
-    return f;
-}
-
-/* One word (the scan's glibc chunk size); 1: faulted. */
-static inline int hk__h_load1(const uint64_t *a, uint64_t *w)
-{
-    uint64_t x;
-    int f = 0;
-    __asm__ volatile("1: movq (%[a]), %[x]\n"
-                     "5:\n"
-                     ".pushsection hk__extab,\"aw\"\n .balign 8\n .quad 1b, 6f\n .popsection\n"
-                     ".pushsection .text.unlikely,\"ax\"\n"
-                     "6: movl $1, %[f]\n jmp 5b\n .popsection\n"
-                     : [x] "=&r"(x), [f] "+r"(f)
-                     : [a] "r"(a)
-                     : "memory");
-    *w = x;
-    return f;
-}
-
-extern const uintptr_t __start_hk__extab[] __attribute__((visibility("hidden")));
-extern const uintptr_t __stop_hk__extab[] __attribute__((visibility("hidden")));
 
 /* ---- SIGSEGV / SIGBUS: ours first, then the program's -------------------------- */
 
@@ -248,49 +197,6 @@ void hk__hdr_init(void)
 }
 
 /* ---- writing and checking headers ------------------------------------------------ */
-
-static __attribute__((noinline)) void hk__h_gran_mark(uintptr_t g)
-{
-    __atomic_fetch_or(&hk__h_gran[g >> 6], 1ull << (g & 63), __ATOMIC_RELAXED);
-}
-
-static inline __attribute__((always_inline)) void *hk__h_put(char *p0, size_t off, size_t n,
-                                                              uint32_t site, unsigned kind,
-                                                              uint32_t no)
-{
-    uint64_t *a = (uint64_t *)(void *)(p0 + off) - 2;
-    uintptr_t p = (uintptr_t)(p0 + off), g = (uintptr_t)a >> 20;
-    uint64_t a0 = (uint64_t)n | (uint64_t)(site & 0xFFFFFFu) << 32
-                  | (uint64_t)__builtin_ctzl(off) << 56 | (uint64_t)kind << 61;
-    if (HK_UNLIKELY(!((hk__h_gran[g >> 6] >> (g & 63)) & 1)))
-        hk__h_gran_mark(g);
-    a[0] = a0;
-    a[1] = no | (uint64_t)hk__h_mac(p, a0, no) << 32;
-    return (void *)p;
-}
-
-/* p's header into w; 0: p carries none (or not any more). */
-static inline __attribute__((always_inline)) int hk__h_check(const void *pv, uint64_t *w)
-{
-    uintptr_t p = (uintptr_t)pv;
-    if (HK_UNLIKELY(p & 15) || HK_UNLIKELY(p < 4096))
-        return 0;
-    if (HK_UNLIKELY(hk__h_load((const uint64_t *)pv - 2, w)))
-        return 0;
-    return (uint32_t)(w[1] >> 32) == hk__h_mac(p, w[0], (uint32_t)w[1]);
-}
-
-/* Take the block: a later free of p fails the check.  0: another thread
- * took it first. */
-static inline __attribute__((always_inline)) int hk__h_claim(void *pv, uint64_t a1)
-{
-    uint64_t *a = (uint64_t *)pv - 1;
-    if (HK_LIKELY(__libc_single_threaded)) {
-        *a = 0;
-        return 1;
-    }
-    return __atomic_compare_exchange_n(a, &a1, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-}
 
 static inline unsigned hk__h_fam_bits(unsigned fam)
 {

@@ -340,6 +340,8 @@ static int hk__pow2(size_t a) { return a && !(a & (a - 1)); }
 
 HK__PL_API void *malloc(size_t n)
 {
+    if (HK_LIKELY(hk__hdr_mode))
+        return hk__dbg_hdr_malloc(n, HK__FAM_MALLOC, HK__PL_RET);
     if (hk__pl_off())
         return hk__pl_raw(n, 0, 0);
     return hk__pl_alloc(n, 0, 0, HK__PL_RET);
@@ -347,6 +349,17 @@ HK__PL_API void *malloc(size_t n)
 
 HK__PL_API void free(void *p)
 {
+#ifdef HK__HDR_PROBE
+    /* header mode's common case: a malloc block with a valid header, taken
+     * here (inside the guard too); anything else the full way */
+    uint64_t w[2];
+    if (HK_LIKELY(hk__hdr_mode) && HK_LIKELY(hk__h_check(p, w))
+        && HK_LIKELY((HK__A0_KIND(w[0]) & 3u) == HK__FAM_MALLOC)
+        && HK_LIKELY(hk__h_claim(p, w[1]))) {
+        __libc_free((char *)p - HK__A0_OFF(w[0]));
+        return;
+    }
+#endif
     hk__pl_free(p, HK__FAM_MALLOC, 0, 0, HK__PL_RET);
 }
 
@@ -504,7 +517,9 @@ static void *hk__pl_new(size_t n, size_t align, unsigned kind, int nothrow, uint
         void (*handler)(void) = NULL;
         void (*(*get)(void))(void);
         void (*thrower)(void);
-        if (hk__pl_off())
+        if (HK_LIKELY(hk__hdr_mode) && !align)
+            p = hk__dbg_hdr_malloc(n ? n : 1, hk__pl_fam(kind), caller);
+        else if (hk__pl_off())
             p = hk__pl_raw(n ? n : 1, align, 0);
         else
             p = hk__pl_alloc(n ? n : 1, align, kind, caller);
