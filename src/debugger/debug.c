@@ -83,6 +83,16 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
     hk__dbg_start();
     if (HK__FWD(calloc))
         return hk__dbg_fwd->calloc(count, n, file, line, func);
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode) {
+        size_t t;
+        if (__builtin_mul_overflow(count, n, &t)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return hk__hdr_alloc(t, 0, HK__FAM_MALLOC, 1, &src);
+    }
+#endif
     /* calloc checks the product; once it succeeded the product fits */
     return hk__record(HK__RT_CALLOC(count, n), count * n, 0, &src);
 }

@@ -2103,6 +2103,13 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
     uintptr_t caller = (uintptr_t)__builtin_return_address(0);
     struct hk__thread *th = hk__me;
     uint32_t id;
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode) {
+        /* the preload's header mode: the block's header has the macro's place */
+        hk__src src = { file, func, NULL, caller, line, 0 };
+        return hk__hdr_alloc(n, 0, HK__FAM_MALLOC, 0, &src);
+    }
+#endif
     hk__rec *r = hk__add_begin(th, n, HK__HEAP_MALLOC, 0, caller, file, line, NULL, &id);
     if (HK_LIKELY(r != NULL)) {
         void *p = HK__RT_MALLOC(n);

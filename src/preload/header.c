@@ -178,16 +178,11 @@ HK__H_API sighandler_t signal(int sig, sighandler_t h)
 
 void hk__hdr_init(void)
 {
-    const char *v = getenv("HEAPKIT_PRELOAD_MODE");
+    static const char *const modes[] = { "header", "table", NULL };
     uint64_t k;
-    if (!v || !*v || strcasecmp(v, "table") == 0)
+    /* header (the default) or table; a bad value: one line, the default */
+    if (hk__cfg_choice("HEAPKIT_PRELOAD_MODE", modes, 0) != 0)
         return;
-    if (strcasecmp(v, "header") != 0) {
-        static const char m[] = "heapkit: HEAPKIT_PRELOAD_MODE: unknown value (table or header): ";
-        if (write(2, m, sizeof m - 1) < 0 || write(2, v, strlen(v)) < 0 || write(2, "\n", 1) < 0)
-            _exit(2);
-        _exit(2);
-    }
     __asm__ volatile("rdtsc; shlq $32, %%rdx; orq %%rdx, %%rax" : "=a"(k) : : "rdx");
     hk__h_key ^= (k ^ (uint64_t)getpid() << 17) * 0xBF58476D1CE4E5B9ull;
     hk__h_sig_install();

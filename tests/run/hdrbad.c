@@ -62,6 +62,8 @@ int main(void)
     /* 3. a forged header: the 16 bytes before a live block, copied before a
      * stack buffer, do not make it a block (the check covers the address) */
     q = malloc(48);
+    if ((*(uint64_t *)(void *)(q - 16) & 0xFFFFFFFFu) != 48)
+        FAIL(26, "no header before the block: not header mode");
     memcpy(stackbuf, q - 16, 16);
     free(stackbuf + 16);
     free(q);
