@@ -121,11 +121,8 @@ static void hk__h_sig_install(void)
     struct sigaction sa;
     int i;
     static const int sigs[2] = { SIGSEGV, SIGBUS };
-    hk__dbg_internal_enter();           /* dlsym may allocate */
-    hk__h_real_sigaction = (hk__sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
-    hk__dbg_internal_leave();
     if (!hk__h_real_sigaction)
-        return;
+        return;                          /* (hk__hdr_init looked it up) */
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = hk__h_on_fault;
     /* NODEFER: a probe may fault inside a handler (a crash report's scan) */
@@ -164,11 +161,25 @@ HK__H_API int sigaction(int sig, const struct sigaction *act, struct sigaction *
 
 HK__H_API sighandler_t signal(int sig, sighandler_t h)
 {
+    static sighandler_t (*real)(int, sighandler_t);
     struct sigaction sa, old;
+    if (hk__h_slot(sig) < 0 || !__atomic_load_n(&hk__h_sig_on, __ATOMIC_ACQUIRE)) {
+        if (!real) {
+            hk__dbg_internal_enter();
+            real = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+            hk__dbg_internal_leave();
+        }
+        if (!real) {
+            errno = ENOSYS;
+            return SIG_ERR;
+        }
+        return real(sig, h);
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = h;
     sa.sa_flags = SA_RESTART;            /* BSD semantics, as glibc's signal() */
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, sig);
     if (sigaction(sig, &sa, &old) != 0)
         return SIG_ERR;
     return old.sa_handler;               /* sa_sigaction shares its storage */
@@ -176,12 +187,21 @@ HK__H_API sighandler_t signal(int sig, sighandler_t h)
 
 /* ---- start -------------------------------------------------------------------- */
 
-void hk__hdr_init(void)
+void hk__hdr_init(int allowed)
 {
     static const char *const modes[] = { "header", "table", NULL };
     uint64_t k;
     /* header (the default) or table; a bad value: one line, the default */
-    if (hk__cfg_choice("HEAPKIT_PRELOAD_MODE", modes, 0) != 0)
+    int mode = hk__cfg_choice("HEAPKIT_PRELOAD_MODE", modes, 0);
+    if (!hk__h_real_sigaction) {
+        /* now, not in a signal handler's first sigaction (dlsym) */
+        hk__sigaction_fn f;
+        hk__dbg_internal_enter();
+        f = (hk__sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+        hk__dbg_internal_leave();
+        __atomic_store_n(&hk__h_real_sigaction, f, __ATOMIC_RELEASE);
+    }
+    if (mode != 0 || !allowed)
         return;
     __asm__ volatile("rdtsc; shlq $32, %%rdx; orq %%rdx, %%rax" : "=a"(k) : : "rdx");
     hk__h_key ^= (k ^ (uint64_t)getpid() << 17) * 0xBF58476D1CE4E5B9ull;
@@ -326,8 +346,9 @@ int hk__hdr_realloc(void *p, size_t n, const hk__src *src, void **out)
         memcpy(q, p, old < n ? old : n);
         __libc_free((char *)p - off);
         if (n > HK__H_MAXN) {
+            hk__src none = { NULL, NULL, NULL, 0, 0, 0 };
             if (!(k & HK__H_IGN))
-                hk__dbg_readd(&r, q, n, src);
+                hk__dbg_readd(&r, q, n, src ? src : &none);
         } else {
             site = (src && !(k & HK__H_IGN)) ? hk__dbg_hdr_site(n, src, &ign) : HK__A0_SITE(w[0]);
             q = hk__h_put(q0, HK__H, n, site, k, (uint32_t)w[1]);
@@ -442,7 +463,8 @@ static void hk__h_scan_range(uintptr_t lo, uintptr_t hi, hk__rec_fn fn, void *ar
             }
             a += 16;
         }
-        a = end;
+        if (a < end)
+            a = end;                     /* (a block may reach past it) */
     }
 }
 
@@ -484,7 +506,7 @@ void hk__hdr_each(hk__rec_fn fn, void *arg)
 
 #else /* no probe here: the table path */
 
-void hk__hdr_init(void) { }
+void hk__hdr_init(int allowed) { (void)allowed; }
 void *hk__hdr_alloc(size_t n, size_t align, unsigned fam, int zero, const hk__src *src)
 { (void)n; (void)align; (void)fam; (void)zero; (void)src; return NULL; }
 void *hk__hdr_alloc_quiet(size_t n, size_t align, int zero)

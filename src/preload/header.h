@@ -7,9 +7,11 @@
 
 #define HK__H_API __attribute__((visibility("default")))
 
-/* 1 once HEAPKIT_PRELOAD_MODE=header is on (set at start, never cleared) */
+/* 1 once header mode is on (set at start, never cleared) */
 extern int hk__hdr_mode;
-void hk__hdr_init(void);
+/* At the preload's start: HEAPKIT_PRELOAD_MODE (header, the default, or
+ * table); header mode only where allowed (glibc's allocator underneath). */
+void hk__hdr_init(int allowed);
 /* A block with a header (the tracker's number and site), or a table record
  * when no header can hold it (>= 4 GiB, alignment > 2^31). */
 void *hk__hdr_alloc(size_t n, size_t align, unsigned fam, int zero, const hk__src *src);

@@ -250,8 +250,7 @@ static __attribute__((noinline)) int hk__pl_start(void)
         hk__dbg_internal_enter();        /* whatever starting allocates */
         hk__pl_backend();
         hk__dbg_start();
-        if (hk__be == HK__BE_GLIBC)
-            hk__hdr_init();              /* HEAPKIT_PRELOAD_MODE=header */
+        hk__hdr_init(hk__be == HK__BE_GLIBC);   /* HEAPKIT_PRELOAD_MODE */
         pthread_atfork(hk__pl_fork_prepare, hk__pl_fork_release, hk__pl_fork_release);
         hk__dbg_internal_leave();
         __atomic_store_n(&hk__pl_state, 2, __ATOMIC_RELEASE);
