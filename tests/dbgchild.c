@@ -801,6 +801,44 @@ static __attribute__((noinline)) int mode_hkbypass(void)
     return 0;
 }
 
+/* Memory the macros never saw, freed and reallocated through them: libc's
+ * own blocks (strdup and malloc with the macro bypassed, getline's
+ * buffer).  The C runtime vouches for them, so they go back to it: no FM,
+ * and realloc keeps the contents and never returns NULL.  A double free
+ * and a stack pointer stay FM. */
+static int mode_foreign(void)
+{
+    char *a = (strdup)("foreign"), *b = (malloc)(40), *d, local[16];
+    if (!a || !b)
+        return 40;
+    memset(b, 'x', 40);
+    free(a);                                            /* passed on */
+    b = realloc(b, 4000);                               /* passed on */
+    if (!b || b[0] != 'x' || b[39] != 'x')
+        return 41;
+    free(b);                                            /* recorded now */
+#ifndef _WIN32
+    {
+        FILE *f = tmpfile();
+        char *line = NULL;
+        size_t cap = 0;
+        if (!f || fputs("one line\n", f) < 0)
+            return 42;
+        rewind(f);
+        if (getline(&line, &cap, f) < 0)
+            return 43;
+        fclose(f);
+        free(line);                                     /* libc's: passed on */
+    }
+#endif
+    d = malloc(8);
+    free(d);
+    free(d); NOTE_LINE("lineDouble");                   /* FM */
+    memset(local, 0, sizeof local);
+    free(local); NOTE_LINE("lineStack");                /* FM */
+    return 0;
+}
+
 /* Many live blocks from three call sites, then one problem of each kind
  * (an S/FS pair, an FM) after all of them: a capped report must still
  * list the problems.  Block i is allocation No. i + 1 (one thread, no
@@ -1199,6 +1237,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "report2")) return mode_report2();
     if (!strcmp(m, "hkdebug")) return mode_hkdebug();
     if (!strcmp(m, "hkbypass")) return mode_hkbypass();
+    if (!strcmp(m, "foreign")) return mode_foreign();
     if (!strcmp(m, "many")) return mode_many(arg);
     if (!strcmp(m, "threadoverflow")) return mode_threadoverflow();
     if (!strcmp(m, "manythreads")) return mode_manythreads(arg);

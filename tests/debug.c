@@ -404,6 +404,7 @@ static char g_child[1200];      /* tests/dbgchild */
 static char g_heapbug[1200];    /* examples/heapbug */
 #ifndef _WIN32
 static char g_symchild[1200];   /* tests/symchild */
+static char g_unwchild[1200];   /* tests/unwchild */
 #endif
 
 static int is_sep(char c)
@@ -441,6 +442,9 @@ static void locate(const char *argv0)
     snprintf(g_symchild, sizeof g_symchild, "%s/symchild", g_bindir);
     if (!sp_exists(g_symchild))
         snprintf(g_symchild, sizeof g_symchild, "tests/symchild");
+    snprintf(g_unwchild, sizeof g_unwchild, "%s/unwchild", g_bindir);
+    if (!sp_exists(g_unwchild))
+        snprintf(g_unwchild, sizeof g_unwchild, "tests/unwchild");
 #endif
 }
 
@@ -2055,6 +2059,26 @@ START_TEST(hk_debug_env)
 }
 END_TEST
 
+/* Macros only: blocks the tracker never saw go back to the C runtime when
+ * it vouches for them (no false FM, no leak made by heapkit, realloc not
+ * NULL); what it does not vouch for stays FM. */
+START_TEST(foreign_blocks)
+{
+    child c;
+    const jv *rep;
+    child_init(&c, "foreign");
+    child_run(&c, "foreign", NULL, JSON);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    ck_assert_uint_eq(n_entries(rep), 2);
+    ck_assert_uint_eq(count_entries(rep, "FM", -1), 2);
+    ck_assert_ptr_nonnull(the_entry(rep, "FM", note_long(&c, "lineDouble")));
+    ck_assert_ptr_nonnull(the_entry(rep, "FM", note_long(&c, "lineStack")));
+    child_done(&c);
+}
+END_TEST
+
 START_TEST(hk_heap_without_macros)
 {
     child c;
@@ -3583,6 +3607,7 @@ static Suite *children_suite(void)
     tcase_add_test(tc, tracker_oom_passes_frees);
     tcase_add_test(tc, hk_debug_env);
     tcase_add_test(tc, hk_heap_without_macros);
+    tcase_add_test(tc, foreign_blocks);
     tcase_add_test(tc, many_blocks_text);
     tcase_add_test(tc, many_blocks_json);
     tcase_add_test(tc, max_entries_all);
@@ -3858,6 +3883,101 @@ START_TEST(sym_crash)
 }
 END_TEST
 
+/* Code without frame pointers (tests/unwchild and its library, -O2
+ * -fomit-frame-pointer): the cached unwinder's stacks must be libgcc's.
+ * For each block, the frames above the allocating function that the
+ * child's own _Unwind_Backtrace gave ("<tag>.<i>") are the report's
+ * frames 1..7, in order, and frame 0 is the allocating function.  The
+ * child interposes _Unwind_Backtrace to count heapkit's calls of it. */
+static void unw_expect(const child *c, const jv *e, const char *tag, const char *const *names)
+{
+    char key[32];
+    size_t i;
+    long have = note_long(c, (snprintf(key, sizeof key, "%s.n", tag), key));
+    const jv *f = jarr(e, "frames");
+    ck_assert_uint_eq(f->n, 8);
+    ck_assert_int_ge(have, 8);
+    ck_assert_str_eq(jstr(frame_at(e, 0), "function"), "unw_leaf");
+    for (i = 1; i < 8; i++) {
+        snprintf(key, sizeof key, "%s.%lu", tag, (unsigned long)i);
+        ck_assert_msg(hexval(jstr(frame_at(e, i), "pc")) == note_ptr(c, key),
+                      "%s frame %lu: %s, libgcc says %s", tag, (unsigned long)i,
+                      jstr(frame_at(e, i), "pc"), note_str(c, key));
+        if (names[i])
+            ck_assert_str_eq(jstr(frame_at(e, i), "function"), names[i]);
+    }
+}
+
+START_TEST(sym_unwind_nofp)
+{
+    static const char *const path_a[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                          "unw_path_a", "main", NULL, NULL };
+    static const char *const path_b[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                          "unw_path_b", "main", NULL, NULL };
+    static const char *const rec[] = { "unw_leaf", "unw_rec", "unw_rec", "unw_rec", "unw_rec",
+                                       "unw_rec", "unw_rec", "unw_rec" };
+    child c;
+    const jv *rep;
+    child_init(&c, "symunw");
+    child_run_prog(&c, g_unwchild, "stacks", NULL, SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    unw_expect(&c, entry_of_size(rep, 103), "a", path_a);
+    unw_expect(&c, entry_of_size(rep, 203), "b", path_b);
+    unw_expect(&c, entry_of_size(rep, 300), "r", rec);
+    /* the same again: from the cache */
+    unw_expect(&c, entry_of_size(rep, 1003), "A", path_a);
+    unw_expect(&c, entry_of_size(rep, 2003), "B", path_b);
+    unw_expect(&c, entry_of_size(rep, 3000), "R", rec);
+    /* all from the cached unwinder: heapkit never asked libgcc's */
+    ck_assert_int_eq(note_long(&c, "slow"), 0);
+    child_done(&c);
+}
+END_TEST
+
+/* Four threads at once through the same call sites (the TSan lane
+ * checks the caches): each thread's block has libgcc's stack, none asked
+ * libgcc's unwinder. */
+START_TEST(sym_unwind_threads)
+{
+    static const char *const names[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                         "unw_path_a", "unw_thread", NULL, NULL };
+    child c;
+    const jv *rep;
+    char tag[8];
+    int t;
+    child_init(&c, "symunwth");
+    child_run_prog(&c, g_unwchild, "threads", NULL, SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    for (t = 0; t < 4; t++) {
+        snprintf(tag, sizeof tag, "t%d", t);
+        unw_expect(&c, entry_of_size(rep, 5003 + 10 * t), tag, names);
+    }
+    ck_assert_uint_eq(jarr(rep, "entries")->n, 5);    /* and malloc(11) */
+    ck_assert_int_eq(note_long(&c, "slow"), 0);
+    child_done(&c);
+}
+END_TEST
+
+/* A block allocated in a signal handler: the signal frame is beyond the
+ * cached unwinder, which must leave the stack to libgcc's, whole. */
+START_TEST(sym_unwind_signal)
+{
+    static const char *const names[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                         "unw_path_a", "on_signal", NULL, NULL };
+    child c;
+    child_init(&c, "symunwsig");
+    child_run_prog(&c, g_unwchild, "signal", NULL, SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    unw_expect(&c, entry_of_size(last_report(&c), 7003), "s", names);
+    child_done(&c);
+}
+END_TEST
+
 static Suite *symbols_suite(void)
 {
     Suite *s = suite_create("debug:symbols");
@@ -3869,6 +3989,9 @@ static Suite *symbols_suite(void)
     tcase_add_test(tc, sym_backtrace);
     tcase_add_test(tc, sym_backtrace_walk);
     tcase_add_test(tc, sym_two_stacks);
+    tcase_add_test(tc, sym_unwind_nofp);
+    tcase_add_test(tc, sym_unwind_threads);
+    tcase_add_test(tc, sym_unwind_signal);
     tcase_add_test(tc, sym_crash);
     suite_add_tcase(s, tc);
     return s;

@@ -40,6 +40,14 @@ done
 # all of them in one translation unit, in both orders that matter
 printf '#include <heapkit/win32.h>\n#include <heapkit/backend.h>\n#include <heapkit.h>\n#include <heapkit/debug.h>\n' > "$tmp/t"
 check "all c99" c $HK_CC -std=c99 -pedantic -Wall -Wextra -Werror
+# C++ that spells the std:: names still compiles after debug.h
+printf '#include <cstdlib>\n#include <heapkit/debug.h>\nint hk_cxx(void);\nint hk_cxx(void) { void *p = std::malloc(8); p = std::realloc(p, 16);\n  std::free(std::calloc(2, 4)); std::free(p); if (!p) std::exit(1); return 0; }\n' > "$tmp/t"
+if command -v "$cxx" >/dev/null 2>&1; then
+  check "debug.h std:: c++" c++ $cxx -Wall -Wextra -Werror
+else
+  checks=$((checks + 1)); fails=$((fails + 1))
+  echo "headers.sh: FAIL: debug.h std:: c++: $cxx not found"
+fi
 pct=100; [ "$checks" -gt 0 ] && pct=$(( (checks - fails) * 100 / checks ))
 echo "$pct%: Checks: $checks, Failures: $fails, Errors: 0"
 [ "$fails" = 0 ]

@@ -191,5 +191,17 @@ HK_API void hk_dbg_exit(int status);
 
 #ifdef __cplusplus
 }
+#  ifndef HK_DEBUG_NO_MACROS
+/* std::malloc(n) becomes std::hk_dbg_malloc(n, ...): make those names
+ * std's too, so C++ code that spells the std:: names still compiles. */
+namespace std {
+using ::hk_dbg_malloc;
+using ::hk_dbg_calloc;
+using ::hk_dbg_realloc;
+using ::hk_dbg_free;
+using ::hk_dbg_aligned_alloc;
+using ::hk_dbg_exit;
+}
+#  endif
 #endif
 #endif /* HEAPKIT_DEBUG_H */

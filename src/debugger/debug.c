@@ -23,6 +23,8 @@
 #include <string.h>
 #ifdef _WIN32
 #  include <malloc.h>
+#else
+#  include <sched.h>
 #endif
 
 #define HK__RET ((uintptr_t)__builtin_return_address(0))
@@ -97,11 +99,27 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
     return hk__record(HK__RT_CALLOC(count, n), count * n, 0, &src);
 }
 
-/* No record of p: after the tracker lost records, a block the C runtime
- * vouches for is one of those (or foreign memory, which is as valid). */
+/* No record of p, but a live block of the C runtime's when it vouches for
+ * it: memory the macros never saw (libc's getline or strdup, a library's
+ * block, a block whose record was lost to the tracker's OOM), which the
+ * program may free.  Passed on, not FM: heapkit must not turn a correct
+ * free into a leak.  Under the preload every block is seen, so there only
+ * the tracker's own untracked memory and lost records get here.  An
+ * address freed since records were lost is a double free, whatever the
+ * allocator's memory says. */
 static int hk__unrecorded_block(const void *p)
 {
-    return hk__dbg_records_lost() && !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
+    if (hk__dbg_freed_recently(p) || !hk__rt_vouches(p))
+        return 0;
+    /* Another thread may be freeing p this moment (its record taken, the
+     * C runtime's free not run yet): two frees would reach the runtime.
+     * Let it finish, then ask again; a freed block is not vouched for. */
+#ifdef _WIN32
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+    return !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
 }
 
 /* missed: hk_dbg_free's fast path did not find p in the thread's table;
@@ -261,8 +279,8 @@ void *hk__dbg_realloc_src(void *p, size_t n, const hk__src *srcp)
 #endif
     if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
         if (found == 0 && hk__unrecorded_block(p)) {
-            /* a live block the tracker could not record: realloc it,
-             * and record the result if there is room now */
+            /* a live block the tracker never saw or could not record:
+             * realloc it (never NULL for a valid block), record the result */
             q = hk__real_realloc(p, n);
             if (q)
                 hk__dbg_adopt(q, n, HK__HEAP_MALLOC, &src);

@@ -6,9 +6,11 @@
  * (the gate) and every allocation comes here through the call-site
  * interning, so N = 0 costs the malloc path nothing.  The frames come
  * from a frame-pointer walk where the program keeps frame pointers, else
- * from libgcc's _Unwind_Backtrace: the first time a call site is seen
- * both run, and the walk is trusted for that site from then on only if
- * it gave the same frames.  The frames above the caller -- heapkit's own
+ * from the cached unwinder (unwind.c, x86-64 Linux: each return address's
+ * frame rule read once from .eh_frame), else from libgcc's
+ * _Unwind_Backtrace: the first time a call site is seen the frame-pointer
+ * walk is tried against the unwinder's frames, and trusted for that site
+ * from then on only if it gave the same frames.  The frames above the caller -- heapkit's own
  * and the allocator's entry points -- are left out by starting at the
  * caller's return address, which the entry point knows.  Each distinct stack is stored once, in OS memory, under a
  * 32-bit id that the call site carries.
@@ -29,29 +31,11 @@
 
 int hk__bt_depth;
 
-/* Read once at start; a value that is no number in 0..HK__BT_MAX is an
- * error on stderr and leaves backtraces off.
- * TODO(merge): H3's shared parser helper replaces this. */
+/* HEAPKIT_BACKTRACE, as the settings parser read it (config.c: 0..64; a
+ * bad value is said there and leaves backtraces off). */
 void hk__stacks_init(void)
 {
-    const char *v = getenv("HEAPKIT_BACKTRACE");
-    char *end;
-    long n;
-    if (!v || !*v)
-        return;
-    n = strtol(v, &end, 10);
-    if (end == v || *end || n < 0) {
-        static const char msg[] = "heapkit: HEAPKIT_BACKTRACE is not a number of frames; "
-                                  "backtraces off\n";
-#ifdef _WIN32
-        (void)msg;
-#else
-        if (write(2, msg, sizeof msg - 1) < 0)
-            return;
-#endif
-        return;
-    }
-    hk__bt_depth = n > HK__BT_MAX ? HK__BT_MAX : (int)n;
+    hk__bt_depth = hk__dbg_cfg.backtrace > HK__BT_MAX ? HK__BT_MAX : hk__dbg_cfg.backtrace;
 }
 
 /* ---- the depot ------------------------------------------------------------ */
@@ -343,8 +327,29 @@ static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
 }
 #endif
 
+/* A loop allocates from one stack many times over: each thread keeps its
+ * last stack and id, and the same frames again need no hash, no lock. */
+static __thread uint32_t hk__bt_last_id, hk__bt_last_n;
+static __thread uintptr_t hk__bt_last[HK__BT_MAX];
+
+static uint32_t hk__stack_intern_last(const uintptr_t *f, size_t n)
+{
+    uint32_t id;
+    if (hk__bt_last_id && hk__bt_last_n == n
+        && memcmp(hk__bt_last, f, n * sizeof *f) == 0)
+        return hk__bt_last_id;
+    id = hk__stack_intern(f, n);
+    if (id) {
+        memcpy(hk__bt_last, f, n * sizeof *f);
+        hk__bt_last_n = (uint32_t)n;
+        hk__bt_last_id = id;
+    }
+    return id;
+}
+
 /* The stack's id: the walk where it was found right for this call site,
- * else the unwinder. */
+ * else the cached unwinder, else libgcc's (signal frames, code without
+ * frame data, other stacks). */
 uint32_t hk__stack_capture(uintptr_t caller)
 {
     uintptr_t f[HK__BT_MAX];
@@ -358,6 +363,8 @@ uint32_t hk__stack_capture(uintptr_t caller)
         if (state == 1)
             n = hk__bt_fp(site, caller, f, depth, NULL, 0);
         if (!n)
+            n = hk__unwind_cached(caller, f, depth);
+        if (!n)
             n = hk__bt_unwind(caller, f, depth);
         if (state == 0 && n) {
             uintptr_t g[HK__BT_MAX];
@@ -368,7 +375,7 @@ uint32_t hk__stack_capture(uintptr_t caller)
 #else
     n = hk__bt_unwind(caller, f, depth);
 #endif
-    return n ? hk__stack_intern(f, n) : 0;
+    return n ? hk__stack_intern_last(f, n) : 0;
 }
 
 #else

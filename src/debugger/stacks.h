@@ -16,6 +16,10 @@ void hk__stacks_init(void);
  * caller (heapkit's own frames above it are left out), interned: its id,
  * 0 if none could be taken or kept. */
 uint32_t hk__stack_capture(uintptr_t caller);
+/* unwind.c: the cached unwinder (x86-64 Linux): the calling thread's
+ * frames from caller's return address on, at most depth, into out; 0 if
+ * it cannot tell (the caller then asks libgcc's unwinder). */
+size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth);
 /* The frames of stack id (return addresses, the caller first). */
 size_t hk__stack_frames(uint32_t id, const uintptr_t **frames);
 
