@@ -35,7 +35,11 @@ int hk__bt_depth;
  * bad value is said there and leaves backtraces off). */
 void hk__stacks_init(void)
 {
-    hk__bt_depth = hk__dbg_cfg.backtrace > HK__BT_MAX ? HK__BT_MAX : hk__dbg_cfg.backtrace;
+    int d = hk__dbg_cfg.backtrace > HK__BT_MAX ? HK__BT_MAX : hk__dbg_cfg.backtrace;
+    /* other threads may read it already (before the gate is set): only a
+     * change is written, atomically */
+    if (d != __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED))
+        __atomic_store_n(&hk__bt_depth, d, __ATOMIC_RELAXED);
 }
 
 /* ---- the depot ------------------------------------------------------------ */
@@ -353,8 +357,9 @@ static uint32_t hk__stack_intern_last(const uintptr_t *f, size_t n)
 uint32_t hk__stack_capture(uintptr_t caller)
 {
     uintptr_t f[HK__BT_MAX];
-    size_t depth = (size_t)hk__bt_depth, n = 0;
-    if (hk__bt_depth <= 0 || !caller)
+    int want = __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED);
+    size_t depth = want > 0 ? (size_t)want : 0, n = 0;
+    if (want <= 0 || !caller)
         return 0;
 #if defined(__x86_64__) || defined(__aarch64__)
     {

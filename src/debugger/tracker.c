@@ -216,7 +216,8 @@ void hk__dbg_start(void)
         __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
         hk__stacks_init();
         /* backtraces: every allocation takes the slow way (stacks.c) */
-        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0 || hk__bt_depth > 0);
+        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0
+                                    || __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0);
         hk__gate_set(HK__G_OFF, 0);
     }
     hk__spin_unlock(&hk__start_lock);
@@ -895,7 +896,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
-    if (HK_UNLIKELY(hk__bt_depth > 0) && !src->stack) {
+    if (HK_UNLIKELY(__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0) && !src->stack) {
         /* the site is (caller, place, stack): the thread's cache, keyed
          * by the caller, cannot tell stacks apart */
         hk__src k = *src;
