@@ -496,6 +496,27 @@ START_TEST(crash)
 }
 END_TEST
 
+/* The preload's header mode (HEAPKIT_PRELOAD_MODE=header, whatever the
+ * suite runs with): bad frees of unmapped memory and of a munmapped large
+ * block, a forged header before a stack buffer (4 FM, no crash); the
+ * program's own SIGSEGV handlers called, the probe's faults not theirs;
+ * blocks of the internal guard freed outside it (no FM, not listed); the
+ * program checks its alignments and usable sizes itself (exit 0). */
+START_TEST(header_mode)
+{
+    static const char *const prog[] = { "tests/run/hdrbad", NULL };
+    static const char *const env[] = { "HEAPKIT_PRELOAD_MODE=header", NULL };
+    report r;
+    ck_assert_int_eq(run(NULL, prog, env, path("hdrbad.json"), &r), 0);
+    ck_assert_int_eq(r.nreports, 1);
+    ck_assert_int_eq(count(&r, "FM", -1), 4);
+    ck_assert_int_eq(count(&r, "", 33), 1);
+    ck_assert_int_eq(count(&r, "", 40), 0);
+    ck_assert_int_eq(count(&r, "", 21), 0);
+    ck_assert_int_eq(r.n, 5);
+}
+END_TEST
+
 /* The command's own errors: exit 2, a message naming the problem (its
  * output read through a shell: the arguments here need no quoting). */
 static int heapkit(const char *const *args, const char *want)
@@ -538,6 +559,17 @@ START_TEST(command_errors)
     ck_assert_int_eq(heapkit(badbe, "--backend takes glibc, arena or mimalloc, not 'tcmalloc'"), 2);
     ck_assert_int_eq(heapkit(badcode, "--error-exitcode takes a number"), 2);
     ck_assert_int_eq(heapkit(nocmd, "unknown command 'walk'"), 2);
+}
+END_TEST
+
+/* A bad HEAPKIT_PRELOAD_MODE: one line naming it, then the default mode
+ * (the program runs: hdrbad checks the default is header mode). */
+START_TEST(preload_mode_bad_value)
+{
+    static const char *const args[] = { "run", "--", "tests/run/hdrbad", NULL };
+    setenv("HEAPKIT_PRELOAD_MODE", "Fast", 1);
+    ck_assert_int_eq(heapkit(args, "HEAPKIT_PRELOAD_MODE"), 0);
+    unsetenv("HEAPKIT_PRELOAD_MODE");
 }
 END_TEST
 
@@ -670,6 +702,8 @@ static Suite *suite(void)
     tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
     tcase_add_test(tc, command_errors);
+    tcase_add_test(tc, header_mode);
+    tcase_add_test(tc, preload_mode_bad_value);
     tcase_add_test(tc, hello_c_clean);
     tcase_add_test(tc, hello_cxx_clean);
     tcase_add_test(tc, user_suppressions);

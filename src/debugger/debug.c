@@ -14,6 +14,9 @@
  * out again (a double free, whatever the allocator's memory says).
  */
 #include "tracker.h"
+#ifdef HK_PRELOAD
+#  include "../preload/header.h"
+#endif
 
 #include <errno.h>
 #include <stdlib.h>
@@ -82,6 +85,16 @@ void *hk_dbg_calloc(size_t count, size_t n, HK_DBG_SITE)
     hk__dbg_start();
     if (HK__FWD(calloc))
         return hk__dbg_fwd->calloc(count, n, file, line, func);
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode) {
+        size_t t;
+        if (__builtin_mul_overflow(count, n, &t)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return hk__hdr_alloc(t, 0, HK__FAM_MALLOC, 1, &src);
+    }
+#endif
     /* calloc checks the product; once it succeeded the product fits */
     return hk__record(HK__RT_CALLOC(count, n), count * n, 0, &src);
 }
@@ -127,6 +140,11 @@ static void hk__free_fam_at(void *p, unsigned fam, int sized, size_t declared,
     if (!p)
         return;
     HK__DBG_START();
+#ifdef HK_PRELOAD
+    /* header mode: a block of the preload's malloc freed by a macro */
+    if (hk__hdr_mode && hk__hdr_free(p, fam, sized, declared, src))
+        return;
+#endif
     found = missed ? hk__dbg_take_elsewhere(p, HK__HEAP_MALLOC, &r)
                    : hk__dbg_take(p, HK__HEAP_MALLOC, &r);
     if (HK_UNLIKELY(found != 1)) {
@@ -262,6 +280,10 @@ void *hk__dbg_realloc_src(void *p, size_t n, const hk__src *srcp)
     hk__dbg_start();
     if (!p)
         return hk__record(HK__RT_MALLOC(n), n, 0, &src);
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode && hk__hdr_realloc(p, n, &src, &q))
+        return q;
+#endif
     if ((found = hk__dbg_peek(p, HK__HEAP_MALLOC, &r)) != 1) {
         if (found == 0 && hk__unrecorded_block(p)) {
             /* a live block the tracker never saw or could not record:

@@ -159,48 +159,77 @@ static uintptr_t hk__hexnum(const char **s)
     }
 }
 
+/* [lo, hi) is no longer mapped: out of the ranges (room for one split was
+ * left at the end of the array). */
+static void hk__maps_cut(uintptr_t lo, uintptr_t hi)
+{
+    size_t i;
+    for (i = 0; i < hk__nmaps; i++) {
+        hk__range *r = &hk__maps[i];
+        if (r->hi <= lo || r->lo >= hi)
+            continue;
+        if (r->lo < lo && r->hi > hi) {          /* split in two */
+            memmove(r + 2, r + 1, (hk__nmaps - i - 1) * sizeof *r);
+            r[1].lo = hi;
+            r[1].hi = r->hi;
+            r->hi = lo;
+            hk__nmaps++;
+            return;
+        }
+        if (r->lo < lo)
+            r->hi = lo;
+        else if (r->hi > hi)
+            r->lo = hi;
+        else {                                    /* all of it */
+            memmove(r, r + 1, (hk__nmaps - i - 1) * sizeof *r);
+            hk__nmaps--;
+            i--;
+        }
+    }
+}
+
 /* Read the whole file into OS memory (no stdio: it would malloc), then
- * keep the readable ranges, in order. */
+ * keep the readable ranges, in order.  The file is read in one go into a
+ * buffer that is large enough (else a larger one and again from the
+ * start), so no mapping changes while it is read; the buffer's own range,
+ * unmapped afterwards, is cut out of the list. */
 static int hk__maps_read(void)
 {
     size_t cap = 1 << 16, n = 0, lines = 0, i;
     char *buf = NULL;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
     for (;;) {
-        ssize_t r;
-        if (!buf || n == cap) {
-            char *nb;
-            size_t ncap = buf ? cap * 2 : cap;
-            nb = hk__dbg_os_alloc_raw(ncap);
-            if (!nb) {
-                if (buf)
-                    hk__dbg_os_free(buf, cap);
-                close(fd);
-                return 0;
-            }
-            if (buf) {
-                memcpy(nb, buf, n);
-                hk__dbg_os_free(buf, cap);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        r = read(fd, buf + n, cap - n);
-        if (r < 0) {
+        int fd;
+        buf = hk__dbg_os_alloc_raw(cap);
+        if (!buf)
+            return 0;
+        fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
             hk__dbg_os_free(buf, cap);
-            close(fd);
             return 0;
         }
-        if (r == 0)
+        n = 0;
+        for (;;) {
+            ssize_t r = read(fd, buf + n, cap - n);
+            if (r < 0) {
+                close(fd);
+                hk__dbg_os_free(buf, cap);
+                return 0;
+            }
+            if (r == 0)
+                break;
+            n += (size_t)r;
+            if (n == cap)
+                break;
+        }
+        close(fd);
+        if (n < cap)
             break;
-        n += (size_t)r;
+        hk__dbg_os_free(buf, cap);              /* full: larger, from the start */
+        cap *= 2;
     }
-    close(fd);
     for (i = 0; i < n; i++)
         lines += buf[i] == '\n';
-    hk__maps_bytes = (lines + 1) * sizeof *hk__maps;
+    hk__maps_bytes = (lines + 2) * sizeof *hk__maps;
     hk__maps = hk__dbg_os_alloc_raw(hk__maps_bytes);
     hk__nmaps = 0;
     if (hk__maps) {
@@ -229,6 +258,8 @@ static int hk__maps_read(void)
         }
     }
     hk__dbg_os_free(buf, cap);
+    if (hk__maps)
+        hk__maps_cut((uintptr_t)buf, (uintptr_t)buf + cap);
     return hk__maps != NULL;
 }
 

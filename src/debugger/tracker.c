@@ -24,6 +24,9 @@
 #  define _GNU_SOURCE 1           /* pthread_getattr_np */
 #endif
 #include "tracker.h"
+#ifdef HK_PRELOAD
+#  include "../preload/header.h"
+#endif
 #include "stacks.h"
 #include "../prim/prim.h"
 
@@ -264,6 +267,9 @@ int hk__dbg_suspended(void)
  * preload would come back here */
 #ifdef _WIN32
 static _Thread_local int hk__internal;
+#elif defined(HK_PRELOAD)
+/* the preload's malloc and free read it inline (tracker.h) */
+__thread int hk__internal __attribute__((tls_model("initial-exec")));
 #else
 static __thread int hk__internal __attribute__((tls_model("initial-exec")));
 #endif
@@ -2098,6 +2104,13 @@ void *hk_dbg_malloc(size_t n, HK_DBG_SITE)
     uintptr_t caller = (uintptr_t)__builtin_return_address(0);
     struct hk__thread *th = hk__me;
     uint32_t id;
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode) {
+        /* the preload's header mode: the block's header has the macro's place */
+        hk__src src = { file, func, NULL, caller, line, 0 };
+        return hk__hdr_alloc(n, 0, HK__FAM_MALLOC, 0, &src);
+    }
+#endif
     hk__rec *r = hk__add_begin(th, n, HK__HEAP_MALLOC, 0, caller, file, line, NULL, &id);
     if (HK_LIKELY(r != NULL)) {
         void *p = HK__RT_MALLOC(n);
@@ -2153,6 +2166,113 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
     hk__free_far(t, p, file, line, func, (uintptr_t)__builtin_return_address(0));
 }
 
+#ifdef HK_PRELOAD
+/* Header mode: a number and a site, nothing stored here.  The common
+ * case takes the number straight from the batch when no table budget is
+ * out (fast_end follows next_no, so the table's fast path stays exact). */
+uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned *ignore)
+{
+    struct hk__thread *th = hk__me;
+    uint32_t no = th->next_no;
+    *ignore = hk__dbg_suspended() || (n == 0 && !hk__dbg_cfg.record_zero);
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->end_no && no == th->fast_end)) {
+        struct hk__site_slot *c = &th->cache[hk__slot_ix(src->caller, src->line, src->type)];
+        if (HK_LIKELY(c->caller == src->caller && c->file == src->file
+                      && c->line == src->line && c->type == src->type)) {
+            __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+            th->fast_end = no + 1;
+            *site = c->id;
+            return no;
+        }
+    }
+    {
+        struct hk__thread *t = hk__thread_get();
+        if (HK_LIKELY(t != NULL)) {
+            no = hk__take_no(t, 1);
+            *site = hk__site_of(t, src);
+        } else {
+            hk__spin_lock(&hk__fallback_lock);
+            no = hk__take_no(&hk__fallback_thread, 1);
+            hk__spin_unlock(&hk__fallback_lock);
+            *site = hk__site_of(NULL, src);
+        }
+    }
+    return no;
+}
+
+/* Header mode's malloc (and operator new: fam), the common case inline:
+ * a number from the batch with no table budget out, the caller's site in
+ * the thread's cache, no reason for the slow way (gate: suspended,
+ * backtraces, a break number), a size that fits; else header.c's full way. */
+#ifdef HK__HDR_PROBE
+extern void *__libc_malloc(size_t n);
+
+/* The rest of hk__dbg_hdr_malloc: inside the guard a header never listed,
+ * else header.c's full way (table path for sizes no header holds). */
+static __attribute__((noinline)) void *hk__hdr_malloc_slow(size_t n, unsigned fam,
+                                                           uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (hk__internal > 0)
+        return hk__hdr_alloc_quiet(n, 0, 0);
+    return hk__hdr_alloc(n, 0, fam, 0, &src);
+}
+
+/* The real malloc failed after the number was taken: it goes back if
+ * nothing took one since (a signal handler's malloc), else it is not
+ * counted as registered. */
+static __attribute__((noinline)) void *hk__hdr_malloc_undo(struct hk__thread *th, uint32_t no)
+{
+    if (th->next_no == no + 1 && th->fast_end == no + 1) {
+        __atomic_store_n(&th->next_no, no, __ATOMIC_RELAXED);
+        th->fast_end = no;
+    } else {
+        __atomic_store_n(&th->uncounted, th->uncounted + 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+void *hk__dbg_hdr_malloc(size_t n, unsigned fam, uintptr_t caller)
+{
+    struct hk__thread *th = hk__me;
+    uint32_t no = th->next_no;
+    struct hk__site_slot *c = &th->cache[hk__slot_ix(caller, 0, NULL)];
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->end_no && no == th->fast_end && n - 1 < HK__H_MAXN
+                  && c->caller == caller && c->file == NULL && c->line == 0
+                  && hk__internal == 0)) {
+        /* the header's first word and the number before the real call:
+         * only they live across it */
+        uint64_t a0 = (uint64_t)n | (uint64_t)c->id << 32 | (uint64_t)4 << 56
+                      | (uint64_t)fam << 61;
+        char *p0;
+        __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+        th->fast_end = no + 1;
+        p0 = __libc_malloc(n + HK__H);
+        if (HK_UNLIKELY(!p0))
+            return hk__hdr_malloc_undo(hk__me, no);
+        return hk__h_put_a0(p0 + HK__H, a0, no);
+    }
+    return hk__hdr_malloc_slow(n, fam, caller);
+}
+#else
+void *hk__dbg_hdr_malloc(size_t n, unsigned fam, uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (hk__internal > 0)
+        return hk__hdr_alloc_quiet(n, 0, 0);
+    return hk__hdr_alloc(n, 0, fam, 0, &src);
+}
+#endif
+
+uint32_t hk__dbg_hdr_site(size_t n, const hk__src *src, unsigned *ignore)
+{
+    *ignore = hk__dbg_suspended() || (n == 0 && !hk__dbg_cfg.record_zero);
+    return hk__site_of(hk__thread_get(), src);
+}
+#endif
+
 void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src)
 {
     hk__add(p, n, heap, 0, src, 0);
@@ -2194,6 +2314,10 @@ void hk__dbg_each_record(hk__rec_fn fn, void *arg, int locked)
         if (locked)
             hk__spin_unlock(&t->lock);
     }
+#ifdef HK_PRELOAD
+    if (hk__hdr_mode)
+        hk__hdr_each(fn, arg);          /* the blocks whose record is a header */
+#endif
 }
 
 /* ---- events ---------------------------------------------------------------- */

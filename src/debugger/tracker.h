@@ -151,6 +151,15 @@ void *hk__rt_calloc(size_t c, size_t n);
 void *hk__rt_realloc(void *p, size_t n);
 void hk__rt_free(void *p);
 void *hk__rt_memalign(size_t align, size_t n);
+/* The preload's header mode (src/preload/header.c): a number and a
+ * site for a block whose record is its header (the site: the stack's
+ * when backtraces are on); *ignore: not to be listed (suspended, size 0). */
+uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned *ignore);
+uint32_t hk__dbg_hdr_site(size_t n, const hk__src *src, unsigned *ignore);
+/* Header mode's malloc and operator new (fam: HK__FAM_*), outside the guard. */
+void *hk__dbg_hdr_malloc(size_t n, unsigned fam, uintptr_t caller);
+/* The guard's depth, read inline by the preload's malloc and free. */
+extern __thread int hk__internal __attribute__((tls_model("initial-exec")));
 #  define HK__RT_MALLOC(n)      hk__rt_malloc(n)
 #  define HK__RT_CALLOC(c, n)   hk__rt_calloc((c), (n))
 #  define HK__RT_REALLOC(p, n)  hk__rt_realloc((p), (n))

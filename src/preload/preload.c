@@ -33,6 +33,7 @@
 #  define _GNU_SOURCE 1
 #endif
 #include "../debugger/tracker.h"
+#include "header.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -57,6 +58,15 @@ extern void *__libc_memalign(size_t align, size_t n);
 /* Exported, so that a program with libheapkit linked in statically (or
  * a test) can tell the preload is there: dlsym(RTLD_DEFAULT, ...). */
 HK__PL_API const int hk__preload_present = 1;
+
+/* The internal guard, for tests (tests/run/hdrbad.c): 1 enters, 0 leaves. */
+HK__PL_API void hk__preload_guard(int enter)
+{
+    if (enter)
+        hk__dbg_internal_enter();
+    else
+        hk__dbg_internal_leave();
+}
 
 /* ---- the real allocator ------------------------------------------------------ */
 
@@ -240,6 +250,7 @@ static __attribute__((noinline)) int hk__pl_start(void)
         hk__dbg_internal_enter();        /* whatever starting allocates */
         hk__pl_backend();
         hk__dbg_start();
+        hk__hdr_init(hk__be == HK__BE_GLIBC);   /* HEAPKIT_PRELOAD_MODE */
         pthread_atfork(hk__pl_fork_prepare, hk__pl_fork_release, hk__pl_fork_release);
         hk__dbg_internal_leave();
         __atomic_store_n(&hk__pl_state, 2, __ATOMIC_RELEASE);
@@ -274,6 +285,8 @@ __attribute__((constructor)) static void hk__pl_ctor(void)
 static void hk__pl_free_off(void *p)
 {
     hk__rec r;
+    if (hk__hdr_mode && hk__hdr_free(p, 0, 0, 0, NULL))
+        return;
     if (p && __atomic_load_n(&hk__pl_state, __ATOMIC_ACQUIRE) == 2)
         hk__dbg_take(p, HK__HEAP_MALLOC, &r);
     hk__rt_free(p);
@@ -281,10 +294,30 @@ static void hk__pl_free_off(void *p)
 
 /* ---- the C functions ---------------------------------------------------------------- */
 
+/* Under the guard: the real allocator's block, or in header mode one with
+ * a header that is never listed (so a free outside the guard knows it). */
+static void *hk__pl_raw(size_t n, size_t align, int zero)
+{
+    if (hk__hdr_mode)
+        return hk__hdr_alloc_quiet(n, align, zero);
+    if (align)
+        return hk__rt_memalign(align, n);
+    return zero ? hk__rt_calloc(1, n) : hk__rt_malloc(n);
+}
+
+static unsigned hk__pl_fam(unsigned kind)
+{
+    return (kind & HK__K_NEW) ? HK__FAM_NEW : (kind & HK__K_NEWARR) ? HK__FAM_NEWARR
+                                                                     : HK__FAM_MALLOC;
+}
+
 static void *hk__pl_alloc(size_t n, size_t align, unsigned kind, uintptr_t caller)
 {
     hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
-    void *p = align ? hk__rt_memalign(align, n) : hk__rt_malloc(n);
+    void *p;
+    if (hk__hdr_mode)
+        return hk__hdr_alloc(n, align, hk__pl_fam(kind), 0, &src);
+    p = align ? hk__rt_memalign(align, n) : hk__rt_malloc(n);
     return hk__dbg_record_kind(p, n, kind, &src);
 }
 
@@ -297,6 +330,8 @@ static void hk__pl_free(void *p, unsigned fam, int sized, size_t n, uintptr_t ca
         hk__pl_free_off(p);
         return;
     }
+    if (hk__hdr_mode && HK_LIKELY(hk__hdr_free(p, fam, sized, n, &src)))
+        return;
     hk__dbg_free_fam(p, fam, sized, n, &src);
 }
 
@@ -304,33 +339,66 @@ static int hk__pow2(size_t a) { return a && !(a & (a - 1)); }
 
 HK__PL_API void *malloc(size_t n)
 {
+    if (HK_LIKELY(hk__hdr_mode))
+        return hk__dbg_hdr_malloc(n, HK__FAM_MALLOC, HK__PL_RET);
     if (hk__pl_off())
-        return hk__rt_malloc(n);
+        return hk__pl_raw(n, 0, 0);
     return hk__pl_alloc(n, 0, 0, HK__PL_RET);
 }
 
 HK__PL_API void free(void *p)
 {
+#ifdef HK__HDR_PROBE
+    /* header mode's common case: a malloc block with a valid header, taken
+     * here (inside the guard too); anything else the full way */
+    uint64_t w[2];
+    if (HK_LIKELY(hk__hdr_mode) && HK_LIKELY(hk__h_check(p, w))
+        && HK_LIKELY((HK__A0_KIND(w[0]) & 3u) == HK__FAM_MALLOC)
+        && HK_LIKELY(hk__h_claim(p, w[1]))) {
+        __libc_free((char *)p - HK__A0_OFF(w[0]));
+        return;
+    }
+#endif
     hk__pl_free(p, HK__FAM_MALLOC, 0, 0, HK__PL_RET);
 }
 
 HK__PL_API void *calloc(size_t c, size_t n)
 {
     hk__src src = { NULL, NULL, NULL, HK__PL_RET, 0, 0 };
+    size_t t;
+    if (__builtin_mul_overflow(c, n, &t)) {
+        errno = ENOMEM;
+        return NULL;
+    }
     if (hk__pl_off())
-        return hk__rt_calloc(c, n);
+        return hk__pl_raw(t, 0, 1);
+    if (hk__hdr_mode)
+        return hk__hdr_alloc(t, 0, HK__FAM_MALLOC, 1, &src);
     return hk__dbg_record_kind(hk__rt_calloc(c, n), c * n, 0, &src);
 }
 
 static void *hk__pl_realloc(void *p, size_t n, uintptr_t caller)
 {
     hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    void *q;
     if (hk__pl_off()) {
+        if (hk__hdr_mode) {
+            if (!p)
+                return hk__pl_raw(n, 0, 0);
+            if (hk__hdr_realloc(p, n, NULL, &q))
+                return q;
+        }
         if (p && __atomic_load_n(&hk__pl_state, __ATOMIC_ACQUIRE) == 2) {
             hk__rec r;
             hk__dbg_take(p, HK__HEAP_MALLOC, &r);
         }
         return hk__rt_realloc(p, n);
+    }
+    if (hk__hdr_mode) {
+        if (!p)
+            return hk__hdr_alloc(n, 0, HK__FAM_MALLOC, 0, &src);
+        if (HK_LIKELY(hk__hdr_realloc(p, n, &src, &q)))
+            return q;
     }
     return hk__dbg_realloc_src(p, n, &src);
 }
@@ -356,7 +424,7 @@ HK__PL_API int posix_memalign(void **out, size_t align, size_t n)
     if (!hk__pow2(align) || align % sizeof(void *) != 0)
         return EINVAL;
     if (hk__pl_off())
-        p = hk__rt_memalign(align, n);
+        p = hk__pl_raw(n, align, 0);
     else
         p = hk__pl_alloc(n, align, 0, HK__PL_RET);
     if (!p)
@@ -372,7 +440,7 @@ HK__PL_API void *aligned_alloc(size_t align, size_t n)
         return NULL;
     }
     if (hk__pl_off())
-        return hk__rt_memalign(align, n);
+        return hk__pl_raw(n, align, 0);
     return hk__pl_alloc(n, align, 0, HK__PL_RET);
 }
 
@@ -382,7 +450,7 @@ HK__PL_API void *memalign(size_t align, size_t n)
     while (!hk__pow2(align))
         align = align ? (align | (align - 1)) + 1 : 1;
     if (hk__pl_off())
-        return hk__rt_memalign(align, n);
+        return hk__pl_raw(n, align, 0);
     return hk__pl_alloc(n, align, 0, HK__PL_RET);
 }
 
@@ -390,7 +458,7 @@ HK__PL_API void *valloc(size_t n)
 {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     if (hk__pl_off())
-        return hk__rt_memalign(pg, n);
+        return hk__pl_raw(n, pg, 0);
     return hk__pl_alloc(n, pg, 0, HK__PL_RET);
 }
 
@@ -405,7 +473,7 @@ HK__PL_API void *pvalloc(size_t n)
     if (r == 0)
         r = pg;
     if (hk__pl_off())
-        return hk__rt_memalign(pg, r);
+        return hk__pl_raw(r, pg, 0);
     return hk__pl_alloc(r, pg, 0, HK__PL_RET);
 }
 
@@ -414,8 +482,11 @@ HK__PL_API void *pvalloc(size_t n)
 HK__PL_API size_t malloc_usable_size(void *p)
 {
     hk__rec r;
+    size_t u;
     if (!p)
         return 0;
+    if (hk__hdr_mode && hk__hdr_usable(p, &u))
+        return u;
     if (!hk__pl_off() && hk__dbg_peek(p, HK__HEAP_MALLOC, &r) == 1)
         return HK__REC_SIZE(&r);
     return hk__rt_usable(p);
@@ -445,8 +516,10 @@ static void *hk__pl_new(size_t n, size_t align, unsigned kind, int nothrow, uint
         void (*handler)(void) = NULL;
         void (*(*get)(void))(void);
         void (*thrower)(void);
-        if (hk__pl_off())
-            p = align ? hk__rt_memalign(align, n ? n : 1) : hk__rt_malloc(n ? n : 1);
+        if (HK_LIKELY(hk__hdr_mode) && !align)
+            p = hk__dbg_hdr_malloc(n ? n : 1, hk__pl_fam(kind), caller);
+        else if (hk__pl_off())
+            p = hk__pl_raw(n ? n : 1, align, 0);
         else
             p = hk__pl_alloc(n ? n : 1, align, kind, caller);
         if (HK_LIKELY(p != NULL))
