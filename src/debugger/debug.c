@@ -46,6 +46,7 @@ static void hk__real_free(void *p, unsigned kind)
     (void)kind;
 #endif
     HK__RT_FREE(p);
+    hk__dbg_freeing_done();
 }
 
 static void *hk__record(void *p, size_t n, unsigned kind, const hk__src *src)
@@ -64,6 +65,7 @@ static void *hk__real_realloc(void *p, size_t n)
     void *q;
     hk__dbg_freed_note(p);
     q = HK__RT_REALLOC(p, n);
+    hk__dbg_freeing_done();
     if (q)
         hk__dbg_freed_forget(q);
     else if (n != 0)
@@ -116,17 +118,18 @@ static int hk__unrecorded_block(const void *p)
     if (!hk__dbg_records_lost())
         return 0;
 #endif
-    if (hk__dbg_freed_recently(p) || !hk__rt_vouches(p))
+    /* a thread freeing p this moment (its record taken, the C runtime's
+     * free not run yet): p is its block, and this free a double one */
+    if (hk__dbg_freed_recently(p) || hk__dbg_being_freed(p) || !hk__rt_vouches(p))
         return 0;
-    /* Another thread may be freeing p this moment (its record taken, the
-     * C runtime's free not run yet): two frees would reach the runtime.
-     * Let it finish, then ask again; a freed block is not vouched for. */
+    /* Belt and braces: let any such free finish, then ask again (a freed
+     * block is not vouched for). */
 #ifdef _WIN32
     SwitchToThread();
 #else
     sched_yield();
 #endif
-    return !hk__dbg_freed_recently(p) && hk__rt_vouches(p);
+    return !hk__dbg_freed_recently(p) && !hk__dbg_being_freed(p) && hk__rt_vouches(p);
 }
 
 /* missed: hk_dbg_free's fast path did not find p in the thread's table;
@@ -447,6 +450,7 @@ void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
 {
     hk__src tmp;
     hk__rec r;
+    int found;
     unsigned id = hk__heap_id(h);
     src = hk__src_or(src, ret, &tmp);
     if (err == HK_ERR_INVALID_PARAMETER) {
@@ -455,7 +459,9 @@ void hk__dbg_on_heap_realloc(hk_heap *h, void *p, void *q, size_t n, int err,
     }
     if (err)
         return;                       /* out of memory: the block stays */
-    if (hk__dbg_take(p, id, &r) == 1)
+    found = hk__dbg_take(p, id, &r);
+    hk__dbg_freeing_done();          /* the backend moved it already */
+    if (found == 1)
         hk__dbg_readd(&r, q, n, src);
     else if (hk__dbg_records_lost())
         hk__dbg_adopt(q, n, id, src);  /* its allocation was counted already */
@@ -468,8 +474,10 @@ void hk__dbg_on_heap_free(hk_heap *h, void *p, int err, const hk__src *src, void
     hk__src tmp;
     hk__rec r;
     unsigned id = hk__heap_id(h);
-    if (err == HK_OK)
+    if (err == HK_OK) {
         hk__dbg_take(p, id, &r);
+        hk__dbg_freeing_done();      /* the backend freed it already */
+    }
     else if (err == HK_ERR_INVALID_PARAMETER)
         hk__dbg_unknown_free(p, id, hk__src_or(src, ret, &tmp));
 }

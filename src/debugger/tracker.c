@@ -306,6 +306,8 @@ struct hk__thread {
     uint32_t gate;                   /* hk__gate's epoch of the batch */
     uint32_t end_no;                 /* the batch's end */
     struct hk__tab *fast_tab;        /* never NULL: tab, or an empty one */
+    uintptr_t freeing;               /* the block whose record this thread took
+                                      * last (hk__dbg_being_freed) */
     uint32_t batch_start, prev_last;
     volatile unsigned seq;
     unsigned long issued;            /* numbers of earlier batches */
@@ -682,6 +684,23 @@ static void hk__threads_scan(unsigned long *registered, uint32_t *last)
         hk__yield();
     }
     __atomic_sub_fetch(&hk__threads_readers, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Is another thread (or this one) freeing p this moment: its record just
+ * taken, the C runtime's free perhaps not run yet?  Then p is no block
+ * the tracker never saw (debug.c's hk__unrecorded_block). */
+int hk__dbg_being_freed(const void *p)
+{
+    struct hk__thread *t;
+    int found = 0;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    __atomic_add_fetch(&hk__threads_readers, 1, __ATOMIC_SEQ_CST);
+    for (t = __atomic_load_n(&hk__threads, __ATOMIC_ACQUIRE); t && !found;
+         t = __atomic_load_n(&t->link, __ATOMIC_ACQUIRE))
+        found = t != hk__me           /* this thread is here, not in a free */
+                && __atomic_load_n(&t->freeing, __ATOMIC_RELAXED) == (uintptr_t)p;
+    __atomic_sub_fetch(&hk__threads_readers, 1, __ATOMIC_SEQ_CST);
+    return found;
 }
 
 static void hk__break_here(void)
@@ -1357,6 +1376,29 @@ static inline __attribute__((always_inline)) void hk__idx_drop(struct hk__tab *t
     }
 }
 
+/* Before a free takes p's record: p is this thread's block being freed.
+ * Another thread that then finds no record of p sees it here (the fence
+ * keeps this store before the record's removal), so it does not take p
+ * for memory the tracker never saw and free it a second time. */
+static inline __attribute__((always_inline)) void hk__freeing(struct hk__thread *th, const void *p)
+{
+    __atomic_store_n(&th->freeing, (uintptr_t)p, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* The free of the block marked by hk__freeing is done. */
+static inline __attribute__((always_inline)) void hk__freeing_end(struct hk__thread *th)
+{
+    __atomic_store_n(&th->freeing, (uintptr_t)0, __ATOMIC_RELAXED);
+}
+
+void hk__dbg_freeing_done(void)
+{
+    struct hk__thread *th = hk__me;
+    if (__atomic_load_n(&th->freeing, __ATOMIC_RELAXED))
+        hk__freeing_end(th);
+}
+
 /* Remove the record at index slot pos (record id) from a table the caller
  * owns or has locked as shared. */
 static inline __attribute__((always_inline))
@@ -1717,6 +1759,7 @@ static int hk__get_mine(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec *
     if (HK__REC_HEAP(out) != heap)
         return -1;
     if (take) {
+        hk__freeing(hk__me, (const void *)p);
         hk__remove_mine(t, pos, id);
         /* the last block of an orphan: its memory goes now, not when a
          * thread adopts it (bytes per record count it) */
@@ -1741,9 +1784,12 @@ static int hk__get_other(struct hk__tab *t, uintptr_t p, unsigned heap, hk__rec 
     if (HK__REC_HEAP(out) != heap)
         return -1;
     if (take) {
+        hk__freeing(hk__me, (const void *)p);
         if (!__atomic_compare_exchange_n(&r->ptr, &want, p | HK__GONE, 0,
-                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            hk__freeing_end(hk__me);
             return 0;                       /* freed at this moment by its owner */
+        }
         __atomic_add_fetch(&t->gone, 1, __ATOMIC_RELAXED);
         hk__pend_push(t, id);
     }
@@ -2132,8 +2178,11 @@ static __attribute__((noinline)) void hk__free_far(struct hk__tab *t, void *p,
     if (p != NULL && t != &hk__empty_tab && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED)
         && hk__tab_find(t, (uintptr_t)p, &pos, &id, 1)
         && !(hk__rec_at(t, id)->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED | HK__K_NEW | HK__K_NEWARR))) {
+        struct hk__thread *th = hk__me;
+        hk__freeing(th, p);
         hk__remove_mine(t, pos, id);
         HK__RT_FREE(p);
+        hk__freeing_end(th);
         return;
     }
     hk__dbg_free_rest(p, NULL, file, line, func, caller);
@@ -2158,8 +2207,10 @@ void hk_dbg_free(void *p, HK_DBG_SITE)
         if (HK_LIKELY(__atomic_load_n(&r->ptr, __ATOMIC_RELAXED) == (uintptr_t)p
                       && !(r->meta & (((uint64_t)0xFFFFu << 8) | HK__K_ALIGNED | HK__K_NEW | HK__K_NEWARR))
                       && !__atomic_load_n(&hk__dbg_lost, __ATOMIC_RELAXED))) {
+            hk__freeing(th, p);
             hk__remove_mine(t, pos, id);
             HK__RT_FREE(p);
+            hk__freeing_end(th);
             return;
         }
     }

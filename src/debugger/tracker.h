@@ -140,6 +140,10 @@ void hk__dbg_adopt(void *p, size_t n, unsigned heap, const hk__src *src);
 void hk__dbg_freed_note(const void *p);
 void hk__dbg_freed_forget(const void *p);
 int hk__dbg_freed_recently(const void *p);
+/* A thread took p's record to free it and may not have freed it yet. */
+int hk__dbg_being_freed(const void *p);
+/* The block whose record this thread took last is freed (or kept). */
+void hk__dbg_freeing_done(void);
 
 /* The C runtime's allocator as the tracker calls it: plain malloc & co.,
  * except in the preload (HK_PRELOAD), where those names are the

@@ -290,6 +290,7 @@ static void hk__pl_free_off(void *p)
     if (p && __atomic_load_n(&hk__pl_state, __ATOMIC_ACQUIRE) == 2)
         hk__dbg_take(p, HK__HEAP_MALLOC, &r);
     hk__rt_free(p);
+    hk__dbg_freeing_done();
 }
 
 /* ---- the C functions ---------------------------------------------------------------- */
@@ -390,7 +391,11 @@ static void *hk__pl_realloc(void *p, size_t n, uintptr_t caller)
         }
         if (p && __atomic_load_n(&hk__pl_state, __ATOMIC_ACQUIRE) == 2) {
             hk__rec r;
+            void *q;
             hk__dbg_take(p, HK__HEAP_MALLOC, &r);
+            q = hk__rt_realloc(p, n);
+            hk__dbg_freeing_done();
+            return q;
         }
         return hk__rt_realloc(p, n);
     }
