@@ -432,22 +432,32 @@ static HK__READS_STACK uint32_t hk__sc_check(const hk__sc_entry *e, uintptr_t sp
     return e->id;
 }
 
-/* Keep a walk's words, if they all lie in this thread's stack above sp. */
+/* Keep a walk's words, if they all lie in this thread's stack above sp.
+ * Below sp lie only the frames of the walkers this function calls, each
+ * from one place: the return addresses there are fixed by the code and
+ * left out; a saved rbp there that a rule used is not, and such a walk
+ * is not kept. */
 static void hk__sc_fill(hk__sc_entry *e, uintptr_t caller, uintptr_t sp, uint32_t id,
                         const hk__bt_log *log)
 {
-    uint32_t i;
-    if (log->bad || !hk__bt_stack_lo || sp < hk__bt_stack_lo || sp >= hk__bt_stack_hi)
+    uint32_t i, k;
+    if (log->bad || !hk__bt_stack_top() || sp < hk__bt_stack_lo || sp >= hk__bt_stack_hi)
         return;
-    for (i = 0; i < log->n; i++)
-        if (log->at[i] < sp || log->at[i] + 8 > hk__bt_stack_hi || (log->at[i] & 7))
-            return;
-    e->caller = 0;
     for (i = 0; i < log->n; i++) {
-        e->off[i] = (uint32_t)((log->at[i] - sp) / 8);
-        e->v[i] = log->v[i];
+        uintptr_t at = log->at[i] & ~(uintptr_t)1;
+        if (at < sp ? (log->at[i] & 1) != 0
+                    : at + 8 > hk__bt_stack_hi || (at & 7) || (at - sp) / 8 > UINT32_MAX)
+            return;
     }
-    e->n = log->n;
+    e->caller = 0;
+    for (i = k = 0; i < log->n; i++) {
+        uintptr_t at = log->at[i] & ~(uintptr_t)1;
+        if (at < sp)
+            continue;
+        e->off[k] = (uint32_t)((at - sp) / 8);
+        e->v[k++] = log->v[i];
+    }
+    e->n = k;
     e->id = id;
     e->sp = sp;
     e->caller = caller;
@@ -460,7 +470,9 @@ uint32_t hk__stack_capture(uintptr_t caller)
 {
     uintptr_t f[HK__BT_MAX];
     size_t depth = (size_t)hk__bt_depth, n = 0;
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    /* where this frame lies (not __builtin_frame_address: that would give
+     * this function a frame pointer, and an rbp-based frame rule) */
+    uintptr_t sp = (uintptr_t)f;
     hk__sc_entry *c = NULL, *e = NULL;
     hk__bt_log log, *lp = NULL;
     uint32_t id;

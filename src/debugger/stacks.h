@@ -19,7 +19,9 @@ uint32_t hk__stack_capture(uintptr_t caller);
 /* The stack words a walk read and the values it found (stacks.c's
  * per-thread stack cache): the same words holding the same values make
  * the same walk, so its stack again.  bad: the walk also used something
- * not logged (the start's rbp), or the log overflowed: not to be cached. */
+ * not logged (the start's rbp), or the log overflowed: not to be cached.
+ * Bit 0 of at[i] set: a saved rbp a frame rule used (else a return
+ * address or a frame record's word). */
 #define HK__BT_LOG 40
 typedef struct {
     uint32_t n;

@@ -560,7 +560,10 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_
     size_t n = 0, skipped = 0, i;
     int16_t d_bp = -1;
     int rsp_only = 1;
-    int bp_read = 0;            /* bp came from the stack (logged), not rbp */
+    /* where bp was read from the stack (0: it is the register rbp): logged
+     * only when a rule uses it, since frames without a frame pointer save
+     * whatever rbp held, a value that changes from call to call */
+    const uintptr_t *bp_at = NULL;
 
     /* the registers here: the walk's first frame is this function's */
     __asm__ volatile("lea 0(%%rip), %0\n\t"
@@ -586,8 +589,8 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_
             ;
         if (i == memo->n) {
             sp = sp0 + (uintptr_t)memo->d_cfa * 8;
-            bp = memo->d_bp < 0 ? bp0 : hk__bt_logged(log, at0 + memo->d_bp);
-            bp_read = memo->d_bp >= 0;
+            bp_at = memo->d_bp < 0 ? NULL : at0 + memo->d_bp;
+            bp = bp_at ? *bp_at : bp0;
             out[n++] = caller;
             if (n >= depth)
                 return n;
@@ -604,8 +607,15 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_
         if ((rule & 3) != HK__UW_SIMPLE)
             goto stop;
         rsp_only &= !(rule & HK__UW_RBP_CFA);
-        if ((rule & HK__UW_RBP_CFA) && !bp_read && log)
-            log->bad = 1;           /* the walk used the register rbp */
+        if ((rule & HK__UW_RBP_CFA) && log) {
+            if (bp_at) {
+                hk__bt_logged(log, bp_at);
+                if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
+                    log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
+            }
+            else
+                log->bad = 1;       /* the walk used the register rbp */
+        }
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         if (cfa <= sp || cfa > hi || (cfa & 7))
             goto stop;
@@ -614,8 +624,8 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_
             uintptr_t a = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
             if (a < sp)
                 goto stop;
-            bp = hk__bt_logged(log, (const uintptr_t *)a);
-            bp_read = 1;
+            bp_at = (const uintptr_t *)a;
+            bp = *bp_at;
             d_bp = (int16_t)((a - sp0) / 8);
         }
         sp = cfa;
@@ -647,8 +657,15 @@ walk:
         uintptr_t ra;
         if ((rule & 3) != HK__UW_SIMPLE)
             return (rule & 3) == HK__UW_END ? n : 0;
-        if ((rule & HK__UW_RBP_CFA) && !bp_read && log)
-            log->bad = 1;
+        if ((rule & HK__UW_RBP_CFA) && log) {
+            if (bp_at) {
+                hk__bt_logged(log, bp_at);
+                if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
+                    log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
+            }
+            else
+                log->bad = 1;       /* the walk used the register rbp */
+        }
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         /* up the stack, aligned, below its top; the slots read lie in
          * [sp, cfa) */
@@ -659,8 +676,8 @@ walk:
             uintptr_t a = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
             if (a < sp)
                 return 0;
-            bp = hk__bt_logged(log, (const uintptr_t *)a);
-            bp_read = 1;
+            bp_at = (const uintptr_t *)a;
+            bp = *bp_at;
         }
         sp = cfa;
         if (ra < 4096)
