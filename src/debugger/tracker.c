@@ -910,6 +910,7 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
 {
     struct hk__bt_slot *c;
     hk__src k = *src;
+    uint32_t id;
     if (!k.stack)
         k.stack = hk__stack_capture(src->caller);
     if (!t)
@@ -918,19 +919,19 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
     if (c->caller == k.caller && c->file == k.file && c->line == k.line && c->type == k.type
         && c->stack == k.stack)
         return c->id;
-    k.func = src->func;
-    c->caller = 0;            /* a handler that allocates sees no half-written slot */
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    c->id = hk__site_intern(&k);
-    if (c->id) {
+    id = hk__site_intern(&k);
+    if (id) {
+        c->caller = 0;        /* a handler that allocates meanwhile misses it */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         c->file = k.file;
         c->type = k.type;
         c->line = k.line;
         c->stack = k.stack;
+        c->id = id;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         c->caller = k.caller;
     }
-    return c->id;
+    return id;
 }
 
 static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
