@@ -292,25 +292,36 @@ static HK__READS_STACK size_t hk__bt_chain(const uintptr_t *fp, const uintptr_t 
     return n;
 }
 
-/* Walk (learn == NULL) or learn from the unwinder's frames learn[0..n). */
-static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
-                                                  uintptr_t *out, size_t depth,
-                                                  const uintptr_t *learn, size_t n,
-                                                  hk__bt_log *log)
+/* The walk, at the distances learnt for this call site (log: the words
+ * read).  Its frame lies where hk__bt_fp_learn's does: both are called
+ * from hk__stack_capture's frame with every argument in a register
+ * (six at most), so the distances hold for both. */
+static HK__READS_STACK size_t hk__bt_fp_walk(hk__fp_site *site, uintptr_t caller,
+                                             uintptr_t *out, size_t depth, hk__bt_log *log)
 {
     const uintptr_t *self = __builtin_frame_address(0), *slot, *fp;
+    uintptr_t hi = hk__bt_stack_top();
+    if (!hi)
+        return 0;
+    out[0] = caller;
+    slot = self + __atomic_load_n(&site->d_ret, __ATOMIC_RELAXED);
+    if ((uintptr_t)(slot + 1) > hi || hk__bt_logged(log, slot) != caller)
+        return 0;
+    fp = slot + __atomic_load_n(&site->d_fp, __ATOMIC_RELAXED);
+    return hk__bt_chain(fp, slot, hi, out, depth, log);
+}
+
+/* Learn the distances from the unwinder's frames learn[0..n). */
+static HK__READS_STACK size_t hk__bt_fp_learn(hk__fp_site *site, uintptr_t caller,
+                                              uintptr_t *out, size_t depth,
+                                              const uintptr_t *learn, size_t n)
+{
+    const uintptr_t *self = __builtin_frame_address(0), *slot;
     uintptr_t hi = hk__bt_stack_top();
     size_t i, k, m;
     if (!hi)
         return 0;
     out[0] = caller;
-    if (!learn) {
-        slot = self + __atomic_load_n(&site->d_ret, __ATOMIC_RELAXED);
-        if ((uintptr_t)(slot + 1) > hi || hk__bt_logged(log, slot) != caller)
-            return 0;
-        fp = slot + __atomic_load_n(&site->d_fp, __ATOMIC_RELAXED);
-        return hk__bt_chain(fp, slot, hi, out, depth, log);
-    }
     for (i = 2; i < 1024 && (uintptr_t)(self + i + 1) <= hi; i++) {
         if (self[i] != caller)
             continue;
@@ -503,7 +514,7 @@ uint32_t hk__stack_capture(uintptr_t caller)
         hk__fp_site *site = hk__fp_site_of(caller);
         int state = site ? __atomic_load_n(&site->state, __ATOMIC_ACQUIRE) : 2;
         if (state == 1)
-            n = hk__bt_fp(site, caller, f, depth, NULL, 0, lp);
+            n = hk__bt_fp_walk(site, caller, f, depth, lp);
         if (!n)
             n = hk__unwind_cached(caller, f, depth, lp);
         keep = n && state != 0;      /* a logged walk, the site's way settled */
@@ -511,7 +522,12 @@ uint32_t hk__stack_capture(uintptr_t caller)
             n = hk__bt_unwind(caller, f, depth);
         if (state == 0 && n) {
             uintptr_t g[HK__BT_MAX];
-            __atomic_store_n(&site->state, hk__bt_fp(site, caller, g, depth, f, n, NULL) ? 1 : 2,
+            /* the learning scans this frame too: no copy of the caller
+             * in the log for it to take for the caller's slot (kept
+             * only from a settled site, not this walk) */
+            if (lp)
+                memset(lp, 0, sizeof *lp);
+            __atomic_store_n(&site->state, hk__bt_fp_learn(site, caller, g, depth, f, n) ? 1 : 2,
                              __ATOMIC_RELEASE);
         }
     }

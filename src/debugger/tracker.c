@@ -210,8 +210,8 @@ void hk__dbg_start(void)
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
+        hk__stacks_init();          /* before started: read without the lock */
         __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
-        hk__stacks_init();
         /* backtraces: the malloc fast path never finds a site (they are
          * kept by stack, hk__add_bt); frees keep theirs */
         hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0);
