@@ -29,7 +29,7 @@ typedef struct {
     long size;                 /* -1: null */
     char flags[8];
     char caller[24];
-    char file[64];
+    char file[512];            /* a whole path (distcheck: a long absolute one) */
     long line;
     char alloc_by[16], freed_by[16];
 } entry;
@@ -250,6 +250,29 @@ START_TEST(c_program)
     ck_assert_int_eq(st, 0);
     check_leaky(&r);
     ck_assert_int_gt(r.registered, 10);
+}
+END_TEST
+
+/* --backtrace 8: the same entries, each with its stack.  The first stack
+ * of the main thread used to hang (glibc's stack-bounds lookup allocates
+ * under its lock, and that malloc captured a stack too). */
+START_TEST(c_program_backtrace)
+{
+    static const char *const prog[] = { "tests/run/leaky", NULL };
+    static const char *const bt[] = { "--backtrace", "8", NULL };
+    report r;
+    char *text;
+    const char *p;
+    int pcs = 0;
+    ck_assert_int_eq(run(bt, prog, NULL, path("leaky-bt.json"), &r), 0);
+    check_leaky(&r);
+    text = slurp(path("leaky-bt.json"));
+    ck_assert_ptr_nonnull(text);
+    for (p = text; (p = strstr(p, "\"pc\":")) != NULL; p++)
+        pcs++;
+    /* main's leak alone is main <- __libc_start_call_main <- ... */
+    ck_assert_msg(pcs > r.n, "%d frames for %d entries: no backtraces", pcs, r.n);
+    free(text);
 }
 END_TEST
 
@@ -518,6 +541,117 @@ START_TEST(command_errors)
 }
 END_TEST
 
+/* ---- suppressions (issue 11, point 7) ---------------------------------- */
+
+/* The number after "key":{"count": in the report's "suppressed" object
+ * (key "suppressed" for the total, "default" or "user" for the split). */
+static long supp_count(const char *text, const char *key)
+{
+    char k[64];
+    const char *s = strstr(text, "\"suppressed\":{"), *p;
+    ck_assert_msg(s != NULL, "no \"suppressed\" in the report");
+    if (!strcmp(key, "suppressed"))
+        snprintf(k, sizeof k, "\"suppressed\":{\"count\":");
+    else
+        snprintf(k, sizeof k, "\"%s\":{\"count\":", key);
+    p = strstr(s, k);
+    ck_assert_msg(p != NULL, "no %s count", key);
+    return strtol(p + strlen(k), NULL, 10);
+}
+
+/* A hello world under heapkit run: no entries at all, also with every
+ * leak kind listed, and --error-exitcode stays quiet; without the default
+ * set (HEAPKIT_SUPPRESSIONS_DEFAULT=0) the runtime's blocks are there --
+ * the default set is what hides them.  runtime: a text each of its
+ * blocks' places must include in the report, NULL-terminated. */
+static void check_hello(const char *prog, const char *name, int blocks,
+                        const char *const *runtime)
+{
+    static const char *const opts_exit[] = { "--error-exitcode", "9", NULL };
+    static const char *const env_off[] = { "HEAPKIT_SUPPRESSIONS_DEFAULT=0", NULL };
+    static const char *const kinds_default[] = { "--leak-kinds", "definite,indirect", NULL };
+    const char *argv[] = { prog, NULL };
+    char out[64];
+    char *text;
+    report r;
+    int i;
+    snprintf(out, sizeof out, "%s.json", name);
+    ck_assert_int_eq(run(opts_exit, argv, NULL, path(out), &r), 0);
+    ck_assert_int_eq(r.nreports, 1);
+    ck_assert_int_eq(r.n, 0);
+    text = slurp(path(out));
+    ck_assert_int_eq(supp_count(text, "suppressed"), blocks);
+    ck_assert_int_eq(supp_count(text, "default"), blocks);
+    ck_assert_int_eq(supp_count(text, "user"), 0);
+    free(text);
+    /* the default leak kinds: clean too */
+    ck_assert_int_eq(run(kinds_default, argv, NULL, path(out), &r), 0);
+    ck_assert_int_eq(r.n, 0);
+    /* the default set off: the runtime's blocks, and they are findings */
+    ck_assert_int_eq(run(opts_exit, argv, env_off, path(out), &r), 9);
+    ck_assert_int_eq(r.n, blocks);
+    ck_assert_int_eq(count(&r, "", -1), blocks);
+    text = slurp(path(out));
+    ck_assert_int_eq(supp_count(text, "suppressed"), 0);
+    for (i = 0; runtime[i]; i++)
+        ck_assert_msg(strstr(text, runtime[i]) != NULL, "no %s in %s", runtime[i], text);
+    free(text);
+}
+
+START_TEST(hello_c_clean)
+{
+    /* stdout's buffer (libc's _IO_file_doallocate) */
+    static const char *const runtime[] = { "\"module\":\"libc.so", NULL };
+    check_hello("tests/run/hello", "hello", 1, runtime);
+}
+END_TEST
+
+START_TEST(hello_cxx_clean)
+{
+    /* stdout's buffer and libstdc++'s emergency exception pool */
+    static const char *const runtime[] = { "\"module\":\"libc.so",
+                                           "\"module\":\"libstdc++.so", NULL };
+    check_hello("tests/run/hellocxx", "hellocxx", 2, runtime);
+}
+END_TEST
+
+/* --suppressions FILE on an unmodified program: its own library's
+ * blocks by the source file, the FMs by the program's file; what is left
+ * still fires --error-exitcode, and once all is hidden it does not. */
+START_TEST(user_suppressions)
+{
+    static const char *const prog[] = { "tests/run/leaky", NULL };
+    const char *rules = path("leaky.supp");
+    const char *opts[] = { "--suppressions", rules, "--error-exitcode", "5", NULL };
+    FILE *f;
+    char *text;
+    report r;
+    f = fopen(rules, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# the test's own library\nleak:runlib.c\nfree:^leaky.c$\nfree:leaky.c$\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(opts, prog, NULL, path("leakysupp.json"), &r), 5);
+    /* 3 and 200 (runlib.c) and both FMs gone; 7 and 100 (leaky.c) left */
+    ck_assert_int_eq(r.n, 2);
+    ck_assert_int_eq(count(&r, "", 7), 1);
+    ck_assert_int_eq(count(&r, "", 100), 1);
+    text = slurp(path("leakysupp.json"));
+    ck_assert_int_eq(supp_count(text, "user"), 4);
+    ck_assert_msg(strstr(text, "{\"rule\":\"leak:runlib.c\",\"default\":false,\"count\":2,"
+                               "\"bytes\":203}") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "{\"rule\":\"free:leaky.c$\",\"default\":false,\"count\":2,")
+                  != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\"rule\":\"free:^leaky.c$\"") == NULL, "%s", text);
+    free(text);
+    f = fopen(rules, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("leak:leaky.c\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(opts, prog, NULL, path("leakysupp.json"), &r), 0);
+    ck_assert_int_eq(r.n, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("preload");
@@ -525,6 +659,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, c_program);
+    tcase_add_test(tc, c_program_backtrace);
     tcase_add_test(tc, c_program_backends);
     tcase_add_test(tc, c_family);
     tcase_add_test(tc, cxx_program);
@@ -535,6 +670,9 @@ static Suite *suite(void)
     tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
     tcase_add_test(tc, command_errors);
+    tcase_add_test(tc, hello_c_clean);
+    tcase_add_test(tc, hello_cxx_clean);
+    tcase_add_test(tc, user_suppressions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -244,6 +244,7 @@ void hk__cfg_read(hk__dbg_config *cfg)
     cfg->error_exitcode = (int)hk__cfg_number("HEAPKIT_ERROR_EXITCODE", 0, 255, 0);
     cfg->leak_kinds = hk__cfg_leak_kinds("HEAPKIT_LEAK_KINDS", HK__LEAK_DEFAULT);
     hk__cfg_path("HEAPKIT_SUPPRESSIONS", cfg->suppressions, sizeof cfg->suppressions);
+    cfg->suppressions_default = hk__cfg_bool("HEAPKIT_SUPPRESSIONS_DEFAULT", 1);
 #ifdef HK_PRELOAD
     /* the process's malloc; in the library itself the variable names the
      * default hk backend instead (backends.c checks it there) */

@@ -13,6 +13,7 @@
 #include "tracker.h"
 #include "symbolize.h"
 #include "stacks.h"
+#include "suppress.h"
 
 #include <fcntl.h>
 #include <stdio.h>              /* fflush at an error exit only */
@@ -734,10 +735,69 @@ static void hk__keep_sift(hk__rec *a, size_t i, size_t n)
     }
 }
 
+/* Suppressions (suppress.c): a live block a leak: rule hides; counted
+ * for the report's "Suppressions used" when count is set. */
+static int hk__supp_hides_rec(const hk__rec *r, int count)
+{
+    int k = hk__supp_check(HK__SUPP_LEAK, r->site);
+    if (k && count)
+        hk__supp_count(k, HK__REC_SIZE(r));
+    return k != 0;
+}
+
+/* An event: a destroyed heap's leak by leak: rules, the rest by free:
+ * rules at the free's site; an S goes with its FS (same number, later in
+ * the log), so the pair is hidden or shown together. */
+static int hk__supp_hides_event(const hk__event *ev, size_t i, size_t nev, int count)
+{
+    const hk__event *e = &ev[i];
+    uint64_t bytes = 0;
+    int k;
+    if (e->kind == HK__EV_LEAK) {
+        k = hk__supp_check(HK__SUPP_LEAK, e->site);
+        bytes = e->size;
+    } else if (e->kind == HK__EV_S) {
+        size_t j;
+        for (j = i + 1; j < nev; j++)
+            if (ev[j].kind == HK__EV_FS && ev[j].no == e->no)
+                break;
+        k = j < nev ? hk__supp_check(HK__SUPP_FREE, ev[j].site) : 0;
+        bytes = e->size;
+    } else {
+        k = hk__supp_check(HK__SUPP_FREE, e->site);
+    }
+    if (k && count)
+        hk__supp_count(k, bytes);
+    return k != 0;
+}
+
+/* Before the passes that count: every site a record or an event may be
+ * hidden by is asked once, then decided with no tracker lock held. */
+static void hk__supp_ask_rec(const hk__rec *r, void *arg)
+{
+    (void)arg;
+    if (r->no > hk__dbg_mark_no)
+        hk__supp_check(HK__SUPP_LEAK, r->site);
+}
+
+static void hk__supp_prepare(int crashing)
+{
+    const hk__event *ev;
+    size_t nev = hk__dbg_events(&ev), i;
+    if (!hk__supp_active())
+        return;
+    for (i = hk__dbg_mark_event; i < nev; i++)
+        hk__supp_hides_event(ev, i, nev, 0);
+    hk__dbg_each_record(hk__supp_ask_rec, NULL, !crashing);
+    hk__supp_settle();
+}
+
 static void hk__pass_rec(const hk__rec *r, void *arg)
 {
     hk__pass *p = arg;
     if (r->no <= hk__dbg_mark_no || !hk__dbg_leak_is_finding(r))
+        return;
+    if (hk__supp_hides_rec(r, 1))
         return;
     p->recs++;
     hk__loss_add(p->s, r->site, 0, r->no, HK__REC_SIZE(r));
@@ -769,11 +829,12 @@ static size_t hk__size_min(size_t a, size_t b) { return a < b ? a : b; }
 static int hk__collect(hk__list *l, hk__losses *s, int crashing)
 {
     const hk__event *ev;
-    size_t recs = 0, nev = hk__dbg_events(&ev), i, room;
+    size_t recs = 0, nev = hk__dbg_events(&ev), i, room, hidden = 0;
     size_t max = hk__dbg_cfg.max_entries;
     hk__pass p;
     memset(l, 0, sizeof *l);
     memset(&p, 0, sizeof p);
+    hk__supp_prepare(crashing);
     if (nev < hk__dbg_mark_event)
         nev = hk__dbg_mark_event;
     hk__dbg_each_record(hk__count_cb, &recs, !crashing);
@@ -789,6 +850,10 @@ static int hk__collect(hk__list *l, hk__losses *s, int crashing)
         return 0;
     }
     for (i = hk__dbg_mark_event; i < nev; i++) {
+        if (hk__supp_hides_event(ev, i, nev, 1)) {
+            hidden++;
+            continue;
+        }
         if (ev[i].kind == HK__EV_LEAK)
             hk__loss_add(s, ev[i].site, 0, ev[i].no, ev[i].size);
         if (l->n < l->cap)
@@ -800,7 +865,7 @@ static int hk__collect(hk__list *l, hk__losses *s, int crashing)
     hk__dbg_each_record(hk__pass_rec, &p, !crashing);
     for (i = 0; i < p.nkeep && l->n < l->cap; i++)
         hk__entry_of_rec(&l->e[l->n++], &p.keep[i]);
-    l->total = p.recs + (nev - hk__dbg_mark_event);
+    l->total = p.recs + (nev - hk__dbg_mark_event - hidden);
     hk__sort(l->e, l->n);
     hk__loss_rank(s, max && max < HK__MAX_SITES ? max : max ? HK__MAX_SITES : 0);
     return 1;
@@ -1059,7 +1124,7 @@ static void hk__kind_sum_cb(const hk__rec *r, void *arg)
     if (r->no <= hk__dbg_mark_no)
         return;
     k = hk__dbg_leak_kind(r);
-    if (!k)
+    if (!k || hk__supp_hides_rec(r, 0))     /* suppressed: not counted either */
         return;
     ks->any = 1;
     ks->count[k]++;
@@ -1282,6 +1347,102 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
     }
 }
 
+/* Suppressions: what the rules hid, split by default and user rules,
+ * and each rule that hid something (as LSan's "Suppressions used:").
+ * Nothing when nothing was hidden. */
+static void hk__supp_totals(uint64_t *count, uint64_t *bytes)
+{
+    const hk__supp_rule *r;
+    size_t n = hk__supp_rules(&r), i;
+    count[0] = count[1] = bytes[0] = bytes[1] = 0;
+    for (i = 0; i < n; i++) {
+        count[r[i].dflt] += r[i].count;
+        bytes[r[i].dflt] += r[i].bytes;
+    }
+}
+
+static void hk__text_supp_split(hk__out *o, const char *name, uint64_t count, uint64_t bytes)
+{
+    hk__puts(o, name);
+    hk__put_grouped(o, count);
+    hk__puts(o, hk__dbg_cfg.german ? (count == 1 ? " Eintrag, " : " Eintr\xc3\xa4ge, ")
+                                   : (count == 1 ? " entry, " : " entries, "));
+    hk__put_grouped(o, bytes);
+    hk__puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
+}
+
+static void hk__text_suppressed(hk__out *o)
+{
+    const hk__supp_rule *r;
+    size_t n = hk__supp_rules(&r), i;
+    uint64_t count[2], bytes[2];
+    int de = hk__dbg_cfg.german;
+    hk__supp_totals(count, bytes);
+    if (!count[0] && !count[1])
+        return;
+    hk__text_supp_split(o, de ? "Unterdr\xc3\xbc" "ckt: " : "Suppressed: ",
+                        count[0] + count[1], bytes[0] + bytes[1]);
+    hk__text_supp_split(o, de ? " (Benutzerregeln: " : " (user rules: ", count[0], bytes[0]);
+    hk__text_supp_split(o, de ? "; Standardregeln: " : "; default rules: ", count[1], bytes[1]);
+    hk__puts(o, ")\n");
+    hk__puts(o, de ? "Verwendete Unterdr\xc3\xbc" "ckungen:\n" : "Suppressions used:\n");
+    hk__puts(o, de ? "Anzahl       Bytes  Regel\n" : " Count       Bytes  Rule\n");
+    for (i = 0; i < n; i++) {
+        if (!r[i].count)
+            continue;
+        hk__num_col(o, 1, r[i].count, 6);
+        hk__num_col(o, 1, r[i].bytes, 12);
+        hk__pad(o, 2);
+        hk__puts(o, r[i].text);
+        if (r[i].dflt)
+            hk__puts(o, de ? "  (Standard)" : "  (default)");
+        hk__puts(o, "\n");
+    }
+}
+
+/* JSON: "suppressed":{"count","bytes","default":{..},"user":{..},"rules":[..]},
+ * always there (zeros and an empty list when nothing was hidden). */
+static void hk__json_supp_pair(hk__out *o, const char *key, uint64_t count, uint64_t bytes)
+{
+    hk__puts(o, key);
+    hk__puts(o, "{\"count\":");
+    hk__put_u(o, count);
+    hk__puts(o, ",\"bytes\":");
+    hk__put_u(o, bytes);
+    hk__puts(o, "}");
+}
+
+static void hk__json_suppressed(hk__out *o)
+{
+    const hk__supp_rule *r;
+    size_t n = hk__supp_rules(&r), i;
+    uint64_t count[2], bytes[2];
+    int first = 1;
+    hk__supp_totals(count, bytes);
+    hk__puts(o, ",\"suppressed\":{\"count\":");
+    hk__put_u(o, count[0] + count[1]);
+    hk__puts(o, ",\"bytes\":");
+    hk__put_u(o, bytes[0] + bytes[1]);
+    hk__json_supp_pair(o, ",\"user\":", count[0], bytes[0]);
+    hk__json_supp_pair(o, ",\"default\":", count[1], bytes[1]);
+    hk__puts(o, ",\"rules\":[");
+    for (i = 0; i < n; i++) {
+        if (!r[i].count)
+            continue;
+        hk__puts(o, first ? "{\"rule\":" : ",{\"rule\":");
+        first = 0;
+        hk__json_str(o, r[i].text);
+        hk__puts(o, ",\"default\":");
+        hk__puts(o, r[i].dflt ? "true" : "false");
+        hk__puts(o, ",\"count\":");
+        hk__put_u(o, r[i].count);
+        hk__puts(o, ",\"bytes\":");
+        hk__put_u(o, r[i].bytes);
+        hk__puts(o, "}");
+    }
+    hk__puts(o, "]}");
+}
+
 static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
@@ -1308,6 +1469,7 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
     hk__text_omitted(o, l);
     hk__text_summary(o, l, s);
     hk__text_leak_summary(o);
+    hk__text_suppressed(o);
     hk__text_messages(o);
 }
 
@@ -1398,6 +1560,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
     hk__puts(o, "],\"sites_omitted\":");
     hk__put_u(o, s->keys - s->n);
     hk__json_leak_summary(o);
+    hk__json_suppressed(o);
     hk__puts(o, ",\"messages\":[");
     {
         /* the text report's closing lines, one JSON string each */
@@ -1455,6 +1618,7 @@ static int hk__dbg_write_report_now(int crashing)
         hk__dbg_leak_scan_drop();
     else
         hk__dbg_leak_scan();
+    hk__supp_begin(crashing);
     if (!hk__collect(&l, &s, crashing)) {
         hk__puts(&out, TX(T_HEAD));
         hk__puts(&out, "\n");
@@ -1483,7 +1647,8 @@ static int hk__dbg_write_report_now(int crashing)
  * blocks to the chosen kinds here. */
 static void hk__findings_rec(const hk__rec *r, void *arg)
 {
-    if (r->no > hk__dbg_mark_no && hk__dbg_leak_is_finding(r))   /* the kinds listed */
+    if (r->no > hk__dbg_mark_no && hk__dbg_leak_is_finding(r)   /* the kinds listed */
+        && !hk__supp_hides_rec(r, 0))
         ++*(unsigned long *)arg;
 }
 
@@ -1492,9 +1657,15 @@ int hk__dbg_findings(void)
     const hk__event *ev;
     size_t nev = hk__dbg_events(&ev);
     unsigned long n = 0;
-    if (nev > hk__dbg_mark_event)
-        n = (unsigned long)(nev - hk__dbg_mark_event);
+    size_t i;
+    /* suppressions symbolize (libdw allocates): none of it recorded */
+    hk__dbg_internal_enter();
+    hk__supp_begin(0);              /* loaded already when a report was written */
+    hk__supp_prepare(0);
+    for (i = hk__dbg_mark_event; i < nev; i++)
+        n += !hk__supp_hides_event(ev, i, nev, 0);
     hk__dbg_each_record(hk__findings_rec, &n, 1);
+    hk__dbg_internal_leave();
     return n > (unsigned long)0x7FFFFFFF ? 0x7FFFFFFF : (int)n;
 }
 

@@ -35,7 +35,11 @@ int hk__bt_depth;
  * bad value is said there and leaves backtraces off). */
 void hk__stacks_init(void)
 {
-    hk__bt_depth = hk__dbg_cfg.backtrace > HK__BT_MAX ? HK__BT_MAX : hk__dbg_cfg.backtrace;
+    int d = hk__dbg_cfg.backtrace > HK__BT_MAX ? HK__BT_MAX : hk__dbg_cfg.backtrace;
+    /* other threads may read it already (before the gate is set): only a
+     * change is written, atomically */
+    if (d != __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED))
+        __atomic_store_n(&hk__bt_depth, d, __ATOMIC_RELAXED);
 }
 
 /* ---- the depot ------------------------------------------------------------ */
@@ -480,7 +484,8 @@ static void hk__sc_fill(hk__sc_entry *e, uintptr_t caller, uintptr_t sp, uint32_
 uint32_t hk__stack_capture(uintptr_t caller)
 {
     uintptr_t f[HK__BT_MAX];
-    size_t depth = (size_t)hk__bt_depth, n = 0;
+    int want = __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED);
+    size_t depth = want > 0 ? (size_t)want : 0, n = 0;
     /* where this frame lies (not __builtin_frame_address: that would give
      * this function a frame pointer, and an rbp-based frame rule) */
     uintptr_t sp = (uintptr_t)f;
@@ -488,7 +493,7 @@ uint32_t hk__stack_capture(uintptr_t caller)
     hk__bt_log log, *lp = NULL;
     uint32_t id;
     int keep = 0;
-    if (hk__bt_depth <= 0 || !caller)
+    if (want <= 0 || !caller)
         return 0;
     if (!hk__sc_busy && !hk__sc_off) {
         hk__sc_busy = 1;

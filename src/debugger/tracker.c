@@ -938,7 +938,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
-    if (HK_UNLIKELY(hk__bt_depth > 0))
+    if (HK_UNLIKELY(__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0))
         return hk__site_of_bt(t, src);
     if (!t)
         return hk__site_intern(src);
@@ -2150,7 +2150,7 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
         hk__add_end(th->fast_tab, r, id, p);
         return;
     }
-    if (HK_UNLIKELY(hk__bt_depth > 0) && !src->stack) {
+    if (HK_UNLIKELY(__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0) && !src->stack) {
         hk__add_bt(th, p, n, heap, kind, src);
         return;
     }

@@ -262,6 +262,7 @@ typedef struct hk__dbg_config {
     unsigned leak_kinds;                /* HEAPKIT_LEAK_KINDS: HK__LEAK_* bits */
     int backend;                        /* HEAPKIT_BACKEND (preload): HK__BACKEND_* */
     char suppressions[1024];            /* HEAPKIT_SUPPRESSIONS: "" = none */
+    int suppressions_default;           /* HEAPKIT_SUPPRESSIONS_DEFAULT: the built-in set */
 } hk__dbg_config;
 #define HK__LEAK_DEFINITE  1u
 #define HK__LEAK_INDIRECT  2u
