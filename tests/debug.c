@@ -3977,6 +3977,33 @@ START_TEST(sym_unwind_nofp)
 }
 END_TEST
 
+/* The thread's stack cache (stacks.c): two call chains that reach the
+ * same caller at the same depth, by turns, keep their own stacks; a
+ * recursion taken from the cache keeps libgcc's frames. */
+START_TEST(sym_unwind_cache)
+{
+    static const char *const path_a[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                          "unw_path_a", "main", NULL, NULL };
+    static const char *const path_b[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                          "unw_path_b", "main", NULL, NULL };
+    static const char *const rec[] = { "unw_leaf", "unw_rec", "unw_rec", "unw_rec", "unw_rec",
+                                       "unw_rec", "unw_rec", "unw_rec" };
+    child c;
+    const jv *rep;
+    child_init(&c, "symunwc");
+    child_run_prog(&c, g_unwchild, "alternate", NULL, SYM_BT);
+    ck_assert_int_eq(c.status, 0);
+    child_json(&c);
+    rep = last_report(&c);
+    unw_expect(&c, entry_of_size(rep, 8003), "X", path_a);
+    unw_expect(&c, entry_of_size(rep, 9003), "Y", path_b);
+    unw_expect(&c, entry_of_size(rep, 9500), "Q", rec);
+    ck_assert_uint_eq(jarr(rep, "entries")->n, 4);    /* and malloc(11) */
+    ck_assert_int_eq(note_long(&c, "slow"), 0);
+    child_done(&c);
+}
+END_TEST
+
 /* Four threads at once through the same call sites (the TSan lane
  * checks the caches): each thread's block has libgcc's stack, none asked
  * libgcc's unwinder. */
@@ -4031,6 +4058,7 @@ static Suite *symbols_suite(void)
     tcase_add_test(tc, sym_backtrace_walk);
     tcase_add_test(tc, sym_two_stacks);
     tcase_add_test(tc, sym_unwind_nofp);
+    tcase_add_test(tc, sym_unwind_cache);
     tcase_add_test(tc, sym_unwind_threads);
     tcase_add_test(tc, sym_unwind_signal);
     tcase_add_test(tc, sym_crash);

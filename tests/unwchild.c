@@ -197,6 +197,32 @@ int main(int argc, char **argv)
         note_slow();
         return keep[0] && keep[1] && keep[2] ? 0 : 42;
     }
+    if (!strcmp(m, "alternate")) {
+        /* the two paths by turns, the same caller at the same depth with
+         * the same frame sizes: the thread's stack cache must tell them
+         * apart (tags X, Y: the last of each), and a stack taken many
+         * times over from the cache (tag Q, the recursion 20 deep) */
+        int i;
+        for (i = 0; i < 200; i++) {
+            int last = i >= 198;
+            tag = last ? (i & 1 ? "Y" : "X") : NULL;
+            keep[i & 1] = i & 1 ? unw_path_b(9000) : unw_path_a(8000);
+            if (!keep[i & 1])
+                return 42;
+            if (!last)
+                hk_free(heap, 0, keep[i & 1]);
+        }
+        for (i = 0; i < 50; i++) {
+            tag = i == 49 ? "Q" : NULL;
+            keep[2] = unw_rec(i == 49 ? 20 : i % 25, i == 49 ? 9500 : 30);
+            if (!keep[2])
+                return 42;
+            if (i < 49)
+                hk_free(heap, 0, keep[2]);
+        }
+        note_slow();
+        return 0;
+    }
     if (!strcmp(m, "threads")) {
         pthread_t th[4];
         void *r;

@@ -228,7 +228,7 @@ static size_t hk__bt_unwind(uintptr_t caller, uintptr_t *out, size_t depth)
  * slot must still hold the caller, and each step must go up the stack,
  * stay below the thread's stack top and be aligned; anything else ends
  * the walk. */
-static __thread uintptr_t hk__bt_stack_hi;
+static __thread uintptr_t hk__bt_stack_hi, hk__bt_stack_lo;
 
 static uintptr_t hk__bt_stack_top(void)
 {
@@ -240,8 +240,10 @@ static uintptr_t hk__bt_stack_top(void)
     /* once per thread (it may read /proc/self/maps) */
     hk__dbg_internal_enter();         /* its memory is not the program's */
     if (pthread_getattr_np(pthread_self(), &a) == 0) {
-        if (pthread_attr_getstack(&a, &lo, &size) == 0)
+        if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+            hk__bt_stack_lo = (uintptr_t)lo;
             hk__bt_stack_hi = (uintptr_t)lo + size;
+        }
         pthread_attr_destroy(&a);
     }
     hk__dbg_internal_leave();
@@ -279,37 +281,51 @@ static hk__fp_site *hk__fp_site_of(uintptr_t caller)
 
 /* Up the frame records from fp: out[1..]; returns the count with out[0]. */
 static HK__READS_STACK size_t hk__bt_chain(const uintptr_t *fp, const uintptr_t *prev, uintptr_t hi,
-                           uintptr_t *out, size_t depth)
+                           uintptr_t *out, size_t depth, hk__bt_log *log)
 {
     size_t n = 1;
+    uintptr_t ra;
     while (n < depth) {
-        if (((uintptr_t)fp & 7) || fp <= prev || (uintptr_t)(fp + 2) > hi || fp[1] < 4096)
+        if (((uintptr_t)fp & 7) || fp <= prev || (uintptr_t)(fp + 2) > hi
+            || (ra = hk__bt_logged(log, fp + 1)) < 4096)
             break;
-        out[n++] = fp[1];
+        out[n++] = ra;
         prev = fp;
-        fp = (const uintptr_t *)fp[0];
+        fp = (const uintptr_t *)hk__bt_logged(log, fp);
     }
     return n;
 }
 
-/* Walk (learn == NULL) or learn from the unwinder's frames learn[0..n). */
-static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
-                                                  uintptr_t *out, size_t depth,
-                                                  const uintptr_t *learn, size_t n)
+/* The walk, at the distances learnt for this call site (log: the words
+ * read).  Its frame lies where hk__bt_fp_learn's does: both are called
+ * from hk__stack_capture's frame with every argument in a register
+ * (six at most), so the distances hold for both. */
+static HK__READS_STACK size_t hk__bt_fp_walk(hk__fp_site *site, uintptr_t caller,
+                                             uintptr_t *out, size_t depth, hk__bt_log *log)
 {
     const uintptr_t *self = __builtin_frame_address(0), *slot, *fp;
+    uintptr_t hi = hk__bt_stack_top();
+    if (!hi)
+        return 0;
+    out[0] = caller;
+    slot = self + __atomic_load_n(&site->d_ret, __ATOMIC_RELAXED);
+    if ((uintptr_t)(slot + 1) > hi || hk__bt_logged(log, slot) != caller)
+        return 0;
+    fp = slot + __atomic_load_n(&site->d_fp, __ATOMIC_RELAXED);
+    return hk__bt_chain(fp, slot, hi, out, depth, log);
+}
+
+/* Learn the distances from the unwinder's frames learn[0..n). */
+static HK__READS_STACK size_t hk__bt_fp_learn(hk__fp_site *site, uintptr_t caller,
+                                              uintptr_t *out, size_t depth,
+                                              const uintptr_t *learn, size_t n)
+{
+    const uintptr_t *self = __builtin_frame_address(0), *slot;
     uintptr_t hi = hk__bt_stack_top();
     size_t i, k, m;
     if (!hi)
         return 0;
     out[0] = caller;
-    if (!learn) {
-        slot = self + __atomic_load_n(&site->d_ret, __ATOMIC_RELAXED);
-        if ((uintptr_t)(slot + 1) > hi || *slot != caller)
-            return 0;
-        fp = slot + __atomic_load_n(&site->d_fp, __ATOMIC_RELAXED);
-        return hk__bt_chain(fp, slot, hi, out, depth);
-    }
     for (i = 2; i < 1024 && (uintptr_t)(self + i + 1) <= hi; i++) {
         if (self[i] != caller)
             continue;
@@ -317,7 +333,7 @@ static HK__READS_STACK size_t hk__bt_fp(hk__fp_site *site, uintptr_t caller,
         for (k = 1; k < 2048 && (uintptr_t)(slot + k + 2) <= hi; k++) {
             if (n < 2 || slot[k + 1] != learn[1])
                 continue;
-            m = hk__bt_chain(slot + k, slot, hi, out, depth);
+            m = hk__bt_chain(slot + k, slot, hi, out, depth, NULL);
             if (m == n && memcmp(out, learn, n * sizeof *out) == 0) {
                 /* two threads may learn at once: the same values */
                 __atomic_store_n(&site->d_ret, (int)i, __ATOMIC_RELAXED);
@@ -351,36 +367,186 @@ static uint32_t hk__stack_intern_last(const uintptr_t *f, size_t n)
     return id;
 }
 
+/* ---- the stack cache ------------------------------------------------------ */
+
+/* A loop or a hot path allocates from the same stack again and again.
+ * Each thread keeps, per (caller, stack pointer here), the stack id of
+ * the last walk from there and every stack word that walk read, with its
+ * value.  The walks are functions of those words alone: the stack
+ * pointer here fixes where they start, the frame rules are fixed per
+ * address (unwind.c) and the frame-pointer walk's distances per caller;
+ * a walk that used the register rbp (an rbp-based frame before any saved
+ * rbp was read) is not kept.  So when the same words hold the same
+ * values, the walk would give the same frames: a few loads and compares,
+ * no walk, no hash, no lock.  Only walks whose words all lie in this
+ * thread's stack above here are kept (mapped whenever this frame is).
+ * A signal handler that allocates while its thread is inside the cache
+ * walks without it (busy), so it never sees an entry half written. */
+#define HK__SC_ENTRIES 64u
+typedef struct {
+    uintptr_t caller, sp;       /* the key; caller 0: empty */
+    uint32_t id, n;             /* the stack; words checked */
+    uint32_t off[HK__BT_LOG];   /* in words above sp */
+    uintptr_t v[HK__BT_LOG];
+} hk__sc_entry;
+static __thread hk__sc_entry *hk__sc __attribute__((tls_model("initial-exec")));
+static __thread int hk__sc_off __attribute__((tls_model("initial-exec")));   /* 1: none */
+static __thread volatile int hk__sc_busy __attribute__((tls_model("initial-exec")));
+static pthread_key_t hk__sc_key;
+static pthread_once_t hk__sc_once = PTHREAD_ONCE_INIT;
+static int hk__sc_key_ok;
+
+/* Thread exit: the cache goes back to the OS, and none is made again for
+ * the allocations of later destructors. */
+static void hk__sc_done(void *p)
+{
+    hk__sc_off = 1;
+    hk__sc = NULL;
+    if (p)
+        hk__dbg_os_free(p, HK__SC_ENTRIES * sizeof(hk__sc_entry));
+}
+
+static void hk__sc_key_make(void)
+{
+    hk__sc_key_ok = pthread_key_create(&hk__sc_key, hk__sc_done) == 0;
+}
+
+/* The thread's cache, made the first time (busy held). */
+static __attribute__((noinline)) hk__sc_entry *hk__sc_make(void)
+{
+    hk__sc_entry *c;
+    hk__sc_off = 1;                 /* until it is made, and if it cannot be */
+    hk__dbg_internal_enter();       /* pthread_setspecific may allocate */
+    pthread_once(&hk__sc_once, hk__sc_key_make);
+    c = hk__sc_key_ok ? hk__dbg_os_alloc_raw(HK__SC_ENTRIES * sizeof *c) : NULL;
+    if (c && pthread_setspecific(hk__sc_key, c) != 0) {
+        hk__dbg_os_free(c, HK__SC_ENTRIES * sizeof *c);
+        c = NULL;
+    }
+    hk__dbg_internal_leave();
+    if (c) {
+        hk__sc = c;
+        hk__sc_off = 0;
+    }
+    return c;
+}
+
+static inline hk__sc_entry *hk__sc_slot(hk__sc_entry *c, uintptr_t caller, uintptr_t sp)
+{
+    return &c[((caller ^ (sp >> 3)) * 0x9E3779B97F4A7C15ull) >> 58];
+}
+
+/* The entry's words still hold its values: its stack id, else 0. */
+static HK__READS_STACK uint32_t hk__sc_check(const hk__sc_entry *e, uintptr_t sp)
+{
+    const uintptr_t *base = (const uintptr_t *)sp;
+    uint32_t i;
+    for (i = 0; i < e->n; i++)
+        if (base[e->off[i]] != e->v[i])
+            return 0;
+    return e->id;
+}
+
+/* Keep a walk's words, if they all lie in this thread's stack above sp.
+ * Below sp lie only the frames of the walkers this function calls, each
+ * from one place: the return addresses there are fixed by the code and
+ * left out; a saved rbp there that a rule used is not, and such a walk
+ * is not kept. */
+static void hk__sc_fill(hk__sc_entry *e, uintptr_t caller, uintptr_t sp, uint32_t id,
+                        const hk__bt_log *log)
+{
+    uint32_t i, k;
+    if (log->bad || !hk__bt_stack_top() || sp < hk__bt_stack_lo || sp >= hk__bt_stack_hi)
+        return;
+    for (i = 0; i < log->n; i++) {
+        uintptr_t at = log->at[i] & ~(uintptr_t)1;
+        if (at < sp ? (log->at[i] & 1) != 0
+                    : at + 8 > hk__bt_stack_hi || (at & 7) || (at - sp) / 8 > UINT32_MAX)
+            return;
+    }
+    e->caller = 0;
+    for (i = k = 0; i < log->n; i++) {
+        uintptr_t at = log->at[i] & ~(uintptr_t)1;
+        if (at < sp)
+            continue;
+        e->off[k] = (uint32_t)((at - sp) / 8);
+        e->v[k++] = log->v[i];
+    }
+    e->n = k;
+    e->id = id;
+    e->sp = sp;
+    e->caller = caller;
+}
+
 /* The stack's id: the walk where it was found right for this call site,
  * else the cached unwinder, else libgcc's (signal frames, code without
- * frame data, other stacks). */
+ * frame data, other stacks); the thread's stack cache first. */
 uint32_t hk__stack_capture(uintptr_t caller)
 {
     uintptr_t f[HK__BT_MAX];
     int want = __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED);
     size_t depth = want > 0 ? (size_t)want : 0, n = 0;
+    /* where this frame lies (not __builtin_frame_address: that would give
+     * this function a frame pointer, and an rbp-based frame rule) */
+    uintptr_t sp = (uintptr_t)f;
+    hk__sc_entry *c = NULL, *e = NULL;
+    hk__bt_log log, *lp = NULL;
+    uint32_t id;
+    int keep = 0;
     if (want <= 0 || !caller)
         return 0;
+    if (!hk__sc_busy && !hk__sc_off) {
+        hk__sc_busy = 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        c = hk__sc ? hk__sc : hk__sc_make();
+        if (c) {
+            e = hk__sc_slot(c, caller, sp);
+            if (e->caller == caller && e->sp == sp && (id = hk__sc_check(e, sp)) != 0) {
+                __atomic_signal_fence(__ATOMIC_SEQ_CST);
+                hk__sc_busy = 0;
+                return id;
+            }
+            log.n = 0;
+            log.bad = 0;
+            lp = &log;
+        } else {
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            hk__sc_busy = 0;
+        }
+    }
 #if defined(__x86_64__) || defined(__aarch64__)
     {
         hk__fp_site *site = hk__fp_site_of(caller);
         int state = site ? __atomic_load_n(&site->state, __ATOMIC_ACQUIRE) : 2;
         if (state == 1)
-            n = hk__bt_fp(site, caller, f, depth, NULL, 0);
+            n = hk__bt_fp_walk(site, caller, f, depth, lp);
         if (!n)
-            n = hk__unwind_cached(caller, f, depth);
+            n = hk__unwind_cached(caller, f, depth, lp);
+        keep = n && state != 0;      /* a logged walk, the site's way settled */
         if (!n)
             n = hk__bt_unwind(caller, f, depth);
         if (state == 0 && n) {
             uintptr_t g[HK__BT_MAX];
-            __atomic_store_n(&site->state, hk__bt_fp(site, caller, g, depth, f, n) ? 1 : 2,
+            /* the learning scans this frame too: no copy of the caller
+             * in the log for it to take for the caller's slot (kept
+             * only from a settled site, not this walk) */
+            if (lp)
+                memset(lp, 0, sizeof *lp);
+            __atomic_store_n(&site->state, hk__bt_fp_learn(site, caller, g, depth, f, n) ? 1 : 2,
                              __ATOMIC_RELEASE);
         }
     }
 #else
     n = hk__bt_unwind(caller, f, depth);
 #endif
-    return n ? hk__stack_intern_last(f, n) : 0;
+    id = n ? hk__stack_intern_last(f, n) : 0;
+    if (lp) {
+        if (id && keep)
+            hk__sc_fill(e, caller, sp, id, lp);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        hk__sc_busy = 0;
+    }
+    return id;
 }
 
 #else

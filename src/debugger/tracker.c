@@ -139,7 +139,7 @@ static void hk__spin_unlock(hk__spin *l)
 #define HK__G_OFF      2u            /* the debugger has not started */
 #define HK__G_LOST     4u            /* records were lost (hk__dbg_lost) */
 #define HK__G_SUSPEND  8u            /* hk_debug_suspend(1) in force */
-#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set, or backtraces on */
+#define HK__G_BREAK    16u           /* HEAPKIT_BREAK_ALLOC set */
 #define HK__G_FLAGS    31u
 #define HK__G_EPOCH    32u
 
@@ -213,11 +213,11 @@ void hk__dbg_start(void)
         hk__dbg_install_exit_hooks();
         __atomic_store_n(&hk__dbg_active, 1, __ATOMIC_RELEASE);
         hk__heaps_debug_on();
+        hk__stacks_init();          /* before started: read without the lock */
         __atomic_store_n(&hk__dbg_started, 1, __ATOMIC_RELEASE);
-        hk__stacks_init();
-        /* backtraces: every allocation takes the slow way (stacks.c) */
-        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0
-                                    || __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0);
+        /* backtraces: the malloc fast path never finds a site (they are
+         * kept by stack, hk__add_bt); frees keep theirs */
+        hk__gate_set(HK__G_BREAK, hk__dbg_cfg.break_alloc != 0);
         hk__gate_set(HK__G_OFF, 0);
     }
     hk__spin_unlock(&hk__start_lock);
@@ -293,6 +293,16 @@ struct hk__site_slot {
     uint32_t id;
 };
 
+/* Backtraces on (stacks.c): a site is also its stack, so the thread's
+ * sites by (caller, place, stack), apart from the cache above (whose
+ * slots the malloc fast path reads without a stack). */
+struct hk__bt_slot {
+    uintptr_t caller;
+    const char *file, *type;
+    int line;
+    uint32_t stack, id;
+};
+
 struct hk__tab;
 
 /* The owner writes the number fields with relaxed atomic stores, other
@@ -313,6 +323,7 @@ struct hk__thread {
     unsigned long issued;            /* numbers of earlier batches */
     unsigned long uncounted;         /* numbers not registered (adopted) */
     struct hk__site_slot cache[HK__SITE_CACHE];
+    struct hk__bt_slot bt_cache[HK__SITE_CACHE];
     struct hk__thread *link;
     void *map;                       /* the OS memory: [guard][alt stack][this] */
     size_t map_size;
@@ -911,17 +922,49 @@ static inline unsigned hk__slot_ix(uintptr_t caller, int line, const char *type)
          + (type ? HK__SITE_CACHE / 2 : 0);
 }
 
+static inline struct hk__bt_slot *hk__bt_slot_of(struct hk__thread *t, const hk__src *src,
+                                                 uint32_t stack)
+{
+    return &t->bt_cache[((src->caller + (uintptr_t)src->line) * 0x9E3779B97F4A7C15ull
+                         + stack * 0x85EBCA6Bu) >> 58];
+}
+
+/* The site is (caller, place, stack): the stack (the given one, else
+ * taken now), then the thread's sites by all of them. */
+static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, const hk__src *src)
+{
+    struct hk__bt_slot *c;
+    hk__src k = *src;
+    uint32_t id;
+    if (!k.stack)
+        k.stack = hk__stack_capture(src->caller);
+    if (!t)
+        return hk__site_intern(&k);
+    c = hk__bt_slot_of(t, src, k.stack);
+    if (c->caller == k.caller && c->file == k.file && c->line == k.line && c->type == k.type
+        && c->stack == k.stack)
+        return c->id;
+    id = hk__site_intern(&k);
+    if (id) {
+        c->caller = 0;        /* a handler that allocates meanwhile misses it */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        c->file = k.file;
+        c->type = k.type;
+        c->line = k.line;
+        c->stack = k.stack;
+        c->id = id;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        c->caller = k.caller;
+    }
+    return id;
+}
+
 static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 {
     struct hk__site_slot *c;
     uint32_t id;
-    if (HK_UNLIKELY(__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0) && !src->stack) {
-        /* the site is (caller, place, stack): the thread's cache, keyed
-         * by the caller, cannot tell stacks apart */
-        hk__src k = *src;
-        k.stack = hk__stack_capture(src->caller);
-        return hk__site_intern(&k);
-    }
+    if (HK_UNLIKELY(__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0))
+        return hk__site_of_bt(t, src);
     if (!t)
         return hk__site_intern(src);
     c = &t->cache[hk__slot_ix(src->caller, src->line, src->type)];
@@ -2115,6 +2158,40 @@ static __attribute__((noinline)) void *hk__add_undo(struct hk__thread *th, hk__r
     return NULL;
 }
 
+/* Backtraces on: the fast path with the stack.  The malloc fast path
+ * (hk__add_begin) never matches then (its cache is not filled: the sites
+ * are in bt_cache), so every allocation comes here: the stack (stacks.c:
+ * its own per-thread cache, a few compares when it is the last one from
+ * this place), then the same budget as the fast path's and the site by
+ * (caller, place, stack) from the thread's slots, no lock.  Anything
+ * else: the full way, with the stack taken. */
+static __attribute__((noinline)) void hk__add_bt(struct hk__thread *th, void *p, size_t n,
+                                                 unsigned heap, unsigned kind,
+                                                 const hk__src *src)
+{
+    hk__src k = *src;
+    uint32_t no = th->next_no;
+    k.stack = hk__stack_capture(src->caller);
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->fast_end && ((n - 1) >> 39) == 0 && k.stack)) {
+        struct hk__bt_slot *c = hk__bt_slot_of(th, &k, k.stack);
+        if (HK_LIKELY(c->caller == k.caller && c->file == k.file && c->line == k.line
+                      && c->type == k.type && c->stack == k.stack)) {
+            struct hk__tab *t = th->fast_tab;
+            uint32_t id = t->free_id;
+            hk__rec *r = hk__rec_at(t, id);
+            t->free_id = r->no;
+            __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&r->meta, HK__META(n, heap, kind), __ATOMIC_RELAXED);
+            __atomic_store_n(&r->no, no, __ATOMIC_RELAXED);
+            __atomic_store_n(&r->site, c->id, __ATOMIC_RELAXED);
+            hk__add_end(t, r, id, p);
+            return;
+        }
+    }
+    hk__add(p, n, heap, kind, &k, 1);
+}
+
 void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src *src)
 {
     struct hk__thread *th = hk__me;
@@ -2123,6 +2200,10 @@ void hk__dbg_add(void *p, size_t n, unsigned heap, unsigned kind, const hk__src 
                                src->type, &id);
     if (HK_LIKELY(r != NULL)) {
         hk__add_end(th->fast_tab, r, id, p);
+        return;
+    }
+    if (HK_UNLIKELY(__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) > 0) && !src->stack) {
+        hk__add_bt(th, p, n, heap, kind, src);
         return;
     }
     hk__add(p, n, heap, kind, src, 1);

@@ -551,7 +551,7 @@ static int hk__uw_bounds(void)
 /* It reads other functions' frames on purpose (AddressSanitizer would
  * call that an underflow of this one's). */
 __attribute__((noinline, no_sanitize_address))
-size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
+size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_log *log)
 {
     uintptr_t pc, sp, bp, key, lo, hi, cfa, sp0, bp0;
     const uintptr_t *at0;
@@ -560,6 +560,10 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
     size_t n = 0, skipped = 0, i;
     int16_t d_bp = -1;
     int rsp_only = 1;
+    /* where bp was read from the stack (0: it is the register rbp): logged
+     * only when a rule uses it, since frames without a frame pointer save
+     * whatever rbp held, a value that changes from call to call */
+    const uintptr_t *bp_at = NULL;
 
     /* the registers here: the walk's first frame is this function's */
     __asm__ volatile("lea 0(%%rip), %0\n\t"
@@ -581,11 +585,12 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
     memo = hk__uw_memo_of(caller, 0);
     if (memo && __atomic_load_n(&memo->state, __ATOMIC_ACQUIRE) == 1
         && sp0 + (uintptr_t)memo->d_cfa * 8 <= hi) {
-        for (i = 0; i < memo->n && at0[memo->off[i]] == memo->ra[i]; i++)
+        for (i = 0; i < memo->n && hk__bt_logged(log, at0 + memo->off[i]) == memo->ra[i]; i++)
             ;
         if (i == memo->n) {
             sp = sp0 + (uintptr_t)memo->d_cfa * 8;
-            bp = memo->d_bp < 0 ? bp0 : at0[memo->d_bp];
+            bp_at = memo->d_bp < 0 ? NULL : at0 + memo->d_bp;
+            bp = bp_at ? *bp_at : bp0;
             out[n++] = caller;
             if (n >= depth)
                 return n;
@@ -602,15 +607,25 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
         if ((rule & 3) != HK__UW_SIMPLE)
             goto stop;
         rsp_only &= !(rule & HK__UW_RBP_CFA);
+        if ((rule & HK__UW_RBP_CFA) && log) {
+            if (bp_at) {
+                hk__bt_logged(log, bp_at);
+                if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
+                    log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
+            }
+            else
+                log->bad = 1;       /* the walk used the register rbp */
+        }
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         if (cfa <= sp || cfa > hi || (cfa & 7))
             goto stop;
-        ra = ((const uintptr_t *)cfa)[-1];
+        ra = hk__bt_logged(log, (const uintptr_t *)cfa - 1);
         if ((int16_t)(rule >> 16)) {
             uintptr_t a = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
             if (a < sp)
                 goto stop;
-            bp = *(const uintptr_t *)a;
+            bp_at = (const uintptr_t *)a;
+            bp = *bp_at;
             d_bp = (int16_t)((a - sp0) / 8);
         }
         sp = cfa;
@@ -642,17 +657,27 @@ walk:
         uintptr_t ra;
         if ((rule & 3) != HK__UW_SIMPLE)
             return (rule & 3) == HK__UW_END ? n : 0;
+        if ((rule & HK__UW_RBP_CFA) && log) {
+            if (bp_at) {
+                hk__bt_logged(log, bp_at);
+                if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
+                    log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
+            }
+            else
+                log->bad = 1;       /* the walk used the register rbp */
+        }
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         /* up the stack, aligned, below its top; the slots read lie in
          * [sp, cfa) */
         if (cfa <= sp || cfa > hi || (cfa & 7))
             return 0;
-        ra = ((const uintptr_t *)cfa)[-1];
+        ra = hk__bt_logged(log, (const uintptr_t *)cfa - 1);
         if ((int16_t)(rule >> 16)) {
             uintptr_t a = cfa + (uintptr_t)(intptr_t)(int16_t)(rule >> 16);
             if (a < sp)
                 return 0;
-            bp = *(const uintptr_t *)a;
+            bp_at = (const uintptr_t *)a;
+            bp = *bp_at;
         }
         sp = cfa;
         if (ra < 4096)
@@ -671,8 +696,9 @@ stop:
 
 #else
 
-size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth)
+size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_log *log)
 {
+    (void)log;
     (void)caller;
     (void)out;
     (void)depth;
