@@ -3949,14 +3949,17 @@ static void unw_expect(const child *c, const jv *e, const char *tag, const char 
     }
 }
 
+/* tests/unwchild's stacks, caller first: two paths through its library
+ * to the same leaf, and a recursion (8 frames of it). */
+static const char *const unw_path_a[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                          "unw_path_a", "main", NULL, NULL };
+static const char *const unw_path_b[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
+                                          "unw_path_b", "main", NULL, NULL };
+static const char *const unw_recursion[] = { "unw_leaf", "unw_rec", "unw_rec", "unw_rec",
+                                             "unw_rec", "unw_rec", "unw_rec", "unw_rec" };
+
 START_TEST(sym_unwind_nofp)
 {
-    static const char *const path_a[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
-                                          "unw_path_a", "main", NULL, NULL };
-    static const char *const path_b[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
-                                          "unw_path_b", "main", NULL, NULL };
-    static const char *const rec[] = { "unw_leaf", "unw_rec", "unw_rec", "unw_rec", "unw_rec",
-                                       "unw_rec", "unw_rec", "unw_rec" };
     child c;
     const jv *rep;
     child_init(&c, "symunw");
@@ -3964,13 +3967,13 @@ START_TEST(sym_unwind_nofp)
     ck_assert_int_eq(c.status, 0);
     child_json(&c);
     rep = last_report(&c);
-    unw_expect(&c, entry_of_size(rep, 103), "a", path_a);
-    unw_expect(&c, entry_of_size(rep, 203), "b", path_b);
-    unw_expect(&c, entry_of_size(rep, 300), "r", rec);
+    unw_expect(&c, entry_of_size(rep, 103), "a", unw_path_a);
+    unw_expect(&c, entry_of_size(rep, 203), "b", unw_path_b);
+    unw_expect(&c, entry_of_size(rep, 300), "r", unw_recursion);
     /* the same again: from the cache */
-    unw_expect(&c, entry_of_size(rep, 1003), "A", path_a);
-    unw_expect(&c, entry_of_size(rep, 2003), "B", path_b);
-    unw_expect(&c, entry_of_size(rep, 3000), "R", rec);
+    unw_expect(&c, entry_of_size(rep, 1003), "A", unw_path_a);
+    unw_expect(&c, entry_of_size(rep, 2003), "B", unw_path_b);
+    unw_expect(&c, entry_of_size(rep, 3000), "R", unw_recursion);
     /* all from the cached unwinder: heapkit never asked libgcc's */
     ck_assert_int_eq(note_long(&c, "slow"), 0);
     child_done(&c);
@@ -3982,12 +3985,6 @@ END_TEST
  * recursion taken from the cache keeps libgcc's frames. */
 START_TEST(sym_unwind_cache)
 {
-    static const char *const path_a[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
-                                          "unw_path_a", "main", NULL, NULL };
-    static const char *const path_b[] = { "unw_leaf", "unw_d", "unwlib_c", "unwlib_b",
-                                          "unw_path_b", "main", NULL, NULL };
-    static const char *const rec[] = { "unw_leaf", "unw_rec", "unw_rec", "unw_rec", "unw_rec",
-                                       "unw_rec", "unw_rec", "unw_rec" };
     child c;
     const jv *rep;
     child_init(&c, "symunwc");
@@ -3995,9 +3992,9 @@ START_TEST(sym_unwind_cache)
     ck_assert_int_eq(c.status, 0);
     child_json(&c);
     rep = last_report(&c);
-    unw_expect(&c, entry_of_size(rep, 8003), "X", path_a);
-    unw_expect(&c, entry_of_size(rep, 9003), "Y", path_b);
-    unw_expect(&c, entry_of_size(rep, 9500), "Q", rec);
+    unw_expect(&c, entry_of_size(rep, 8003), "X", unw_path_a);
+    unw_expect(&c, entry_of_size(rep, 9003), "Y", unw_path_b);
+    unw_expect(&c, entry_of_size(rep, 9500), "Q", unw_recursion);
     ck_assert_uint_eq(jarr(rep, "entries")->n, 4);    /* and malloc(11) */
     ck_assert_int_eq(note_long(&c, "slow"), 0);
     child_done(&c);

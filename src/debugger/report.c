@@ -189,9 +189,8 @@ static char *hk__udec(char *buf, unsigned long long v)
     return buf;
 }
 
-/* 0x + 12 hex digits at least: the same width for Linux and Windows
- * user-space addresses. */
-static char *hk__hex(char *buf, uintptr_t v)
+/* 0x and at least min hex digits. */
+static char *hk__hex_min(char *buf, uintptr_t v, int min)
 {
     static const char d[] = "0123456789abcdef";
     char tmp[20];
@@ -200,7 +199,7 @@ static char *hk__hex(char *buf, uintptr_t v)
         tmp[n++] = d[v & 15];
         v >>= 4;
     } while (v);
-    while (n < 12)
+    while (n < min)
         tmp[n++] = '0';
     *buf++ = '0';
     *buf++ = 'x';
@@ -208,6 +207,13 @@ static char *hk__hex(char *buf, uintptr_t v)
         *buf++ = tmp[--n];
     *buf = 0;
     return buf;
+}
+
+/* 0x + 12 hex digits at least: the same width for Linux and Windows
+ * user-space addresses. */
+static char *hk__hex(char *buf, uintptr_t v)
+{
+    return hk__hex_min(buf, v, 12);
 }
 
 /* A right-aligned number, or a blank column when there is none. */
@@ -907,19 +913,7 @@ static void hk__frame_of(uintptr_t ret, hk__frame_info *fi)
 /* 0x and as many hex digits as the value needs (module offsets). */
 static char *hk__hex_short(char *buf, uintptr_t v)
 {
-    static const char d[] = "0123456789abcdef";
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = d[v & 15];
-        v >>= 4;
-    } while (v);
-    *buf++ = '0';
-    *buf++ = 'x';
-    while (n)
-        *buf++ = tmp[--n];
-    *buf = 0;
-    return buf;
+    return hk__hex_min(buf, v, 1);
 }
 
 /* A site's place as the text columns show it: what the macros gave, the
