@@ -548,6 +548,21 @@ static int hk__uw_bounds(void)
     return hk__uw_hi != 0;
 }
 
+/* A frame rule based on rbp: the stack cache must check the slot rbp was
+ * loaded from (bp_at), or, when the walk used the register itself, may not
+ * keep this stack at all. */
+static inline __attribute__((always_inline, no_sanitize_address))
+void hk__uw_log_rbp(hk__bt_log *log, const uintptr_t *bp_at)
+{
+    if (bp_at) {
+        hk__bt_logged(log, bp_at);
+        if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
+            log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
+    } else {
+        log->bad = 1;                   /* the walk used the register rbp */
+    }
+}
+
 /* It reads other functions' frames on purpose (AddressSanitizer would
  * call that an underflow of this one's). */
 __attribute__((noinline, no_sanitize_address))
@@ -607,15 +622,8 @@ size_t hk__unwind_cached(uintptr_t caller, uintptr_t *out, size_t depth, hk__bt_
         if ((rule & 3) != HK__UW_SIMPLE)
             goto stop;
         rsp_only &= !(rule & HK__UW_RBP_CFA);
-        if ((rule & HK__UW_RBP_CFA) && log) {
-            if (bp_at) {
-                hk__bt_logged(log, bp_at);
-                if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
-                    log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
-            }
-            else
-                log->bad = 1;       /* the walk used the register rbp */
-        }
+        if ((rule & HK__UW_RBP_CFA) && log)
+            hk__uw_log_rbp(log, bp_at);
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         if (cfa <= sp || cfa > hi || (cfa & 7))
             goto stop;
@@ -657,15 +665,8 @@ walk:
         uintptr_t ra;
         if ((rule & 3) != HK__UW_SIMPLE)
             return (rule & 3) == HK__UW_END ? n : 0;
-        if ((rule & HK__UW_RBP_CFA) && log) {
-            if (bp_at) {
-                hk__bt_logged(log, bp_at);
-                if (log->n && log->at[log->n - 1] == (uintptr_t)bp_at)
-                    log->at[log->n - 1] |= 1;   /* a frame pointer, not a return address */
-            }
-            else
-                log->bad = 1;       /* the walk used the register rbp */
-        }
+        if ((rule & HK__UW_RBP_CFA) && log)
+            hk__uw_log_rbp(log, bp_at);
         cfa = ((rule & HK__UW_RBP_CFA) ? bp : sp) + (uintptr_t)(intptr_t)(int32_t)(rule >> 32);
         /* up the stack, aligned, below its top; the slots read lie in
          * [sp, cfa) */
