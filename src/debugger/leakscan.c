@@ -326,11 +326,34 @@ static void hk__drain(void)
     }
 }
 
+/* Does this module hold the scanner's own code?  Only a shared object
+ * (libheapkit.so, the preload) is skipped: heapkit's data is not the
+ * program's roots (its recently-freed list would make a reused block look
+ * reachable) and its bitmaps are megabytes of never-touched bss that each
+ * cost a page fault to read.  Linked statically, heapkit's data lies in
+ * the program's own segments, which must be scanned. */
+static int hk__is_self(const struct dl_phdr_info *info)
+{
+    uintptr_t self = (uintptr_t)&hk__is_self;
+    int i;
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return 0;                       /* the main program */
+    for (i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && self >= lo && self - lo < ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
+
 static int hk__phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     int i;
     (void)size;
     (void)arg;
+    if (hk__is_self(info))
+        return 0;
     for (i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {

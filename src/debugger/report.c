@@ -782,7 +782,9 @@ static int hk__supp_hides_event(const hk__event *ev, size_t i, size_t nev, int c
 static void hk__supp_ask_rec(const hk__rec *r, void *arg)
 {
     (void)arg;
-    if (r->no > hk__dbg_mark_no)
+    /* only what would be listed: symbolizing a site is the report's
+     * dearest step (a module's DWARF may have to be decompressed) */
+    if (r->no > hk__dbg_mark_no && hk__dbg_leak_is_finding(r))
         hk__supp_check(HK__SUPP_LEAK, r->site);
 }
 
