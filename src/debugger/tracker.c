@@ -2342,12 +2342,44 @@ extern void *__libc_malloc(size_t n);
 
 /* The rest of hk__dbg_hdr_malloc: inside the guard a header never listed,
  * else header.c's full way (table path for sizes no header holds). */
+static void *hk__hdr_malloc_undo(struct hk__thread *th, uint32_t no);
+
+/* Backtraces on: the inline path never matches (its site cache is not
+ * filled: the sites are in bt_cache), so this is the common case.  The
+ * stack first (stacks.c's per-thread cache: a few compares when it is the
+ * last one from here), then, as the inline path, a number from the batch
+ * and the site by (caller, stack) from the thread's slots; else the full
+ * way, with the stack already taken. */
 static __attribute__((noinline)) void *hk__hdr_malloc_slow(size_t n, unsigned fam,
                                                            uintptr_t caller)
 {
     hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    struct hk__thread *th;
+    uint32_t no;
     if (hk__internal > 0)
         return hk__hdr_alloc_quiet(n, 0, 0);
+    if (__atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED) <= 0)
+        return hk__hdr_alloc(n, 0, fam, 0, &src);
+    src.stack = hk__stack_capture(caller);
+    th = hk__me;
+    no = th->next_no;
+    if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
+                  && no != th->end_no && no == th->fast_end && n - 1 < HK__H_MAXN
+                  && src.stack)) {
+        struct hk__bt_slot *c = hk__bt_slot_of(th, &src, src.stack);
+        if (HK_LIKELY(c->caller == caller && c->file == NULL && c->line == 0
+                      && c->type == NULL && c->stack == src.stack)) {
+            uint64_t a0 = (uint64_t)n | (uint64_t)c->id << 32 | (uint64_t)4 << 56
+                          | (uint64_t)fam << 61;
+            char *p0;
+            __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+            th->fast_end = no + 1;
+            p0 = __libc_malloc(n + HK__H);
+            if (HK_UNLIKELY(!p0))
+                return hk__hdr_malloc_undo(hk__me, no);
+            return hk__h_put_a0(p0 + HK__H, a0, no);
+        }
+    }
     return hk__hdr_alloc(n, 0, fam, 0, &src);
 }
 
