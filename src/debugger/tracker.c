@@ -2340,11 +2340,27 @@ uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned
 #ifdef HK__HDR_PROBE
 extern void *__libc_malloc(size_t n);
 
-/* The rest of hk__dbg_hdr_malloc: inside the guard a header never listed,
- * else header.c's full way (table path for sizes no header holds). */
 static void *hk__hdr_malloc_undo(struct hk__thread *th, uint32_t no);
 
-/* Backtraces on: the inline path never matches (its site cache is not
+/* Both fast paths' end: number no (the batch's next) and the site taken,
+ * the header's first word and the number made before the real call, as
+ * only they live across it. */
+static inline __attribute__((always_inline)) void *hk__hdr_malloc_put(struct hk__thread *th,
+                                                                      uint32_t no, size_t n,
+                                                                      uint32_t site, unsigned fam)
+{
+    uint64_t a0 = (uint64_t)n | (uint64_t)site << 32 | (uint64_t)4 << 56 | (uint64_t)fam << 61;
+    char *p0;
+    __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
+    th->fast_end = no + 1;
+    p0 = __libc_malloc(n + HK__H);
+    if (HK_UNLIKELY(!p0))
+        return hk__hdr_malloc_undo(hk__me, no);
+    return hk__h_put_a0(p0 + HK__H, a0, no);
+}
+
+/* The rest of hk__dbg_hdr_malloc: inside the guard a header never listed;
+ * else, backtraces on: the inline path never matches (its site cache is not
  * filled: the sites are in bt_cache), so this is the common case.  The
  * stack first (stacks.c's per-thread cache: a few compares when it is the
  * last one from here), then, as the inline path, a number from the batch
@@ -2368,17 +2384,8 @@ static __attribute__((noinline)) void *hk__hdr_malloc_slow(size_t n, unsigned fa
                   && src.stack)) {
         struct hk__bt_slot *c = hk__bt_slot_of(th, &src, src.stack);
         if (HK_LIKELY(c->caller == caller && c->file == NULL && c->line == 0
-                      && c->type == NULL && c->stack == src.stack)) {
-            uint64_t a0 = (uint64_t)n | (uint64_t)c->id << 32 | (uint64_t)4 << 56
-                          | (uint64_t)fam << 61;
-            char *p0;
-            __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
-            th->fast_end = no + 1;
-            p0 = __libc_malloc(n + HK__H);
-            if (HK_UNLIKELY(!p0))
-                return hk__hdr_malloc_undo(hk__me, no);
-            return hk__h_put_a0(p0 + HK__H, a0, no);
-        }
+                      && c->type == NULL && c->stack == src.stack))
+            return hk__hdr_malloc_put(th, no, n, c->id, fam);
     }
     return hk__hdr_alloc(n, 0, fam, 0, &src);
 }
@@ -2405,19 +2412,8 @@ void *hk__dbg_hdr_malloc(size_t n, unsigned fam, uintptr_t caller)
     if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
                   && no != th->end_no && no == th->fast_end && n - 1 < HK__H_MAXN
                   && c->caller == caller && c->file == NULL && c->line == 0
-                  && hk__internal == 0)) {
-        /* the header's first word and the number before the real call:
-         * only they live across it */
-        uint64_t a0 = (uint64_t)n | (uint64_t)c->id << 32 | (uint64_t)4 << 56
-                      | (uint64_t)fam << 61;
-        char *p0;
-        __atomic_store_n(&th->next_no, no + 1, __ATOMIC_RELAXED);
-        th->fast_end = no + 1;
-        p0 = __libc_malloc(n + HK__H);
-        if (HK_UNLIKELY(!p0))
-            return hk__hdr_malloc_undo(hk__me, no);
-        return hk__h_put_a0(p0 + HK__H, a0, no);
-    }
+                  && hk__internal == 0))
+        return hk__hdr_malloc_put(th, no, n, c->id, fam);
     return hk__hdr_malloc_slow(n, fam, caller);
 }
 #else
