@@ -609,6 +609,12 @@ int hk__dbg_leak_scan(void)
     hk__node_sort(hk__nodes, hk__nnodes);
     hk__lo_addr = hk__nnodes ? hk__nodes[0].ptr : 0;
     hk__hi_addr = hk__nnodes ? hk__nodes[hk__nnodes - 1].end : 0;
+    if (!hk__nnodes) {
+        /* nothing to classify: the roots need not be read */
+        hk__scanned = 1;
+        ok = 1;
+        goto out;
+    }
     if (!hk__maps_read())
         goto out;
     /* dlsym and dl_iterate_phdr may take memory from malloc: not the
