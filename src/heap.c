@@ -732,6 +732,10 @@ hk_heap *hk__heap_from_id(unsigned id)
 int hk__heap_describe(unsigned id, const char **backend, uint64_t *seq)
 {
     const hk_heap *h;
+#ifdef _WIN32
+    if (id > HK__MAX_HEAPS)
+        return hk__w32_heap_describe(id, backend, seq);
+#endif
     if (id == 0 || id > HK__MAX_HEAPS)
         return 0;
     h = &hk__slots[id - 1].h;

@@ -402,8 +402,8 @@ static unsigned long long jptr(const jv *o, const char *key)
 static char g_bindir[1024];     /* where the test programs are */
 static char g_child[1200];      /* tests/dbgchild */
 static char g_heapbug[1200];    /* examples/heapbug */
-#ifndef _WIN32
 static char g_symchild[1200];   /* tests/symchild */
+#ifndef _WIN32
 static char g_unwchild[1200];   /* tests/unwchild */
 #endif
 
@@ -438,10 +438,10 @@ static void locate(const char *argv0)
     snprintf(g_heapbug, sizeof g_heapbug, "%s/../examples/heapbug" SP_EXE, g_bindir);
     if (!sp_exists(g_heapbug))
         snprintf(g_heapbug, sizeof g_heapbug, "examples/heapbug" SP_EXE);
-#ifndef _WIN32
-    snprintf(g_symchild, sizeof g_symchild, "%s/symchild", g_bindir);
+    snprintf(g_symchild, sizeof g_symchild, "%s/symchild" SP_EXE, g_bindir);
     if (!sp_exists(g_symchild))
-        snprintf(g_symchild, sizeof g_symchild, "tests/symchild");
+        snprintf(g_symchild, sizeof g_symchild, "tests/symchild" SP_EXE);
+#ifndef _WIN32
     snprintf(g_unwchild, sizeof g_unwchild, "%s/unwchild", g_bindir);
     if (!sp_exists(g_unwchild))
         snprintf(g_unwchild, sizeof g_unwchild, "tests/unwchild");
@@ -2084,14 +2084,10 @@ START_TEST(hk_debug_env)
     ck_assert_ptr_nonnull(c.text);
     ck_assert_int_eq(text_rows(c.text, rows, 4), 1);
     ck_assert_int_eq(rows[0].size, 45);
-#ifdef _WIN32
-    ck_assert_str_eq(rows[0].file, "?");        /* no macro, no file */
-#else
-    /* no macro: the place from the debug information */
+    /* no macro: the place from the debug information (Windows: DbgHelp) */
     ck_assert_msg(!strcmp(rows[0].func, "mode_hkdebug") || !strcmp(rows[0].func, "main"),
                   "function %s", rows[0].func);           /* main: inlined there */
     ck_assert_msg(strstr(rows[0].file, "tests/dbgchild.c") != NULL, "file %s", rows[0].file);
-#endif
     child_done(&c);
 }
 END_TEST
@@ -2131,17 +2127,11 @@ START_TEST(hk_heap_without_macros)
     expect_leak(rep, note_long(&c, "lineMacro"), 4, "malloc");
     e = entry_at(rep, 1);
     ck_assert_int_eq(jint(e, "size"), 46);
-#ifdef _WIN32
-    /* no debug information read on Windows yet: module+offset only */
-    ck_assert_ptr_null(jstr(e, "function"));
-    ck_assert_msg(jstr(e, "file") == NULL || !strcmp(jstr(e, "file"), "?"), "file %s",
-                  jstr(e, "file"));
-#else
-    /* no macros: the place is the caller's, from its debug information */
+    /* no macros: the place is the caller's, from its debug information
+     * (Windows: DbgHelp) */
     ck_assert_str_eq(jstr(e, "function"), "mode_hkbypass");
     ck_assert_msg(jstr(e, "file") && strstr(jstr(e, "file"), "tests/dbgchild.c"), "file %s",
                   jstr(e, "file"));
-#endif
     ck_assert(jptr(e, "caller") != 0);          /* the return address instead */
     /* ... of the call in the child, not of a hop inside heapkit */
     ck_assert_msg(jptr(e, "caller") > note_ptr(&c, "hkbypassFn")
@@ -3671,10 +3661,20 @@ static Suite *children_suite(void)
     return s;
 }
 
-#ifndef _WIN32
 /* ======================================================================
- * Tests: symbolization and backtraces (tests/symchild, Linux)
+ * Tests: symbolization and backtraces (tests/symchild; Linux: libdw,
+ * Windows: DbgHelp and RtlCaptureStackBackTrace)
  * ====================================================================== */
+
+#ifdef _WIN32
+#  define SYM_EXE "symchild.exe"
+#  define SYM_LIBG "symg.dll"
+#  define SYM_LIBN "symnodbg.dll"
+#else
+#  define SYM_EXE "symchild"
+#  define SYM_LIBG "libsymg.so"
+#  define SYM_LIBN "libsymnodbg.so"
+#endif
 
 static const char *const SYM_JSON[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=json", NULL };
 static const char *const SYM_TEXT[] = { "HEAPKIT_DEBUG=1", "HEAPKIT_FORMAT=text", NULL };
@@ -3710,6 +3710,26 @@ static const jv *frame_at(const jv *o, size_t i)
 }
 
 /* A DWARF file name is a path (not a base name) to this source of ours. */
+#ifdef _WIN32
+/* (no realpath: '/'-separated, ends in tests/name, and opens -- Wine
+ * takes a unix path as one on the working directory's drive) */
+static void expect_source(const char *got, const char *name)
+{
+    char want[256];
+    size_t n, k;
+    FILE *f;
+    ck_assert_msg(got != NULL, "no file for %s", name);
+    ck_assert_msg(strchr(got, '/') != NULL && !strchr(got, '\\'), "file %s", got);
+    snprintf(want, sizeof want, "tests/%s", name);
+    n = strlen(got);
+    k = strlen(want);
+    ck_assert_msg(n >= k && !strcmp(got + n - k, want) && (n == k || got[n - k - 1] == '/'),
+                  "file %s is not %s", got, want);
+    f = fopen(got, "r");
+    ck_assert_msg(f != NULL, "file %s does not exist", got);
+    fclose(f);
+}
+#else
 static void expect_source(const char *got, const char *name)
 {
     const char *srcdir = getenv("srcdir");
@@ -3721,6 +3741,7 @@ static void expect_source(const char *got, const char *name)
     ck_assert_msg(realpath(want, b) != NULL, "%s does not exist", want);
     ck_assert_str_eq(a, b);
 }
+#endif
 
 /* An entry from the program and one from each library of its own: the
  * function, file and line from the debug information; module+offset
@@ -3729,8 +3750,12 @@ START_TEST(sym_places_json)
 {
     child c;
     const jv *rep, *f;
+#ifndef _WIN32
     char cmd[3000], out[256];
     FILE *p;
+#else
+    unsigned long long off;
+#endif
     child_init(&c, "symplaces");
     sym_run(&c, "places", SYM_JSON);
     ck_assert_int_eq(c.status, 0);
@@ -3741,16 +3766,25 @@ START_TEST(sym_places_json)
     ck_assert_str_eq(jstr(f, "function"), "sym_main_alloc");
     expect_source(jstr(f, "file"), "symchild.c");
     ck_assert_int_eq(jint(f, "line"), note_long(&c, "lineMain"));
-    ck_assert_str_eq(jstr(f, "module"), "symchild");
+    ck_assert_str_eq(jstr(f, "module"), SYM_EXE);
     f = frame_at(entry_of_size(rep, 33), 0);
     ck_assert_str_eq(jstr(f, "function"), "symlib_g_alloc");
     expect_source(jstr(f, "file"), "symlib.c");
     ck_assert_int_eq(jint(f, "line"), note_long(&c, "lineLibG"));
-    ck_assert_str_eq(jstr(f, "module"), "libsymg.so");
+    ck_assert_str_eq(jstr(f, "module"), SYM_LIBG);
     f = frame_at(entry_of_size(rep, 44), 0);
     ck_assert_ptr_null(jstr(f, "file"));
     ck_assert(jis_null(f, "line"));
-    ck_assert_str_eq(jstr(f, "module"), "libsymnodbg.so");
+    ck_assert_str_eq(jstr(f, "module"), SYM_LIBN);
+#ifdef _WIN32
+    /* the offset is the return address's in the DLL: a little past the
+     * function's start, which the child noted; the name is the export's */
+    ck_assert_str_eq(jstr(f, "function"), "symlib_nodbg_alloc");
+    off = hexval(jstr(f, "offset"));
+    ck_assert_msg(off > (unsigned long long)note_long(&c, "nodbgFnOff")
+                  && off < (unsigned long long)note_long(&c, "nodbgFnOff") + 0x100,
+                  "offset %s, function at 0x%lx", jstr(f, "offset"), note_long(&c, "nodbgFnOff"));
+#else
     /* the offset is what addr2line takes */
     snprintf(cmd, sizeof cmd, "addr2line -f -e '%s' %s", note_str(&c, "nodbgPath"),
              jstr(f, "offset"));
@@ -3760,6 +3794,7 @@ START_TEST(sym_places_json)
     ck_assert_int_eq(pclose(p), 0);
     out[strcspn(out, "\n")] = 0;
     ck_assert_str_eq(out, "symlib_nodbg_alloc");
+#endif
     child_done(&c);
 }
 END_TEST
@@ -3784,7 +3819,7 @@ START_TEST(sym_places_text)
     ck_assert_msg(strstr(line, want) != NULL, "%s (want %s)", line, want);
     ck_assert_msg(find_line(c.text, "4  0x", line, sizeof line), "%s", c.text);
     ck_assert_msg(strstr(line, " symlib_nodbg_alloc ") && strstr(line, "  ?  "), "%s", line);
-    ck_assert_msg(strstr(line, "heap:arena#1  libsymnodbg.so+0x") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "heap:arena#1  " SYM_LIBN "+0x") != NULL, "%s", line);
     child_done(&c);
 }
 END_TEST
@@ -3813,6 +3848,7 @@ START_TEST(sym_backtrace)
         const char *fn = jstr(f->kid[i], "function"), *m = jstr(f->kid[i], "module");
         ck_assert_msg(!fn || (strncmp(fn, "hk_", 3) && strncmp(fn, "hk__", 4)), "frame %s", fn);
         ck_assert_msg(!m || strncmp(m, "libheapkit", 10), "frame in %s", m);
+        ck_assert_msg(!fn || strcmp(fn, "RtlCaptureStackBackTrace"), "frame %s", fn);
     }
     /* without HEAPKIT_BACKTRACE: the caller alone */
     sym_run(&c, "stacks", SYM_JSON);
@@ -3914,16 +3950,23 @@ START_TEST(sym_crash)
     const char *m;
     child_init(&c, "symcrash");
     sym_run(&c, "crash", SYM_JSON);
+#ifdef _WIN32
+    ck_assert_int_ne(c.status, 0);
+    child_json(&c);
+    m = message_at(last_report(&c), "runtime-error EXCEPTION_ACCESS_VIOLATION at 0x");
+#else
     ck_assert_int_eq(c.status, SP_SIGNALED(SIGSEGV));
     child_json(&c);
     m = message_at(last_report(&c), "runtime-error SIGSEGV at 0x");
+#endif
     ck_assert_msg(m != NULL, "no runtime-error message");
     ck_assert_msg(strstr(m, " in main ") != NULL, "%s", m);
-    ck_assert_msg(strstr(m, " (symchild+0x") != NULL, "%s", m);
+    ck_assert_msg(strstr(m, " (" SYM_EXE "+0x") != NULL, "%s", m);
     child_done(&c);
 }
 END_TEST
 
+#ifndef _WIN32
 /* Code without frame pointers (tests/unwchild and its library, -O2
  * -fomit-frame-pointer): the cached unwinder's stacks must be libgcc's.
  * For each block, the frames above the allocating function that the
@@ -4043,6 +4086,60 @@ START_TEST(sym_unwind_signal)
 }
 END_TEST
 
+#endif /* the unwinder tests */
+
+/* heapkit/debug.h with heapkit/win32.h, in both include orders
+ * (w32order1.c: debug.h first; w32order2.c: win32.h first): HeapAlloc and
+ * HeapReAlloc entries carry their own file and line (not win32.h's),
+ * a HeapFree of a valid block the macros never saw is passed on (no FM,
+ * no leak of it), a double HeapFree is FM at its line. */
+START_TEST(sym_w32_order)
+{
+    static const char *const env[] = { "HEAPKIT_FORMAT=json", NULL };
+    child c;
+    const jv *rep, *a, *e;
+    char key[32], file[32];
+    size_t i, fm;
+    int k;
+    child_init(&c, "symw32order");
+    sym_run(&c, "w32order", env);
+    ck_assert_msg(c.status == 0, "status %d", c.status);
+    child_json(&c);
+    rep = last_report(&c);
+    for (k = 1; k <= 2; k++) {
+        snprintf(file, sizeof file, "w32order%d.c", k);
+        e = entry_of_size(rep, k * 100 + 1);          /* HeapAlloc, process heap */
+        ck_assert_msg(strstr(jstr(e, "file"), file) != NULL, "%s", jstr(e, "file"));
+        snprintf(key, sizeof key, "o%dProc", k);
+        ck_assert_int_eq(jint(e, "line"), note_long(&c, key));
+        ck_assert_str_eq(jstr(e, "flags"), "");
+        e = entry_of_size(rep, k * 100 + 2);          /* HeapReAlloc, private heap */
+        ck_assert_msg(strstr(jstr(e, "file"), file) != NULL, "%s", jstr(e, "file"));
+        snprintf(key, sizeof key, "o%dRe", k);
+        ck_assert_int_eq(jint(e, "line"), note_long(&c, key));
+        snprintf(key, sizeof key, "o%dDouble", k);
+        a = jarr(rep, "entries");
+        for (i = 0, fm = 0; i < a->n; i++) {
+            const jv *x = a->kid[i];
+            ck_assert_msg(jis_null(x, "size") || (jint(x, "size") != k * 100 + 4
+                                                  && jint(x, "size") != 10),
+                          "an entry of %lld bytes", jint(x, "size"));
+            if (!strcmp(jstr(x, "flags"), "FM")) {
+                ck_assert_msg(strstr(jstr(x, "file"), "w32order") != NULL, "FM at %s",
+                              jstr(x, "file"));
+                if (strstr(jstr(x, "file"), file)) {
+                    ck_assert_int_eq(jint(x, "line"), note_long(&c, key));
+                    fm++;
+                }
+            }
+        }
+        ck_assert_uint_eq(fm, 1);
+    }
+    ck_assert_uint_eq(count_entries(rep, "FM", -1), 2);
+    child_done(&c);
+}
+END_TEST
+
 static Suite *symbols_suite(void)
 {
     Suite *s = suite_create("debug:symbols");
@@ -4054,15 +4151,17 @@ static Suite *symbols_suite(void)
     tcase_add_test(tc, sym_backtrace);
     tcase_add_test(tc, sym_backtrace_walk);
     tcase_add_test(tc, sym_two_stacks);
+#ifndef _WIN32
     tcase_add_test(tc, sym_unwind_nofp);
     tcase_add_test(tc, sym_unwind_cache);
     tcase_add_test(tc, sym_unwind_threads);
     tcase_add_test(tc, sym_unwind_signal);
+#endif
     tcase_add_test(tc, sym_crash);
+    tcase_add_test(tc, sym_w32_order);
     suite_add_tcase(s, tc);
     return s;
 }
-#endif
 
 /* ======================================================================
  * Tests: suppressions (issue 11, point 7): HEAPKIT_SUPPRESSIONS files,
@@ -4456,9 +4555,7 @@ int main(int argc, char **argv)
     tmpdir_create();
     failed += tu_run(children_suite());
     failed += tu_run(golden_suite());
-#ifndef _WIN32
     failed += tu_run(symbols_suite());
-#endif
     failed += tu_run(supp_suite());
 #ifndef _WIN32
     failed += tu_run(supp_symbols_suite());

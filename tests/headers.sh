@@ -40,6 +40,17 @@ done
 # all of them in one translation unit, in both orders that matter
 printf '#include <heapkit/win32.h>\n#include <heapkit/backend.h>\n#include <heapkit.h>\n#include <heapkit/debug.h>\n' > "$tmp/t"
 check "all c99" c $HK_CC -std=c99 -pedantic -Wall -Wextra -Werror
+# debug.h's HeapAlloc/HeapReAlloc/HeapFree macros with win32.h (or, on
+# Windows, <windows.h>) included before and after it
+body='int hk_w(void);\nint hk_w(void) { HANDLE h = GetProcessHeap(); void *p = HeapAlloc(h, 0, 8);\n  p = HeapReAlloc(h, 0, p, 16); return HeapFree(h, 0, p) ? 0 : 1; }\n'
+printf "#include <heapkit/debug.h>\n#include <heapkit/win32.h>\n$body" > "$tmp/t"
+check "debug.h then win32.h c99" c $HK_CC -std=c99 -pedantic -Wall -Wextra -Werror
+printf "#include <heapkit/win32.h>\n#include <heapkit/debug.h>\n$body" > "$tmp/t"
+check "win32.h then debug.h c99" c $HK_CC -std=c99 -pedantic -Wall -Wextra -Werror
+if command -v "$cxx" >/dev/null 2>&1; then
+  printf "#include <heapkit/debug.h>\n#include <heapkit/win32.h>\n$body" > "$tmp/t"
+  check "debug.h then win32.h c++" c++ $cxx -Wall -Wextra -Werror
+fi
 # C++ that spells the std:: names still compiles after debug.h
 printf '#include <cstdlib>\n#include <heapkit/debug.h>\nint hk_cxx(void);\nint hk_cxx(void) { void *p = std::malloc(8); p = std::realloc(p, 16);\n  std::free(std::calloc(2, 4)); std::free(p); if (!p) std::exit(1); return 0; }\n' > "$tmp/t"
 if command -v "$cxx" >/dev/null 2>&1; then

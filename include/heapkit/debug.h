@@ -5,7 +5,9 @@
  * curl's memdebug.h: it maps that unit's malloc, calloc, realloc, free,
  * strdup, strndup, aligned_alloc, posix_memalign, free_sized (C23),
  * _aligned_malloc/_aligned_free (Windows), hk_alloc, hk_realloc, hk_free
- * and exit onto the tracker, which records every block with its caller
+ * exit, and HeapAlloc/HeapReAlloc/HeapFree (kernel32's on Windows,
+ * heapkit/win32.h's elsewhere; include order free) onto the tracker,
+ * which records every block with its caller
  * (__FILE__, __LINE__, __func__ and the return address).  At exit (and on
  * demand) it writes the diagnosis: blocks never freed, object instances
  * never freed, frees with a wrong declared size, frees that match no
@@ -87,6 +89,12 @@
 #include <string.h>
 
 #include "../heapkit.h"
+#if defined(_WIN32) && !defined(HK_DEBUG_NO_MACROS)
+/* kernel32's declarations of HeapAlloc, HeapReAlloc and HeapFree before
+ * the macros of the same names (a later <windows.h> declares them no
+ * more); <heapapi.h> alone, not all of <windows.h> */
+#  include <heapapi.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -144,6 +152,14 @@ HK_API void hk_dbg_delete(void *p, size_t n, HK_DBG_SITE);
 HK_API void *hk_dbg_alloc(hk_heap *h, unsigned flags, size_t n, HK_DBG_SITE);
 HK_API void *hk_dbg_heap_realloc(hk_heap *h, unsigned flags, void *p, size_t n, HK_DBG_SITE);
 HK_API int hk_dbg_heap_free(hk_heap *h, unsigned flags, void *p, HK_DBG_SITE);
+/* The Win32 heap functions behind the HeapAlloc, HeapReAlloc and HeapFree
+ * macros.  On POSIX, heapkit/win32.h's heaps (hk heaps).  On Windows,
+ * kernel32's: the real function is called and its block recorded; a
+ * HeapFree or HeapReAlloc of a block the tracker never saw is passed on
+ * when HeapValidate vouches for it (else it is FM and not passed on). */
+HK_API void *hk_dbg_win_heap_alloc(void *heap, unsigned flags, size_t n, HK_DBG_SITE);
+HK_API void *hk_dbg_win_heap_realloc(void *heap, unsigned flags, void *p, size_t n, HK_DBG_SITE);
+HK_API int hk_dbg_win_heap_free(void *heap, unsigned flags, void *p, HK_DBG_SITE);
 #if defined(__GNUC__)
 __attribute__((noreturn))
 #endif
@@ -181,6 +197,12 @@ HK_API void hk_dbg_exit(int status);
 #  define hk_realloc(h, f, p, n) hk_dbg_heap_realloc((h), (f), (p), (n), HK_DBG_HERE)
 #  define hk_free(h, f, p)     hk_dbg_heap_free((h), (f), (p), HK_DBG_HERE)
 #  define exit(s)              hk_dbg_exit(s)
+#  undef HeapAlloc
+#  undef HeapReAlloc
+#  undef HeapFree
+#  define HeapAlloc(h, f, n)   hk_dbg_win_heap_alloc((h), (f), (n), HK_DBG_HERE)
+#  define HeapReAlloc(h, f, p, n) hk_dbg_win_heap_realloc((h), (f), (p), (n), HK_DBG_HERE)
+#  define HeapFree(h, f, p)    hk_dbg_win_heap_free((h), (f), (p), HK_DBG_HERE)
 #  ifdef _WIN32
 #    undef _aligned_malloc
 #    undef _aligned_free

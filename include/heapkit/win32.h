@@ -282,19 +282,23 @@ static inline HANDLE HeapCreate(DWORD flags, SIZE_T initial, SIZE_T maximum)
 
 static inline BOOL HeapDestroy(HANDLE h) { return hk_heap_destroy((hk_heap *)h); }
 
-static inline LPVOID HeapAlloc(HANDLE h, DWORD flags, SIZE_T n)
+/* The names in parentheses: heapkit/debug.h, included before or after
+ * this header, maps a unit's HeapAlloc, HeapReAlloc, HeapFree, hk_alloc,
+ * hk_realloc and hk_free calls onto the tracker by function-like macros;
+ * here they must stay the functions (the caller's place is the macro's). */
+static inline LPVOID (HeapAlloc)(HANDLE h, DWORD flags, SIZE_T n)
 {
-    return hk_alloc((hk_heap *)h, flags, n);
+    return (hk_alloc)((hk_heap *)h, flags, n);
 }
 
-static inline LPVOID HeapReAlloc(HANDLE h, DWORD flags, LPVOID p, SIZE_T n)
+static inline LPVOID (HeapReAlloc)(HANDLE h, DWORD flags, LPVOID p, SIZE_T n)
 {
-    return hk_realloc((hk_heap *)h, flags, p, n);
+    return (hk_realloc)((hk_heap *)h, flags, p, n);
 }
 
-static inline BOOL HeapFree(HANDLE h, DWORD flags, LPVOID p)
+static inline BOOL (HeapFree)(HANDLE h, DWORD flags, LPVOID p)
 {
-    return hk_free((hk_heap *)h, flags, p);
+    return (hk_free)((hk_heap *)h, flags, p);
 }
 
 static inline SIZE_T HeapSize(HANDLE h, DWORD flags, LPCVOID p)

@@ -430,6 +430,143 @@ int hk_dbg_heap_free(hk_heap *h, unsigned flags, void *p, HK_DBG_SITE)
     return hk__free_src(h, flags, p, &src);
 }
 
+/* ---- Win32 heaps (the HeapAlloc, HeapReAlloc, HeapFree macros) ----------- */
+
+#ifndef _WIN32
+/* heapkit/win32.h's heaps are hk heaps */
+void *hk_dbg_win_heap_alloc(void *heap, unsigned flags, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__alloc_src((hk_heap *)heap, flags, n, &src);
+}
+
+void *hk_dbg_win_heap_realloc(void *heap, unsigned flags, void *p, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__realloc_src((hk_heap *)heap, flags, p, n, &src);
+}
+
+int hk_dbg_win_heap_free(void *heap, unsigned flags, void *p, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__dbg_start();
+    return hk__free_src((hk_heap *)heap, flags, p, &src);
+}
+#else
+/* kernel32's heaps, each under its own id, so that a block freed on
+ * another heap than its own is told (FM).  Heaps are few: a short table,
+ * filled in order; past it they share the last id. */
+static HANDLE hk__w32_heaps[HK__W32_HEAPS];
+static volatile LONG hk__w32_nheaps, hk__w32_lock;
+
+static unsigned hk__w32_heap_id(HANDLE h)
+{
+    LONG i, n = __atomic_load_n(&hk__w32_nheaps, __ATOMIC_ACQUIRE);
+    for (i = 0; i < n; i++)
+        if (__atomic_load_n(&hk__w32_heaps[i], __ATOMIC_RELAXED) == h)
+            return HK__W32_HEAP_ID0 + (unsigned)i;
+    while (InterlockedExchange(&hk__w32_lock, 1))
+        SwitchToThread();
+    n = hk__w32_nheaps;
+    for (i = 0; i < n && hk__w32_heaps[i] != h; i++)
+        ;
+    if (i == n && n < (LONG)HK__W32_HEAPS) {
+        __atomic_store_n(&hk__w32_heaps[n], h, __ATOMIC_RELAXED);
+        __atomic_store_n(&hk__w32_nheaps, n + 1, __ATOMIC_RELEASE);
+    }
+    InterlockedExchange(&hk__w32_lock, 0);
+    return HK__W32_HEAP_ID0 + (unsigned)(i < (LONG)HK__W32_HEAPS ? i : (LONG)HK__W32_HEAPS - 1);
+}
+
+int hk__w32_heap_describe(unsigned heap, const char **backend, uint64_t *seq)
+{
+    if (heap < HK__W32_HEAP_ID0 || heap >= HK__W32_HEAP_ID0 + HK__W32_HEAPS)
+        return 0;
+    *backend = "kernel32";
+    *seq = heap - HK__W32_HEAP_ID0 + 1;
+    return 1;
+}
+
+void *hk_dbg_win_heap_alloc(void *heap, unsigned flags, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    void *p;
+    hk__dbg_start();
+    p = HeapAlloc(heap, flags, n);
+    if (p)
+        hk__dbg_add(p, n, hk__w32_heap_id(heap), 0, &src);
+    return p;
+}
+
+/* A block of this heap the tracker has no record of (allocated by code
+ * without the macros, or before the debugger started): the heap itself
+ * says whether it is a live block of its own. */
+static int hk__w32_vouches(HANDLE heap, const void *p)
+{
+    return !hk__dbg_being_freed(p) && HeapValidate(heap, 0, p);
+}
+
+void *hk_dbg_win_heap_realloc(void *heap, unsigned flags, void *p, size_t n, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__rec r;
+    void *q;
+    unsigned id;
+    int found;
+    hk__dbg_start();
+    if (!p)
+        return HeapReAlloc(heap, flags, p, n);   /* fails, as Windows says */
+    id = hk__w32_heap_id(heap);
+    found = hk__dbg_peek(p, id, &r);
+    if (found == 0 && hk__w32_vouches(heap, p)) {
+        q = HeapReAlloc(heap, flags, p, n);
+        if (q)
+            hk__dbg_adopt(q, n, id, &src);
+        return q;
+    }
+    if (found != 1) {
+        hk__dbg_unknown_free(p, id, &src);
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return NULL;                  /* not ours: never handed on */
+    }
+    hk__dbg_take(p, id, &r);
+    q = HeapReAlloc(heap, flags, p, n);
+    hk__dbg_freeing_done();
+    if (!q) {
+        hk__dbg_put_back(&r);         /* failed: the block is still there */
+        return NULL;
+    }
+    hk__dbg_readd(&r, q, n, &src);
+    return q;
+}
+
+int hk_dbg_win_heap_free(void *heap, unsigned flags, void *p, HK_DBG_SITE)
+{
+    HK__SRC(src, NULL);
+    hk__rec r;
+    unsigned id;
+    int found;
+    BOOL ok;
+    hk__dbg_start();
+    if (!p)
+        return HeapFree(heap, flags, p);
+    id = hk__w32_heap_id(heap);
+    found = hk__dbg_take(p, id, &r);
+    if (found == 1) {
+        ok = HeapFree(heap, flags, p);
+        hk__dbg_freeing_done();
+        return ok;
+    }
+    if (found == 0 && hk__w32_vouches(heap, p))
+        return HeapFree(heap, flags, p);
+    hk__dbg_unknown_free(p, id, &src);
+    SetLastError(ERROR_INVALID_PARAMETER);
+    return FALSE;
+}
+#endif
+
 static const hk__src *hk__src_or(const hk__src *src, void *ret, hk__src *tmp)
 {
     if (src)

@@ -27,6 +27,8 @@
 #  include <pthread.h>
 #  include <unwind.h>
 #  include <unistd.h>
+#else
+#  include <windows.h>
 #endif
 
 int hk__bt_depth;
@@ -551,12 +553,30 @@ uint32_t hk__stack_capture(uintptr_t caller)
 
 #else
 
-/* Windows: not yet (issue 12 brings DbgHelp); the caller alone. */
+/* Windows: RtlCaptureStackBackTrace walks the frames from the unwind
+ * tables (.pdata) that every x64 module has, MinGW's too.  heapkit's own
+ * frames come first: the stack is kept from the caller's return address
+ * on.  Not found (a caller with no unwind data): the caller alone. */
 uint32_t hk__stack_capture(uintptr_t caller)
 {
-    (void)caller;
-    (void)hk__stack_intern;
-    return 0;
+    void *raw[HK__BT_MAX + 32];
+    uintptr_t f[HK__BT_MAX];
+    int want = __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED);
+    size_t depth = want > 0 ? (size_t)want : 0, n = 0, i, k;
+    WORD got;
+    if (want <= 0 || !caller)
+        return 0;
+    got = RtlCaptureStackBackTrace(1, (DWORD)(sizeof raw / sizeof raw[0]), raw, NULL);
+    for (i = 0; i < got && (uintptr_t)raw[i] != caller; i++)
+        ;
+    if (i == got) {
+        f[n++] = caller;
+    } else {
+        /* Wine's walk may go on past the thread's start: a null frame ends it */
+        for (k = i; k < got && n < depth && raw[k]; k++)
+            f[n++] = (uintptr_t)raw[k];
+    }
+    return hk__stack_intern(f, n);
 }
 
 #endif

@@ -10,7 +10,8 @@
  * libdw allocates with malloc: that must not be recorded, so the lookups
  * run with the tracker suspended (HK__SYM_ENTER).
  *
- * Windows: module+offset only (GetModuleHandleEx); DbgHelp comes later.
+ * Windows: module+offset from GetModuleHandleEx, function, file and line
+ * from DbgHelp (loaded at report time; see below).
  */
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1           /* dladdr, program_invocation_short_name */
@@ -22,6 +23,7 @@
 
 #ifdef _WIN32
 #  include <windows.h>
+#  include <dbghelp.h>
 #else
 #  include <dlfcn.h>
 #  include <errno.h>
@@ -157,6 +159,49 @@ static void hk__cache_put(uintptr_t key, const hk__frame_info *fi)
     hk__cache_n++;
 }
 
+/* A path without "." and ".." parts and doubled slashes, in place (build
+ * systems name sources as comp_dir/../../src/x.c); a relative path keeps
+ * the ".." it starts with. */
+static void hk__sym_normalize(char *path)
+{
+    char *in = path, *out = path, *floor = path;
+    int rel = path[0] != '/';
+    while (in[0] == '.' && in[1] == '/')
+        in += 2;
+    while (in[0] == '.' && in[1] == '.' && in[2] == '/') {
+        memmove(out, in, 3);
+        out += 3;
+        in += 3;
+        floor = out;
+    }
+    if (*in != '/' && *in) {
+        /* a relative name: work on it as if it had a leading slash */
+        char *s = out;
+        while (*in && *in != '/')
+            *s++ = *in++;
+        out = s;
+    }
+    while (*in) {
+        if (in[0] == '/' && in[1] == '/') {
+            in++;
+        } else if (in[0] == '/' && in[1] == '.' && (in[2] == '/' || !in[2])) {
+            in += 2;
+        } else if (in[0] == '/' && in[1] == '.' && in[2] == '.' && (in[3] == '/' || !in[3])) {
+            in += 3;
+            while (out > floor && *--out != '/')
+                ;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = 0;
+    /* a relative name whose first part went: no leading slash after all */
+    if (rel && *floor == '/')
+        memmove(floor, floor + 1, strlen(floor));
+    if (!path[0])
+        strcpy(path, rel ? "." : "/");
+}
+
 #ifndef _WIN32
 
 /* ---- Linux: dladdr, the fallback that reads no debug information -------- */
@@ -203,49 +248,6 @@ static int hk__dwfl_report(void)
         return 0;
     }
     return dwfl_report_end(hk__dwfl, NULL, NULL) == 0;
-}
-
-/* A path without "." and ".." parts and doubled slashes, in place (build
- * systems name sources as comp_dir/../../src/x.c); a relative path keeps
- * the ".." it starts with. */
-static void hk__sym_normalize(char *path)
-{
-    char *in = path, *out = path, *floor = path;
-    int rel = path[0] != '/';
-    while (in[0] == '.' && in[1] == '/')
-        in += 2;
-    while (in[0] == '.' && in[1] == '.' && in[2] == '/') {
-        memmove(out, in, 3);
-        out += 3;
-        in += 3;
-        floor = out;
-    }
-    if (*in != '/' && *in) {
-        /* a relative name: work on it as if it had a leading slash */
-        char *s = out;
-        while (*in && *in != '/')
-            *s++ = *in++;
-        out = s;
-    }
-    while (*in) {
-        if (in[0] == '/' && in[1] == '/') {
-            in++;
-        } else if (in[0] == '/' && in[1] == '.' && (in[2] == '/' || !in[2])) {
-            in += 2;
-        } else if (in[0] == '/' && in[1] == '.' && in[2] == '.' && (in[3] == '/' || !in[3])) {
-            in += 3;
-            while (out > floor && *--out != '/')
-                ;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = 0;
-    /* a relative name whose first part went: no leading slash after all */
-    if (rel && *floor == '/')
-        memmove(floor, floor + 1, strlen(floor));
-    if (!path[0])
-        strcpy(path, rel ? "." : "/");
 }
 
 /* A symbol's name without its version (name@@GLIBC_2.34). */
@@ -344,13 +346,212 @@ static int hk__sym_lookup(uintptr_t pc, int is_return, hk__frame_info *out)
 
 #else /* _WIN32 */
 
-static int hk__sym_lookup(uintptr_t pc, int is_return, hk__frame_info *out)
+/* ---- Windows: DbgHelp, loaded at report time ------------------------------
+ * dbghelp.dll is loaded when the first address is symbolized, not linked:
+ * a program without it still gets module+offset.  It reads PDB files and,
+ * on Wine, the DWARF 4 of MinGW builds (the build adds -gdwarf-4: Wine 8
+ * cannot read DWARF 5).  It is not thread-safe: every call runs under the
+ * symbolizer's lock (hk__sym_cached holds it).  What it allocates goes
+ * through the process heap or the C runtime with the tracker's internal
+ * guard held (HK__SYM_ENTER), so no hook records it. */
+
+typedef DWORD (WINAPI *hk__sym_setopt_fn)(DWORD);
+typedef BOOL (WINAPI *hk__sym_init_fn)(HANDLE, PCSTR, BOOL);
+typedef BOOL (WINAPI *hk__sym_from_fn)(HANDLE, DWORD64, PDWORD64, PSYMBOL_INFO);
+typedef BOOL (WINAPI *hk__sym_line_fn)(HANDLE, DWORD64, PDWORD, PIMAGEHLP_LINE64);
+typedef BOOL (WINAPI *hk__sym_refresh_fn)(HANDLE);
+typedef DWORD64 (WINAPI *hk__sym_modbase_fn)(HANDLE, DWORD64);
+typedef char *(CDECL *hk__unix_name_fn)(LPCWSTR);
+
+static int hk__dh_state;                  /* 0 untried, 1 ready, -1 none */
+static hk__sym_from_fn hk__dh_from;
+static hk__sym_line_fn hk__dh_line;
+static hk__sym_refresh_fn hk__dh_refresh;
+static hk__sym_modbase_fn hk__dh_modbase;
+static hk__unix_name_fn hk__unix_name;   /* Wine's kernel32 only */
+static char hk__cwd[MAX_PATH * 2];        /* '/'-separated */
+static size_t hk__cwd_len;
+static char hk__ucwd[4096];               /* the same under Wine, as a unix path */
+static size_t hk__ucwd_len;
+
+static void hk__sym_slashes(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\\')
+            *s = '/';
+}
+
+/* The working directory in both forms a file name may come in: DOS
+ * (C:/src) and, under Wine, unix (/home/me/src). */
+static void hk__sym_cwd(void)
+{
+    DWORD n = GetCurrentDirectoryA(sizeof hk__cwd, hk__cwd);
+    WCHAR w[MAX_PATH];
+    HMODULE k32 = GetModuleHandleA("kernel32.dll");
+    if (n == 0 || n >= sizeof hk__cwd)
+        hk__cwd[0] = 0;
+    hk__sym_slashes(hk__cwd);
+    hk__cwd_len = strlen(hk__cwd);
+    while (hk__cwd_len > 1 && hk__cwd[hk__cwd_len - 1] == '/')
+        hk__cwd[--hk__cwd_len] = 0;
+    hk__unix_name = k32 ? (hk__unix_name_fn)(void (*)(void))GetProcAddress(k32, "wine_get_unix_file_name")
+                        : NULL;
+    if (hk__unix_name && GetCurrentDirectoryW(MAX_PATH, w)) {
+        char *u = hk__unix_name(w);       /* Wine: from the process heap */
+        if (u) {
+            size_t k = strlen(u);
+            if (k < sizeof hk__ucwd) {
+                memcpy(hk__ucwd, u, k + 1);
+                while (k > 1 && hk__ucwd[k - 1] == '/')
+                    hk__ucwd[--k] = 0;
+                hk__ucwd_len = k;
+            }
+            HeapFree(GetProcessHeap(), 0, u);
+        }
+    }
+}
+
+static int hk__dh_load(void)
+{
+    HMODULE m;
+    hk__sym_setopt_fn setopt;
+    hk__sym_init_fn init;
+    if (hk__dh_state)
+        return hk__dh_state > 0;
+    hk__dh_state = -1;
+    hk__sym_cwd();
+    m = LoadLibraryA("dbghelp.dll");
+    if (m) {
+        setopt = (hk__sym_setopt_fn)(void (*)(void))GetProcAddress(m, "SymSetOptions");
+        init = (hk__sym_init_fn)(void (*)(void))GetProcAddress(m, "SymInitialize");
+        hk__dh_from = (hk__sym_from_fn)(void (*)(void))GetProcAddress(m, "SymFromAddr");
+        hk__dh_line = (hk__sym_line_fn)(void (*)(void))GetProcAddress(m, "SymGetLineFromAddr64");
+        hk__dh_refresh = (hk__sym_refresh_fn)(void (*)(void))GetProcAddress(m, "SymRefreshModuleList");
+        hk__dh_modbase = (hk__sym_modbase_fn)(void (*)(void))GetProcAddress(m, "SymGetModuleBase64");
+        if (setopt && init && hk__dh_from && hk__dh_line) {
+            setopt(SYMOPT_UNDNAME | SYMOPT_DEFERRED_LOADS | SYMOPT_LOAD_LINES);
+            /* already initialized by the program itself: its session serves */
+            if (init(GetCurrentProcess(), NULL, TRUE) || GetLastError() == ERROR_INVALID_PARAMETER)
+                hk__dh_state = 1;
+        }
+    }
+    if (hk__dh_state < 0) {
+        static const char msg[] = "heapkit: dbghelp.dll not available; "
+                                  "frames are shown as module+offset\n";
+        DWORD w;
+        WriteFile(GetStdHandle(STD_ERROR_HANDLE), msg, sizeof msg - 1, &w, NULL);
+    }
+    return hk__dh_state > 0;
+}
+
+/* A source file name as the report shows it: '/'-separated, without "."
+ * and ".." parts, relative to the working directory when it lies under
+ * it.  Wine's dbghelp gives DOS paths (Z:\src\x.c): under Wine they are
+ * shown as the unix paths they stand for, as the Linux report has them. */
+static const char *hk__sym_path(const char *file)
+{
+    char buf[4096];
+    size_t n = strlen(file);
+    const char *p = buf;
+    WCHAR w[MAX_PATH];
+    char *u;
+    if (n + 1 > sizeof buf)
+        return hk__sym_strdup(file);
+    memcpy(buf, file, n + 1);
+    if (hk__unix_name && n > 2 && file[1] == ':'
+        && MultiByteToWideChar(CP_ACP, 0, file, -1, w, MAX_PATH) > 0
+        && (u = hk__unix_name(w)) != NULL) {
+        if (strlen(u) < sizeof buf)
+            strcpy(buf, u);
+        HeapFree(GetProcessHeap(), 0, u);
+    }
+    hk__sym_slashes(buf);
+    hk__sym_normalize(buf);
+    if (hk__ucwd_len > 1 && buf[0] == '/' && strncmp(buf, hk__ucwd, hk__ucwd_len) == 0
+        && buf[hk__ucwd_len] == '/')
+        p += hk__ucwd_len + 1;
+    else if (hk__cwd_len > 2 && _strnicmp(buf, hk__cwd, hk__cwd_len) == 0
+             && buf[hk__cwd_len] == '/')
+        p += hk__cwd_len + 1;
+    return hk__sym_strdup(p);
+}
+
+static void hk__sym_dh(uintptr_t a, hk__frame_info *out)
+{
+    union {
+        SYMBOL_INFO si;
+        char b[sizeof(SYMBOL_INFO) + 512];
+    } u;
+    IMAGEHLP_LINE64 ln;
+    DWORD64 disp = 0;
+    DWORD ldisp = 0;
+    HANDLE proc = GetCurrentProcess();
+    if (!hk__dh_load())
+        return;
+    /* a module loaded since the module list was read */
+    if (hk__dh_modbase && hk__dh_refresh && !hk__dh_modbase(proc, a))
+        hk__dh_refresh(proc);
+    memset(&u, 0, sizeof u);
+    u.si.SizeOfStruct = sizeof u.si;
+    u.si.MaxNameLen = sizeof u.b - sizeof u.si;
+    /* DbgHelp's name before the export's: it knows static functions */
+    if (hk__dh_from(proc, a, &disp, &u.si) && u.si.Name[0])
+        out->function = hk__sym_strndup(u.si.Name, strnlen(u.si.Name, u.si.MaxNameLen));
+    memset(&ln, 0, sizeof ln);
+    ln.SizeOfStruct = sizeof ln;
+    if (hk__dh_line(proc, a, &ldisp, &ln) && ln.FileName && ln.FileName[0]) {
+        out->file = hk__sym_path(ln.FileName);
+        out->line = (int)ln.LineNumber;
+    }
+}
+
+/* The nearest export at or below rva: what a module without debug
+ * information still names (dladdr's answer on Linux). */
+static const char *hk__sym_export(HMODULE h, uintptr_t rva)
+{
+    const unsigned char *b = (const unsigned char *)h;
+    const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)(const void *)b;
+    const IMAGE_NT_HEADERS *nt;
+    const IMAGE_DATA_DIRECTORY *dd;
+    const IMAGE_EXPORT_DIRECTORY *ex;
+    const DWORD *names, *funcs;
+    const WORD *ords;
+    DWORD i, best = 0;
+    const char *found = NULL;
+    if (dos->e_magic != IMAGE_DOS_SIGNATURE)
+        return NULL;
+    nt = (const IMAGE_NT_HEADERS *)(const void *)(b + dos->e_lfanew);
+    if (nt->Signature != IMAGE_NT_SIGNATURE
+        || nt->OptionalHeader.NumberOfRvaAndSizes <= IMAGE_DIRECTORY_ENTRY_EXPORT)
+        return NULL;
+    dd = &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_EXPORT];
+    if (!dd->VirtualAddress || !dd->Size)
+        return NULL;
+    ex = (const IMAGE_EXPORT_DIRECTORY *)(const void *)(b + dd->VirtualAddress);
+    names = (const DWORD *)(const void *)(b + ex->AddressOfNames);
+    funcs = (const DWORD *)(const void *)(b + ex->AddressOfFunctions);
+    ords = (const WORD *)(const void *)(b + ex->AddressOfNameOrdinals);
+    for (i = 0; i < ex->NumberOfNames; i++) {
+        DWORD f;
+        if (ords[i] >= ex->NumberOfFunctions)
+            continue;
+        f = funcs[ords[i]];
+        /* a forwarder points into the export directory: no code */
+        if (f >= dd->VirtualAddress && f < dd->VirtualAddress + dd->Size)
+            continue;
+        if (f <= rva && f >= best) {
+            best = f;
+            found = (const char *)(b + names[i]);
+        }
+    }
+    return found;
+}
+
+static int hk__sym_modoff(uintptr_t pc, int is_return, hk__frame_info *out)
 {
     HMODULE h = NULL;
     char path[MAX_PATH];
     DWORD n;
-    (void)is_return;
-    memset(out, 0, sizeof *out);
     if (!pc || !GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
                                    | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
                                    (LPCSTR)pc, &h) || !h)
@@ -360,6 +561,20 @@ static int hk__sym_lookup(uintptr_t pc, int is_return, hk__frame_info *out)
         return 0;
     out->module = hk__sym_strdup(hk__sym_base(path));
     out->offset = pc - (uintptr_t)h;
+    out->function = hk__sym_strdup(hk__sym_export(h, out->offset - (is_return ? 1 : 0)));
+    return 1;
+}
+
+static int hk__sym_lookup(uintptr_t pc, int is_return, hk__frame_info *out)
+{
+    DWORD err = GetLastError();
+    memset(out, 0, sizeof *out);
+    if (!hk__sym_modoff(pc, is_return, out))
+        return 0;
+    HK__SYM_ENTER();
+    hk__sym_dh(pc - (is_return ? 1 : 0), out);
+    HK__SYM_LEAVE();
+    SetLastError(err);
     return 1;
 }
 
@@ -503,7 +718,13 @@ int hk__symbolize_crash(uintptr_t pc, hk__frame_info *out)
         out->function = di.dli_sname;
     return 1;
 #else
-    return hk__symbolize_safe(pc, 0, out);
+    /* an unhandled-exception filter is no signal handler: DbgHelp may run
+     * (hk__symbolize_safe, under the lock if it is free); the line shows
+     * the function and module+offset, as on Linux */
+    int ok = hk__symbolize_safe(pc, 0, out);
+    out->file = NULL;
+    out->line = 0;
+    return ok;
 #endif
 }
 
@@ -522,7 +743,7 @@ int hk__symbolize_safe(uintptr_t pc, int is_return, hk__frame_info *out)
         }
 #ifdef _WIN32
         else
-            ok = hk__sym_lookup(pc, is_return, out);   /* allocates nothing either */
+            ok = hk__sym_lookup(pc, is_return, out);   /* DbgHelp: no signal context */
 #endif
         hk__sym_unlock();
         if (s)

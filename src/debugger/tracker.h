@@ -330,6 +330,13 @@ void hk__dbg_message(const char *en, const char *de, long arg);
 void hk__dbg_stop(int status);
 /* Heap names for the report. */
 int hk__heap_describe(unsigned heap, const char **backend, uint64_t *seq);
+#ifdef _WIN32
+/* debug.c: kernel32 heaps seen by the HeapAlloc macros get ids above the
+ * hk heaps' (HK__W32_HEAP_ID0 + n); named kernel32#n+1 in the report. */
+#define HK__W32_HEAP_ID0 0xC000u
+#define HK__W32_HEAPS 256u
+int hk__w32_heap_describe(unsigned heap, const char **backend, uint64_t *seq);
+#endif
 
 /* debug.c: the hooks the core calls while the debugger is active. */
 void hk__dbg_on_heap_alloc(hk_heap *h, void *p, size_t n, const hk__src *src, void *ret);
