@@ -61,6 +61,15 @@ expect "wheap entries" \
   "16 wheap.exe; 10 wheap.exe; 300 wheap.exe; 300 wheap.exe; 300 wheap.exe; 400 wheap.exe; 25 wheap.exe; FM wheap.exe; " \
   "$(entries heap.txt)"
 
+# a DLL loaded at run time: patched before its DllMain (its constructor's
+# leak 3 is seen), its leak 222; a destroyed heap's blocks are no leaks,
+# a live heap's are
+hk run -o load.txt -- wload.exe > load.out 2> load.err
+expect "wload status" 0 $?
+expect "wload ran" done "$(tr -d '\r' < load.out)"
+expect "wload entries" "16 wload.exe; 10 wload.exe; 3 wrunlib.dll; 222 wrunlib.dll; 33 wload.exe; " \
+  "$(entries load.txt)"
+
 # 4 threads x 1000 pairs, 10 leaks each of 1000 + thread: 40 leaks at one
 # site (winpthreads' own blocks are listed too: linked into the exe).
 hk run -o threads.txt -- wthreads.exe 1000 > /dev/null 2>&1

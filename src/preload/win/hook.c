@@ -6,7 +6,9 @@
  *
  * On DLL_PROCESS_ATTACH it starts the tracker and rewrites the import
  * address tables of the modules loaded so far; modules loaded later are
- * patched after the real LoadLibrary* call returns.  An IAT entry is
+ * patched when the loader says they are mapped (LdrRegisterDllNotification,
+ * before their DllMain), and again after the real LoadLibrary* call
+ * returns (a CRT loaded with them is learnt only then).  An IAT entry is
  * matched by the address it holds, not by the name it imports: on Wine
  * kernel32's HeapAlloc is a forwarder to ntdll's RtlAllocateHeap, and the
  * api-ms-win-crt-heap sets resolve to ucrtbase, so the loaded value is
@@ -29,6 +31,7 @@
 
 #include <windows.h>
 #include <tlhelp32.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HK__RET ((uintptr_t)__builtin_return_address(0))
@@ -57,6 +60,7 @@ static LPVOID (WINAPI *hk__HeapAlloc)(HANDLE, DWORD, SIZE_T);
 static LPVOID (WINAPI *hk__HeapReAlloc)(HANDLE, DWORD, LPVOID, SIZE_T);
 static BOOL (WINAPI *hk__HeapFree)(HANDLE, DWORD, LPVOID);
 static SIZE_T (WINAPI *hk__HeapSize)(HANDLE, DWORD, LPCVOID);
+static BOOL (WINAPI *hk__HeapDestroy)(HANDLE);
 static HMODULE (WINAPI *hk__LoadLibraryA)(LPCSTR);
 static HMODULE (WINAPI *hk__LoadLibraryW)(LPCWSTR);
 static HMODULE (WINAPI *hk__LoadLibraryExA)(LPCSTR, HANDLE, DWORD);
@@ -248,6 +252,43 @@ static LPVOID WINAPI hk__HeapReAlloc_hook(HANDLE h, DWORD flags, LPVOID p, SIZE_
     return q;
 }
 
+/* HeapDestroy frees every block of the heap at once: their records go
+ * with it (a correct program need not free them first).  Which records
+ * are the heap's, HeapValidate on it tells, before it is destroyed. */
+typedef struct hk__ptrs {
+    uintptr_t *v;
+    size_t n, cap;
+} hk__ptrs;
+
+static void hk__collect(const hk__rec *r, void *arg)
+{
+    hk__ptrs *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        uintptr_t *v = realloc(a->v, cap * sizeof *v);   /* ours: not hooked */
+        if (!v)
+            return;
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = r->ptr;
+}
+
+static BOOL WINAPI hk__HeapDestroy_hook(HANDLE h)
+{
+    hk__ptrs a = { NULL, 0, 0 };
+    hk__rec r;
+    size_t i;
+    if (h && h != GetProcessHeap() && !hk__off()) {
+        hk__dbg_each_record(hk__collect, &a, 1);
+        for (i = 0; i < a.n; i++)
+            if (HeapValidate(h, 0, (void *)a.v[i]))
+                hk__dbg_take((void *)a.v[i], HK__HEAP_MALLOC, &r);
+        free(a.v);
+    }
+    return hk__HeapDestroy(h);
+}
+
 static SIZE_T WINAPI hk__HeapSize_hook(HANDLE h, DWORD flags, LPCVOID p)
 {
     hk__rec r;
@@ -433,6 +474,37 @@ static HMODULE WINAPI hk__LoadLibraryExW_hook(LPCWSTR name, HANDLE f, DWORD flag
     return m;
 }
 
+/* The loader's notification comes once a DLL is mapped and its imports
+ * bound, before its DllMain runs: patched then, its initialisers'
+ * allocations are seen too.  (ntdll's, since Vista; Wine has it.) */
+typedef struct hk__ldr_data {
+    ULONG flags;
+    const void *full_name, *base_name;   /* UNICODE_STRING * */
+    void *base;
+    ULONG size;
+} hk__ldr_data;
+
+static void CALLBACK hk__on_dll(ULONG reason, const hk__ldr_data *d, void *ctx)
+{
+    (void)ctx;
+    if (reason == 1 && d && d->base) {  /* LDR_DLL_NOTIFICATION_REASON_LOADED */
+        EnterCriticalSection(&hk__patch_lock);
+        hk__patch_module((HMODULE)d->base);
+        LeaveCriticalSection(&hk__patch_lock);
+    }
+}
+
+static void hk__watch_loads(void)
+{
+    typedef LONG (NTAPI *reg_fn)(ULONG, void (CALLBACK *)(ULONG, const hk__ldr_data *, void *),
+                                 void *, void **);
+    static void *cookie;
+    reg_fn reg = (reg_fn)(void *)HK__GET(GetModuleHandleW(L"ntdll.dll"),
+                                         "LdrRegisterDllNotification");
+    if (reg)
+        reg(0, hk__on_dll, NULL, &cookie);
+}
+
 /* ---- start ---------------------------------------------------------------------- */
 
 #define HK__K32(name) (*(void **)&hk__##name = HK__GET(k32, #name), \
@@ -450,12 +522,14 @@ static void hk__hook_start(HMODULE self)
     HK__K32(HeapReAlloc);
     HK__K32(HeapFree);
     HK__K32(HeapSize);
+    HK__K32(HeapDestroy);
     HK__K32(LoadLibraryA);
     HK__K32(LoadLibraryW);
     HK__K32(LoadLibraryExA);
     HK__K32(LoadLibraryExW);
     hk__dbg_start();                     /* HEAPKIT_*; the report at exit */
     hk__patch_all();
+    hk__watch_loads();
 }
 
 /* Exported: the injector can tell the DLL it loaded is this one. */
