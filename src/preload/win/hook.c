@@ -81,19 +81,39 @@ static void *hk__rec_new(void *p, size_t n, unsigned kind, uintptr_t caller)
     return p;
 }
 
-/* p about to be freed (or moved) by the real function of a heap: 1 go on,
- * 0 not (FM reported).  A record is taken; no record: the heap must
- * vouch for p. */
-static int hk__rec_free(const void *p, HANDLE heap, uintptr_t caller)
+/* p about to be freed (or moved) by the real function of a heap: 2 its
+ * record taken (into *r), 1 a live block we never saw (the heap vouches
+ * for it), 0 neither: FM reported, p is not to be passed on. */
+static int hk__rec_free(const void *p, HANDLE heap, uintptr_t caller, hk__rec *r)
 {
     hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
-    hk__rec r;
-    if (hk__dbg_take(p, HK__HEAP_MALLOC, &r) == 1)
-        return 1;
+    if (hk__dbg_take(p, HK__HEAP_MALLOC, r) == 1)
+        return 2;
     if (hk__off() || (heap && HeapValidate(heap, 0, p)))
-        return 1;                        /* a live block we never saw */
+        return 1;
     hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
     return 0;
+}
+
+/* After the real realloc: the record follows the block (its allocation
+ * number kept, the site the realloc's, as the macros do); a block we
+ * never saw is adopted; a failed realloc leaves p as it was. */
+static void *hk__rec_moved(int how, const hk__rec *r, void *q, size_t n, uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    hk__dbg_freeing_done();
+    if (!q) {
+        if (how == 2 && n != 0)
+            hk__dbg_put_back(r);
+        return NULL;
+    }
+    if (hk__off())
+        return q;
+    if (how == 2)
+        hk__dbg_readd(r, q, n, &src);
+    else
+        hk__dbg_adopt(q, n, HK__HEAP_MALLOC, &src);
+    return q;
 }
 
 static void *hk__malloc(int c, size_t n, uintptr_t caller)
@@ -109,51 +129,42 @@ static void *hk__calloc(int c, size_t k, size_t n, uintptr_t caller)
 
 static void hk__free(int c, void *p, uintptr_t caller)
 {
+    hk__rec r;
     if (!p)
         return;
-    if (hk__rec_free(p, hk__crts[c].heap, caller))
+    if (hk__rec_free(p, hk__crts[c].heap, caller, &r))
         hk__crts[c].free(p);
     hk__dbg_freeing_done();
 }
 
-/* realloc: the block moves (or not) under the real function; the record
- * follows.  A pointer no heap vouches for is FM and left alone (NULL). */
+/* A pointer no heap vouches for is FM and left alone (NULL). */
 static void *hk__realloc(int c, void *p, size_t n, uintptr_t caller)
 {
-    void *q;
+    hk__rec r;
+    int how;
     if (!p)
         return hk__malloc(c, n, caller);
-    if (!hk__rec_free(p, hk__crts[c].heap, caller)) {
+    if (!(how = hk__rec_free(p, hk__crts[c].heap, caller, &r))) {
         hk__dbg_freeing_done();
         return NULL;
     }
-    q = hk__crts[c].realloc(p, n);
-    hk__dbg_freeing_done();
-    if (q)
-        return hk__rec_new(q, n, 0, caller);
-    if (n != 0)
-        hk__rec_new(p, n, 0, caller);    /* failed: p lives on (its size unknown now) */
-    return NULL;
+    return hk__rec_moved(how, &r, hk__crts[c].realloc(p, n), n, caller);
 }
 
 static void *hk__recalloc(int c, void *p, size_t k, size_t n, uintptr_t caller)
 {
-    void *q;
+    hk__rec r;
+    int how;
     if (!p) {
-        q = hk__crts[c].recalloc(NULL, k, n);
+        void *q = hk__crts[c].recalloc(NULL, k, n);
         return hk__rec_new(q, q ? k * n : 0, 0, caller);
     }
-    if (!hk__rec_free(p, hk__crts[c].heap, caller)) {
+    if (!(how = hk__rec_free(p, hk__crts[c].heap, caller, &r))) {
         hk__dbg_freeing_done();
         return NULL;
     }
-    q = hk__crts[c].recalloc(p, k, n);
-    hk__dbg_freeing_done();
-    if (q)
-        return hk__rec_new(q, k * n, 0, caller);
-    if (k * n != 0)
-        hk__rec_new(p, k * n, 0, caller);
-    return NULL;
+    /* _recalloc checks the product: a result means it fits */
+    return hk__rec_moved(how, &r, hk__crts[c].recalloc(p, k, n), k * n, caller);
 }
 
 /* A recorded block: the size it was asked for; else the CRT's answer. */
@@ -174,29 +185,25 @@ static void *hk__amalloc(int c, size_t n, size_t a, uintptr_t caller)
 
 static void hk__afree(int c, void *p, uintptr_t caller)
 {
+    hk__rec r;
     if (!p)
         return;
-    if (hk__rec_free(p, NULL, caller))
+    if (hk__rec_free(p, NULL, caller, &r))
         hk__crts[c].aligned_free(p);
     hk__dbg_freeing_done();
 }
 
 static void *hk__arealloc(int c, void *p, size_t n, size_t a, uintptr_t caller)
 {
-    void *q;
+    hk__rec r;
+    int how;
     if (!p)
         return hk__amalloc(c, n, a, caller);
-    if (!hk__rec_free(p, NULL, caller)) {
+    if (!(how = hk__rec_free(p, NULL, caller, &r))) {
         hk__dbg_freeing_done();
         return NULL;
     }
-    q = hk__crts[c].aligned_realloc(p, n, a);
-    hk__dbg_freeing_done();
-    if (q)
-        return hk__rec_new(q, n, HK__K_ALIGNED, caller);
-    if (n != 0)
-        hk__rec_new(p, n, HK__K_ALIGNED, caller);
-    return NULL;
+    return hk__rec_moved(how, &r, hk__crts[c].aligned_realloc(p, n, a), n, caller);
 }
 
 /* The entry points, one set per CRT: the return address is the caller's. */
@@ -225,9 +232,10 @@ static LPVOID WINAPI hk__HeapAlloc_hook(HANDLE h, DWORD flags, SIZE_T n)
 static BOOL WINAPI hk__HeapFree_hook(HANDLE h, DWORD flags, LPVOID p)
 {
     BOOL ok = FALSE;
+    hk__rec r;
     if (!p)
         return hk__HeapFree(h, flags, p);
-    if (hk__rec_free(p, h, HK__RET))
+    if (hk__rec_free(p, h, HK__RET, &r))
         ok = hk__HeapFree(h, flags, p);
     else
         SetLastError(ERROR_INVALID_PARAMETER);
@@ -239,17 +247,22 @@ static LPVOID WINAPI hk__HeapReAlloc_hook(HANDLE h, DWORD flags, LPVOID p, SIZE_
 {
     uintptr_t caller = HK__RET;
     LPVOID q;
+    hk__rec r;
+    int how;
     if (!p)
         return hk__HeapReAlloc(h, flags, p, n);   /* the real error for NULL */
-    if (!hk__rec_free(p, h, caller)) {
+    if (!(how = hk__rec_free(p, h, caller, &r))) {
         hk__dbg_freeing_done();
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
     }
-    q = hk__HeapReAlloc(h, flags, p, n);
-    hk__dbg_freeing_done();
-    hk__rec_new(q ? q : p, n, 0, caller);   /* failed: p lives on */
-    return q;
+    /* n == 0 is a valid size here: a failure always leaves p alive */
+    if (!(q = hk__HeapReAlloc(h, flags, p, n)) && how == 2) {
+        hk__dbg_freeing_done();
+        hk__dbg_put_back(&r);
+        return NULL;
+    }
+    return hk__rec_moved(how, &r, q, n, caller);
 }
 
 /* HeapDestroy frees every block of the heap at once: their records go
@@ -309,7 +322,7 @@ static int hk__npairs;
 static HMODULE hk__self;
 static WCHAR hk__sysdir[MAX_PATH];
 static size_t hk__sysdir_len;
-static CRITICAL_SECTION hk__patch_lock;
+static CRITICAL_SECTION hk__patch_lock;   /* hk__learn: one writer of the pairs */
 
 static void hk__pair_add(void *real, void *hook)
 {
@@ -322,14 +335,15 @@ static void hk__pair_add(void *real, void *hook)
     if (hk__npairs < HK__NPAIRS) {
         hk__pairs[hk__npairs].real = real;
         hk__pairs[hk__npairs].hook = hook;
-        hk__npairs++;
+        __atomic_store_n(&hk__npairs, hk__npairs + 1, __ATOMIC_RELEASE);   /* the loader's
+                                                                         * callback reads */
     }
 }
 
 static void *hk__hook_for(void *real)
 {
-    int i;
-    for (i = 0; i < hk__npairs; i++)
+    int i, n = __atomic_load_n(&hk__npairs, __ATOMIC_ACQUIRE);
+    for (i = 0; i < n; i++)
         if (hk__pairs[i].real == real)
             return hk__pairs[i].hook;
     return NULL;
@@ -413,10 +427,12 @@ static void hk__patch_module(HMODULE m)
             DWORD old;
             if (!hook)
                 continue;
+            /* left writable: two threads patching one module at once
+             * (a LoadLibrary each) must not make it read-only under the
+             * other's write; both write the same values */
             if (!VirtualProtect(&t->u1.Function, sizeof t->u1.Function, PAGE_READWRITE, &old))
                 continue;
-            t->u1.Function = (ULONG_PTR)hook;
-            VirtualProtect(&t->u1.Function, sizeof t->u1.Function, old, &old);
+            __atomic_store_n(&t->u1.Function, (ULONG_PTR)hook, __ATOMIC_RELEASE);
         }
     }
 }
@@ -428,6 +444,7 @@ static void hk__patch_all(void)
     MODULEENTRY32W me;
     EnterCriticalSection(&hk__patch_lock);
     hk__learn();
+    LeaveCriticalSection(&hk__patch_lock);
     snap = CreateToolhelp32Snapshot(TH32CS_SNAPMODULE, GetCurrentProcessId());
     if (snap != INVALID_HANDLE_VALUE) {
         me.dwSize = sizeof me;
@@ -437,7 +454,6 @@ static void hk__patch_all(void)
             while (Module32NextW(snap, &me));
         CloseHandle(snap);
     }
-    LeaveCriticalSection(&hk__patch_lock);
 }
 
 /* ---- modules loaded later ----------------------------------------------------- */
@@ -487,11 +503,8 @@ typedef struct hk__ldr_data {
 static void CALLBACK hk__on_dll(ULONG reason, const hk__ldr_data *d, void *ctx)
 {
     (void)ctx;
-    if (reason == 1 && d && d->base) {  /* LDR_DLL_NOTIFICATION_REASON_LOADED */
-        EnterCriticalSection(&hk__patch_lock);
-        hk__patch_module((HMODULE)d->base);
-        LeaveCriticalSection(&hk__patch_lock);
-    }
+    if (reason == 1 && d && d->base)    /* LDR_DLL_NOTIFICATION_REASON_LOADED */
+        hk__patch_module((HMODULE)d->base);   /* no lock of ours: the loader's is held */
 }
 
 static void hk__watch_loads(void)
