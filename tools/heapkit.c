@@ -38,9 +38,16 @@ static const char usage[] =
     "Usage: heapkit run [options] [--] PROGRAM [ARGS...]\n"
     "       heapkit --help | --version\n"
     "\n"
+#ifdef _WIN32
+    "Runs PROGRAM under the Heap Debugger (heapkit-hook.dll): every malloc,\n"
+    "free, HeapAlloc and HeapFree of the program and its own DLLs is recorded,\n"
+    "and the report is written when the program ends.  Each option sets the\n"
+    "environment variable named.\n"
+#else
     "Runs PROGRAM under the Heap Debugger (libheapkit-preload.so): every\n"
     "malloc, free, new and delete is recorded, and the report is written when\n"
     "the program ends.  Each option sets the environment variable named.\n"
+#endif
     "\n"
     "  -o FILE, --output FILE   report to FILE (%p: the pid)    HEAPKIT_REPORT\n"
     "  --json                   JSON report                     HEAPKIT_FORMAT=json\n"

@@ -518,6 +518,32 @@ static void hk__watch_loads(void)
         reg(0, hk__on_dll, NULL, &cookie);
 }
 
+/* The report at the program's exit(), after its own atexit functions
+ * (registered before them, run after them) and before ExitProcess: at
+ * DLL_PROCESS_DETACH (our DLL's own atexit, the fallback for a program
+ * that calls ExitProcess itself) Wine has already begun to end the
+ * process, and the status HEAPKIT_ERROR_EXITCODE asks for does not
+ * always win. */
+static void hk__exit_report(void)
+{
+    hk__dbg_at_exit();
+}
+
+static void hk__exit_in_crt(void)
+{
+    HMODULE m;
+    if ((m = GetModuleHandleW(L"msvcrt.dll"))) {
+        void *(*onexit)(void (*)(void)) = (void *(*)(void (*)(void)))(void *)HK__GET(m, "_onexit");
+        if (onexit)
+            onexit(hk__exit_report);
+    }
+    if ((m = GetModuleHandleW(L"ucrtbase.dll"))) {
+        int (*crt_atexit)(void (*)(void)) = (int (*)(void (*)(void)))(void *)HK__GET(m, "_crt_atexit");
+        if (crt_atexit)
+            crt_atexit(hk__exit_report);
+    }
+}
+
 /* ---- start ---------------------------------------------------------------------- */
 
 #define HK__K32(name) (*(void **)&hk__##name = HK__GET(k32, #name), \
@@ -541,6 +567,7 @@ static void hk__hook_start(HMODULE self)
     HK__K32(LoadLibraryExA);
     HK__K32(LoadLibraryExW);
     hk__dbg_start();                     /* HEAPKIT_*; the report at exit */
+    hk__exit_in_crt();
     hk__patch_all();
     hk__watch_loads();
 }
