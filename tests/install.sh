@@ -187,6 +187,17 @@ elif [ "$lane" = mingw ]; then
     "$HK_HOST-gcc" -o loadlib.exe loadlib.c && run_wine ./loadlib.exe
   }
   check "LoadLibrary/FreeLibrary of the installed DLL, 3 rounds: process heap intact" load_unload
+  # bin/heapkit.exe finds bin/heapkit-hook.dll next to itself
+  hook_installed() {
+    [ -f "$prefix/bin/heapkit.exe" ] && [ -f "$prefix/bin/heapkit-hook.dll" ] || return 1
+    printf '#include <stdlib.h>\nvoid *volatile s;\nint main(void) { s = malloc(42); return 0; }\n' \
+      > leak42.c && "$HK_HOST-gcc" -g -o leak42.exe leak42.c || return 1
+    rm -f leak42.json
+    env -u HEAPKIT_HOOK_DLL "$wine" "$prefix/bin/heapkit.exe" run --json -o leak42.json \
+      --error-exitcode 9 -- ./leak42.exe
+    [ $? = 9 ] && tr -d '\r' < leak42.json | grep '"size":42'
+  }
+  check "heapkit.exe run (installed) runs a program under the installed hook DLL" hook_installed
   cmake_mingw() {
     have cmake || return 1
     cp "$src/tests/pkg/CMakeLists.txt" . || return 1

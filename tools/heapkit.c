@@ -3,6 +3,11 @@
  * unmodified program under the Heap Debugger (libheapkit-preload.so in
  * LD_PRELOAD, the options as HEAPKIT_* variables) by exec: same pid, and
  * the exit status is the program's (or --error-exitcode's).
+ *
+ * On Windows there is no exec and no LD_PRELOAD: heapkit.exe starts the
+ * program suspended, has it load heapkit-hook.dll (a remote thread on
+ * LoadLibraryW) before its own code runs, resumes it, waits, and returns
+ * its exit status.  The HEAPKIT_* variables reach it by inheritance.
  */
 #ifdef HAVE_CONFIG_H
 #  include "config.h"
@@ -14,6 +19,10 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#ifdef _WIN32
+#  include <windows.h>
+#  include <wchar.h>
+#endif
 
 #ifndef HK_PKGLIBDIR
 #  define HK_PKGLIBDIR "/usr/local/lib"
@@ -29,9 +38,16 @@ static const char usage[] =
     "Usage: heapkit run [options] [--] PROGRAM [ARGS...]\n"
     "       heapkit --help | --version\n"
     "\n"
+#ifdef _WIN32
+    "Runs PROGRAM under the Heap Debugger (heapkit-hook.dll): every malloc,\n"
+    "free, HeapAlloc and HeapFree of the program and its own DLLs is recorded,\n"
+    "and the report is written when the program ends.  Each option sets the\n"
+    "environment variable named.\n"
+#else
     "Runs PROGRAM under the Heap Debugger (libheapkit-preload.so): every\n"
     "malloc, free, new and delete is recorded, and the report is written when\n"
     "the program ends.  Each option sets the environment variable named.\n"
+#endif
     "\n"
     "  -o FILE, --output FILE   report to FILE (%p: the pid)    HEAPKIT_REPORT\n"
     "  --json                   JSON report                     HEAPKIT_FORMAT=json\n"
@@ -43,8 +59,13 @@ static const char usage[] =
     "                           allocator under the tracker\n"
     "  --leak-kinds LIST        definite,indirect,reachable|all HEAPKIT_LEAK_KINDS\n"
     "\n"
+#ifdef _WIN32
+    "HEAPKIT_HOOK_DLL=PATH overrides the hook DLL (default: heapkit-hook.dll\n"
+    "next to heapkit.exe).  --backend is not available on Windows.\n";
+#else
     "HEAPKIT_PRELOAD=PATH overrides the preload library (default: "
     HK_PKGLIBDIR "/libheapkit-preload.so).\n";
+#endif
 
 static void die(const char *what, const char *arg)
 {
@@ -105,7 +126,12 @@ static void set_lower(const char *name, const char *value)
 
 static void set(const char *name, const char *value)
 {
+#ifdef _WIN32
+    /* the process environment, which CreateProcess hands down */
+    if (!SetEnvironmentVariableA(name, value)) {
+#else
     if (setenv(name, value, 1) != 0) {
+#endif
         perror("heapkit run: setenv");
         exit(HK_USAGE);
     }
@@ -115,6 +141,11 @@ static void set(const char *name, const char *value)
  * changes its directory. */
 static void set_report(const char *file)
 {
+#ifdef _WIN32
+    char full[MAX_PATH];
+    DWORD n = GetFullPathNameA(file, sizeof full, full, NULL);
+    set("HEAPKIT_REPORT", n > 0 && n < sizeof full ? full : file);
+#else
     char cwd[PATH_MAX], *full;
     if (file[0] == '/' || !getcwd(cwd, sizeof cwd)) {
         set("HEAPKIT_REPORT", file);
@@ -128,6 +159,7 @@ static void set_report(const char *file)
     sprintf(full, "%s/%s", cwd, file);
     set("HEAPKIT_REPORT", full);
     free(full);
+#endif
 }
 
 /* "--name VALUE", "--name=VALUE" (and "-o VALUE", "-oVALUE"): the value,
@@ -149,6 +181,10 @@ static const char *opt_value(char **argv, int *i, const char *name, const char *
         die("missing value for", a);
     return argv[++*i];
 }
+
+#ifdef _WIN32
+static int spawn(char **argv);
+#endif
 
 static int run(int argc, char **argv)
 {
@@ -190,6 +226,10 @@ static int run(int argc, char **argv)
         } else if ((v = opt_value(argv, &i, "--backend", NULL))) {
             if (!one_of(v, backends))
                 die("--backend takes glibc, arena or mimalloc, not", v);
+#ifdef _WIN32
+            die("--backend is not available on Windows (the hooks call the C runtime's own"
+                " allocator):", v);
+#endif
             set_lower("HEAPKIT_BACKEND", v);
         } else if ((v = opt_value(argv, &i, "--leak-kinds", NULL))) {
             if (!leak_kinds(v))
@@ -201,6 +241,10 @@ static int run(int argc, char **argv)
     }
     if (i >= argc)
         die("no program to run", NULL);
+#ifdef _WIN32
+    (void)preload, (void)old, (void)ld;
+    return spawn(argv + i);
+#else
     preload = getenv("HEAPKIT_PRELOAD");
     if (!preload || !*preload)
         preload = HK_PKGLIBDIR "/libheapkit-preload.so";
@@ -224,7 +268,151 @@ static int run(int argc, char **argv)
     execvp(argv[i], argv + i);
     fprintf(stderr, "heapkit run: cannot run '%s': %s\n", argv[i], strerror(errno));
     return errno == ENOENT ? 127 : 126;
+#endif
 }
+
+#ifdef _WIN32
+/* One argument, quoted so that CommandLineToArgvW (and the C runtime's
+ * parser) gives it back unchanged: backslashes are literal except before
+ * a quote, where 2n (+1 for an escaped quote) stand for n. */
+static void quote(const wchar_t *a, wchar_t *out, size_t *len)
+{
+    size_t n = *len, bs;
+    if (*a && !wcspbrk(a, L" \t\n\v\"")) {
+        while (*a)
+            out[n++] = *a++;
+        *len = n;
+        return;
+    }
+    out[n++] = L'"';
+    for (;;) {
+        for (bs = 0; *a == L'\\'; a++)
+            bs++;
+        if (!*a) {
+            for (bs *= 2; bs; bs--)      /* before the closing quote */
+                out[n++] = L'\\';
+            break;
+        }
+        if (*a == L'"')
+            bs = bs * 2 + 1;
+        for (; bs; bs--)
+            out[n++] = L'\\';
+        out[n++] = *a++;
+    }
+    out[n++] = L'"';
+    *len = n;
+}
+
+static wchar_t *widen(const char *s)
+{
+    int n = MultiByteToWideChar(CP_ACP, 0, s, -1, NULL, 0);
+    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
+    if (!w || MultiByteToWideChar(CP_ACP, 0, s, -1, w, n) != n) {
+        fprintf(stderr, "heapkit run: bad argument '%s'\n", s);
+        exit(HK_USAGE);
+    }
+    return w;
+}
+
+static int fail(const char *what, PROCESS_INFORMATION *pi)
+{
+    fprintf(stderr, "heapkit run: %s (error %lu)\n", what, (unsigned long)GetLastError());
+    if (pi && pi->hProcess) {
+        TerminateProcess(pi->hProcess, HK_USAGE);
+        CloseHandle(pi->hThread);
+        CloseHandle(pi->hProcess);
+    }
+    return HK_USAGE;
+}
+
+/* The hook DLL's full path: HEAPKIT_HOOK_DLL, else next to heapkit.exe. */
+static wchar_t *hook_path(void)
+{
+    static wchar_t path[32768];
+    DWORD n = GetEnvironmentVariableW(L"HEAPKIT_HOOK_DLL", path, 32768);
+    wchar_t *slash;
+    if (n > 0 && n < 32768) {
+        wchar_t *full = malloc(32768 * sizeof *full);
+        DWORD m = full ? GetFullPathNameW(path, 32768, full, NULL) : 0;
+        if (m > 0 && m < 32768)
+            return full;
+        return path;
+    }
+    n = GetModuleFileNameW(NULL, path, 32768 - 32);
+    if (n == 0 || n >= 32768 - 32)
+        return NULL;
+    slash = wcsrchr(path, L'\\');
+    wcscpy(slash ? slash + 1 : path, L"heapkit-hook.dll");
+    return path;
+}
+
+static int spawn(char **argv)
+{
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    wchar_t *cmd, *dll;
+    size_t cap = 1, len = 0, bytes;
+    void *remote;
+    HANDLE t;
+    DWORD code = 0;
+    int i;
+    dll = hook_path();
+    if (!dll || GetFileAttributesW(dll) == INVALID_FILE_ATTRIBUTES) {
+        fprintf(stderr, "heapkit run: the hook DLL '%ls' is missing\n", dll ? dll : L"?");
+        return HK_USAGE;
+    }
+    for (i = 0; argv[i]; i++)
+        cap += strlen(argv[i]) * 2 + 3;  /* each char doubled at worst, quotes, space */
+    cmd = malloc(cap * sizeof *cmd);
+    if (!cmd)
+        return fail("out of memory", NULL);
+    for (i = 0; argv[i]; i++) {
+        wchar_t *w = widen(argv[i]);
+        if (i)
+            cmd[len++] = L' ';
+        quote(w, cmd, &len);
+        free(w);
+    }
+    cmd[len] = 0;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    memset(&pi, 0, sizeof pi);
+    if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi)) {
+        DWORD e = GetLastError();
+        fprintf(stderr, "heapkit run: cannot run '%s' (error %lu)\n", argv[0], (unsigned long)e);
+        return e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? 127 : 126;
+    }
+    free(cmd);
+    /* kernel32 is at the same address in every process of a session */
+    bytes = (wcslen(dll) + 1) * sizeof *dll;
+    remote = VirtualAllocEx(pi.hProcess, NULL, bytes, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    if (!remote || !WriteProcessMemory(pi.hProcess, remote, dll, bytes, NULL))
+        return fail("cannot write into the program's memory", &pi);
+    t = CreateRemoteThread(pi.hProcess, NULL, 0,
+                           (LPTHREAD_START_ROUTINE)(void *)GetProcAddress(
+                               GetModuleHandleW(L"kernel32.dll"), "LoadLibraryW"),
+                           remote, 0, NULL);
+    if (!t)
+        return fail("cannot start a thread in the program", &pi);
+    WaitForSingleObject(t, INFINITE);
+    if (!GetExitCodeThread(t, &code) || code == 0) {
+        CloseHandle(t);
+        fprintf(stderr, "heapkit run: the program could not load '%ls'\n", dll);
+        return fail("hook DLL not loaded", &pi);
+    }
+    CloseHandle(t);
+    VirtualFreeEx(pi.hProcess, remote, 0, MEM_RELEASE);
+    SetConsoleCtrlHandler(NULL, TRUE);   /* Ctrl-C is the program's to handle */
+    if (ResumeThread(pi.hThread) == (DWORD)-1)
+        return fail("cannot resume the program", &pi);
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    if (!GetExitCodeProcess(pi.hProcess, &code))
+        code = HK_USAGE;
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    return (int)code;
+}
+#endif
 
 int main(int argc, char **argv)
 {

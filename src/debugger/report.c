@@ -1709,6 +1709,14 @@ static void hk__at_exit(void)
     hk__error_exit();
 }
 
+/* The same, for a caller that ends the process its own way (the Windows
+ * hook DLL registers it with the program's C runtime, whose exit() runs
+ * it before ExitProcess). */
+void hk__dbg_at_exit(void)
+{
+    hk__at_exit();
+}
+
 #if defined(__GLIBC__)
 /* on_exit also tells the status a return from main gave. */
 static void hk__on_exit(int status, void *arg)

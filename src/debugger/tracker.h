@@ -318,6 +318,8 @@ extern hk__dbg_config hk__dbg_cfg;
 extern unsigned long hk__dbg_mark_no;     /* checkpoint: allocation number */
 extern size_t hk__dbg_mark_event;         /* checkpoint: first event shown (tracker.c) */
 void hk__dbg_install_exit_hooks(void);
+/* The exit report (once), then the exit status HEAPKIT_ERROR_EXITCODE asks for. */
+void hk__dbg_at_exit(void);
 void hk__dbg_note_exit(int status);
 /* Write the report; from a crash path (no locks, no stdio) when crashing. */
 int hk__dbg_write_report(int crashing);

@@ -1,0 +1,585 @@
+/*
+ * hook.c - heapkit-hook.dll: the Heap Debugger inside an unmodified
+ * Windows program (`heapkit.exe run` loads it before the program's own
+ * code runs).  Built from the library's own sources, linked statically:
+ * no other heapkit DLL is needed.
+ *
+ * On DLL_PROCESS_ATTACH it starts the tracker and rewrites the import
+ * address tables of the modules loaded so far; modules loaded later are
+ * patched when the loader says they are mapped (LdrRegisterDllNotification,
+ * before their DllMain), and again after the real LoadLibrary* call
+ * returns (a CRT loaded with them is learnt only then).  An IAT entry is
+ * matched by the address it holds, not by the name it imports: on Wine
+ * kernel32's HeapAlloc is a forwarder to ntdll's RtlAllocateHeap, and the
+ * api-ms-win-crt-heap sets resolve to ucrtbase, so the loaded value is
+ * what tells which function a call reaches.
+ *
+ * Only modules outside the system directory are patched (the program and
+ * its own DLLs): the system DLLs implement the heap functions on top of
+ * one another (msvcrt's malloc calls HeapAlloc), and hooking both layers
+ * would record one block twice.  Our own DLL is skipped too, so the
+ * tracker's own malloc calls reach the C runtime directly.
+ *
+ * The real functions are called underneath, each CRT its own (msvcrt's
+ * and ucrtbase's heaps differ).  A free of a pointer no hook recorded (a
+ * block the CRT allocated internally: _strdup, getenv copies) is passed
+ * on when HeapValidate on that CRT's heap (or the heap given to
+ * HeapFree) vouches for it; only what no heap vouches for is FM, reported
+ * and not passed on.
+ */
+#include "../../debugger/tracker.h"
+
+#include <windows.h>
+#include <tlhelp32.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HK__RET ((uintptr_t)__builtin_return_address(0))
+
+/* ---- one C runtime's functions ------------------------------------------ */
+
+typedef struct hk__crt {
+    HMODULE mod;
+    HANDLE heap;                         /* its _get_heap_handle() */
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+    size_t (*msize)(void *);
+    void *(*recalloc)(void *, size_t, size_t);
+    void *(*aligned_malloc)(size_t, size_t);
+    void (*aligned_free)(void *);
+    void *(*aligned_realloc)(void *, size_t, size_t);
+} hk__crt;
+
+enum { HK__MSVCRT, HK__UCRT, HK__NCRT };
+static hk__crt hk__crts[HK__NCRT];
+
+/* The real kernel32 functions (whatever they forward to). */
+static LPVOID (WINAPI *hk__HeapAlloc)(HANDLE, DWORD, SIZE_T);
+static LPVOID (WINAPI *hk__HeapReAlloc)(HANDLE, DWORD, LPVOID, SIZE_T);
+static BOOL (WINAPI *hk__HeapFree)(HANDLE, DWORD, LPVOID);
+static SIZE_T (WINAPI *hk__HeapSize)(HANDLE, DWORD, LPCVOID);
+static BOOL (WINAPI *hk__HeapDestroy)(HANDLE);
+static HMODULE (WINAPI *hk__LoadLibraryA)(LPCSTR);
+static HMODULE (WINAPI *hk__LoadLibraryW)(LPCWSTR);
+static HMODULE (WINAPI *hk__LoadLibraryExA)(LPCSTR, HANDLE, DWORD);
+static HMODULE (WINAPI *hk__LoadLibraryExW)(LPCWSTR, HANDLE, DWORD);
+
+/* 1: record nothing now (inside the tracker's guard: the report writer,
+ * symbolization). */
+static int hk__off(void)
+{
+    return hk__dbg_internal_depth() > 0;
+}
+
+static void *hk__rec_new(void *p, size_t n, unsigned kind, uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (p && !hk__off())
+        hk__dbg_add(p, n, HK__HEAP_MALLOC, kind, &src);
+    return p;
+}
+
+/* p about to be freed (or moved) by the real function of a heap: 2 its
+ * record taken (into *r), 1 a live block we never saw (the heap vouches
+ * for it), 0 neither: FM reported, p is not to be passed on. */
+static int hk__rec_free(const void *p, HANDLE heap, uintptr_t caller, hk__rec *r)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (hk__dbg_take(p, HK__HEAP_MALLOC, r) == 1)
+        return 2;
+    if (hk__off() || (heap && HeapValidate(heap, 0, p)))
+        return 1;
+    hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
+    return 0;
+}
+
+/* After the real realloc: the record follows the block (its allocation
+ * number kept, the site the realloc's, as the macros do); a block we
+ * never saw is adopted; a failed realloc leaves p as it was. */
+static void *hk__rec_moved(int how, const hk__rec *r, void *q, size_t n, uintptr_t caller)
+{
+    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    hk__dbg_freeing_done();
+    if (!q) {
+        if (how == 2 && n != 0)
+            hk__dbg_put_back(r);
+        return NULL;
+    }
+    if (hk__off())
+        return q;
+    if (how == 2)
+        hk__dbg_readd(r, q, n, &src);
+    else
+        hk__dbg_adopt(q, n, HK__HEAP_MALLOC, &src);
+    return q;
+}
+
+static void *hk__malloc(int c, size_t n, uintptr_t caller)
+{
+    return hk__rec_new(hk__crts[c].malloc(n), n, 0, caller);
+}
+
+static void *hk__calloc(int c, size_t k, size_t n, uintptr_t caller)
+{
+    void *p = hk__crts[c].calloc(k, n);
+    return hk__rec_new(p, p ? k * n : 0, 0, caller);   /* calloc checked the product */
+}
+
+static void hk__free(int c, void *p, uintptr_t caller)
+{
+    hk__rec r;
+    if (!p)
+        return;
+    if (hk__rec_free(p, hk__crts[c].heap, caller, &r))
+        hk__crts[c].free(p);
+    hk__dbg_freeing_done();
+}
+
+/* A pointer no heap vouches for is FM and left alone (NULL). */
+static void *hk__realloc(int c, void *p, size_t n, uintptr_t caller)
+{
+    hk__rec r;
+    int how;
+    if (!p)
+        return hk__malloc(c, n, caller);
+    if (!(how = hk__rec_free(p, hk__crts[c].heap, caller, &r))) {
+        hk__dbg_freeing_done();
+        return NULL;
+    }
+    return hk__rec_moved(how, &r, hk__crts[c].realloc(p, n), n, caller);
+}
+
+static void *hk__recalloc(int c, void *p, size_t k, size_t n, uintptr_t caller)
+{
+    hk__rec r;
+    int how;
+    if (!p) {
+        void *q = hk__crts[c].recalloc(NULL, k, n);
+        return hk__rec_new(q, q ? k * n : 0, 0, caller);
+    }
+    if (!(how = hk__rec_free(p, hk__crts[c].heap, caller, &r))) {
+        hk__dbg_freeing_done();
+        return NULL;
+    }
+    /* _recalloc checks the product: a result means it fits */
+    return hk__rec_moved(how, &r, hk__crts[c].recalloc(p, k, n), k * n, caller);
+}
+
+/* A recorded block: the size it was asked for; else the CRT's answer. */
+static size_t hk__msize(int c, void *p)
+{
+    hk__rec r;
+    if (p && !hk__off() && hk__dbg_peek(p, HK__HEAP_MALLOC, &r) == 1)
+        return HK__REC_SIZE(&r);
+    return hk__crts[c].msize(p);
+}
+
+/* _aligned_*: the block starts inside a CRT block, so no heap can vouch
+ * for it; a pointer without a record is FM. */
+static void *hk__amalloc(int c, size_t n, size_t a, uintptr_t caller)
+{
+    return hk__rec_new(hk__crts[c].aligned_malloc(n, a), n, HK__K_ALIGNED, caller);
+}
+
+static void hk__afree(int c, void *p, uintptr_t caller)
+{
+    hk__rec r;
+    if (!p)
+        return;
+    if (hk__rec_free(p, NULL, caller, &r))
+        hk__crts[c].aligned_free(p);
+    hk__dbg_freeing_done();
+}
+
+static void *hk__arealloc(int c, void *p, size_t n, size_t a, uintptr_t caller)
+{
+    hk__rec r;
+    int how;
+    if (!p)
+        return hk__amalloc(c, n, a, caller);
+    if (!(how = hk__rec_free(p, NULL, caller, &r))) {
+        hk__dbg_freeing_done();
+        return NULL;
+    }
+    return hk__rec_moved(how, &r, hk__crts[c].aligned_realloc(p, n, a), n, caller);
+}
+
+/* The entry points, one set per CRT: the return address is the caller's. */
+#define HK__CRT_HOOKS(c)                                                                   \
+    static void *hk__malloc_##c(size_t n) { return hk__malloc(c, n, HK__RET); }           \
+    static void *hk__calloc_##c(size_t k, size_t n) { return hk__calloc(c, k, n, HK__RET); } \
+    static void *hk__realloc_##c(void *p, size_t n) { return hk__realloc(c, p, n, HK__RET); } \
+    static void hk__free_##c(void *p) { hk__free(c, p, HK__RET); }                        \
+    static size_t hk__msize_##c(void *p) { return hk__msize(c, p); }                     \
+    static void *hk__recalloc_##c(void *p, size_t k, size_t n)                            \
+    { return hk__recalloc(c, p, k, n, HK__RET); }                                         \
+    static void *hk__amalloc_##c(size_t n, size_t a) { return hk__amalloc(c, n, a, HK__RET); } \
+    static void hk__afree_##c(void *p) { hk__afree(c, p, HK__RET); }                      \
+    static void *hk__arealloc_##c(void *p, size_t n, size_t a)                            \
+    { return hk__arealloc(c, p, n, a, HK__RET); }
+HK__CRT_HOOKS(0)
+HK__CRT_HOOKS(1)
+
+/* ---- kernel32's heap functions -------------------------------------------- */
+
+static LPVOID WINAPI hk__HeapAlloc_hook(HANDLE h, DWORD flags, SIZE_T n)
+{
+    return hk__rec_new(hk__HeapAlloc(h, flags, n), n, 0, HK__RET);
+}
+
+static BOOL WINAPI hk__HeapFree_hook(HANDLE h, DWORD flags, LPVOID p)
+{
+    BOOL ok = FALSE;
+    hk__rec r;
+    if (!p)
+        return hk__HeapFree(h, flags, p);
+    if (hk__rec_free(p, h, HK__RET, &r))
+        ok = hk__HeapFree(h, flags, p);
+    else
+        SetLastError(ERROR_INVALID_PARAMETER);
+    hk__dbg_freeing_done();
+    return ok;
+}
+
+static LPVOID WINAPI hk__HeapReAlloc_hook(HANDLE h, DWORD flags, LPVOID p, SIZE_T n)
+{
+    uintptr_t caller = HK__RET;
+    LPVOID q;
+    hk__rec r;
+    int how;
+    if (!p)
+        return hk__HeapReAlloc(h, flags, p, n);   /* the real error for NULL */
+    if (!(how = hk__rec_free(p, h, caller, &r))) {
+        hk__dbg_freeing_done();
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    /* n == 0 is a valid size here: a failure always leaves p alive */
+    if (!(q = hk__HeapReAlloc(h, flags, p, n)) && how == 2) {
+        hk__dbg_freeing_done();
+        hk__dbg_put_back(&r);
+        return NULL;
+    }
+    return hk__rec_moved(how, &r, q, n, caller);
+}
+
+/* HeapDestroy frees every block of the heap at once: their records go
+ * with it (a correct program need not free them first).  Which records
+ * are the heap's, HeapValidate on it tells, before it is destroyed. */
+typedef struct hk__ptrs {
+    uintptr_t *v;
+    size_t n, cap;
+} hk__ptrs;
+
+static void hk__collect(const hk__rec *r, void *arg)
+{
+    hk__ptrs *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        uintptr_t *v = realloc(a->v, cap * sizeof *v);   /* ours: not hooked */
+        if (!v)
+            return;
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = r->ptr;
+}
+
+static BOOL WINAPI hk__HeapDestroy_hook(HANDLE h)
+{
+    hk__ptrs a = { NULL, 0, 0 };
+    hk__rec r;
+    size_t i;
+    if (h && h != GetProcessHeap() && !hk__off()) {
+        hk__dbg_each_record(hk__collect, &a, 1);
+        for (i = 0; i < a.n; i++)
+            if (HeapValidate(h, 0, (void *)a.v[i]))
+                hk__dbg_take((void *)a.v[i], HK__HEAP_MALLOC, &r);
+        free(a.v);
+    }
+    return hk__HeapDestroy(h);
+}
+
+static SIZE_T WINAPI hk__HeapSize_hook(HANDLE h, DWORD flags, LPCVOID p)
+{
+    hk__rec r;
+    if (p && !hk__off() && hk__dbg_peek(p, HK__HEAP_MALLOC, &r) == 1)
+        return HK__REC_SIZE(&r);
+    return hk__HeapSize(h, flags, p);
+}
+
+/* ---- patching ------------------------------------------------------------- */
+
+typedef struct hk__pair {
+    void *real, *hook;
+} hk__pair;
+
+#define HK__NPAIRS 64
+static hk__pair hk__pairs[HK__NPAIRS];
+static int hk__npairs;
+static HMODULE hk__self;
+static WCHAR hk__sysdir[MAX_PATH];
+static size_t hk__sysdir_len;
+static CRITICAL_SECTION hk__patch_lock;   /* hk__learn: one writer of the pairs */
+
+static void hk__pair_add(void *real, void *hook)
+{
+    int i;
+    if (!real)
+        return;
+    for (i = 0; i < hk__npairs; i++)
+        if (hk__pairs[i].real == real)
+            return;
+    if (hk__npairs < HK__NPAIRS) {
+        hk__pairs[hk__npairs].real = real;
+        hk__pairs[hk__npairs].hook = hook;
+        __atomic_store_n(&hk__npairs, hk__npairs + 1, __ATOMIC_RELEASE);   /* the loader's
+                                                                         * callback reads */
+    }
+}
+
+static void *hk__hook_for(void *real)
+{
+    int i, n = __atomic_load_n(&hk__npairs, __ATOMIC_ACQUIRE);
+    for (i = 0; i < n; i++)
+        if (hk__pairs[i].real == real)
+            return hk__pairs[i].hook;
+    return NULL;
+}
+
+#define HK__GET(m, name) ((void *)GetProcAddress((m), (name)))
+
+/* A CRT learnt once it is loaded (ucrtbase may come with a later DLL). */
+static void hk__crt_learn(int c, const wchar_t *name)
+{
+    static void *const hooks[HK__NCRT][9] = {
+        { hk__malloc_0, hk__calloc_0, hk__realloc_0, hk__free_0, hk__msize_0, hk__recalloc_0,
+          hk__amalloc_0, hk__afree_0, hk__arealloc_0 },
+        { hk__malloc_1, hk__calloc_1, hk__realloc_1, hk__free_1, hk__msize_1, hk__recalloc_1,
+          hk__amalloc_1, hk__afree_1, hk__arealloc_1 },
+    };
+    static const char *const names[9] = { "malloc", "calloc", "realloc", "free", "_msize",
+                                          "_recalloc", "_aligned_malloc", "_aligned_free",
+                                          "_aligned_realloc" };
+    hk__crt *t = &hk__crts[c];
+    HMODULE m;
+    intptr_t (*heap)(void);
+    void **slot[9];
+    int i;
+    if (t->mod || !(m = GetModuleHandleW(name)))
+        return;
+    slot[0] = (void **)&t->malloc;
+    slot[1] = (void **)&t->calloc;
+    slot[2] = (void **)&t->realloc;
+    slot[3] = (void **)&t->free;
+    slot[4] = (void **)&t->msize;
+    slot[5] = (void **)&t->recalloc;
+    slot[6] = (void **)&t->aligned_malloc;
+    slot[7] = (void **)&t->aligned_free;
+    slot[8] = (void **)&t->aligned_realloc;
+    for (i = 0; i < 9; i++)
+        *slot[i] = HK__GET(m, names[i]);
+    heap = (intptr_t (*)(void))HK__GET(m, "_get_heap_handle");
+    t->heap = heap ? (HANDLE)heap() : NULL;
+    t->mod = m;
+    for (i = 0; i < 9; i++)
+        if (*slot[i])
+            hk__pair_add(*slot[i], hooks[c][i]);
+}
+
+static void hk__learn(void)
+{
+    hk__crt_learn(HK__MSVCRT, L"msvcrt.dll");
+    hk__crt_learn(HK__UCRT, L"ucrtbase.dll");
+}
+
+static int hk__is_system(HMODULE m)
+{
+    WCHAR path[MAX_PATH];
+    DWORD n = GetModuleFileNameW(m, path, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH)
+        return 1;                        /* unknown: leave it alone */
+    return hk__sysdir_len && n > hk__sysdir_len && path[hk__sysdir_len] == L'\\'
+        && _wcsnicmp(path, hk__sysdir, hk__sysdir_len) == 0;
+}
+
+static void hk__patch_module(HMODULE m)
+{
+    BYTE *base = (BYTE *)m;
+    IMAGE_DOS_HEADER *dos = (IMAGE_DOS_HEADER *)base;
+    IMAGE_NT_HEADERS *nt;
+    IMAGE_DATA_DIRECTORY *dir;
+    IMAGE_IMPORT_DESCRIPTOR *d;
+    if (m == hk__self || dos->e_magic != IMAGE_DOS_SIGNATURE || hk__is_system(m))
+        return;
+    nt = (IMAGE_NT_HEADERS *)(base + dos->e_lfanew);
+    if (nt->Signature != IMAGE_NT_SIGNATURE)
+        return;
+    dir = &nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
+    if (!dir->VirtualAddress || !dir->Size)
+        return;
+    for (d = (IMAGE_IMPORT_DESCRIPTOR *)(base + dir->VirtualAddress); d->Name; d++) {
+        IMAGE_THUNK_DATA *t = (IMAGE_THUNK_DATA *)(base + d->FirstThunk);
+        for (; t->u1.Function; t++) {
+            void *hook = hk__hook_for((void *)(uintptr_t)t->u1.Function);
+            DWORD old;
+            if (!hook)
+                continue;
+            /* left writable: two threads patching one module at once
+             * (a LoadLibrary each) must not make it read-only under the
+             * other's write; both write the same values */
+            if (!VirtualProtect(&t->u1.Function, sizeof t->u1.Function, PAGE_READWRITE, &old))
+                continue;
+            __atomic_store_n(&t->u1.Function, (ULONG_PTR)hook, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* Every loaded module, through the loader's own list (no psapi). */
+static void hk__patch_all(void)
+{
+    HANDLE snap;
+    MODULEENTRY32W me;
+    EnterCriticalSection(&hk__patch_lock);
+    hk__learn();
+    LeaveCriticalSection(&hk__patch_lock);
+    snap = CreateToolhelp32Snapshot(TH32CS_SNAPMODULE, GetCurrentProcessId());
+    if (snap != INVALID_HANDLE_VALUE) {
+        me.dwSize = sizeof me;
+        if (Module32FirstW(snap, &me))
+            do
+                hk__patch_module(me.hModule);
+            while (Module32NextW(snap, &me));
+        CloseHandle(snap);
+    }
+}
+
+/* ---- modules loaded later ----------------------------------------------------- */
+
+static HMODULE WINAPI hk__LoadLibraryA_hook(LPCSTR name)
+{
+    HMODULE m = hk__LoadLibraryA(name);
+    if (m)
+        hk__patch_all();
+    return m;
+}
+
+static HMODULE WINAPI hk__LoadLibraryW_hook(LPCWSTR name)
+{
+    HMODULE m = hk__LoadLibraryW(name);
+    if (m)
+        hk__patch_all();
+    return m;
+}
+
+static HMODULE WINAPI hk__LoadLibraryExA_hook(LPCSTR name, HANDLE f, DWORD flags)
+{
+    HMODULE m = hk__LoadLibraryExA(name, f, flags);
+    if (m)
+        hk__patch_all();
+    return m;
+}
+
+static HMODULE WINAPI hk__LoadLibraryExW_hook(LPCWSTR name, HANDLE f, DWORD flags)
+{
+    HMODULE m = hk__LoadLibraryExW(name, f, flags);
+    if (m)
+        hk__patch_all();
+    return m;
+}
+
+/* The loader's notification comes once a DLL is mapped and its imports
+ * bound, before its DllMain runs: patched then, its initialisers'
+ * allocations are seen too.  (ntdll's, since Vista; Wine has it.) */
+typedef struct hk__ldr_data {
+    ULONG flags;
+    const void *full_name, *base_name;   /* UNICODE_STRING * */
+    void *base;
+    ULONG size;
+} hk__ldr_data;
+
+static void CALLBACK hk__on_dll(ULONG reason, const hk__ldr_data *d, void *ctx)
+{
+    (void)ctx;
+    if (reason == 1 && d && d->base)    /* LDR_DLL_NOTIFICATION_REASON_LOADED */
+        hk__patch_module((HMODULE)d->base);   /* no lock of ours: the loader's is held */
+}
+
+static void hk__watch_loads(void)
+{
+    typedef LONG (NTAPI *reg_fn)(ULONG, void (CALLBACK *)(ULONG, const hk__ldr_data *, void *),
+                                 void *, void **);
+    static void *cookie;
+    reg_fn reg = (reg_fn)(void *)HK__GET(GetModuleHandleW(L"ntdll.dll"),
+                                         "LdrRegisterDllNotification");
+    if (reg)
+        reg(0, hk__on_dll, NULL, &cookie);
+}
+
+/* The report at the program's exit(), after its own atexit functions
+ * (registered before them, run after them) and before ExitProcess: at
+ * DLL_PROCESS_DETACH (our DLL's own atexit, the fallback for a program
+ * that calls ExitProcess itself) Wine has already begun to end the
+ * process, and the status HEAPKIT_ERROR_EXITCODE asks for does not
+ * always win. */
+static void hk__exit_report(void)
+{
+    hk__dbg_at_exit();
+}
+
+static void hk__exit_in_crt(void)
+{
+    HMODULE m;
+    if ((m = GetModuleHandleW(L"msvcrt.dll"))) {
+        void *(*onexit)(void (*)(void)) = (void *(*)(void (*)(void)))(void *)HK__GET(m, "_onexit");
+        if (onexit)
+            onexit(hk__exit_report);
+    }
+    if ((m = GetModuleHandleW(L"ucrtbase.dll"))) {
+        int (*crt_atexit)(void (*)(void)) = (int (*)(void (*)(void)))(void *)HK__GET(m, "_crt_atexit");
+        if (crt_atexit)
+            crt_atexit(hk__exit_report);
+    }
+}
+
+/* ---- start ---------------------------------------------------------------------- */
+
+#define HK__K32(name) (*(void **)&hk__##name = HK__GET(k32, #name), \
+                       hk__pair_add((void *)hk__##name, (void *)hk__##name##_hook))
+
+static void hk__hook_start(HMODULE self)
+{
+    HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
+    UINT n;
+    hk__self = self;
+    InitializeCriticalSection(&hk__patch_lock);
+    n = GetSystemDirectoryW(hk__sysdir, MAX_PATH);
+    hk__sysdir_len = n < MAX_PATH ? n : 0;
+    HK__K32(HeapAlloc);
+    HK__K32(HeapReAlloc);
+    HK__K32(HeapFree);
+    HK__K32(HeapSize);
+    HK__K32(HeapDestroy);
+    HK__K32(LoadLibraryA);
+    HK__K32(LoadLibraryW);
+    HK__K32(LoadLibraryExA);
+    HK__K32(LoadLibraryExW);
+    hk__dbg_start();                     /* HEAPKIT_*; the report at exit */
+    hk__exit_in_crt();
+    hk__patch_all();
+    hk__watch_loads();
+}
+
+/* Exported: the injector can tell the DLL it loaded is this one. */
+__declspec(dllexport) int hk_hook_version(void) { return 1; }
+
+BOOL WINAPI DllMain(HINSTANCE self, DWORD why, LPVOID reserved)
+{
+    (void)reserved;
+    if (why == DLL_PROCESS_ATTACH) {
+        hk__hook_start(self);
+    }
+    return TRUE;
+}

@@ -1,0 +1,122 @@
+#!/bin/sh
+# winrun.sh - `heapkit.exe run` under Wine (MinGW lane): unmodified
+# programs of tests/run/ (no heapkit header) run under the command, and
+# their reports checked exactly, addresses and offsets masked: each entry
+# as "SIZE MODULE" or "FM MODULE", in report order.  A missing Wine is a
+# failure.  Prints a Check-style summary that ci/test counts.
+: "${HK_BUILDDIR:?}"
+WINEDEBUG=${WINEDEBUG:--all}; export WINEDEBUG
+echo "Running suite(s): winrun"
+checks=0 fails=0
+fail() { fails=$((fails + 1)); echo "winrun.sh: FAIL: $*"; }
+if [ -z "${HK_WINE:-}" ] || ! command -v "$HK_WINE" >/dev/null 2>&1; then
+  echo "winrun.sh: FAIL: no Wine (HK_WINE='${HK_WINE:-}')"
+  echo "0%: Checks: 1, Failures: 1, Errors: 0"
+  exit 1
+fi
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+cp "$HK_BUILDDIR"/tests/run/w*.exe "$HK_BUILDDIR"/tests/run/wrunlib.dll "$tmp"/ || exit 99
+cd "$tmp" || exit 99
+# the hook DLL of this build, as a Windows path (Wine's Z: is /)
+HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '\\')"
+export HEAPKIT_HOOK_DLL
+unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE
+hk() { "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" "$@"; }
+
+# The entries of a text report, masked: "SIZE MODULE" / "FM MODULE".
+entries() {
+  tr -d '\r' < "$1" | awk '/^  No  Pointer/ { on = 1; next } /^Summary by call site/ { on = 0 }
+    on && $1 ~ /^[0-9]+$/ { m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); printf "%s %s; ", $3, m }
+    on && $1 ~ /^0x/ && $2 == "FM" { m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); printf "FM %s; ", m }'
+}
+# The call-site summary, masked: "COUNT BYTES MODULE".
+sites() {
+  tr -d '\r' < "$1" | awk '/^Summary by call site/ { on = 1; getline; next } on && NF == 0 { on = 0 }
+    on { m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); printf "%s %s %s; ", $1, $2, m }'
+}
+expect() {   # expect NAME WANT GOT
+  checks=$((checks + 1))
+  [ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
+}
+
+# leaks in the exe (a constructor's too) and in its DLL; msvcrt's own
+# blocks freed (no FM); free by pointer in the DLL; double and interior
+# free (FM).  The first two entries are mingw-w64's startup copy of argv
+# (the array, then "wleaky.exe"), which it never frees.
+hk run -o leaky.txt -- wleaky.exe > leaky.out 2> leaky.err
+expect "wleaky status" 0 $?
+expect "wleaky ran" done "$(tr -d '\r' < leaky.out)"
+expect "wleaky entries" \
+  "16 wleaky.exe; 11 wleaky.exe; 7 wleaky.exe; 100 wleaky.exe; 200 wrunlib.dll; FM wleaky.exe; FM wleaky.exe; 60 wleaky.exe; " \
+  "$(entries leaky.txt)"
+# realloc keeps the block's allocation number: 12, not 14
+expect "wleaky registered" "   12 pointers were registered" "$(tr -d '\r' < leaky.txt | grep 'pointers were registered')"
+
+# HeapAlloc leaks on a private heap and on the process heap; HeapFree of
+# a stack address is FM and FALSE.
+hk run -o heap.txt -- wheap.exe > heap.out 2> heap.err
+expect "wheap status" 0 $?
+expect "wheap ran" done "$(tr -d '\r' < heap.out)"
+expect "wheap entries" \
+  "16 wheap.exe; 10 wheap.exe; 300 wheap.exe; 300 wheap.exe; 300 wheap.exe; 400 wheap.exe; 25 wheap.exe; FM wheap.exe; " \
+  "$(entries heap.txt)"
+
+# a DLL loaded at run time: patched before its DllMain (its constructor's
+# leak 3 is seen, and the 256-byte atexit table mingw-w64's DLL startup
+# code allocates, which it frees only when the DLL is unloaded, after the
+# report), its leak 222; a destroyed heap's blocks are no leaks, a live
+# heap's are
+hk run -o load.txt -- wload.exe > load.out 2> load.err
+expect "wload status" 0 $?
+expect "wload ran" done "$(tr -d '\r' < load.out)"
+expect "wload entries" "16 wload.exe; 10 wload.exe; 256 wrunlib.dll; 3 wrunlib.dll; 222 wrunlib.dll; 33 wload.exe; " \
+  "$(entries load.txt)"
+
+# 4 threads x 1000 pairs, 10 leaks each of 1000 + thread: 40 leaks at one
+# site (winpthreads' own blocks are listed too: linked into the exe).
+hk run -o threads.txt -- wthreads.exe 1000 > /dev/null 2>&1
+expect "wthreads status" 0 $?
+expect "wthreads site" "40 40060 wthreads.exe; " \
+  "$(sites threads.txt | tr ';' '\n' | grep '^ *40 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /')"
+expect "wthreads no FM" "" "$(entries threads.txt | tr ';' '\n' | grep FM)"
+
+# the exit status passes through; --error-exitcode with findings; a
+# suppressed leak is no finding, so the program's status comes back
+hk run -- wstatus.exe 3 > /dev/null 2>&1
+expect "status passes" 3 $?
+hk run --error-exitcode 23 -- wstatus.exe 0 leak > /dev/null 2>&1
+expect "error-exitcode" 23 $?
+# with the report in a file too (at DLL_PROCESS_DETACH Wine could let the
+# program's own status win: the report is written in its exit())
+hk run -o a-long-file-name-for-the-report-of-wstatus.txt --error-exitcode 23 -- wstatus.exe 0 leak \
+  > /dev/null 2>&1
+expect "error-exitcode, report in a file" 23 $?
+printf 'leak:wstatus.exe\n' > all.supp
+hk run --suppressions all.supp --error-exitcode 23 -- wstatus.exe 4 leak > /dev/null 2> supp.txt
+expect "suppressed: status passes" 4 $?
+
+# the JSON report and %p in the file name
+hk run --json -o 'j.%p.json' -- wstatus.exe 0 leak > /dev/null 2>&1
+set -- j.*.json
+checks=$((checks + 1))
+if [ -f "$1" ] && tr -d '\r' < "$1" | grep -q '"size":5'; then :; else
+  fail "json: no j.PID.json with the 5-byte leak"; fi
+
+# arguments with spaces, quotes and backslashes reach the program intact:
+# mingw's argv copy has one block per argument, of its length + 1
+hk run -o args.txt -- wstatus.exe 0 'a b' 'q"x' 'c:\d\' '' > /dev/null 2>&1
+expect "args" "56 wstatus.exe; 12 wstatus.exe; 2 wstatus.exe; 4 wstatus.exe; 4 wstatus.exe; 6 wstatus.exe; 1 wstatus.exe; " \
+  "$(entries args.txt)"
+
+# errors of the command itself: status 2 and a line
+HEAPKIT_HOOK_DLL='Z:\nonexistent\heapkit-hook.dll' hk run -- wstatus.exe 0 > /dev/null 2> nodll.txt
+expect "missing hook DLL" 2 $?
+checks=$((checks + 1))
+grep -q 'hook DLL' nodll.txt || fail "missing hook DLL: no message: $(cat nodll.txt)"
+hk run --backend arena -- wstatus.exe 0 > /dev/null 2>&1
+expect "--backend refused" 2 $?
+
+pct=100; [ "$checks" -gt 0 ] && pct=$(( (checks - fails) * 100 / checks ))
+echo "$pct%: Checks: $checks, Failures: $fails, Errors: 0"
+[ "$fails" = 0 ]
