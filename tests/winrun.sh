@@ -2,7 +2,8 @@
 # winrun.sh - `heapkit.exe run` under Wine (MinGW lane): unmodified
 # programs of tests/run/ (no heapkit header) run under the command, and
 # their reports checked exactly, addresses and offsets masked: each entry
-# as "SIZE MODULE" or "FM MODULE", in report order.  A missing Wine is a
+# as "SIZE PLACE" or "FM PLACE", in report order (PLACE: the function and
+# file DbgHelp names, or the module where it has no file).  A missing Wine is a
 # failure.  Prints a Check-style summary that ci/test counts.
 : "${HK_BUILDDIR:?}"
 WINEDEBUG=${WINEDEBUG:--all}; export WINEDEBUG
@@ -24,16 +25,23 @@ export HEAPKIT_HOOK_DLL
 unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE
 hk() { "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" "$@"; }
 
-# The entries of a text report, masked: "SIZE MODULE" / "FM MODULE".
+# Where an entry or a site was made, masked: "FUNCTION@FILE" (the file's
+# base name) where DbgHelp found a file, else the module of module+offset.
+# shellcheck disable=SC2016
+place='function place(f, file, m) { if (file != "?") { sub(/.*\//, "", file); return f "@" file }
+  m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); return m }'
+# The entries of a text report, masked: "SIZE PLACE" / "FM PLACE".
 entries() {
-  tr -d '\r' < "$1" | awk '/^  No  Pointer/ { on = 1; next } /^Summary by call site/ { on = 0 }
-    on && $1 ~ /^[0-9]+$/ { m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); printf "%s %s; ", $3, m }
-    on && $1 ~ /^0x/ && $2 == "FM" { m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); printf "FM %s; ", m }'
+  tr -d '\r' < "$1" | awk "$place"'
+    /^  No  Pointer/ { on = 1; next } /^Summary by call site/ { on = 0 }
+    on && $1 ~ /^[0-9]+$/ { printf "%s %s; ", $3, place($5, $6) }
+    on && $1 ~ /^0x/ && $2 == "FM" { printf "FM %s; ", place($4, $5) }'
 }
-# The call-site summary, masked: "COUNT BYTES MODULE".
+# The call-site summary, masked: "COUNT BYTES PLACE".
 sites() {
-  tr -d '\r' < "$1" | awk '/^Summary by call site/ { on = 1; getline; next } on && NF == 0 { on = 0 }
-    on { m = $NF; sub(/\+0x[0-9a-f]+$/, "", m); printf "%s %s %s; ", $1, $2, m }'
+  tr -d '\r' < "$1" | awk "$place"'
+    /^Summary by call site/ { on = 1; getline; next } on && NF == 0 { on = 0 }
+    on { printf "%s %s %s; ", $1, $2, place($4, $5) }'
 }
 expect() {   # expect NAME WANT GOT
   checks=$((checks + 1))
@@ -48,7 +56,7 @@ hk run -o leaky.txt -- wleaky.exe > leaky.out 2> leaky.err
 expect "wleaky status" 0 $?
 expect "wleaky ran" done "$(tr -d '\r' < leaky.out)"
 expect "wleaky entries" \
-  "16 wleaky.exe; 11 wleaky.exe; 7 wleaky.exe; 100 wleaky.exe; 200 wrunlib.dll; FM wleaky.exe; FM wleaky.exe; 60 wleaky.exe; " \
+  "16 wleaky.exe; 11 wleaky.exe; 7 before_main@wleaky.c; 100 main@wleaky.c; 200 hkrun_lib_leak@runlib.c; FM main@wleaky.c; FM main@wleaky.c; 60 main@wleaky.c; " \
   "$(entries leaky.txt)"
 # realloc keeps the block's allocation number: 12, not 14
 expect "wleaky registered" "   12 pointers were registered" "$(tr -d '\r' < leaky.txt | grep 'pointers were registered')"
@@ -59,7 +67,7 @@ hk run -o heap.txt -- wheap.exe > heap.out 2> heap.err
 expect "wheap status" 0 $?
 expect "wheap ran" done "$(tr -d '\r' < heap.out)"
 expect "wheap entries" \
-  "16 wheap.exe; 10 wheap.exe; 300 wheap.exe; 300 wheap.exe; 300 wheap.exe; 400 wheap.exe; 25 wheap.exe; FM wheap.exe; " \
+  "16 wheap.exe; 10 wheap.exe; 300 main@wheap.c; 300 main@wheap.c; 300 main@wheap.c; 400 main@wheap.c; 25 main@wheap.c; FM main@wheap.c; " \
   "$(entries heap.txt)"
 
 # a DLL loaded at run time: patched before its DllMain (its constructor's
@@ -70,14 +78,14 @@ expect "wheap entries" \
 hk run -o load.txt -- wload.exe > load.out 2> load.err
 expect "wload status" 0 $?
 expect "wload ran" done "$(tr -d '\r' < load.out)"
-expect "wload entries" "16 wload.exe; 10 wload.exe; 256 wrunlib.dll; 3 wrunlib.dll; 222 wrunlib.dll; 33 wload.exe; " \
+expect "wload entries" "16 wload.exe; 10 wload.exe; 256 wrunlib.dll; 3 hkrun_lib_init@runlib.c; 222 hkrun_lib_leak@runlib.c; 33 main@wload.c; " \
   "$(entries load.txt)"
 
 # 4 threads x 1000 pairs, 10 leaks each of 1000 + thread: 40 leaks at one
 # site (winpthreads' own blocks are listed too: linked into the exe).
 hk run -o threads.txt -- wthreads.exe 1000 > /dev/null 2>&1
 expect "wthreads status" 0 $?
-expect "wthreads site" "40 40060 wthreads.exe; " \
+expect "wthreads site" "40 40060 work@threads.c; " \
   "$(sites threads.txt | tr ';' '\n' | grep '^ *40 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /')"
 expect "wthreads no FM" "" "$(entries threads.txt | tr ';' '\n' | grep FM)"
 

@@ -557,6 +557,10 @@ uint32_t hk__stack_capture(uintptr_t caller)
  * tables (.pdata) that every x64 module has, MinGW's too.  heapkit's own
  * frames come first: the stack is kept from the caller's return address
  * on.  Not found (a caller with no unwind data): the caller alone. */
+/* heapkit's frames above the caller's: the hooks or macros, the tracker,
+ * this function (more are found by the second walk) */
+#define HK__BT_OWN_FRAMES 10u
+
 uint32_t hk__stack_capture(uintptr_t caller)
 {
     void *raw[HK__BT_MAX + 32];
@@ -566,9 +570,17 @@ uint32_t hk__stack_capture(uintptr_t caller)
     WORD got;
     if (want <= 0 || !caller)
         return 0;
-    got = RtlCaptureStackBackTrace(1, (DWORD)(sizeof raw / sizeof raw[0]), raw, NULL);
+    /* Each frame costs an unwind (slow under Wine, whose walk also goes on
+     * past the thread's start): first only what is wanted plus room for
+     * heapkit's own frames, all of it only when the caller is not there */
+    got = RtlCaptureStackBackTrace(1, (DWORD)(depth + HK__BT_OWN_FRAMES), raw, NULL);
     for (i = 0; i < got && (uintptr_t)raw[i] != caller; i++)
         ;
+    if (i == got && got == depth + HK__BT_OWN_FRAMES) {
+        got = RtlCaptureStackBackTrace(1, (DWORD)(sizeof raw / sizeof raw[0]), raw, NULL);
+        for (i = 0; i < got && (uintptr_t)raw[i] != caller; i++)
+            ;
+    }
     if (i == got) {
         f[n++] = caller;
     } else {
