@@ -186,14 +186,25 @@ static int mode_kinds(void)
  * (from the main thread) finds 111 through the main thread's TLS, 112
  * through a local of the other thread and 113 through its TLS: all still
  * reachable.  114 nothing holds: definitely lost. */
+#ifdef _WIN32
+/* gcc's __thread is emutls on MinGW: the variable would live in a block
+ * of msvcrt's malloc, which the macros do not track, so the scan could
+ * not follow it; a TLS slot of the TEB is what the scan reads there. */
+static DWORD kind_tls_key = TLS_OUT_OF_INDEXES;
+static void *kind_tls_get(void) { return TlsGetValue(kind_tls_key); }
+static void kind_tls_set(void *p) { TlsSetValue(kind_tls_key, p); }
+#else
 static __thread void *kind_tls;
+static void *kind_tls_get(void) { return kind_tls; }
+static void kind_tls_set(void *p) { kind_tls = p; }
+#endif
 static pthread_mutex_t kind_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kind_cv = PTHREAD_COND_INITIALIZER;
 static int kind_stage;
 
 __attribute__((noinline)) static void kind_tls_fill(size_t n)
 {
-    kind_tls = need(malloc(n), 40);
+    kind_tls_set(need(malloc(n), 40));
 }
 
 __attribute__((noinline)) static void kind_lost(void)
@@ -227,13 +238,17 @@ static void *kind_thread(void *arg)
     kind_go(1);
     kind_wait(2);              /* the report is written meanwhile */
     free(local);
-    free(kind_tls);
+    free(kind_tls_get());
     return NULL;
 }
 
 static int mode_kinds_threads(void)
 {
     pthread_t t;
+#ifdef _WIN32
+    if ((kind_tls_key = TlsAlloc()) == TLS_OUT_OF_INDEXES)
+        exit(47);
+#endif
     kind_tls_fill(111);
     kind_lost();
     if (pthread_create(&t, NULL, kind_thread, NULL) != 0)
@@ -243,7 +258,7 @@ static int mode_kinds_threads(void)
     hk_debug_report();
     kind_go(2);
     pthread_join(t, NULL);
-    free(kind_tls);
+    free(kind_tls_get());
     return 0;
 }
 

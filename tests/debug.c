@@ -2936,9 +2936,9 @@ END_TEST
 
 
 /* ======================================================================
- * Tests: leak kinds (the root scan; Linux)
+ * Tests: leak kinds (the root scan; Linux and Windows)
  * ====================================================================== */
-#if defined(__linux__)
+#if defined(__linux__) || defined(_WIN32)
 
 /* dbgchild's "kinds" mode: each block by its size, with its kind. */
 static const char *kind_of_size(long long size)
@@ -3286,15 +3286,8 @@ static void check_golden(const char *name, const char *const *env)
     child_done(&c);
 }
 
-/* Without a root scan (Windows, for now) leaks are not classified: no
- * kind headings, letters or leak summary. */
-#ifdef _WIN32
-#  define GOLDEN_EN "heapbug.unclassified.txt"
-#  define GOLDEN_DE "heapbug.de.unclassified.txt"
-#else
-#  define GOLDEN_EN "heapbug.txt"
-#  define GOLDEN_DE "heapbug.de.txt"
-#endif
+#define GOLDEN_EN "heapbug.txt"
+#define GOLDEN_DE "heapbug.de.txt"
 
 START_TEST(golden_english)
 {
@@ -3646,7 +3639,7 @@ static Suite *children_suite(void)
     tcase_add_test(tc, max_entries_summary);
     tcase_add_test(tc, max_entries_german);
     tcase_add_test(tc, max_entries_invalid);
-#if defined(__linux__)
+#if defined(__linux__) || defined(_WIN32)
     tcase_add_test(tc, leak_kinds_all);
     tcase_add_test(tc, leak_kinds_default);
     tcase_add_test(tc, leak_kinds_definite);

@@ -79,8 +79,15 @@ static inline int sp_run(const char *path, char *const argv[], const char *const
     for (i = 0; wpath[i]; i++)
         if (wpath[i] == '/')
             wpath[i] = '\\';
-    for (i = 0; env && env[i]; i++)
-        _putenv(env[i]);
+    for (i = 0; env && env[i]; i++) {
+        char unset[256];
+        /* "NAME" alone unsets it, as glibc's putenv: _putenv wants "NAME=" */
+        if (!strchr(env[i], '=') && strlen(env[i]) + 2 <= sizeof unset) {
+            snprintf(unset, sizeof unset, "%s=", env[i]);
+            _putenv(unset);
+        } else
+            _putenv(env[i]);
+    }
     for (n = 0; argv[n] && n < 31; n++)
         qargv[n] = sp_quote(argv[n]);
     qargv[n] = NULL;

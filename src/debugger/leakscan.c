@@ -11,9 +11,10 @@
  * Conservative, as LSan and Valgrind: any aligned word whose value lies
  * inside a block (its first byte up to its last, an interior pointer
  * too) keeps it.  Memory comes from the OS (hk__dbg_os_alloc), never from
- * the heaps being looked at, and only ranges that /proc/self/maps lists
- * as readable are read, so a guard page or an unmapped stack tail cannot
- * fault.  Linux only for now: elsewhere nothing is classified.
+ * the heaps being looked at, and only readable ranges are read
+ * (/proc/self/maps on Linux, VirtualQuery on Windows), so a guard page or
+ * an unmapped stack tail cannot fault.  Linux and Windows: elsewhere
+ * nothing is classified.
  */
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1           /* dl_iterate_phdr, pthread_getattr_np */
@@ -282,6 +283,79 @@ static int hk__readable_from(uintptr_t lo, uintptr_t hi, uintptr_t *a, uintptr_t
     return 1;
 }
 
+static void hk__mem_done(void)
+{
+    if (hk__maps)
+        hk__dbg_os_free(hk__maps, hk__maps_bytes);
+    hk__maps = NULL;
+    hk__nmaps = 0;
+}
+
+#elif defined(_WIN32)
+
+#include <windows.h>
+#include <winternl.h>
+#include <setjmp.h>
+/* EnumProcessModules is kernel32's K32EnumProcessModules: no psapi.dll */
+#ifndef PSAPI_VERSION
+#  define PSAPI_VERSION 2
+#endif
+#include <psapi.h>
+
+/* ---- readable memory, from VirtualQuery ---------------------------------------- */
+
+/* The last readable region found: blocks lie mostly in a few large heap
+ * regions, so most lookups need no query. */
+static uintptr_t hk__rd_lo, hk__rd_hi;
+
+static int hk__maps_read(void)
+{
+    hk__rd_lo = hk__rd_hi = 0;
+    return 1;
+}
+
+static void hk__mem_done(void)
+{
+    hk__rd_lo = hk__rd_hi = 0;
+}
+
+static int hk__win_readable(const MEMORY_BASIC_INFORMATION *mi)
+{
+    const DWORD rd = PAGE_READONLY | PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READ
+                     | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY;
+    return mi->State == MEM_COMMIT && (mi->Protect & rd)
+           && !(mi->Protect & (PAGE_GUARD | PAGE_NOACCESS));
+}
+
+/* As on Linux: the first readable part of [lo, hi), clipped; 0 if none. */
+static int hk__readable_from(uintptr_t lo, uintptr_t hi, uintptr_t *a, uintptr_t *b)
+{
+    while (lo < hi) {
+        MEMORY_BASIC_INFORMATION mi;
+        uintptr_t end;
+        if (lo >= hk__rd_lo && lo < hk__rd_hi) {
+            *a = lo;
+            *b = hk__rd_hi < hi ? hk__rd_hi : hi;
+            return 1;
+        }
+        if (VirtualQuery((const void *)lo, &mi, sizeof mi) != sizeof mi)
+            return 0;
+        end = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+        if (end <= lo)
+            return 0;
+        if (hk__win_readable(&mi)) {
+            hk__rd_lo = (uintptr_t)mi.BaseAddress;
+            hk__rd_hi = end;
+        } else
+            lo = end;
+    }
+    return 0;
+}
+
+#endif
+
+#if (defined(__linux__) && !defined(_WIN32)) || defined(_WIN32)
+
 /* ---- marking ------------------------------------------------------------------- */
 
 static uint32_t *hk__work;            /* node indices still to scan */
@@ -325,6 +399,107 @@ static void hk__drain(void)
         hk__scan_words(x->ptr, x->end);
     }
 }
+
+#if defined(_WIN32)
+
+/* heapkit's own DLL (libheapkit, the hook DLL of heapkit.exe run) is not
+ * the program's roots, as on Linux; linked into the exe, its data is the
+ * program's and is scanned. */
+static HMODULE hk__self_module(void)
+{
+    HMODULE self = NULL;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
+                            | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            (LPCWSTR)(void *)&hk__self_module, &self))
+        return NULL;
+    return self == GetModuleHandleW(NULL) ? NULL : self;
+}
+
+/* The writable sections (.data, .bss, any IMAGE_SCN_MEM_WRITE) of one
+ * loaded module, from its PE section headers. */
+static void hk__scan_module(HMODULE m)
+{
+    const unsigned char *base = (const unsigned char *)m;
+    const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)base;
+    const IMAGE_NT_HEADERS *nt;
+    const IMAGE_SECTION_HEADER *sh;
+    unsigned i;
+    if (dos->e_magic != IMAGE_DOS_SIGNATURE)
+        return;
+    nt = (const IMAGE_NT_HEADERS *)(base + dos->e_lfanew);
+    if (nt->Signature != IMAGE_NT_SIGNATURE)
+        return;
+    sh = IMAGE_FIRST_SECTION(nt);
+    for (i = 0; i < nt->FileHeader.NumberOfSections; i++) {
+        uintptr_t lo = (uintptr_t)base + sh[i].VirtualAddress;
+        size_t n = sh[i].Misc.VirtualSize ? sh[i].Misc.VirtualSize : sh[i].SizeOfRawData;
+        if (sh[i].Characteristics & IMAGE_SCN_MEM_WRITE)
+            hk__scan_words(lo, lo + n);
+    }
+}
+
+static void hk__scan_modules(void)
+{
+    HMODULE self = hk__self_module(), *mods;
+    DWORD need = 0, i, n;
+    BOOL ok;
+    size_t bytes = 1024 * sizeof(HMODULE);
+    for (;;) {
+        mods = hk__dbg_os_alloc_raw(bytes);
+        if (!mods)
+            return;
+        /* whatever the loader's lookup may allocate is not the program's */
+        hk__dbg_internal_enter();
+        ok = EnumProcessModules(GetCurrentProcess(), mods, (DWORD)bytes, &need);
+        hk__dbg_internal_leave();
+        if (!ok) {
+            hk__dbg_os_free(mods, bytes);
+            return;
+        }
+        if (need <= bytes)
+            break;
+        hk__dbg_os_free(mods, bytes);          /* more modules: a larger array */
+        bytes = need + 64 * sizeof(HMODULE);
+    }
+    n = need / sizeof(HMODULE);
+    for (i = 0; i < n; i++)
+        if (mods[i] && mods[i] != self) {
+            hk__scan_module(mods[i]);
+            hk__drain();
+        }
+    hk__dbg_os_free(mods, bytes);
+}
+
+/* A thread's TLS slots (TlsAlloc/TlsSetValue, winpthreads' keys, gcc's
+ * emutls arrays) in its TEB. */
+static void hk__scan_tls(uintptr_t tp)
+{
+    const TEB *teb = (const TEB *)tp;
+    uintptr_t a, b, x;
+    if (!tp)
+        return;
+    hk__scan_words((uintptr_t)teb->TlsSlots, (uintptr_t)(teb->TlsSlots + 64));
+    if (!hk__readable_from((uintptr_t)&teb->TlsExpansionSlots,
+                           (uintptr_t)(&teb->TlsExpansionSlots + 1), &a, &b))
+        return;
+    x = (uintptr_t)*(void *const volatile *)&teb->TlsExpansionSlots;
+    if (x)
+        hk__scan_words(x, x + 1024 * sizeof(void *));
+}
+
+/* The TEB, as NtCurrentTeb, whose gs read gcc 12 flags (-Warray-bounds). */
+static uintptr_t hk__thread_pointer(void)
+{
+#if defined(__x86_64__)
+    uintptr_t teb;
+    __asm__ ("movq %%gs:0x30, %0" : "=r"(teb));
+    return teb;
+#else
+    return (uintptr_t)NtCurrentTeb();
+#endif
+}
+
+#else /* Linux */
 
 /* Does this module hold the scanner's own code?  Only a shared object
  * (libheapkit.so, the preload) is skipped: heapkit's data is not the
@@ -404,7 +579,10 @@ static void hk__scan_tls(uintptr_t tp)
         hk__scan_words(tp - hk__tls_below, tp + hk__tls_above);
 }
 
+#endif
+
 typedef struct { uintptr_t my_tp, my_sp; } hk__me_info;
+
 
 /* Other threads: their whole recorded stack (they may still run, so
  * conservative); ours from the current stack pointer up. */
@@ -433,18 +611,28 @@ __attribute__((noinline)) static void hk__scan_roots(void)
     setjmp(regs);
     me.my_sp = (uintptr_t)&regs < (uintptr_t)&me ? (uintptr_t)&regs : (uintptr_t)&me;
     me.my_tp = hk__thread_pointer();
+#ifdef _WIN32
+    hk__scan_modules();
+#else
     dl_iterate_phdr(hk__phdr_cb, NULL);
+#endif
     hk__drain();
     hk__scan_words((uintptr_t)&regs, (uintptr_t)&regs + sizeof regs);
     hk__dbg_each_thread_stack(hk__thread_cb, &me);
     /* this thread, when the tracker has no stack of it: up to the end of
      * the mapping that holds the stack pointer */
+#ifdef _WIN32
+    (void)a; (void)b;
+    if (!hk__dbg_thread_stack_known(me.my_tp))
+        hk__scan_words(me.my_sp, (uintptr_t)((NT_TIB *)me.my_tp)->StackBase);
+#else
     if (!hk__dbg_thread_stack_known(me.my_tp) && hk__readable_from(me.my_sp, me.my_sp + 1, &a, &b)) {
         size_t i;
         for (i = 0; i < hk__nmaps; i++)
             if (hk__maps[i].lo <= me.my_sp && me.my_sp < hk__maps[i].hi)
                 hk__scan_words(me.my_sp, hk__maps[i].hi);
     }
+#endif
     hk__scan_tls(me.my_tp);
     hk__drain();
 }
@@ -619,19 +807,18 @@ int hk__dbg_leak_scan(void)
         goto out;
     /* dlsym and dl_iterate_phdr may take memory from malloc: not the
      * program's */
+#ifndef _WIN32
     hk__dbg_internal_enter();
     hk__tls_sizes();
     hk__dbg_internal_leave();
+#endif
     hk__nwork = 0;
     hk__scan_roots();
     hk__classify_lost();
     hk__scanned = 1;
     ok = 1;
 out:
-    if (hk__maps)
-        hk__dbg_os_free(hk__maps, hk__maps_bytes);
-    hk__maps = NULL;
-    hk__nmaps = 0;
+    hk__mem_done();
     if (hk__work)
         hk__dbg_os_free(hk__work, hk__work_bytes);
     hk__work = NULL;
@@ -640,7 +827,7 @@ out:
     return ok;
 }
 
-#else /* not Linux: no scan yet, every leak is unclassified */
+#else /* neither Linux nor Windows: no scan, every leak is unclassified */
 
 int hk__dbg_leak_scan(void)
 {

@@ -538,6 +538,22 @@ static void hk__stack_note(struct hk__thread *t)
 #  if defined(__x86_64__)
     __asm__ volatile ("mov %%fs:0, %0" : "=r"(t->tp));
 #  endif
+#elif defined(_WIN32)
+    /* the TEB: its StackBase is the top; the bottom is where the stack's
+     * reservation starts (StackLimit moves down as the stack grows), the
+     * scan reads only its committed pages */
+    MEMORY_BASIC_INFORMATION mi;
+    NT_TIB *tib;
+#  if defined(__x86_64__)
+    __asm__ ("movq %%gs:0x30, %0" : "=r"(tib));      /* NtCurrentTeb, without gcc 12's warning */
+#  else
+    tib = (NT_TIB *)NtCurrentTeb();
+#  endif
+    t->tp = (uintptr_t)tib;
+    if (VirtualQuery((char *)tib->StackBase - 1, &mi, sizeof mi) == sizeof mi) {
+        t->stk_lo = (uintptr_t)mi.AllocationBase;
+        t->stk_hi = (uintptr_t)tib->StackBase;
+    }
 #else
     (void)t;
 #endif
