@@ -945,6 +945,17 @@ static inline struct hk__bt_slot *hk__bt_slot_of(struct hk__thread *t, const hk_
                          + stack * 0x85EBCA6Bu) >> 58];
 }
 
+/* The slot of src (whose stack is set) if it holds src's site, else NULL:
+ * the one match of the three bt paths (site lookup, add, header malloc). */
+static inline struct hk__bt_slot *hk__bt_slot_hit(struct hk__thread *t, const hk__src *src)
+{
+    struct hk__bt_slot *c = hk__bt_slot_of(t, src, src->stack);
+    if (c->caller == src->caller && c->file == src->file && c->line == src->line
+        && c->type == src->type && c->stack == src->stack)
+        return c;
+    return NULL;
+}
+
 /* The site is (caller, place, stack): the stack (the given one, else
  * taken now), then the thread's sites by all of them. */
 static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, const hk__src *src)
@@ -956,12 +967,12 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
         k.stack = hk__stack_capture(src->caller);
     if (!t)
         return hk__site_intern(&k);
-    c = hk__bt_slot_of(t, src, k.stack);
-    if (c->caller == k.caller && c->file == k.file && c->line == k.line && c->type == k.type
-        && c->stack == k.stack)
+    c = hk__bt_slot_hit(t, &k);
+    if (c)
         return c->id;
     id = hk__site_intern(&k);
     if (id) {
+        c = hk__bt_slot_of(t, &k, k.stack);
         c->caller = 0;        /* a handler that allocates meanwhile misses it */
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         c->file = k.file;
@@ -2190,9 +2201,8 @@ static __attribute__((noinline)) void hk__add_bt(struct hk__thread *th, void *p,
     k.stack = hk__stack_capture(src->caller);
     if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
                   && no != th->fast_end && ((n - 1) >> 39) == 0 && k.stack)) {
-        struct hk__bt_slot *c = hk__bt_slot_of(th, &k, k.stack);
-        if (HK_LIKELY(c->caller == k.caller && c->file == k.file && c->line == k.line
-                      && c->type == k.type && c->stack == k.stack)) {
+        struct hk__bt_slot *c = hk__bt_slot_hit(th, &k);
+        if (HK_LIKELY(c != NULL)) {
             struct hk__tab *t = th->fast_tab;
             uint32_t id = t->free_id;
             hk__rec *r = hk__rec_at(t, id);
@@ -2398,9 +2408,8 @@ static __attribute__((noinline)) void *hk__hdr_malloc_slow(size_t n, unsigned fa
     if (HK_LIKELY(__atomic_load_n(&hk__gate, __ATOMIC_RELAXED) == th->gate
                   && no != th->end_no && no == th->fast_end && n - 1 < HK__H_MAXN
                   && src.stack)) {
-        struct hk__bt_slot *c = hk__bt_slot_of(th, &src, src.stack);
-        if (HK_LIKELY(c->caller == caller && c->file == NULL && c->line == 0
-                      && c->type == NULL && c->stack == src.stack))
+        struct hk__bt_slot *c = hk__bt_slot_hit(th, &src);
+        if (HK_LIKELY(c != NULL))
             return hk__hdr_malloc_put(th, no, n, c->id, fam);
     }
     return hk__hdr_alloc(n, 0, fam, 0, &src);
