@@ -22,6 +22,7 @@
 #ifdef _WIN32
 #  include <windows.h>
 #  include <wchar.h>
+#  include "inject-win.h"
 #endif
 
 #ifndef HK_PKGLIBDIR
@@ -61,7 +62,10 @@ static const char usage[] =
     "\n"
 #ifdef _WIN32
     "HEAPKIT_HOOK_DLL=PATH overrides the hook DLL (default: heapkit-hook.dll\n"
-    "next to heapkit.exe).  --backend is not available on Windows.\n";
+    "next to heapkit.exe).  HEAPKIT_INJECT=imports|thread: how it is loaded\n"
+    "(default imports: first in the program's import table; thread: by a\n"
+    "remote thread, after the program's static DLLs are initialised).\n"
+    "--backend is not available on Windows.\n";
 #else
     "HEAPKIT_PRELOAD=PATH overrides the preload library (default: "
     HK_PKGLIBDIR "/libheapkit-preload.so).\n";
@@ -356,6 +360,17 @@ static int spawn(char **argv)
     HANDLE t;
     DWORD code = 0;
     int i;
+    const char *how = getenv("HEAPKIT_INJECT");
+    int by_thread = 0;
+    if (how && *how) {
+        if (strcasecmp(how, "thread") == 0)
+            by_thread = 1;
+        else if (strcasecmp(how, "imports") != 0) {
+            fprintf(stderr, "heapkit run: HEAPKIT_INJECT must be imports or thread, not '%s'\n",
+                    how);
+            return HK_USAGE;
+        }
+    }
     dll = hook_path();
     if (!dll || GetFileAttributesW(dll) == INVALID_FILE_ATTRIBUTES) {
         fprintf(stderr, "heapkit run: the hook DLL '%ls' is missing\n", dll ? dll : L"?");
@@ -383,7 +398,12 @@ static int spawn(char **argv)
         return e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? 127 : 126;
     }
     free(cmd);
-    /* kernel32 is at the same address in every process of a session */
+    if (!by_thread && hk__inject_imports(pi.hProcess, dll))
+        goto resume;
+    /* The fallback: a thread of ours in the program loads the DLL.  It
+     * runs the process's initialisation first, so the DllMains of the
+     * program's static imports run unseen.  kernel32 is at the same
+     * address in every process of a session. */
     bytes = (wcslen(dll) + 1) * sizeof *dll;
     remote = VirtualAllocEx(pi.hProcess, NULL, bytes, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
     if (!remote || !WriteProcessMemory(pi.hProcess, remote, dll, bytes, NULL))
@@ -402,6 +422,7 @@ static int spawn(char **argv)
     }
     CloseHandle(t);
     VirtualFreeEx(pi.hProcess, remote, 0, MEM_RELEASE);
+resume:
     SetConsoleCtrlHandler(NULL, TRUE);   /* Ctrl-C is the program's to handle */
     if (ResumeThread(pi.hThread) == (DWORD)-1)
         return fail("cannot resume the program", &pi);
