@@ -128,6 +128,20 @@ expect "wthreads site" "40 40060 work@threads.c; " \
   "$(sites threads.txt | tr ';' '\n' | grep '^ *40 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /')"
 expect "wthreads no FM" "" "$(entries threads.txt | tr ';' '\n' | grep FM)"
 
+# a program on ucrtbase.dll: its malloc family is hooked (the hook DLL is
+# initialised before ucrtbase: it is finished at the first call), its own
+# block is vouched for, the report comes from its exit()
+hk run --leak-kinds all --error-exitcode 23 -o ucrt.txt -- wucrt.exe > ucrt.out 2>&1
+expect "wucrt status" 23 $?
+expect "wucrt ran" done "$(tr -d '\r' < ucrt.out)"
+expect "wucrt entries" \
+  "$(set_of "77 main@wucrt.c; 18 main@wucrt.c; 40 main@wucrt.c; FM main@wucrt.c; 16 wucrt.exe; 10 wucrt.exe; ")" \
+  "$(set_of "$(entries ucrt.txt)")"
+expect "wucrt kinds" "$(set_of "77 D; 18 R; 40 R; ")" \
+  "$(set_of "$(kinds ucrt.txt | tr ';' '\n' | grep -E '^ *(77|18|40) ' | tr '\n' ';')")"
+HEAPKIT_INJECT=thread hk run --leak-kinds all -o ucrt-thread.txt -- wucrt.exe > /dev/null 2>&1
+expect "wucrt by thread" "$(set_of "$(entries ucrt.txt)")" "$(set_of "$(entries ucrt-thread.txt)")"
+
 # the exit status passes through; --error-exitcode with findings; a
 # suppressed leak is no finding, so the program's status comes back
 hk run -- wstatus.exe 3 > /dev/null 2>&1

@@ -31,6 +31,7 @@
 
 #include <windows.h>
 #include <tlhelp32.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@
 typedef struct hk__crt {
     HMODULE mod;
     HANDLE heap;                         /* its _get_heap_handle() */
+    volatile LONG ready;                 /* 2: heap known and exit hook set (hk__crt_ready) */
     void *(*malloc)(size_t);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
@@ -206,19 +208,35 @@ static void *hk__arealloc(int c, void *p, size_t n, size_t a, uintptr_t caller)
     return hk__rec_moved(how, &r, hk__crts[c].aligned_realloc(p, n, a), n, caller);
 }
 
+/* A CRT that was not initialised yet when we learnt it (ucrtbase, when
+ * the hook DLL is a static import of the program: it is initialised
+ * before the program's DLLs but after its own dependencies) is finished
+ * at the first call through it, when the CRT is surely up: asking it for
+ * its heap or registering an exit function earlier breaks it. */
+static void hk__crt_ready(int c);
+#define HK__READY(c)                                                                       \
+    do {                                                                                   \
+        if (__builtin_expect(hk__crts[c].ready != 2, 0))                                   \
+            hk__crt_ready(c);                                                              \
+    } while (0)
+
 /* The entry points, one set per CRT: the return address is the caller's. */
-#define HK__CRT_HOOKS(c)                                                                   \
-    static void *hk__malloc_##c(size_t n) { return hk__malloc(c, n, HK__RET); }           \
-    static void *hk__calloc_##c(size_t k, size_t n) { return hk__calloc(c, k, n, HK__RET); } \
-    static void *hk__realloc_##c(void *p, size_t n) { return hk__realloc(c, p, n, HK__RET); } \
-    static void hk__free_##c(void *p) { hk__free(c, p, HK__RET); }                        \
-    static size_t hk__msize_##c(void *p) { return hk__msize(c, p); }                     \
+#define HK__CRT_HOOKS(c)                                                                  \
+    static void *hk__malloc_##c(size_t n)                                                 \
+    { HK__READY(c); return hk__malloc(c, n, HK__RET); }                                   \
+    static void *hk__calloc_##c(size_t k, size_t n)                                       \
+    { HK__READY(c); return hk__calloc(c, k, n, HK__RET); }                                \
+    static void *hk__realloc_##c(void *p, size_t n)                                       \
+    { HK__READY(c); return hk__realloc(c, p, n, HK__RET); }                               \
+    static void hk__free_##c(void *p) { HK__READY(c); hk__free(c, p, HK__RET); }          \
+    static size_t hk__msize_##c(void *p) { HK__READY(c); return hk__msize(c, p); }        \
     static void *hk__recalloc_##c(void *p, size_t k, size_t n)                            \
-    { return hk__recalloc(c, p, k, n, HK__RET); }                                         \
-    static void *hk__amalloc_##c(size_t n, size_t a) { return hk__amalloc(c, n, a, HK__RET); } \
-    static void hk__afree_##c(void *p) { hk__afree(c, p, HK__RET); }                      \
+    { HK__READY(c); return hk__recalloc(c, p, k, n, HK__RET); }                           \
+    static void *hk__amalloc_##c(size_t n, size_t a)                                      \
+    { HK__READY(c); return hk__amalloc(c, n, a, HK__RET); }                               \
+    static void hk__afree_##c(void *p) { HK__READY(c); hk__afree(c, p, HK__RET); }        \
     static void *hk__arealloc_##c(void *p, size_t n, size_t a)                            \
-    { return hk__arealloc(c, p, n, a, HK__RET); }
+    { HK__READY(c); return hk__arealloc(c, p, n, a, HK__RET); }
 HK__CRT_HOOKS(0)
 HK__CRT_HOOKS(1)
 
@@ -351,6 +369,11 @@ static void *hk__hook_for(void *real)
 
 #define HK__GET(m, name) ((void *)GetProcAddress((m), (name)))
 
+/* 1 while DllMain runs in the loader's initialisation of the process (the
+ * hook DLL is a static import): CRTs other than our own are not up yet. */
+static int hk__at_init;
+static void hk__exit_report(void);
+
 /* A CRT learnt once it is loaded (ucrtbase may come with a later DLL). */
 static void hk__crt_learn(int c, const wchar_t *name)
 {
@@ -365,7 +388,6 @@ static void hk__crt_learn(int c, const wchar_t *name)
                                           "_aligned_realloc" };
     hk__crt *t = &hk__crts[c];
     HMODULE m;
-    intptr_t (*heap)(void);
     void **slot[9];
     int i;
     if (t->mod || !(m = GetModuleHandleW(name)))
@@ -381,12 +403,37 @@ static void hk__crt_learn(int c, const wchar_t *name)
     slot[8] = (void **)&t->aligned_realloc;
     for (i = 0; i < 9; i++)
         *slot[i] = HK__GET(m, names[i]);
-    heap = (intptr_t (*)(void))HK__GET(m, "_get_heap_handle");
-    t->heap = heap ? (HANDLE)heap() : NULL;
     t->mod = m;
     for (i = 0; i < 9; i++)
         if (*slot[i])
             hk__pair_add(*slot[i], hooks[c][i]);
+    /* msvcrt is our own dependency, so it is up; any other CRT is, unless
+     * the loader is still initialising the process */
+    if (c == HK__MSVCRT || !hk__at_init)
+        hk__crt_ready(c);
+}
+
+/* The rest of learning a CRT, which calls into it: its heap (for
+ * vouching) and, for ucrtbase, the report at its exit().  Once, by
+ * whichever thread comes first; the others wait the few calls it takes. */
+static void hk__crt_ready(int c)
+{
+    hk__crt *t = &hk__crts[c];
+    intptr_t (*heap)(void);
+    if (!t->mod || InterlockedCompareExchange(&t->ready, 1, 0) != 0) {
+        while (t->mod && t->ready == 1)
+            SwitchToThread();
+        return;
+    }
+    heap = (intptr_t (*)(void))HK__GET(t->mod, "_get_heap_handle");
+    t->heap = heap ? (HANDLE)heap() : NULL;
+    if (c == HK__UCRT) {
+        int (*crt_atexit)(void (*)(void)) =
+            (int (*)(void (*)(void)))(void *)HK__GET(t->mod, "_crt_atexit");
+        if (crt_atexit)
+            crt_atexit(hk__exit_report);
+    }
+    InterlockedExchange(&t->ready, 2);
 }
 
 static void hk__learn(void)
@@ -526,9 +573,20 @@ static void hk__watch_loads(void)
  * always win. */
 static void hk__exit_report(void)
 {
+    int c;
+    /* the program's output first, from every CRT's buffers: with
+     * HEAPKIT_ERROR_EXITCODE the report ends the process, and its own
+     * fflush reaches only the CRT heapkit is linked with */
+    for (c = 0; c < HK__NCRT; c++)
+        if (hk__crts[c].mod) {
+            int (*flush)(FILE *) = (int (*)(FILE *))(void *)HK__GET(hk__crts[c].mod, "fflush");
+            if (flush)
+                flush(NULL);
+        }
     hk__dbg_at_exit();
 }
 
+/* msvcrt's; ucrtbase's is set when it is ready (hk__crt_ready) */
 static void hk__exit_in_crt(void)
 {
     HMODULE m;
@@ -536,11 +594,6 @@ static void hk__exit_in_crt(void)
         void *(*onexit)(void (*)(void)) = (void *(*)(void (*)(void)))(void *)HK__GET(m, "_onexit");
         if (onexit)
             onexit(hk__exit_report);
-    }
-    if ((m = GetModuleHandleW(L"ucrtbase.dll"))) {
-        int (*crt_atexit)(void (*)(void)) = (int (*)(void (*)(void)))(void *)HK__GET(m, "_crt_atexit");
-        if (crt_atexit)
-            crt_atexit(hk__exit_report);
     }
 }
 
@@ -577,9 +630,10 @@ __declspec(dllexport) int hk_hook_version(void) { return 1; }
 
 BOOL WINAPI DllMain(HINSTANCE self, DWORD why, LPVOID reserved)
 {
-    (void)reserved;
     if (why == DLL_PROCESS_ATTACH) {
+        hk__at_init = reserved != NULL;   /* non-NULL: a static load */
         hk__hook_start(self);
+        hk__at_init = 0;
     }
     return TRUE;
 }
