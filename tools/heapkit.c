@@ -488,6 +488,8 @@ int main(int argc, char **argv)
         return run(argc - 2, argv + 2);
     if (strcmp(argv[1], "diff") == 0)
         return hk_cmd_diff(argc - 2, argv + 2);
+    if (strcmp(argv[1], "view") == 0)
+        return hk_cmd_view(argc - 2, argv + 2);
     die("unknown command", argv[1]);
     return HK_USAGE;
 }

@@ -8,7 +8,8 @@
  *   blocks between busy ones: a fragmented strip), and one large block.
  *
  *   grow OLD.json NEW.json     hk_debug_snapshot before and after
- *   grow --blocks N OUT.json   N blocks of 16 B in an arena heap, one
+ *   grow --blocks N OUT.json   N blocks (16 and 48 B, two sites, every
+ *                              fourth freed) in an arena heap, one
  *                              snapshot (the million-block figure)
  *   grow --exit                the pattern, no snapshot of its own (for
  *                              heapkit run --snapshot-on exit)
@@ -40,15 +41,26 @@ static void *h_blocks[50];
 static void *grow_a(void) { return malloc(24); }
 static void *shrink_b(void) { return malloc(200); }
 
+static void *many_x(hk_heap *h) { return hk_alloc(h, 0, 16); }
+static void *many_y(hk_heap *h) { return hk_alloc(h, 0, 48); }
+
+/* Two sites taking turns and every fourth block freed: the walk has as
+ * many ranges as blocks (nothing merges), the hardest case for view. */
 static int many(unsigned long n, const char *out)
 {
     hk_heap *h = hk_heap_create("arena", 0, 0, 0);
+    void *prev = NULL;
     unsigned long i;
     if (!h)
         return 1;
-    for (i = 0; i < n; i++)
-        if (!hk_alloc(h, 0, 16))
+    for (i = 0; i < n; i++) {
+        void *p = i & 1 ? many_y(h) : many_x(h);
+        if (!p)
             return 1;
+        if (i % 4 == 3)
+            hk_free(h, 0, prev);
+        prev = p;
+    }
     return hk_debug_snapshot(out) ? 0 : 1;
 }
 
