@@ -9,6 +9,7 @@
 # python3 the PNG; a missing tool (Chromium too) is a failure.  Prints a
 # Check-style summary that ci/test counts.  Run from the build directory.
 b=$(pwd)
+src=$(cd "${HK_SRCDIR:-.}" && pwd)
 echo "Running suite(s): view"
 checks=0 fails=0
 fail() { fails=$((fails + 1)); echo "view.sh: FAIL: $*"; }
@@ -104,5 +105,97 @@ expect "diff: a missing file is an error" 2 $?
 printf '{"schema":"heapkit-snapshot","version":1,"blocks":[[1,2' > bad.json
 "$hk" diff old.json bad.json 2>err.txt
 expect "diff: broken JSON is an error" 2 $?
+
+# ---- 3. heapkit view, in headless Chromium ---------------------------------------
+# The DOM after the page's script ran; attr FILE NAME: every value of
+# the attribute NAME, one a line, in document order.
+dom() { chromium --headless --no-sandbox --window-size=1280,900 --dump-dom "$1" 2>/dev/null; }
+attr() { grep -o "$2=\"[^\"]*\"" "$1" | sed 's/^[^"]*"//; s/"$//'; }
+body() { attr "$1" "$2" | head -n 1; }
+lines() { tr '\n' ' ' | sed 's/ $//'; }
+
+"$hk" view new.json -o new.html
+expect "view snapshot: status" 0 $?
+expect "view: self-contained (nothing to fetch)" "" \
+  "$(grep -Eio '(src|href)="[a-z]+:[^"]*"|url\((https?:|//)[^)]*|@import' new.html | head -n 3)"
+dom new.html > new.dom
+expect "view snapshot: the page ran" snapshot "$(body new.dom data-kind)"
+# the table: one row per site, its blocks and bytes those of the JSON
+expect "table rows = sites with blocks" "$(q '[.blocks[][2]] | unique | length' new.json)" \
+  "$(grep -o '<tr class="row"' new.dom | wc -l | tr -d ' ')"
+expect "table: blocks and bytes per site" \
+  "$(q '[.blocks[] | {s: .[2], b: .[1]}] | group_by(.s) | map("\(length)/\([.[].b] | add)") | sort | join(" ")' new.json)" \
+  "$(awk 'BEGIN { RS = "<tr class=\"row\"" } NR > 1 { split($0, c, "data-v=\""); split(c[2], a, "\""); split(c[3], d, "\""); print a[1] "/" d[1] }' new.dom | sort | lines)"
+# the heap map: every range of every region, drawn as one rect each
+expect "heap map: the ranges of the JSON" \
+  "$(q '[.heaps[].regions[].ranges[] | "\(.[0]):\(.[1]):\(.[2]):\(.[4]):\(.[5])"] | join(" ")' new.json)" \
+  "$(grep -o '<rect [^>]*class="rg"[^>]*>' new.dom | grep -v 'data-k="L"' |
+     sed 's/.*data-k="\([A-Z]\)" data-off="\([0-9]*\)" data-len="\([0-9]*\)" data-count="[0-9]*" data-site="\([0-9]*\)" data-no="\([0-9]*\)".*/\1:\2:\3:\4:\5/' | lines)"
+expect "heap map: the large block's strip" "4194304" \
+  "$(grep -o '<rect [^>]*data-k="L"[^>]*>' new.dom | sed 's/.*data-bytes="\([0-9]*\)".*/\1/' | lines)"
+expect "heap map: free bytes per region" \
+  "$(q '[.heaps[].regions[].free_bytes] | join(" ")' new.json) 0" \
+  "$(attr new.dom data-free-bytes | lines)"
+expect "heap map: largest free block per region" \
+  "$(q '[.heaps[].regions[].largest_free] | join(" ")' new.json) 0" \
+  "$(attr new.dom data-largest-free | lines)"
+expect "heap map: free blocks per region" \
+  "$(q '[.heaps[].regions[].free_count] | join(" ")' new.json) 0" \
+  "$(attr new.dom data-free-count | lines)"
+expect "heap map: hover names size, site and allocation number" 25 \
+  "$(grep -o 'busy: 64 bytes, main tests/view/grow.c:[0-9]*, allocation No. [0-9]*' new.dom | sort -u | wc -l | tr -d ' ')"
+expect "icicle drawn" true "$([ "$(body new.dom data-flame-nodes)" -ge 2 ] && echo true)"
+expect "within 1280 px" true "$([ "$(body new.dom data-scroll-width)" -le 1280 ] && echo true)"
+# the picture: not blank (many colours, a tenth of it not background)
+chromium --headless --no-sandbox --hide-scrollbars --window-size=1280,900 \
+  --screenshot="$b/tests/view/snapshot.png" new.html >/dev/null 2>&1
+set -- $(python3 "$src/tests/view/png.py" "$b/tests/view/snapshot.png")
+expect "screenshot: 1280x900" "1280 900" "$1 $2"
+expect "screenshot: many colours, not blank" true \
+  "$([ "${3:-0}" -ge 50 ] && [ "${4:-0}" -ge 10 ] && echo true)"
+
+# the diff: growth bars, the table
+"$hk" view diff.json -o diff.html
+expect "view diff: status" 0 $?
+dom diff.html > diff.dom
+expect "view diff: the page ran" diff "$(body diff.dom data-kind)"
+expect "diff bars: one per changed site, bytes" "2400 -2000" \
+  "$(grep -o '<rect [^>]*class="bar [^>]*>' diff.dom | sed 's/.*data-bytes="\([-0-9]*\)".*/\1/' | lines)"
+expect "diff table: a row per site" "$(q '.sites | length' diff.json)" \
+  "$(grep -o '<tr class="row"' diff.dom | wc -l | tr -d ' ')"
+
+# a report (JSON Lines, schema 2): the entries and the summary
+"$hk" run -o rep.json --json --backtrace 8 -- "$grow" --exit
+"$hk" view rep.json -o rep.html
+expect "view report: status" 0 $?
+dom rep.html > rep.dom
+expect "view report: the page ran" report "$(body rep.dom data-kind)"
+expect "report table: a row per entry" "$(tail -n 1 rep.json | jq '.entries | length')" \
+  "$(grep -o '<tr class="row"' rep.dom | wc -l | tr -d ' ')"
+expect "report: backtraces folded in the rows" true \
+  "$([ "$(grep -o '<details>' rep.dom | wc -l)" -ge 1 ] && echo true)"
+want=$(tail -n 1 rep.json | jq -r '"\(.leak_summary.definite.count) blocks, \(.leak_summary.definite.bytes) bytes"')
+expect "report: the leak summary" true \
+  "$(grep -q "Leaks, definite</dt><dd>$want<" rep.dom && echo true)"
+
+# bad input: a message and status 2, never a crash
+printf 'not json\n' > junk.json
+"$hk" view junk.json -o junk.html 2>err.txt
+expect "view: junk is an error" 2 $?
+"$hk" view bad.json -o junk.html 2>err.txt
+expect "view: a cut snapshot is an error" 2 $?
+
+# ---- a million blocks: aggregated on the way in, drawn as ranges ------------------
+HEAPKIT_REPORT=/dev/null "$grow" --blocks 1000000 big.json
+expect "1M blocks: snapshot" 0 $?
+"$hk" view big.json -o big.html
+expect "1M blocks: view" 0 $?
+dom big.html > big.dom
+expect "1M blocks: the page ran" snapshot "$(body big.dom data-kind)"
+# blocks column: every fourth of the two sites' blocks freed
+expect "1M blocks: live blocks in the table" 750000 \
+  "$(awk 'BEGIN { RS = "<tr class=\"row\"" } NR > 1 { split($0, c, "data-v=\""); split(c[2], a, "\""); s += a[1] } END { print s }' big.dom)"
+expect "1M blocks: at most 1200 ranges a strip" true \
+  "$([ "$(body big.dom data-ranges)" -le $(( $(body big.dom data-regions) * 1201 )) ] && echo true)"
 
 summary
