@@ -198,4 +198,26 @@ expect "1M blocks: live blocks in the table" 750000 \
 expect "1M blocks: at most 1200 ranges a strip" true \
   "$([ "$(body big.dom data-ranges)" -le $(( $(body big.dom data-regions) * 1201 )) ] && echo true)"
 
+# ---- 4. heapkit walk: the sample's table, by the library -------------------------
+cols() { tr -d '\r' | awk -F, 'NR > 1 { print $1 "," $2 "," $4 "," $5 "," $7 }'; }
+"$hk" walk --demo --format csv > walk.csv
+expect "walk csv: status" 0 $?
+expect "walk csv: the sample's header" \
+  "heapno,backend,dataptr,datasize,overhead,regindex,flags,committed,uncommitted,firstblock,lastblock" \
+  "$(head -n 1 walk.csv | tr -d '\r')"
+"$b/examples/heapwalk" --csv > sample.csv
+expect "walk --demo: the rows of examples/heapwalk (addresses aside)" "$(cols < sample.csv | lines)" \
+  "$(cols < walk.csv | lines)"
+expect "walk: busy rows of the demo blocks" true \
+  "$(cols < walk.csv | grep -q ',BUSY$' && echo true)"
+"$hk" walk --demo --format json > walk.json
+expect "walk json: a row per csv row" "$(($(wc -l < walk.csv) - 1))" "$(q '.rows | length' walk.json)"
+expect "walk json: regions have their figures" true \
+  "$(q '[.rows[] | select(.flags == "REGION") | .committed > 0] | (length > 0 and all)' walk.json)"
+"$hk" walk > walk.txt
+expect "walk text: the header" "heapno backend dataptr datasize overhead regindex flags committed uncommitted firstblock lastblock" \
+  "$(head -n 1 walk.txt | tr -s ' ' | sed 's/ $//')"
+"$hk" walk --format xml 2>err.txt
+expect "walk: a bad format is a usage error" 2 $?
+
 summary

@@ -38,7 +38,7 @@ static const char usage[] =
     "Usage: heapkit run [options] [--] PROGRAM [ARGS...]\n"
     "       heapkit diff [--json] [--top N] [-o FILE] OLD.json NEW.json\n"
     "       heapkit view [-o FILE.html] FILE.json\n"
-    "       heapkit walk [--format text|csv|json]\n"
+    "       heapkit walk [--format text|csv|json] [--demo]\n"
     "       heapkit --help | --version\n"
     "\n"
 #ifdef _WIN32
@@ -68,6 +68,13 @@ static const char usage[] =
     "                           snapshots (SIGUSR1, 1000-allocs)\n"
 #endif
     "  --snapshot FILE          their path (%p: pid, %n: number) HEAPKIT_SNAPSHOT\n"
+    "\n"
+    "heapkit diff: what grew between two snapshots, per call site and stack,\n"
+    "  largest first, and the blocks new in NEW and freed since OLD.\n"
+    "heapkit view: one self-contained HTML page (default heapkit-report.html)\n"
+    "  from a snapshot, a diff (--json) or a JSON report: table, icicle, heap map.\n"
+    "heapkit walk: the heap-walk table of heapkit's own heaps (--demo: with a\n"
+    "  few blocks in the process heap and one heap per backend).\n"
     "\n"
 #ifdef _WIN32
     "HEAPKIT_HOOK_DLL=PATH overrides the hook DLL (default: heapkit-hook.dll\n"
@@ -490,6 +497,8 @@ int main(int argc, char **argv)
         return hk_cmd_diff(argc - 2, argv + 2);
     if (strcmp(argv[1], "view") == 0)
         return hk_cmd_view(argc - 2, argv + 2);
+    if (strcmp(argv[1], "walk") == 0)
+        return hk_cmd_walk(argc - 2, argv + 2);
     die("unknown command", argv[1]);
     return HK_USAGE;
 }
