@@ -73,6 +73,12 @@ expect "run --snapshot-on SIGUSR1: status" 0 $?
 expect "signal snapshot" "signal 166" "$(q '"\(.trigger) \(.live_blocks)"' sig.1.json)"
 "$hk" run -o rep.txt --snapshot-on 100-allocs --snapshot 'n.%n.json' -- "$grow" --wait
 expect "N-allocs snapshot: at least 100 registered" true "$(q '.registered >= 100' n.1.json)"
+# an unmodified program (tests/view/plain.c; tests/winview.sh runs its
+# MinGW build under Wine): the blocks of its two sites, by symbols
+"$hk" run -o rep.txt --snapshot-on exit --snapshot 'p.%n.json' -- "$b/tests/view/plain"
+expect "plain: status" 0 $?
+expect "plain: plain_a's and plain_b's blocks" "plain_a 50 1200 plain_b 10 2000" \
+  "$(q '. as $d | [.sites[] | select(.function == "plain_a" or .function == "plain_b")] | group_by(.function)[] | [.[].id] as $s | "\(.[0].function) \([$d.blocks[] | select(.[2] as $x | $s | index($x))] | "\(length) \([.[][1]] | add)")"' p.1.json)"
 "$hk" run --snapshot-on sometimes -- "$grow" --exit 2>err.txt
 expect "bad --snapshot-on: usage error" 2 $?
 

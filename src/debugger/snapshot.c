@@ -685,6 +685,8 @@ int hk__dbg_snapshot(const char *path, const char *trigger)
 int hk_debug_snapshot(const char *path)
 {
     hk__dbg_start();
+    if (HK__FWD(snapshot))
+        return hk__dbg_fwd->snapshot(path);     /* the preload's tracker has the blocks */
     if (path && !*path) {
         hk_set_last_error(HK_ERR_INVALID_PARAMETER);
         return 0;

@@ -219,6 +219,7 @@ typedef struct hk__dbg_fwd_t {
     int (*report)(void);
     unsigned long (*checkpoint)(void);
     void (*stats)(hk_debug_stats *);
+    int (*snapshot)(const char *);
 } hk__dbg_fwd_t;
 extern const hk__dbg_fwd_t *hk__dbg_fwd;
 #define HK__FWD(f) (HK_UNLIKELY(hk__dbg_fwd != NULL) && hk__dbg_fwd->f)
