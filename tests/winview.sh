@@ -1,5 +1,5 @@
 #!/bin/sh
-# winview.sh - snapshots under Wine (MinGW lane): tests/view/plain.exe, an
+# winview.sh - snapshots under Wine (MinGW lane): tests/view/wplain.exe, an
 # unmodified program, run by heapkit.exe run --snapshot-on exit; the
 # snapshot has its blocks and the walk of the Win32 heaps (the program's
 # own HeapCreate heap: 20 busy, 20 free blocks of 64 B); heapkit.exe view
@@ -33,7 +33,7 @@ done
 [ "$fails" -eq 0 ] || summary
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-cp "$HK_BUILDDIR/tests/view/plain.exe" "$tmp"/ || exit 99
+cp "$HK_BUILDDIR/tests/view/wplain.exe" "$tmp"/ || exit 99
 cd "$tmp" || exit 99
 HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '\\')"
 export HEAPKIT_HOOK_DLL
@@ -46,7 +46,7 @@ attr() { grep -o "$2=\"[^\"]*\"" "$1" | sed 's/^[^"]*"//; s/"$//'; }
 body() { attr "$1" "$2" | head -n 1; }
 lines() { tr '\n' ' ' | sed 's/ $//'; }
 
-hk run -o rep.txt --snapshot-on exit --snapshot 'w.%n.json' plain.exe
+hk run -o rep.txt --snapshot-on exit --snapshot 'w.%n.json' wplain.exe
 expect "run --snapshot-on exit: status" 0 $?
 expect "a snapshot" "heapkit-snapshot 1 exit windows" \
   "$(q '"\(.schema) \(.version) \(.trigger) \(.os)"' w.1.json)"
