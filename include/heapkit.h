@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -227,6 +228,21 @@ HK_API int hk_walk(hk_heap *heap, hk_heap_entry *entry);
 /* Walk the whole heap, calling fn for each entry in hk_walk order.
  * Returns 1 when the walk completed or fn stopped it, 0 on error. */
 HK_API int hk_visit(hk_heap *heap, hk_visit_fn fn, void *arg);
+
+/* The classic heap-walk table of every heap of the process (the
+ * hk_process_heaps list; on Windows the OS heaps too): each heap locked,
+ * walked and unlocked, one row per entry with the columns heapno,
+ * backend, dataptr, datasize, overhead, regindex, flags (REGION, BUSY,
+ * FREE, UNCOMMITTED), committed, uncommitted, firstblock, lastblock (the
+ * last four for REGION rows).  format: HK_TABLE_TEXT (aligned columns
+ * under a header), HK_TABLE_CSV (a header line, then comma-separated
+ * rows) or HK_TABLE_JSON (one object: {"heaps":N,"rows":[{...}]}).
+ * Returns the number of rows written, or -1 (HK_ERR_INVALID_PARAMETER for
+ * a bad format or NULL out, HK_ERR_NO_MEMORY). */
+#define HK_TABLE_TEXT 0
+#define HK_TABLE_CSV  1
+#define HK_TABLE_JSON 2
+HK_API long hk_walk_table(FILE *out, int format);
 
 /* ---- Mark / Release ---------------------------------------------------- */
 

@@ -551,14 +551,14 @@ START_TEST(command_errors)
     static const char *const noprog[] = { "run", "--json", NULL };
     static const char *const badbe[] = { "run", "--backend", "tcmalloc", "--", "true", NULL };
     static const char *const badcode[] = { "run", "--error-exitcode", "x", "--", "true", NULL };
-    static const char *const nocmd[] = { "walk", NULL };
+    static const char *const nocmd[] = { "frobnicate", NULL };
     ck_assert_int_eq(heapkit(help, "Usage: heapkit run [options] [--] PROGRAM"), 0);
     ck_assert_int_eq(heapkit(version, "heapkit " PACKAGE_VERSION), 0);
     ck_assert_int_eq(heapkit(unknown, "unknown option '--frobnicate'"), 2);
     ck_assert_int_eq(heapkit(noprog, "no program to run"), 2);
     ck_assert_int_eq(heapkit(badbe, "--backend takes glibc, arena or mimalloc, not 'tcmalloc'"), 2);
     ck_assert_int_eq(heapkit(badcode, "--error-exitcode takes a number"), 2);
-    ck_assert_int_eq(heapkit(nocmd, "unknown command 'walk'"), 2);
+    ck_assert_int_eq(heapkit(nocmd, "unknown command 'frobnicate'"), 2);
 }
 END_TEST
 

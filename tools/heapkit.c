@@ -25,6 +25,8 @@
 #  include "inject-win.h"
 #endif
 
+#include "tool.h"
+
 #ifndef HK_PKGLIBDIR
 #  define HK_PKGLIBDIR "/usr/local/lib"
 #endif
@@ -32,11 +34,12 @@
 #  define PACKAGE_VERSION "?"
 #endif
 
-/* Exit status of the command's own errors (bad usage), as most tools. */
-#define HK_USAGE 2
 
 static const char usage[] =
     "Usage: heapkit run [options] [--] PROGRAM [ARGS...]\n"
+    "       heapkit diff [--json] [--top N] [-o FILE] OLD.json NEW.json\n"
+    "       heapkit view [-o FILE.html] FILE.json\n"
+    "       heapkit walk [--format text|csv|json] [--demo]\n"
     "       heapkit --help | --version\n"
     "\n"
 #ifdef _WIN32
@@ -59,6 +62,20 @@ static const char usage[] =
     "  --backend NAME           glibc|arena|mimalloc: the real  HEAPKIT_BACKEND\n"
     "                           allocator under the tracker\n"
     "  --leak-kinds LIST        definite,indirect,reachable|all HEAPKIT_LEAK_KINDS\n"
+#ifdef _WIN32
+    "  --snapshot-on LIST       exit,N-allocs: heap snapshots   HEAPKIT_SNAPSHOT_ON\n"
+#else
+    "  --snapshot-on LIST       exit,SIGNAL,N-allocs: heap      HEAPKIT_SNAPSHOT_ON\n"
+    "                           snapshots (SIGUSR1, 1000-allocs)\n"
+#endif
+    "  --snapshot FILE          their path (%p: pid, %n: number) HEAPKIT_SNAPSHOT\n"
+    "\n"
+    "heapkit diff: what grew between two snapshots, per call site and stack,\n"
+    "  largest first, and the blocks new in NEW and freed since OLD.\n"
+    "heapkit view: one self-contained HTML page (default heapkit-report.html)\n"
+    "  from a snapshot, a diff (--json) or a JSON report: table, icicle, heap map.\n"
+    "heapkit walk: the heap-walk table of heapkit's own heaps (--demo: with a\n"
+    "  few blocks in the process heap and one heap per backend).\n"
     "\n"
 #ifdef _WIN32
     "HEAPKIT_HOOK_DLL=PATH overrides the hook DLL (default: heapkit-hook.dll\n"
@@ -116,6 +133,40 @@ static int leak_kinds(const char *v)
 
 static void set(const char *name, const char *value);
 
+/* exit, a signal name (POSIX) or N / N-allocs, comma-separated: the
+ * syntax only; the library's settings parser (config.c) has the rest. */
+static int snapshot_on(const char *v)
+{
+    static const char *const sigs[] = { "usr1", "usr2", "hup", "int", "quit", "term", "alrm",
+                                        "cont", "winch", "urg", NULL };
+    char buf[256], *tok, *save = NULL;
+    if (!*v || strlen(v) >= sizeof buf || v[0] == ',' || v[strlen(v) - 1] == ','
+        || strstr(v, ",,"))
+        return 0;
+    strcpy(buf, v);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        if (strcasecmp(tok, "exit") == 0)
+            continue;
+        if (*tok >= '1' && *tok <= '9') {
+            errno = 0;
+            (void)strtoull(tok, &end, 10);
+            if (errno == 0 && (!*end || strcasecmp(end, "-allocs") == 0))
+                continue;
+            return 0;
+        }
+#ifdef _WIN32
+        return 0;
+#else
+        if (strncasecmp(tok, "sig", 3) == 0)
+            tok += 3;
+        if (!one_of(tok, sigs))
+            return 0;
+#endif
+    }
+    return 1;
+}
+
 /* A keyword value, lower-cased: the library reads it exactly (H3's
  * case-insensitive parser may make this unneeded). */
 static void set_lower(const char *name, const char *value)
@@ -143,16 +194,16 @@ static void set(const char *name, const char *value)
 
 /* -o FILE relative to where heapkit was started, even if the program
  * changes its directory. */
-static void set_report(const char *file)
+static void set_path(const char *var, const char *file)
 {
 #ifdef _WIN32
     char full[MAX_PATH];
     DWORD n = GetFullPathNameA(file, sizeof full, full, NULL);
-    set("HEAPKIT_REPORT", n > 0 && n < sizeof full ? full : file);
+    set(var, n > 0 && n < sizeof full ? full : file);
 #else
     char cwd[PATH_MAX], *full;
     if (file[0] == '/' || !getcwd(cwd, sizeof cwd)) {
-        set("HEAPKIT_REPORT", file);
+        set(var, file);
         return;
     }
     full = malloc(strlen(cwd) + strlen(file) + 2);
@@ -161,7 +212,7 @@ static void set_report(const char *file)
         exit(HK_USAGE);
     }
     sprintf(full, "%s/%s", cwd, file);
-    set("HEAPKIT_REPORT", full);
+    set(var, full);
     free(full);
 #endif
 }
@@ -208,7 +259,7 @@ static int run(int argc, char **argv)
         if ((v = opt_value(argv, &i, "--output", "-o"))) {
             if (!*v)
                 die("empty report file name", NULL);
-            set_report(v);
+            set_path("HEAPKIT_REPORT", v);
         } else if (strcmp(a, "--json") == 0) {
             set("HEAPKIT_FORMAT", "json");
         } else if ((v = opt_value(argv, &i, "--lang", NULL))) {
@@ -239,6 +290,19 @@ static int run(int argc, char **argv)
             if (!leak_kinds(v))
                 die("--leak-kinds takes a list of definite, indirect, reachable, or all, not", v);
             set_lower("HEAPKIT_LEAK_KINDS", v);
+        } else if ((v = opt_value(argv, &i, "--snapshot-on", NULL))) {
+            if (!snapshot_on(v))
+#ifdef _WIN32
+                die("--snapshot-on takes a list of exit and N-allocs, not", v);
+#else
+                die("--snapshot-on takes a list of exit, a signal (SIGUSR1) and N-allocs, not",
+                    v);
+#endif
+            set("HEAPKIT_SNAPSHOT_ON", v);
+        } else if ((v = opt_value(argv, &i, "--snapshot", NULL))) {
+            if (!*v)
+                die("empty snapshot file name", NULL);
+            set_path("HEAPKIT_SNAPSHOT", v);
         } else {
             die("unknown option", a);
         }
@@ -450,6 +514,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0)
         return run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "diff") == 0)
+        return hk_cmd_diff(argc - 2, argv + 2);
+    if (strcmp(argv[1], "view") == 0)
+        return hk_cmd_view(argc - 2, argv + 2);
+    if (strcmp(argv[1], "walk") == 0)
+        return hk_cmd_walk(argc - 2, argv + 2);
     die("unknown command", argv[1]);
     return HK_USAGE;
 }

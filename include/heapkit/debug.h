@@ -38,6 +38,12 @@
  *                                   then the oldest blocks) and at most
  *                                   min(N, 100) call sites; 0 = all
  *                                   (default 600)
+ *   HEAPKIT_SNAPSHOT_ON=LIST        snapshots (hk_debug_snapshot) at exit,
+ *                                   on a signal (SIGUSR1...), every N
+ *                                   allocations: "exit,SIGUSR1,1000-allocs"
+ *                                   (signal and N: under heapkit run)
+ *   HEAPKIT_SNAPSHOT=path           their path (%p pid, %n number; default
+ *                                   heapkit-snapshot.%p.%n.json)
  *
  * Report (text, English; HEAPKIT_LANG=de gives German):
  *
@@ -112,6 +118,17 @@ HK_API int hk_debug_report(void);
 /* From now on, reports show only what is newer than this point.  Returns
  * the number of the last allocation before the mark. */
 HK_API unsigned long hk_debug_checkpoint(void);
+
+/* Write a snapshot of the heap now: one JSON document (schema
+ * "heapkit-snapshot", version 1) with the live blocks (allocation number,
+ * size, site, heap), their sites and stacks (symbolized), and the walk of
+ * every heap that can be walked (hk heaps; on Windows the process's Win32
+ * heaps too) as ranges per region.  path NULL: HEAPKIT_SNAPSHOT's path
+ * (%p the pid, %n the snapshot's number; default
+ * heapkit-snapshot.%p.%n.json).  Returns 1 if it was written, else 0 with
+ * the last error set.  Not from a signal handler: HEAPKIT_SNAPSHOT_ON=SIG
+ * (heapkit run --snapshot-on) takes one on a signal safely. */
+HK_API int hk_debug_snapshot(const char *path);
 
 /* Free p, declaring its size; a size that differs from the allocation
  * gives an S/FS pair in the report. */

@@ -223,6 +223,73 @@ static void hk__cfg_path(const char *var, char *out, size_t cap)
     memcpy(out, v, n + 1);
 }
 
+#ifndef _WIN32
+#  include <signal.h>
+static const struct { const char *name; int sig; } hk__sigs[] = {
+    { "sigusr1", SIGUSR1 }, { "sigusr2", SIGUSR2 }, { "sighup", SIGHUP },
+    { "sigint", SIGINT }, { "sigquit", SIGQUIT }, { "sigterm", SIGTERM },
+    { "sigalrm", SIGALRM }, { "sigcont", SIGCONT }, { "sigwinch", SIGWINCH },
+    { "sigurg", SIGURG }, { NULL, 0 }
+};
+#endif
+
+/* HEAPKIT_SNAPSHOT_ON: a comma list of exit, a signal (SIGUSR1, USR1;
+ * POSIX only) and N or N-allocs (every N allocations). */
+static void hk__cfg_snapshot_on(hk__dbg_config *cfg)
+{
+    const char *var = "HEAPKIT_SNAPSHOT_ON", *v = hk__cfg_get(var), *s;
+    if (!v)
+        return;
+    for (s = v;;) {
+        const char *e = s;
+        size_t n;
+        int ok = 0;
+        while (*e && *e != ',')
+            e++;
+        n = (size_t)(e - s);
+        while (n && (*s == ' ' || *s == '\t'))
+            s++, n--;
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (hk__cfg_streqn(s, n, "exit")) {
+            cfg->snapshot_exit = ok = 1;
+        } else if (n && *s >= '0' && *s <= '9') {
+            unsigned long long k = 0;
+            size_t i;
+            for (i = 0; i < n && s[i] >= '0' && s[i] <= '9' && k < 1000000000000ULL; i++)
+                k = k * 10 + (unsigned)(s[i] - '0');
+            if (k && (i == n || hk__cfg_streqn(s + i, n - i, "-allocs"))) {
+                cfg->snapshot_allocs = k;
+                ok = 1;
+            }
+        }
+#ifndef _WIN32
+        else {
+            int i, pre = n > 3 && hk__cfg_streqn(s, 3, "sig") ? 0 : 3;
+            for (i = 0; hk__sigs[i].name; i++)
+                if (hk__cfg_streqn(s, n, hk__sigs[i].name + pre)) {
+                    cfg->snapshot_signal = hk__sigs[i].sig;
+                    ok = 1;
+                }
+        }
+#endif
+        if (!ok) {
+            cfg->snapshot_exit = cfg->snapshot_signal = 0;
+            cfg->snapshot_allocs = 0;
+#ifdef _WIN32
+            hk__cfg_error(var, v, "a comma list of exit and N-allocs", "none");
+#else
+            hk__cfg_error(var, v, "a comma list of exit, a signal (SIGUSR1...) and N-allocs",
+                          "none");
+#endif
+            return;
+        }
+        if (!*e)
+            break;
+        s = e + 1;
+    }
+}
+
 static const char *const hk__formats[] = { "text", "json", NULL };
 static const char *const hk__langs[] = { "en", "de", NULL };
 static const char *const hk__backends[] = { "glibc", "arena", "mimalloc", NULL };
@@ -245,6 +312,8 @@ void hk__cfg_read(hk__dbg_config *cfg)
     cfg->leak_kinds = hk__cfg_leak_kinds("HEAPKIT_LEAK_KINDS", HK__LEAK_DEFAULT);
     hk__cfg_path("HEAPKIT_SUPPRESSIONS", cfg->suppressions, sizeof cfg->suppressions);
     cfg->suppressions_default = hk__cfg_bool("HEAPKIT_SUPPRESSIONS_DEFAULT", 1);
+    hk__cfg_snapshot_on(cfg);
+    hk__cfg_path("HEAPKIT_SNAPSHOT", cfg->snapshot_path, sizeof cfg->snapshot_path);
 #ifdef HK_PRELOAD
     /* the process's malloc; in the library itself the variable names the
      * default hk backend instead (backends.c checks it there) */

@@ -333,6 +333,11 @@ static const char *hk__program(void)
 #endif
 }
 
+const char *hk__dbg_program(void)
+{
+    return hk__program();
+}
+
 static unsigned long hk__pid(void)
 {
 #ifdef _WIN32
@@ -1703,6 +1708,7 @@ static void hk__at_exit(void)
 {
     if (__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
         return;
+    hk__dbg_snapshot_at_exit();
     hk__dbg_stack_scrub();
     hk__dbg_write_report(0);
     hk__uninstall_hooks();

@@ -187,6 +187,7 @@ static int hk__fwd_find(void)
     HK__FWD_SYM(report, "hk_debug_report");
     HK__FWD_SYM(checkpoint, "hk_debug_checkpoint");
     HK__FWD_SYM(stats, "hk_debug_stats_get");
+    HK__FWD_SYM(snapshot, "hk_debug_snapshot");
 #  undef HK__FWD_SYM
     if (!f.malloc || !f.free)
         return 0;

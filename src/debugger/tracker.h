@@ -219,6 +219,7 @@ typedef struct hk__dbg_fwd_t {
     int (*report)(void);
     unsigned long (*checkpoint)(void);
     void (*stats)(hk_debug_stats *);
+    int (*snapshot)(const char *);
 } hk__dbg_fwd_t;
 extern const hk__dbg_fwd_t *hk__dbg_fwd;
 #define HK__FWD(f) (HK_UNLIKELY(hk__dbg_fwd != NULL) && hk__dbg_fwd->f)
@@ -276,7 +277,12 @@ typedef struct hk__dbg_config {
     int backend;                        /* HEAPKIT_BACKEND (preload): HK__BACKEND_* */
     char suppressions[1024];            /* HEAPKIT_SUPPRESSIONS: "" = none */
     int suppressions_default;           /* HEAPKIT_SUPPRESSIONS_DEFAULT: the built-in set */
+    /* HEAPKIT_SNAPSHOT_ON: exit, a signal, every N allocations (any of them) */
+    int snapshot_exit, snapshot_signal;
+    unsigned long long snapshot_allocs;
+    char snapshot_path[1024];           /* HEAPKIT_SNAPSHOT: "" = the default */
 } hk__dbg_config;
+#define HK__SNAP_DEFAULT_PATH "heapkit-snapshot.%p.%n.json"
 #define HK__LEAK_DEFINITE  1u
 #define HK__LEAK_INDIRECT  2u
 #define HK__LEAK_REACHABLE 4u
@@ -326,6 +332,16 @@ int hk__dbg_write_report(int crashing);
 /* The number of entries that count as findings (FM, S/FS, leaks): what
  * HEAPKIT_ERROR_EXITCODE looks at.  Not from a crash path. */
 int hk__dbg_findings(void);
+/* report.c: the program's full path ("?" unknown), no heap, no stdio. */
+const char *hk__dbg_program(void);
+/* snapshot.c: write a snapshot (path NULL: HEAPKIT_SNAPSHOT's, numbered);
+ * 1 written.  Not from a signal handler. */
+int hk__dbg_snapshot(const char *path, const char *trigger);
+/* HEAPKIT_SNAPSHOT_ON=exit: at exit, before the report. */
+void hk__dbg_snapshot_at_exit(void);
+/* Its signal and N-allocations triggers: the handler and the thread that
+ * takes them (the preload's constructor, the hook DLL's start). */
+void hk__dbg_snapshot_triggers(void);
 /* Add a message line (fail-fast reasons); fixed storage. */
 void hk__dbg_message(const char *en, const char *de, long arg);
 /* End the process now with the report written (fail-fast). */

@@ -277,6 +277,9 @@ static inline int hk__pl_off(void)
 __attribute__((constructor)) static void hk__pl_ctor(void)
 {
     (void)hk__pl_off();
+    /* HEAPKIT_SNAPSHOT_ON's thread: here, where starting one is safe
+     * (never inside the first malloc) */
+    hk__dbg_snapshot_triggers();
 }
 
 

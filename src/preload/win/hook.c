@@ -620,6 +620,7 @@ static void hk__hook_start(HMODULE self)
     HK__K32(LoadLibraryExA);
     HK__K32(LoadLibraryExW);
     hk__dbg_start();                     /* HEAPKIT_*; the report at exit */
+    hk__dbg_snapshot_triggers();         /* its thread runs once DllMain returns */
     hk__exit_in_crt();
     hk__patch_all();
     hk__watch_loads();
