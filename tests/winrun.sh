@@ -18,7 +18,7 @@ if [ -z "${HK_WINE:-}" ] || ! command -v "$HK_WINE" >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-cp "$HK_BUILDDIR"/tests/run/*.exe "$HK_BUILDDIR"/tests/run/*.dll "$tmp"/ || exit 99
+cp "$HK_BUILDDIR"/tests/wrun/*.exe "$HK_BUILDDIR"/tests/wrun/*.dll "$tmp"/ || exit 99
 cd "$tmp" || exit 99
 # the hook DLL of this build, as a Windows path (Wine's Z: is /)
 HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '\\')"
