@@ -2,9 +2,10 @@
 # mask.sh - a heapkit run report (text or JSON) with what differs between
 # runs and between Linux and Windows masked, so that the reports of one
 # program under `heapkit run` and `heapkit.exe run` compare byte for byte
-# (tests/golden/run/).  Usage: mask.sh text|json|problems|crash FILE
+# (tests/golden/run/).  Usage: mask.sh MODE FILE, MODE one of
 #   text, json: the whole report masked;
-#   problems:   its problem rows only (FM, FK, S, FS), text then JSON;
+#   problems, jproblems: its problem rows only (FM, FK, S, FS), text, JSON;
+#   sites, jsites: its call-site summary's rows, text, JSON;
 #   crash:      its runtime-error line.
 # The masks, each a platform or run fact, never a finding:
 #   - addresses (0x...), padded to their column's width: ASLR;
@@ -47,7 +48,7 @@ text_mask() {
       $0 = mask($0, "0x[0-9a-f]+", "addr")
       sub(/EXCEPTION_ACCESS_VIOLATION/, "SIGSEGV")
       if (/^  No  / || /^  Nr  /) rows = 1
-      else if (/^[A-Z]/) rows = 0
+      else if (/^(Summary by call site|Zusammenfassung nach)/) rows = 0
       # an entry row: its allocation number
       if (rows && match($0, /^ *[0-9]+  0x/)) $0 = sprintf("%4s", "#") substr($0, 5)
       else if (/^ *[0-9]+ +[0-9]+ +0x\? .* [0-9]+ +[0-9]+$/) sub(/ +[0-9]+ +[0-9]+$/, "")
@@ -64,7 +65,9 @@ json_mask() {
     -e 's/EXCEPTION_ACCESS_VIOLATION at 0x[0-9a-f]*/SIGSEGV at 0x?/g' \
     -e 's/SIGSEGV at 0x[0-9a-f]*/SIGSEGV at 0x?/g' \
     -e 's/ in \([A-Za-z_][A-Za-z0-9_]*\) ([^")]*+0x[0-9a-f]*)/ in \1 (MODULE+0x?)/g' \
-    -e 's/{"no":/\n{"no":/g' -e 's/\],"entries_omitted"/\n],"entries_omitted"/'
+    -e 's/{"no":/\n{"no":/g' -e 's/\],"entries_omitted"/\n],"entries_omitted"/' \
+    -e 's/"sites":\[{"file":/"sites":[\n{"file":/' -e 's/\]},{"file":/]},\n{"file":/g' \
+    -e 's/\],"sites_omitted"/\n],"sites_omitted"/'
 }
 case $mode in
 text) text_mask "$file" ;;
@@ -74,7 +77,13 @@ problems)
   text_mask "$file" | awk '/^  No  / { on = 1; next } /^[A-Z][a-z]/ { on = 0 }
     on && ($2 == "FM" || $3 == "FS" || $4 == "FK" || $4 == "S")' ;;
 jproblems)
-  json_mask "$file" | grep -E '^\{"no":.*"flags":"(FM|FK|S|FS)"' ;;
+  json_mask "$file" | grep -E '^\{"no":.*"flags":"(FM|FK|S|FS)"' | sed 's/,$//' ;;
 crash) text_mask "$file" | grep '^runtime-error ' ;;
+sites)
+  # text: the call-site summary's rows
+  text_mask "$file" | awk '/^(Summary by call site|Zusammenfassung nach)/ { on = 1; getline; next }
+    on && !/^ +[0-9]/ { on = 0 } on' ;;
+jsites)
+  json_mask "$file" | grep -E '^\{"file":' | sed 's/,$//' ;;
 *) echo "mask.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac
