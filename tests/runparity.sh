@@ -30,6 +30,8 @@ for p in leaky cxx; do
   same "$p text" "$golden/$p.problems.txt" problems "$tmp/$p.txt"
   same "$p json" "$golden/$p.problems.json" jproblems "$tmp/$p.json"
 done
+tools/heapkit run --lang de -o "$tmp/cxx-de.txt" -- tests/run/cxx > /dev/null 2>&1
+same "cxx text, German" "$golden/cxx.problems.de.txt" problems "$tmp/cxx-de.txt"
 # threads: the site of the 40 leaks, every kind listed (which of them a
 # stale word still holds differs from run to run)
 tools/heapkit run --leak-kinds all -o "$tmp/threads.txt" -- tests/run/threads 1000 > /dev/null 2>&1

@@ -74,7 +74,7 @@ text) text_mask "$file" ;;
 json) json_mask "$file" ;;
 problems)
   # text: a problem row has no number, or FK/S flags after the size
-  text_mask "$file" | awk '/^  No  / { on = 1; next } /^[A-Z][a-z]/ { on = 0 }
+  text_mask "$file" | awk '/^  (No|Nr)  / { on = 1; next } /^[A-Z][a-z]/ { on = 0 }
     on && ($2 == "FM" || $3 == "FS" || $4 == "FK" || $4 == "S")' ;;
 jproblems)
   json_mask "$file" | grep -E '^\{"no":.*"flags":"(FM|FK|S|FS)"' | sed 's/,$//' ;;
