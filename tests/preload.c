@@ -236,7 +236,7 @@ static void check_leaky(const report *r)
         else
             ck_assert_str_eq(base_of(e->file), "leaky.c");
         if (e->size == 100)
-            ck_assert_int_eq(e->line, 42);
+            ck_assert_int_eq(e->line, 68);
         if (e->size == 200)
             ck_assert_int_eq(e->line, 13);
     }

@@ -5,7 +5,8 @@
 # as "SIZE PLACE" or "FM PLACE" (PLACE: the function and file DbgHelp
 # names, or the module where it has no file), in report order or, where
 # the leak kinds group them, as a set.  A missing Wine is a failure.  Prints a Check-style summary that ci/test counts.
-: "${HK_BUILDDIR:?}"
+: "${HK_BUILDDIR:?}" "${HK_SRCDIR:?}"
+HK_SRCDIR=$(cd "$HK_SRCDIR" && pwd) || exit 99   # the tests run in a directory of their own
 WINEDEBUG=${WINEDEBUG:--all}; export WINEDEBUG
 echo "Running suite(s): winrun"
 checks=0 fails=0
@@ -17,7 +18,7 @@ if [ -z "${HK_WINE:-}" ] || ! command -v "$HK_WINE" >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-cp "$HK_BUILDDIR"/tests/run/w*.exe "$HK_BUILDDIR"/tests/run/wrunlib.dll "$tmp"/ || exit 99
+cp "$HK_BUILDDIR"/tests/wrun/*.exe "$HK_BUILDDIR"/tests/wrun/*.dll "$tmp"/ || exit 99
 cd "$tmp" || exit 99
 # the hook DLL of this build, as a Windows path (Wine's Z: is /)
 HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '\\')"
@@ -59,44 +60,80 @@ expect() {   # expect NAME WANT GOT
   [ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
 }
 
-# leaks in the exe (a constructor's too) and in its DLL; msvcrt's own
-# blocks freed (no FM); free by pointer in the DLL; double and interior
-# free (FM).  mingw-w64's startup code copies argv (the array, then
-# "wleaky.exe") and keeps the copy in a global: still reachable, so not
-# listed by default; the constructor's 7 bytes, whose pointer was
-# overwritten, are definitely lost.
-hk run -o leaky.txt -- wleaky.exe > leaky.out 2> leaky.err
-expect "wleaky status" 0 $?
-expect "wleaky ran" done "$(tr -d '\r' < leaky.out)"
-expect "wleaky FM" "FM main@wleaky.c; FM main@wleaky.c; " "$(entries leaky.txt | tr ';' '\n' | grep FM | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /g')"
-expect "wleaky lost" "7 D; " "$(kinds leaky.txt | tr ';' '\n' | grep '^ *7 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /g')"
-expect "wleaky argv copies not listed" "" "$(entries leaky.txt | tr ';' '\n' | grep 'wleaky\.exe')"
-expect "wleaky reachable counted" "1" \
+# leaky.c, the Linux lane's source: leaks in the exe (a constructor's
+# too) and in its DLL; msvcrt's own blocks (_getcwd's, strdup's) freed
+# (no FM); free by pointer in the DLL; double and interior free (FM).
+# mingw-w64's startup code copies argv (the array, then "leaky.exe") and
+# keeps the copy in a global: still reachable, so not listed by default;
+# the constructor's 7 bytes, whose pointer was overwritten, are
+# definitely lost.
+hk run -o leaky.txt -- leaky.exe > leaky.out 2> leaky.err
+expect "leaky status" 0 $?
+expect "leaky ran" done "$(tr -d '\r' < leaky.out)"
+expect "leaky FM" "FM main@leaky.c; FM main@leaky.c; " "$(entries leaky.txt | tr ';' '\n' | grep FM | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /g')"
+expect "leaky lost" "7 D; " "$(kinds leaky.txt | tr ';' '\n' | grep '^ *7 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /g')"
+expect "leaky argv copies not listed" "" "$(entries leaky.txt | tr ';' '\n' | grep 'leaky\.exe')"
+expect "leaky reachable counted" "1" \
   "$(tr -d '\r' < leaky.txt | grep -c '^   Still reachable: [0-9]* blocks, [0-9,]* bytes (not listed)$')"
-# every kind: all the leaks, the argv copies and the global's 60 bytes
-# still reachable; the DLL (a static import: heapkit.exe run puts the
-# hook DLL first in the program's imports, so it is initialised before
-# the DLL is) leaks 3 in its constructor, and its C runtime startup keeps
-# a 256-byte atexit table until it is unloaded, after the report
-hk run --leak-kinds all -o leaky-all.txt -- wleaky.exe > /dev/null 2>&1
-expect "wleaky all status" 0 $?
-expect "wleaky all entries" \
-  "$(set_of "16 wleaky.exe; 11 wleaky.exe; 7 before_main@wleaky.c; 100 main@wleaky.c; 200 hkrun_lib_leak@runlib.c; FM main@wleaky.c; FM main@wleaky.c; 60 main@wleaky.c; 3 hkrun_lib_init@runlib.c; 256 wrunlib.dll; ")" \
+# every kind: all the leaks and the argv copies still reachable; the
+# DLL (a static import: heapkit.exe run puts the hook DLL first in the
+# program's imports, so it is initialised before the DLL is) leaks 3 in
+# its constructor, as on Linux, and its C runtime startup keeps a
+# 256-byte atexit table until it is unloaded, after the report
+hk run --leak-kinds all -o leaky-all.txt -- leaky.exe > /dev/null 2>&1
+expect "leaky all status" 0 $?
+expect "leaky all entries" \
+  "$(set_of "16 leaky.exe; 10 leaky.exe; 7 before_main@leaky.c; 100 main@leaky.c; 200 hkrun_lib_leak@runlib.c; FM main@leaky.c; FM main@leaky.c; 3 hkrun_lib_init@runlib.c; 256 wrunlib.dll; ")" \
   "$(set_of "$(entries leaky-all.txt)")"
-expect "wleaky all kinds" "$(set_of "16 R; 11 R; 7 D; 60 R; ")" \
-  "$(set_of "$(kinds leaky-all.txt | tr ';' '\n' | grep -E '^ *(16|11|7|60) ' | tr '\n' ';')")"
+expect "leaky all kinds" "$(set_of "16 R; 10 R; 7 D; ")" \
+  "$(set_of "$(kinds leaky-all.txt | tr ';' '\n' | grep -E '^ *(16|10|7) ' | tr '\n' ';')")"
 # the fallback way in, a remote thread: the DLL's constructor has run
 # before the hook DLL loads, so its 3 bytes and the atexit table are not
 # seen (the rest is)
-HEAPKIT_INJECT=thread hk run --leak-kinds all -o leaky-thread.txt -- wleaky.exe > /dev/null 2>&1
-expect "wleaky by thread status" 0 $?
-expect "wleaky by thread entries" \
-  "$(set_of "16 wleaky.exe; 11 wleaky.exe; 7 before_main@wleaky.c; 100 main@wleaky.c; 200 hkrun_lib_leak@runlib.c; FM main@wleaky.c; FM main@wleaky.c; 60 main@wleaky.c; ")" \
+HEAPKIT_INJECT=thread hk run --leak-kinds all -o leaky-thread.txt -- leaky.exe > /dev/null 2>&1
+expect "leaky by thread status" 0 $?
+expect "leaky by thread entries" \
+  "$(set_of "16 leaky.exe; 10 leaky.exe; 7 before_main@leaky.c; 100 main@leaky.c; 200 hkrun_lib_leak@runlib.c; FM main@leaky.c; FM main@leaky.c; ")" \
   "$(set_of "$(entries leaky-thread.txt)")"
 HEAPKIT_INJECT=bogus hk run -- wstatus.exe 0 > /dev/null 2> inject.err
 expect "HEAPKIT_INJECT=bogus refused" 2 $?
-# realloc keeps the block's allocation number: 14 (the DLL's 2 included), not 16
-expect "wleaky registered" "   14 pointers were registered" "$(tr -d '\r' < leaky.txt | grep 'pointers were registered')"
+# realloc keeps the block's allocation number: 13 (the DLL's 2 included), not 15
+expect "leaky registered" "   13 pointers were registered" "$(tr -d '\r' < leaky.txt | grep 'pointers were registered')"
+
+# Parity with Linux (tests/runparity.sh compares the same golden files):
+# the problem rows of leaky.c and cxx.cc, text and JSON, and the crash
+# line, masked by tests/run/mask.sh, equal tests/golden/run/ byte for byte.
+mask="$HK_SRCDIR/tests/run/mask.sh" golden="$HK_SRCDIR/tests/golden/run"
+same() {   # same NAME GOLDEN MODE REPORT
+  checks=$((checks + 1))
+  if [ "$3" = cat ]; then cp "$4" masked.out; else sh "$mask" "$3" "$4" > masked.out; fi
+  if ! cmp -s "$2" masked.out; then
+    fail "$1: the masked report differs from $2: $(diff "$2" masked.out | head -n 20)"
+  fi
+}
+hk run --json -o leaky.json -- leaky.exe > /dev/null 2>&1
+same "leaky parity, text" "$golden/leaky.problems.txt" problems leaky.txt
+same "leaky parity, json" "$golden/leaky.problems.json" jproblems leaky.json
+
+# cxx.cc, the Linux lane's source, with libstdc++'s DLL: the new/delete
+# family mismatches (FK) and the sized delete (S/FS) as on Linux
+hk run -o cxx.txt -- cxx.exe > /dev/null 2>&1
+expect "cxx status" 0 $?
+hk run --json -o cxx.json -- cxx.exe > /dev/null 2>&1
+same "cxx parity, text" "$golden/cxx.problems.txt" problems cxx.txt
+same "cxx parity, json" "$golden/cxx.problems.json" jproblems cxx.json
+hk run --lang de -o cxx-de.txt -- cxx.exe > /dev/null 2>&1
+same "cxx parity, German" "$golden/cxx.problems.de.txt" problems cxx-de.txt
+
+# a crash: the report written from the unhandled-exception filter, the
+# crashing function named, then the process dies with the exception's
+# status (0xC0000005; the shell sees its low byte) - no winedbg, no hang
+timeout 120 "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" run -o crash.txt -- crash.exe > /dev/null 2>&1
+expect "crash status" 5 $?
+same "crash line" "$golden/crash.txt" crash crash.txt
+checks=$((checks + 1))
+tr -d '\r' < crash.txt | grep -q '^runtime-error EXCEPTION_ACCESS_VIOLATION at 0x[0-9a-f]* in main (crash.exe+0x[0-9a-f]*)$' \
+  || fail "crash: no crash line naming main: $(tr -d '\r' < crash.txt | tail -n 2)"
 
 # HeapAlloc leaks on a private heap and on the process heap; HeapFree of
 # a stack address is FM and FALSE.  From here on every kind is listed:
@@ -120,13 +157,23 @@ expect "wload entries" \
   "$(set_of "16 wload.exe; 10 wload.exe; 256 wrunlib.dll; 3 hkrun_lib_init@runlib.c; 222 hkrun_lib_leak@runlib.c; 33 main@wload.c; ")" \
   "$(set_of "$(entries load.txt)")"
 
-# 4 threads x 1000 pairs, 10 leaks each of 1000 + thread: 40 leaks at one
-# site (winpthreads' own blocks are listed too: linked into the exe).
-hk run --leak-kinds all -o threads.txt -- wthreads.exe 1000 > /dev/null 2>&1
-expect "wthreads status" 0 $?
-expect "wthreads site" "40 40060 work@threads.c; " \
+# threads.c: 4 threads x 1000 pairs, 10 leaks each of 1000 + thread: 40
+# leaks at one site (winpthreads' own blocks are listed too: linked into
+# the exe), and exactly 4 x 1010 allocations more than the run that only
+# starts the threads, as tests/preload checks on Linux.
+hk run --leak-kinds all -o threads0.txt -- threads.exe 0 > /dev/null 2>&1
+hk run --leak-kinds all -o threads.txt -- threads.exe 1000 > /dev/null 2>&1
+expect "threads status" 0 $?
+expect "threads site" "40 40060 work@threads.c; " \
   "$(sites threads.txt | tr ';' '\n' | grep '^ *40 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /')"
-expect "wthreads no FM" "" "$(entries threads.txt | tr ';' '\n' | grep FM)"
+expect "threads no FM" "" "$(entries threads.txt | tr ';' '\n' | grep FM)"
+hk run --leak-kinds all --json -o threads.json -- threads.exe 1000 > /dev/null 2>&1
+sh "$mask" sites threads.txt | grep ' work ' > threads.site.txt
+sh "$mask" jsites threads.json | grep '"function":"work"' > threads.site.json
+same "threads parity, text" "$golden/threads.site.txt" cat threads.site.txt
+same "threads parity, json" "$golden/threads.site.json" cat threads.site.json
+reg() { tr -d '\r' < "$1" | sed -n 's/^ *\([0-9]*\) pointers were registered$/\1/p'; }
+expect "threads exact count" 4040 $(( $(reg threads.txt) - $(reg threads0.txt) ))
 
 # a program on ucrtbase.dll: its malloc family is hooked (the hook DLL is
 # initialised before ucrtbase: it is finished at the first call), its own

@@ -1795,6 +1795,13 @@ static LONG WINAPI hk__seh_filter(EXCEPTION_POINTERS *ep)
         if (r != EXCEPTION_CONTINUE_SEARCH)
             return r;
     }
+    /* die of it now, with the exception code as the status (what Windows
+     * gives a crashed program): returning to the C runtime's filter chain
+     * (mingw-w64's, installed after ours) could end the process with 0,
+     * and Wine would start winedbg */
+    hk__dbg_internal_enter();
+    fflush(NULL);
+    TerminateProcess(GetCurrentProcess(), (UINT)ep->ExceptionRecord->ExceptionCode);
     return EXCEPTION_EXECUTE_HANDLER;
 }
 

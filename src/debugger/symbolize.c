@@ -19,6 +19,7 @@
 #include "tracker.h"
 #include "symbolize.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _WIN32
@@ -29,6 +30,8 @@
 #  include <errno.h>
 #  include <unistd.h>
 #  include <elfutils/libdwfl.h>
+#  include <elfutils/libdw.h>
+#  include <dwarf.h>
 #  include <elf.h>
 #  include <fcntl.h>
 #  include <link.h>
@@ -293,6 +296,46 @@ static const char *hk__sym_path(const char *file, const char *comp_dir)
     return hk__sym_strdup(p);
 }
 
+/* pc inside code inlined into the function the symbol table names: the
+ * place of the outermost inlined call, in that function's own source (the
+ * line table alone gives the inlined body's, e.g. a libstdc++ header,
+ * beside the caller's name).  DbgHelp gives the same on Windows.  0: not
+ * inlined, or no call site recorded. */
+static int hk__sym_inline_site(Dwfl_Module *m, Dwarf_Addr a, const char **file, int *line)
+{
+    Dwarf_Addr cubias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(m, a, &cubias), *scopes = NULL, *outer = NULL, inner;
+    Dwarf_Attribute at;
+    Dwarf_Word fidx = 0, ln = 0;
+    Dwarf_Files *files;
+    size_t nfiles;
+    const char *f;
+    int n, i;
+    if (!cu || (n = dwarf_getscopes(cu, a - cubias, &scopes)) <= 0)
+        return 0;
+    /* dwarf_getscopes goes on in the inlined body's abstract origin; the
+     * inlined calls around pc are the innermost scope's parents */
+    inner = scopes[0];
+    free(scopes);
+    scopes = NULL;
+    if ((n = dwarf_getscopes_die(&inner, &scopes)) <= 0)
+        return 0;
+    for (i = 0; i < n; i++)              /* innermost first */
+        if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
+            outer = &scopes[i];
+    if (!outer || dwarf_formudata(dwarf_attr(outer, DW_AT_call_file, &at), &fidx) != 0
+        || dwarf_formudata(dwarf_attr(outer, DW_AT_call_line, &at), &ln) != 0 || ln == 0
+        || dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || fidx >= nfiles
+        || !(f = dwarf_filesrc(files, fidx, NULL, NULL))) {
+        free(scopes);
+        return 0;
+    }
+    free(scopes);
+    *file = f;
+    *line = (int)ln;
+    return 1;
+}
+
 static int hk__sym_dw(uintptr_t pc, int is_return, hk__frame_info *out)
 {
     Dwarf_Addr a = (Dwarf_Addr)(pc - (is_return ? 1 : 0)), bias = 0, start = 0;
@@ -323,6 +366,8 @@ static int hk__sym_dw(uintptr_t pc, int is_return, hk__frame_info *out)
     ln = dwfl_module_getsrc(m, a);
     if (ln) {
         src = dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL, NULL);
+        if (src)
+            hk__sym_inline_site(m, a, &src, &lineno);
         if (src) {
             out->file = hk__sym_path(src, dwfl_line_comp_dir(ln));
             out->line = lineno;

@@ -1,6 +1,7 @@
 // cxx.cc - an unmodified C++ program for tests/run: new/delete of the
 // wrong kind (FK, three ways), a sized delete with the wrong size (S/FS),
 // a leaked std::vector and std::string (object and buffer each).
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -27,7 +28,7 @@ int main()
     delete[] ok;                                    // right: no entry
     struct alignas(64) line { char c[64]; };
     line *l = new line[2];                          // aligned new[]: no entry
-    if (reinterpret_cast<unsigned long>(l) % 64 != 0)
+    if (reinterpret_cast<std::uintptr_t>(l) % 64 != 0)
         return 3;
     hkrun_sink = l;
     delete[] l;

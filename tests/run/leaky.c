@@ -1,13 +1,21 @@
-/* leaky.c - an unmodified C program (no heapkit header) for tests/run:
- * a block leaked before main (a constructor), in main and in a shared
- * library; a double free and an interior free (FM, the program goes on);
- * getline's and strdup's blocks freed (not FM); free passed as a function
+/* leaky.c - an unmodified C program (no heapkit header) for tests/run,
+ * built for Linux (`heapkit run`) and MinGW (`heapkit.exe run`): a block
+ * leaked before main (a constructor), in main and in a shared library /
+ * DLL of its own; a double free and an interior free (FM, the program
+ * goes on); blocks the C library allocated itself (getline's or
+ * _getcwd's, and strdup's) freed (not FM); free passed as a function
  * pointer.  Prints "done" at the end, so the test knows it got there. */
 #define _GNU_SOURCE 1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#ifdef _WIN32
+#  include <direct.h>
+#  include <io.h>
+#  define write _write
+#else
+#  include <unistd.h>
+#endif
 
 void *hkrun_lib_leak(size_t n);
 void hkrun_destroy_all(void **v, int n, void (*destroy)(void *));
@@ -20,19 +28,37 @@ __attribute__((constructor)) static void before_main(void)
     hkrun_sink = malloc(7);                         /* leak 7 */
 }
 
+/* A block the C library allocated itself, with its own malloc (msvcrt
+ * has no getline; its _getcwd(NULL, 0) allocates inside msvcrt). */
+static char *crt_block(const char *self)
+{
+    char *line = NULL;
+#ifdef _WIN32
+    (void)self;
+    line = _getcwd(NULL, 0);
+#else
+    size_t cap = 0;
+    FILE *f = fopen(self, "r");
+    if (!f)
+        return NULL;
+    if (getline(&line, &cap, f) < 0) {
+        free(line);
+        line = NULL;
+    }
+    fclose(f);
+#endif
+    return line;
+}
+
 int main(int argc, char **argv)
 {
-    FILE *f;
-    char *line = NULL, *d, *p, *q;
-    size_t cap = 0;
+    char *line, *d, *p, *q;
     void *v[3];
     int i;
     (void)argc;
-    f = fopen(argv[0], "r");
-    if (!f || getline(&line, &cap, f) < 0)
+    if (!(line = crt_block(argv[0])))
         return 90;
     free(line);                                     /* libc's block: no FM */
-    fclose(f);
     d = strdup("hello");
     hkrun_sink = d;
     free(d);

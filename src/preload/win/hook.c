@@ -75,9 +75,39 @@ static int hk__off(void)
     return hk__dbg_internal_depth() > 0;
 }
 
+/* A C++ operator of libstdc++'s DLL in progress on this thread (set by
+ * its hook, below): the real operator is called, and the CRT call it
+ * makes through its own imports - the first one - takes the operator's
+ * family and caller.  One slot per thread (TlsAlloc: no allocation). */
+typedef struct hk__cxx_call {
+    unsigned fam;                        /* HK__FAM_NEW, HK__FAM_NEWARR */
+    int del, sized;
+    size_t declared;
+    uintptr_t caller;
+} hk__cxx_call;
+
+static DWORD hk__cxx_tls = TLS_OUT_OF_INDEXES;
+static uintptr_t hk__cxx_lo, hk__cxx_hi;   /* libstdc++-6.dll's image */
+
+/* The pending operator call, taken (one CRT call per operator call: a
+ * nested one, such as a new_handler's, is the CRT's own again). */
+static hk__cxx_call *hk__cxx_take(int del)
+{
+    hk__cxx_call *c;
+    if (hk__cxx_tls == TLS_OUT_OF_INDEXES || !(c = TlsGetValue(hk__cxx_tls)) || c->del != del)
+        return NULL;
+    TlsSetValue(hk__cxx_tls, NULL);
+    return c;
+}
+
 static void *hk__rec_new(void *p, size_t n, unsigned kind, uintptr_t caller)
 {
+    hk__cxx_call *c = hk__cxx_take(0);
     hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
+    if (c) {
+        kind |= c->fam << HK__K_FAM_SHIFT;
+        src.caller = c->caller;
+    }
     if (p && !hk__off())
         hk__dbg_add(p, n, HK__HEAP_MALLOC, kind, &src);
     return p;
@@ -88,9 +118,22 @@ static void *hk__rec_new(void *p, size_t n, unsigned kind, uintptr_t caller)
  * for it), 0 neither: FM reported, p is not to be passed on. */
 static int hk__rec_free(const void *p, HANDLE heap, uintptr_t caller, hk__rec *r)
 {
-    hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
-    if (hk__dbg_take(p, HK__HEAP_MALLOC, r) == 1)
+    hk__cxx_call *c = hk__cxx_take(1);
+    hk__src src = { NULL, NULL, NULL, c ? c->caller : caller, 0, 0 };
+    if (hk__dbg_take(p, HK__HEAP_MALLOC, r) == 1) {
+        /* a delete: the family and the declared size checked, as the
+         * Linux preload does.  A malloc-family block that libstdc++
+         * allocated itself came from its own operator new, whose calls
+         * inside the DLL no hook sees: no FK for it. */
+        if (c && HK__REC_FAM(r) != c->fam
+            && !(HK__REC_FAM(r) == HK__FAM_MALLOC && hk__dbg_site(r->site)
+                 && hk__dbg_site(r->site)->caller >= hk__cxx_lo
+                 && hk__dbg_site(r->site)->caller < hk__cxx_hi))
+            hk__dbg_wrong_family(r, c->fam, &src);
+        else if (c && c->sized && c->declared != HK__REC_SIZE(r))
+            hk__dbg_wrong_size(r, c->declared, &src);
         return 2;
+    }
     if (hk__off() || (heap && HeapValidate(heap, 0, p)))
         return 1;
     hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
@@ -328,13 +371,77 @@ static SIZE_T WINAPI hk__HeapSize_hook(HANDLE h, DWORD flags, LPCVOID p)
     return hk__HeapSize(h, flags, p);
 }
 
+/* ---- C++ new/delete of libstdc++-6.dll --------------------------------------- */
+
+/* Each hook marks the call pending, calls the real operator (its
+ * new_handler loop, std::bad_alloc and alignment stay libstdc++'s), which
+ * reaches the CRT through libstdc++'s own (patched) imports. */
+enum {
+    HK__NW, HK__NA, HK__NW_NT, HK__NA_NT, HK__NW_AL, HK__NA_AL, HK__NW_AL_NT, HK__NA_AL_NT,
+    HK__DL, HK__DA, HK__DL_SZ, HK__DA_SZ, HK__DL_NT, HK__DA_NT, HK__DL_AL, HK__DA_AL,
+    HK__DL_SZ_AL, HK__DA_SZ_AL, HK__DL_AL_NT, HK__DA_AL_NT, HK__NCXX
+};
+static void *hk__cxx_real[HK__NCXX];
+
+static void hk__cxx_begin(hk__cxx_call *c)
+{
+    if (hk__cxx_tls != TLS_OUT_OF_INDEXES)
+        TlsSetValue(hk__cxx_tls, c);
+}
+
+static void hk__cxx_end(void)
+{
+    if (hk__cxx_tls != TLS_OUT_OF_INDEXES)
+        TlsSetValue(hk__cxx_tls, NULL);
+}
+
+#define HK__CXX_NEW(i, fam, params, args)                                                  \
+    static void *hk__cxx_##i params                                                        \
+    {                                                                                      \
+        hk__cxx_call c = { fam, 0, 0, 0, HK__RET };                                        \
+        void *p;                                                                           \
+        hk__cxx_begin(&c);                                                                 \
+        p = ((void *(*)params)hk__cxx_real[i])args;                                        \
+        hk__cxx_end();                                                                     \
+        return p;                                                                          \
+    }
+#define HK__CXX_DEL(i, fam, sized, n, params, args)                                        \
+    static void hk__cxx_##i params                                                         \
+    {                                                                                      \
+        hk__cxx_call c = { fam, 1, sized, n, HK__RET };                                    \
+        hk__cxx_begin(&c);                                                                 \
+        ((void (*)params)hk__cxx_real[i])args;                                             \
+        hk__cxx_end();                                                                     \
+    }
+typedef const void *hk__nt;              /* std::nothrow_t const & */
+HK__CXX_NEW(HK__NW, HK__FAM_NEW, (size_t n), (n))
+HK__CXX_NEW(HK__NA, HK__FAM_NEWARR, (size_t n), (n))
+HK__CXX_NEW(HK__NW_NT, HK__FAM_NEW, (size_t n, hk__nt t), (n, t))
+HK__CXX_NEW(HK__NA_NT, HK__FAM_NEWARR, (size_t n, hk__nt t), (n, t))
+HK__CXX_NEW(HK__NW_AL, HK__FAM_NEW, (size_t n, size_t a), (n, a))
+HK__CXX_NEW(HK__NA_AL, HK__FAM_NEWARR, (size_t n, size_t a), (n, a))
+HK__CXX_NEW(HK__NW_AL_NT, HK__FAM_NEW, (size_t n, size_t a, hk__nt t), (n, a, t))
+HK__CXX_NEW(HK__NA_AL_NT, HK__FAM_NEWARR, (size_t n, size_t a, hk__nt t), (n, a, t))
+HK__CXX_DEL(HK__DL, HK__FAM_NEW, 0, 0, (void *p), (p))
+HK__CXX_DEL(HK__DA, HK__FAM_NEWARR, 0, 0, (void *p), (p))
+HK__CXX_DEL(HK__DL_SZ, HK__FAM_NEW, 1, n, (void *p, size_t n), (p, n))
+HK__CXX_DEL(HK__DA_SZ, HK__FAM_NEWARR, 1, n, (void *p, size_t n), (p, n))
+HK__CXX_DEL(HK__DL_NT, HK__FAM_NEW, 0, 0, (void *p, hk__nt t), (p, t))
+HK__CXX_DEL(HK__DA_NT, HK__FAM_NEWARR, 0, 0, (void *p, hk__nt t), (p, t))
+HK__CXX_DEL(HK__DL_AL, HK__FAM_NEW, 0, 0, (void *p, size_t a), (p, a))
+HK__CXX_DEL(HK__DA_AL, HK__FAM_NEWARR, 0, 0, (void *p, size_t a), (p, a))
+HK__CXX_DEL(HK__DL_SZ_AL, HK__FAM_NEW, 1, n, (void *p, size_t n, size_t a), (p, n, a))
+HK__CXX_DEL(HK__DA_SZ_AL, HK__FAM_NEWARR, 1, n, (void *p, size_t n, size_t a), (p, n, a))
+HK__CXX_DEL(HK__DL_AL_NT, HK__FAM_NEW, 0, 0, (void *p, size_t a, hk__nt t), (p, a, t))
+HK__CXX_DEL(HK__DA_AL_NT, HK__FAM_NEWARR, 0, 0, (void *p, size_t a, hk__nt t), (p, a, t))
+
 /* ---- patching ------------------------------------------------------------- */
 
 typedef struct hk__pair {
     void *real, *hook;
 } hk__pair;
 
-#define HK__NPAIRS 64
+#define HK__NPAIRS 96
 static hk__pair hk__pairs[HK__NPAIRS];
 static int hk__npairs;
 static HMODULE hk__self;
@@ -436,10 +543,50 @@ static void hk__crt_ready(int c)
     InterlockedExchange(&t->ready, 2);
 }
 
+/* MinGW's libstdc++ DLL, once loaded: its operators' exports (size_t
+ * is 'y' on 64-bit Windows).  A program linked with -static-libstdc++
+ * has them inside: their blocks are seen as malloc's, without FK. */
+static void hk__cxx_learn(void)
+{
+    static void *const hooks[HK__NCXX] = {
+        hk__cxx_HK__NW, hk__cxx_HK__NA, hk__cxx_HK__NW_NT, hk__cxx_HK__NA_NT, hk__cxx_HK__NW_AL,
+        hk__cxx_HK__NA_AL, hk__cxx_HK__NW_AL_NT, hk__cxx_HK__NA_AL_NT, hk__cxx_HK__DL,
+        hk__cxx_HK__DA, hk__cxx_HK__DL_SZ, hk__cxx_HK__DA_SZ, hk__cxx_HK__DL_NT, hk__cxx_HK__DA_NT,
+        hk__cxx_HK__DL_AL, hk__cxx_HK__DA_AL, hk__cxx_HK__DL_SZ_AL, hk__cxx_HK__DA_SZ_AL,
+        hk__cxx_HK__DL_AL_NT, hk__cxx_HK__DA_AL_NT,
+    };
+    static const char *const names[HK__NCXX] = {
+        "_Znwy", "_Znay", "_ZnwyRKSt9nothrow_t", "_ZnayRKSt9nothrow_t", "_ZnwySt11align_val_t",
+        "_ZnaySt11align_val_t", "_ZnwySt11align_val_tRKSt9nothrow_t",
+        "_ZnaySt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvy", "_ZdaPvy",
+        "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t",
+        "_ZdaPvSt11align_val_t", "_ZdlPvySt11align_val_t", "_ZdaPvySt11align_val_t",
+        "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+    };
+    HMODULE m;
+    IMAGE_NT_HEADERS *nt;
+    int i;
+    if (hk__cxx_lo || !(m = GetModuleHandleW(L"libstdc++-6.dll")))
+        return;
+    if (hk__cxx_tls == TLS_OUT_OF_INDEXES)
+        hk__cxx_tls = TlsAlloc();
+    if (hk__cxx_tls == TLS_OUT_OF_INDEXES)
+        return;                          /* no slot: its blocks stay malloc's */
+    nt = (IMAGE_NT_HEADERS *)((BYTE *)m + ((IMAGE_DOS_HEADER *)m)->e_lfanew);
+    hk__cxx_hi = (uintptr_t)m + nt->OptionalHeader.SizeOfImage;
+    for (i = 0; i < HK__NCXX; i++)
+        hk__cxx_real[i] = HK__GET(m, names[i]);
+    for (i = 0; i < HK__NCXX; i++)
+        if (hk__cxx_real[i])
+            hk__pair_add(hk__cxx_real[i], hooks[i]);
+    __atomic_store_n(&hk__cxx_lo, (uintptr_t)m, __ATOMIC_RELEASE);
+}
+
 static void hk__learn(void)
 {
     hk__crt_learn(HK__MSVCRT, L"msvcrt.dll");
     hk__crt_learn(HK__UCRT, L"ucrtbase.dll");
+    hk__cxx_learn();
 }
 
 static int hk__is_system(HMODULE m)
