@@ -228,6 +228,42 @@ hk run --walk-diff --error-exitcode 23 -o walkq.txt -- wwalk.exe nomalloc > /dev
 expect "walk-diff no finding" 0 $?
 expect "walk-diff no finding, still listed" "1" "$(untracked walkq.txt | grep -c 'HKWALK-A')"
 
+# --backtrace under heapkit.exe run: heapkit's own unwinder (cached rules
+# from .pdata) must give exactly RtlCaptureStackBackTrace's stacks, and
+# cover every frame of these programs without falling back on it
+# (HEAPKIT_UNWIND_CHECK=1 takes each stack both ways and counts).
+# wunw.exe: frame-pointer, large, -O0 frames, recursion, callbacks from
+# its own DLL and from msvcrt's qsort, a thread.
+unw_check() {   # unw_check NAME FILE MIN-COMPARED
+  c=$(tr -d '\r' < "$2" | sed -n 's/^unwind check: stacks compared: //p')
+  checks=$((checks + 1))
+  [ -n "$c" ] && [ "$c" -ge "$3" ] || fail "$1: stacks compared: [$c], want >= $3"
+  expect "$1: stacks that differ" "0" "$(tr -d '\r' < "$2" | sed -n 's/^unwind check: stacks that differ: //p')"
+  expect "$1: fallbacks" "0" "$(tr -d '\r' < "$2" | sed -n 's/^unwind check: taken by RtlCaptureStackBackTrace: //p')"
+}
+HEAPKIT_UNWIND_CHECK=1 hk run --backtrace 8 -o unw8.txt -- wunw.exe > /dev/null 2>&1
+expect "wunw status" 0 $?
+unw_check "wunw bt 8" unw8.txt 6
+HEAPKIT_UNWIND_CHECK=1 hk run --backtrace 64 -o unw64.txt -- wunw.exe > /dev/null 2>&1
+expect "wunw bt 64 status" 0 $?
+unw_check "wunw bt 64" unw64.txt 6
+# the frames themselves: through msvcrt's qsort, and through wrunlib.dll
+# down to the thread's start
+frames_of() {   # frames_of FILE SIZE: the function names of its backtrace
+  tr -d '\r' < "$1" | awk -v sz="$2" '$1 ~ /^[0-9]+$/ && $3 == sz && !done { on = 1; done = 1; next }
+    on && $1 ~ /^#[0-9]+$/ { printf "%s ", $2; next } { on = 0 }'
+}
+expect "wunw qsort frames" "from_qsort compare_wrapper quick_sort qsort_s qsort main ? " "$(frames_of unw8.txt 1004)"
+expect "wunw dll frames" "with_alloca big_frame at_o0 rec rec rec rec from_dll hkrun_destroy_all main ? ? BaseThreadInitThunk RtlUserThreadStart " \
+  "$(frames_of unw64.txt 1003)"
+for p in wleaky wthreads wheap; do
+  HEAPKIT_UNWIND_CHECK=1 hk run --backtrace 8 -o "unw-$p.txt" -- "$p.exe" > /dev/null 2>&1
+  unw_check "$p bt 8" "unw-$p.txt" 3
+done
+# without the variable, no such lines
+hk run --backtrace 8 -o unw-plain.txt -- wunw.exe > /dev/null 2>&1
+expect "no unwind check lines" "0" "$(tr -d '\r' < unw-plain.txt | grep -c '^unwind check')"
+
 # errors of the command itself: status 2 and a line
 HEAPKIT_HOOK_DLL='Z:\nonexistent\heapkit-hook.dll' hk run -- wstatus.exe 0 > /dev/null 2> nodll.txt
 expect "missing hook DLL" 2 $?

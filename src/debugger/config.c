@@ -315,6 +315,7 @@ void hk__cfg_read(hk__dbg_config *cfg)
     hk__cfg_snapshot_on(cfg);
     hk__cfg_path("HEAPKIT_SNAPSHOT", cfg->snapshot_path, sizeof cfg->snapshot_path);
     cfg->walk_diff = hk__cfg_bool("HEAPKIT_WALK_DIFF", 0);
+    cfg->unwind_check = hk__cfg_bool("HEAPKIT_UNWIND_CHECK", 0);
 #ifndef _WIN32
     if (cfg->walk_diff) {
         /* it walks the Win32 heaps: nothing to walk here */

@@ -1843,6 +1843,7 @@ static void hk__at_exit(void)
     hk__dbg_snapshot_at_exit();
     hk__dbg_stack_scrub();
     hk__walkdiff_end();               /* before the report allocates (DbgHelp) */
+    hk__stacks_check_note();
     hk__dbg_write_report(0);
     hk__uninstall_hooks();
     hk__error_exit();

@@ -282,6 +282,7 @@ typedef struct hk__dbg_config {
     unsigned long long snapshot_allocs;
     char snapshot_path[1024];           /* HEAPKIT_SNAPSHOT: "" = the default */
     int walk_diff;                      /* HEAPKIT_WALK_DIFF (Windows hook DLL): walkdiff.c */
+    int unwind_check;                   /* HEAPKIT_UNWIND_CHECK (Windows, tests): stacks.c */
 } hk__dbg_config;
 #define HK__SNAP_DEFAULT_PATH "heapkit-snapshot.%p.%n.json"
 #define HK__LEAK_DEFINITE  1u
