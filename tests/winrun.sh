@@ -22,7 +22,8 @@ cd "$tmp" || exit 99
 # the hook DLL of this build, as a Windows path (Wine's Z: is /)
 HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '\\')"
 export HEAPKIT_HOOK_DLL
-unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE
+unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE \
+  HEAPKIT_WALK_DIFF HEAPKIT_UNWIND_CHECK
 hk() { "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" "$@"; }
 
 # Where an entry or a site was made, masked: "FUNCTION@FILE" (the file's
