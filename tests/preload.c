@@ -566,8 +566,8 @@ END_TEST
  * not supported, the program runs (so does HEAPKIT_WALK_DIFF=1 alone). */
 START_TEST(walk_diff_not_on_linux)
 {
-    static const char *const opt[] = { "run", "--walk-diff", "--", "tests/run/hdrbad", NULL };
-    static const char *const env[] = { "run", "--", "tests/run/hdrbad", NULL };
+    static const char *const opt[] = { "run", "--walk-diff", "--", "tests/run/hello", NULL };
+    static const char *const env[] = { "run", "--", "tests/run/hello", NULL };
     ck_assert_int_eq(heapkit(opt, "heapkit run: --walk-diff is not supported on Linux"), 0);
     setenv("HEAPKIT_WALK_DIFF", "1", 1);
     ck_assert_int_eq(heapkit(env, "heapkit: HEAPKIT_WALK_DIFF is not supported on Linux"), 0);
