@@ -562,6 +562,19 @@ START_TEST(command_errors)
 }
 END_TEST
 
+/* --walk-diff walks Win32 heaps: accepted on Linux, one line says it is
+ * not supported, the program runs (so does HEAPKIT_WALK_DIFF=1 alone). */
+START_TEST(walk_diff_not_on_linux)
+{
+    static const char *const opt[] = { "run", "--walk-diff", "--", "tests/run/hello", NULL };
+    static const char *const env[] = { "run", "--", "tests/run/hello", NULL };
+    ck_assert_int_eq(heapkit(opt, "heapkit run: --walk-diff is not supported on Linux"), 0);
+    setenv("HEAPKIT_WALK_DIFF", "1", 1);
+    ck_assert_int_eq(heapkit(env, "heapkit: HEAPKIT_WALK_DIFF is not supported on Linux"), 0);
+    unsetenv("HEAPKIT_WALK_DIFF");
+}
+END_TEST
+
 /* A bad HEAPKIT_PRELOAD_MODE: one line naming it, then the default mode
  * (the program runs: hdrbad checks the default is header mode). */
 START_TEST(preload_mode_bad_value)
@@ -702,6 +715,7 @@ static Suite *suite(void)
     tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
     tcase_add_test(tc, command_errors);
+    tcase_add_test(tc, walk_diff_not_on_linux);
     tcase_add_test(tc, header_mode);
     tcase_add_test(tc, preload_mode_bad_value);
     tcase_add_test(tc, hello_c_clean);

@@ -23,7 +23,8 @@ cd "$tmp" || exit 99
 # the hook DLL of this build, as a Windows path (Wine's Z: is /)
 HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '\\')"
 export HEAPKIT_HOOK_DLL
-unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE
+unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE \
+  HEAPKIT_WALK_DIFF HEAPKIT_UNWIND_CHECK
 hk() { "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" "$@"; }
 
 # Where an entry or a site was made, masked: "FUNCTION@FILE" (the file's
@@ -220,6 +221,96 @@ if [ -f "$1" ] && tr -d '\r' < "$1" | grep -q '"size":5'; then :; else
 hk run --leak-kinds all -o args.txt -- wstatus.exe 0 'a b' 'q"x' 'c:\d\' '' > /dev/null 2>&1
 expect "args" "$(set_of "56 wstatus.exe; 12 wstatus.exe; 2 wstatus.exe; 4 wstatus.exe; 4 wstatus.exe; 6 wstatus.exe; 1 wstatus.exe; ")" \
   "$(set_of "$(entries args.txt)")"
+
+# --walk-diff: blocks from HeapAlloc fetched with GetProcAddress (no hook
+# sees them) are listed with their exact size, heap and first bytes; the
+# one freed again is not; the malloc block the hooks saw is an entry, not
+# untracked.  The program prints the pointers and its private heap.
+# Untracked rows: "SIZE HEAP POINTER HEX...|TEXT|".
+untracked() {
+  tr -d '\r' < "$1" | awk '/^Untracked blocks/ { on = 1; getline; next } /^(Untracked|Nicht erfasst): / { on = 0 }
+    on { print }' | sed 's/  */ /g; s/^ //'
+}
+hk run --walk-diff -o walk.txt -- wwalk.exe > walk.out 2>&1
+expect "walk-diff status" 0 $?
+wa=$(tr -d '\r' < walk.out | sed -n 's/^A //p'); wb=$(tr -d '\r' < walk.out | sed -n 's/^B //p')
+wc_=$(tr -d '\r' < walk.out | sed -n 's/^C //p'); wh=$(tr -d '\r' < walk.out | sed -n 's/^heap //p')
+expect "walk-diff A" "77 process $wa 48 4b 57 41 4c 4b 2d 41 08 09 0a 0b 0c 0d 0e 0f |HKWALK-A........|" \
+  "$(untracked walk.txt | grep " $wa ")"
+expect "walk-diff B (private heap)" "333 $wh $wb 48 4b 57 41 4c 4b 2d 42 08 09 0a 0b 0c 0d 0e 0f |HKWALK-B........|" \
+  "$(untracked walk.txt | grep " $wb ")"
+expect "walk-diff C (small)" "24 process $wc_ 48 4b 57 41 4c 4b 2d 43 08 09 0a 0b 0c 0d 0e 0f |HKWALK-C........|" \
+  "$(untracked walk.txt | grep " $wc_ ")"
+expect "walk-diff freed block not listed" "" "$(untracked walk.txt | grep 'HKWALK-D')"
+expect "walk-diff malloc block is an entry" "41 main@wwalk.c; " "$(entries walk.txt)"
+expect "walk-diff malloc block not untracked" "" "$(untracked walk.txt | grep '^41 ')"
+checks=$((checks + 1))
+n=$(untracked walk.txt | grep -c .)
+tr -d '\r' < walk.txt | grep -q "^Untracked: $n blocks, [0-9,]* bytes (not counted as findings)\$" \
+  || fail "walk-diff summary line for $n blocks: $(tr -d '\r' < walk.txt | grep '^Untracked:')"
+# without the option: no such section
+hk run -o nowalk.txt -- wwalk.exe > /dev/null 2>&1
+expect "no walk-diff status" 0 $?
+expect "no walk-diff, no section" "0" "$(tr -d '\r' < nowalk.txt | grep -c -i 'untracked')"
+# the environment variable alone, in German
+HEAPKIT_WALK_DIFF=1 hk run --lang de -o walkde.txt -- wwalk.exe > walkde.out 2>&1
+expect "walk-diff de status" 0 $?
+wa=$(tr -d '\r' < walkde.out | sed -n 's/^A //p')
+checks=$((checks + 1))
+tr -d '\r' < walkde.txt | grep -q "^ *77  process *$wa *48 4b 57 41 4c 4b 2d 41 .*|HKWALK-A........|\$" \
+  || fail "walk-diff de: no row for A ($wa)"
+checks=$((checks + 1))
+tr -d '\r' < walkde.txt | grep -q '^Nicht erfasst: [0-9.]* Bl.*cke, [0-9.]* Bytes (keine Befunde)$' \
+  || fail "walk-diff de: no summary line"
+# JSON: the block with its contents in hex and as text; no key without the option
+hk run --walk-diff --json -o walk.json -- wwalk.exe > walkj.out 2>&1
+expect "walk-diff json status" 0 $?
+wa=$(tr -d '\r' < walkj.out | sed -n 's/^A //p')
+checks=$((checks + 1))
+tr -d '\r' < walk.json | grep -q "\"untracked\":{\"count\":[0-9]*,\"bytes\":[0-9]*,\"complete\":true,\"blocks\":\[.*{\"pointer\":\"$wa\",\"size\":77,\"heap\":\"process\",\"heap_handle\":\"0x[0-9a-f]*\",\"contents\":\"484b57414c4b2d4108090a0b0c0d0e0f\",\"text\":\"HKWALK-A........\"}" \
+  || fail "walk-diff json: no block A ($wa): $(tr -d '\r' < walk.json | grep -o '"untracked".*' | cut -c1-300)"
+hk run --json -o nowalk.json -- wwalk.exe > /dev/null 2>&1
+expect "no walk-diff json, no key" "0" "$(tr -d '\r' < nowalk.json | grep -c '"untracked"')"
+# untracked blocks are no findings: --error-exitcode stays quiet
+hk run --walk-diff --error-exitcode 23 -o walkq.txt -- wwalk.exe nomalloc > /dev/null 2>&1
+expect "walk-diff no finding" 0 $?
+expect "walk-diff no finding, still listed" "1" "$(untracked walkq.txt | grep -c 'HKWALK-A')"
+
+# --backtrace under heapkit.exe run: heapkit's own unwinder (cached rules
+# from .pdata) must give exactly RtlCaptureStackBackTrace's stacks, and
+# cover every frame of these programs without falling back on it
+# (HEAPKIT_UNWIND_CHECK=1 takes each stack both ways and counts).
+# wunw.exe: frame-pointer, large, -O0 frames, recursion, callbacks from
+# its own DLL and from msvcrt's qsort, a thread.
+unw_check() {   # unw_check NAME FILE MIN-COMPARED
+  c=$(tr -d '\r' < "$2" | sed -n 's/^unwind check: stacks compared: //p')
+  checks=$((checks + 1))
+  [ -n "$c" ] && [ "$c" -ge "$3" ] || fail "$1: stacks compared: [$c], want >= $3"
+  expect "$1: stacks that differ" "0" "$(tr -d '\r' < "$2" | sed -n 's/^unwind check: stacks that differ: //p')"
+  expect "$1: fallbacks" "0" "$(tr -d '\r' < "$2" | sed -n 's/^unwind check: taken by RtlCaptureStackBackTrace: //p')"
+}
+HEAPKIT_UNWIND_CHECK=1 hk run --backtrace 8 -o unw8.txt -- wunw.exe > /dev/null 2>&1
+expect "wunw status" 0 $?
+unw_check "wunw bt 8" unw8.txt 6
+HEAPKIT_UNWIND_CHECK=1 hk run --backtrace 64 -o unw64.txt -- wunw.exe > /dev/null 2>&1
+expect "wunw bt 64 status" 0 $?
+unw_check "wunw bt 64" unw64.txt 6
+# the frames themselves: through msvcrt's qsort, and through wrunlib.dll
+# down to the thread's start
+frames_of() {   # frames_of FILE SIZE: the function names of its backtrace
+  tr -d '\r' < "$1" | awk -v sz="$2" '$1 ~ /^[0-9]+$/ && $3 == sz && !done { on = 1; done = 1; next }
+    on && $1 ~ /^#[0-9]+$/ { printf "%s ", $2; next } { on = 0 }'
+}
+expect "wunw qsort frames" "from_qsort compare_wrapper quick_sort qsort_s qsort main ? " "$(frames_of unw8.txt 1004)"
+expect "wunw dll frames" "with_alloca big_frame at_o0 rec rec rec rec from_dll hkrun_destroy_all main ? ? BaseThreadInitThunk RtlUserThreadStart " \
+  "$(frames_of unw64.txt 1003)"
+for p in leaky threads wheap; do
+  HEAPKIT_UNWIND_CHECK=1 hk run --backtrace 8 -o "unw-$p.txt" -- "$p.exe" > /dev/null 2>&1
+  unw_check "$p bt 8" "unw-$p.txt" 3
+done
+# without the variable, no such lines
+hk run --backtrace 8 -o unw-plain.txt -- wunw.exe > /dev/null 2>&1
+expect "no unwind check lines" "0" "$(tr -d '\r' < unw-plain.txt | grep -c '^unwind check')"
 
 # errors of the command itself: status 2 and a line
 HEAPKIT_HOOK_DLL='Z:\nonexistent\heapkit-hook.dll' hk run -- wstatus.exe 0 > /dev/null 2> nodll.txt

@@ -69,6 +69,9 @@ static const char usage[] =
     "                           snapshots (SIGUSR1, 1000-allocs)\n"
 #endif
     "  --snapshot FILE          their path (%p: pid, %n: number) HEAPKIT_SNAPSHOT\n"
+    "  --walk-diff              also list heap blocks no hook   HEAPKIT_WALK_DIFF=1\n"
+    "                           saw (walks of every Win32 heap\n"
+    "                           at start and exit; Windows only)\n"
     "\n"
     "heapkit diff: what grew between two snapshots, per call site and stack,\n"
     "  largest first, and the blocks new in NEW and freed since OLD.\n"
@@ -286,6 +289,14 @@ static int run(int argc, char **argv)
                 " allocator):", v);
 #endif
             set_lower("HEAPKIT_BACKEND", v);
+        } else if (strcmp(a, "--walk-diff") == 0) {
+#ifdef _WIN32
+            set("HEAPKIT_WALK_DIFF", "1");
+#else
+            /* accepted, so one command line serves both systems */
+            fputs("heapkit run: --walk-diff is not supported on Linux (it diffs walks of the"
+                  " Win32 heaps); ignored\n", stderr);
+#endif
         } else if ((v = opt_value(argv, &i, "--leak-kinds", NULL))) {
             if (!leak_kinds(v))
                 die("--leak-kinds takes a list of definite, indirect, reachable, or all, not", v);

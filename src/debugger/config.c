@@ -314,6 +314,19 @@ void hk__cfg_read(hk__dbg_config *cfg)
     cfg->suppressions_default = hk__cfg_bool("HEAPKIT_SUPPRESSIONS_DEFAULT", 1);
     hk__cfg_snapshot_on(cfg);
     hk__cfg_path("HEAPKIT_SNAPSHOT", cfg->snapshot_path, sizeof cfg->snapshot_path);
+    cfg->walk_diff = hk__cfg_bool("HEAPKIT_WALK_DIFF", 0);
+    cfg->unwind_check = hk__cfg_bool("HEAPKIT_UNWIND_CHECK", 0);
+#ifndef _WIN32
+    if (cfg->walk_diff) {
+        /* it walks the Win32 heaps: nothing to walk here */
+        static const char msg[] = "heapkit: HEAPKIT_WALK_DIFF is not supported on Linux"
+                                  " (it diffs walks of the Win32 heaps); ignored\n";
+        cfg->walk_diff = 0;
+        if (hk__cfg_write(msg, sizeof msg - 1) < 0) {
+            /* nowhere to say it */
+        }
+    }
+#endif
 #ifdef HK_PRELOAD
     /* the process's malloc; in the library itself the variable names the
      * default hk backend instead (backends.c checks it there) */

@@ -1444,6 +1444,136 @@ static void hk__json_suppressed(hk__out *o)
     hk__puts(o, "]}");
 }
 
+/* ---- walk-diff (walkdiff.c): blocks no hook saw --------------------------- */
+
+/* The untracked blocks listed: max_entries caps them as it caps entries. */
+static size_t hk__untracked_shown(int n)
+{
+    unsigned long cap = hk__dbg_cfg.max_entries;
+    return cap && (unsigned long)n > cap ? (size_t)cap : (size_t)n;
+}
+
+static void hk__untracked_totals(const hk__untracked *u, int n, uint64_t *bytes)
+{
+    int i;
+    *bytes = 0;
+    for (i = 0; i < n; i++)
+        *bytes += u[i].size;
+}
+
+/* Text: a heading, one row per block (size, heap, pointer, its first
+ * bytes in hex and as text), then the summary line.  Nothing without
+ * --walk-diff.  Not findings: system DLLs allocate from these heaps too. */
+static void hk__text_untracked(hk__out *o)
+{
+    const hk__untracked *u;
+    int n = hk__walkdiff_blocks(&u), de = hk__dbg_cfg.german;
+    size_t shown, i;
+    unsigned k;
+    uint64_t bytes;
+    char b[64];
+    if (n == -1)
+        return;
+    if (n < 0)
+        n = 0;                          /* -2: partial, said below */
+    shown = hk__untracked_shown(n);
+    hk__untracked_totals(u, n, &bytes);
+    hk__puts(o, de ? "Nicht erfasste Bl\xc3\xb6" "cke (walk-diff: am Ende belegt, am Anfang nicht,"
+                     " von keinem Hook gesehen):\n"
+                   : "Untracked blocks (walk-diff: busy at exit, not at start, seen by no hook):\n");
+    if (shown)
+        hk__puts(o, de ? "     Gr\xc3\xb6\xc3\x9f" "e  Heap        Zeiger              Inhalt\n"
+                       : "      Size  Heap        Pointer             Contents\n");
+    for (i = 0; i < shown; i++) {
+        hk__num_col(o, 1, u[i].size, 10);
+        hk__pad(o, 2);
+        hk__walkdiff_heap_name(u[i].heap, b, sizeof b);
+        hk__left(o, b, 10);
+        hk__pad(o, 2);
+        hk__hex(b, u[i].ptr);
+        hk__left(o, b, 18);
+        hk__pad(o, 2);
+        for (k = 0; k < u[i].nbytes; k++) {
+            static const char hx[] = "0123456789abcdef";
+            char h[3] = { hx[u[i].bytes[k] >> 4], hx[u[i].bytes[k] & 15], ' ' };
+            hk__put(o, h, 3);
+        }
+        hk__puts(o, "|");
+        for (k = 0; k < u[i].nbytes; k++) {
+            char c = (char)(u[i].bytes[k] >= 0x20 && u[i].bytes[k] < 0x7f ? u[i].bytes[k] : '.');
+            hk__put(o, &c, 1);
+        }
+        hk__puts(o, "|\n");
+    }
+    if (shown < (size_t)n) {
+        hk__puts(o, "... ");
+        hk__put_grouped(o, (uint64_t)n - shown);
+        hk__puts(o, de ? " weitere nicht aufgef\xc3\xbchrt (HEAPKIT_MAX_ENTRIES)\n"
+                       : " more not listed (HEAPKIT_MAX_ENTRIES)\n");
+    }
+    hk__puts(o, de ? "Nicht erfasst: " : "Untracked: ");
+    hk__put_grouped(o, (uint64_t)n);
+    hk__puts(o, de ? (n == 1 ? " Block, " : " Bl\xc3\xb6" "cke, ") : (n == 1 ? " block, " : " blocks, "));
+    hk__put_grouped(o, bytes);
+    hk__puts(o, de ? " Bytes (keine Befunde" : " bytes (not counted as findings");
+    if (hk__walkdiff_blocks(&u) == -2)
+        hk__puts(o, de ? "; unvollst\xc3\xa4ndig: kein Speicher" : "; incomplete: out of memory");
+    hk__puts(o, ")\n");
+}
+
+/* JSON: "untracked":{"count","bytes","complete","blocks":[{"pointer","size",
+ * "heap","heap_handle","contents" (hex),"text"}],"blocks_omitted"}; only
+ * with --walk-diff. */
+static void hk__json_untracked(hk__out *o)
+{
+    const hk__untracked *u;
+    int n = hk__walkdiff_blocks(&u), complete = n != -2;
+    size_t shown, i;
+    unsigned k;
+    uint64_t bytes;
+    char b[64];
+    if (n == -1)
+        return;
+    if (n < 0)
+        n = 0;
+    shown = hk__untracked_shown(n);
+    hk__untracked_totals(u, n, &bytes);
+    hk__puts(o, ",\"untracked\":{\"count\":");
+    hk__put_u(o, (uint64_t)n);
+    hk__puts(o, ",\"bytes\":");
+    hk__put_u(o, bytes);
+    hk__puts(o, complete ? ",\"complete\":true" : ",\"complete\":false");
+    hk__puts(o, ",\"blocks\":[");
+    for (i = 0; i < shown; i++) {
+        hk__puts(o, i ? ",{\"pointer\":\"" : "{\"pointer\":\"");
+        hk__hex(b, u[i].ptr);
+        hk__puts(o, b);
+        hk__puts(o, "\",\"size\":");
+        hk__put_u(o, u[i].size);
+        hk__puts(o, ",\"heap\":");
+        hk__walkdiff_heap_name(u[i].heap, b, sizeof b);
+        hk__json_str(o, b);
+        hk__puts(o, ",\"heap_handle\":\"");
+        hk__hex(b, u[i].heap);
+        hk__puts(o, b);
+        hk__puts(o, "\",\"contents\":\"");
+        for (k = 0; k < u[i].nbytes; k++) {
+            static const char hx[] = "0123456789abcdef";
+            char h[2] = { hx[u[i].bytes[k] >> 4], hx[u[i].bytes[k] & 15] };
+            hk__put(o, h, 2);
+        }
+        hk__puts(o, "\",\"text\":");
+        for (k = 0; k < u[i].nbytes; k++)
+            b[k] = (char)(u[i].bytes[k] >= 0x20 && u[i].bytes[k] < 0x7f ? u[i].bytes[k] : '.');
+        b[k] = 0;
+        hk__json_str(o, b);
+        hk__puts(o, "}");
+    }
+    hk__puts(o, "],\"blocks_omitted\":");
+    hk__put_u(o, (uint64_t)n - shown);
+    hk__puts(o, "}");
+}
+
 static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
@@ -1471,6 +1601,7 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
     hk__text_summary(o, l, s);
     hk__text_leak_summary(o);
     hk__text_suppressed(o);
+    hk__text_untracked(o);
     hk__text_messages(o);
 }
 
@@ -1562,6 +1693,7 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
     hk__put_u(o, s->keys - s->n);
     hk__json_leak_summary(o);
     hk__json_suppressed(o);
+    hk__json_untracked(o);
     hk__puts(o, ",\"messages\":[");
     {
         /* the text report's closing lines, one JSON string each */
@@ -1710,6 +1842,8 @@ static void hk__at_exit(void)
         return;
     hk__dbg_snapshot_at_exit();
     hk__dbg_stack_scrub();
+    hk__walkdiff_end();               /* before the report allocates (DbgHelp) */
+    hk__stacks_check_note();
     hk__dbg_write_report(0);
     hk__uninstall_hooks();
     hk__error_exit();

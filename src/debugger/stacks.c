@@ -42,6 +42,7 @@ void hk__stacks_init(void)
      * change is written, atomically */
     if (d != __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED))
         __atomic_store_n(&hk__bt_depth, d, __ATOMIC_RELAXED);
+    hk__stacks_check_init();
 }
 
 /* ---- the depot ------------------------------------------------------------ */
@@ -551,35 +552,52 @@ uint32_t hk__stack_capture(uintptr_t caller)
     return id;
 }
 
+void hk__stacks_check_init(void) { }
+void hk__stacks_check_note(void) { }
+
 #else
 
-/* Windows: RtlCaptureStackBackTrace walks the frames from the unwind
- * tables (.pdata) that every x64 module has, MinGW's too.  heapkit's own
+/* Windows.  The reference is RtlCaptureStackBackTrace, which unwinds each
+ * frame from the modules' unwind tables (.pdata/UNWIND_INFO, which every
+ * x64 module has, MinGW's too).  Under Wine that costs about 2 us a frame,
+ * so heapkit unwinds with the same tables itself and keeps, per return
+ * address, what the unwind of that frame does: where the return address
+ * lies (rsp- or rbp-relative) and where rbp was saved.  A frame the
+ * rules do not cover for certain (no unwind data, another frame register,
+ * a machine frame, a jump in an epilog, a read outside the thread's
+ * stack) sends the whole stack to RtlCaptureStackBackTrace.  heapkit's own
  * frames come first: the stack is kept from the caller's return address
- * on.  Not found (a caller with no unwind data): the caller alone. */
+ * on; Wine's walk goes on past the thread's start, where a null frame
+ * ends it.  Not found (a caller with no unwind data): the caller alone. */
+
 /* heapkit's frames above the caller's: the hooks or macros, the tracker,
  * this function (more are found by the second walk) */
 #define HK__BT_OWN_FRAMES 10u
 
-uint32_t hk__stack_capture(uintptr_t caller)
+/* Where caller's return address is among raw[0..got): its index, or got. */
+static WORD hk__bt_find(void *const *raw, WORD got, uintptr_t caller)
 {
-    void *raw[HK__BT_MAX + 32];
-    uintptr_t f[HK__BT_MAX];
-    int want = __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED);
-    size_t depth = want > 0 ? (size_t)want : 0, n = 0, i, k;
-    WORD got;
-    if (want <= 0 || !caller)
-        return 0;
-    /* Each frame costs an unwind (slow under Wine, whose walk also goes on
-     * past the thread's start): first only what is wanted plus room for
-     * heapkit's own frames, all of it only when the caller is not there */
-    got = RtlCaptureStackBackTrace(1, (DWORD)(depth + HK__BT_OWN_FRAMES), raw, NULL);
+    WORD i;
     for (i = 0; i < got && (uintptr_t)raw[i] != caller; i++)
         ;
-    if (i == got && got == depth + HK__BT_OWN_FRAMES) {
+    return i;
+}
+
+/* The reference: RtlCaptureStackBackTrace, from caller on. */
+static size_t hk__bt_rtl(uintptr_t caller, uintptr_t *f, size_t depth)
+{
+    void *raw[HK__BT_MAX + 32];
+    size_t n = 0, k;
+    WORD got, i;
+    /* Each frame costs an unwind (slow under Wine, whose walk also goes on
+     * past the thread's start): first only what is wanted plus room for
+     * heapkit's own frames; all of it when the caller is not there, or
+     * too near the end for depth frames */
+    got = RtlCaptureStackBackTrace(1, (DWORD)(depth + HK__BT_OWN_FRAMES), raw, NULL);
+    i = hk__bt_find(raw, got, caller);
+    if (got == depth + HK__BT_OWN_FRAMES && (i == got || (size_t)(got - i) < depth)) {
         got = RtlCaptureStackBackTrace(1, (DWORD)(sizeof raw / sizeof raw[0]), raw, NULL);
-        for (i = 0; i < got && (uintptr_t)raw[i] != caller; i++)
-            ;
+        i = hk__bt_find(raw, got, caller);
     }
     if (i == got) {
         f[n++] = caller;
@@ -588,6 +606,383 @@ uint32_t hk__stack_capture(uintptr_t caller)
         for (k = i; k < got && n < depth && raw[k]; k++)
             f[n++] = (uintptr_t)raw[k];
     }
+    return n;
+}
+
+/* A frame's rule, packed in one word (0: not known yet): bit 0 valid,
+ * bit 1 unsure (RtlCaptureStackBackTrace for the whole stack), bit 2 the
+ * return address is rbp-relative, bit 3 rbp is restored, bit 4 from an
+ * rbp-relative slot; bits 8-35 the return address's offset, bits 36-63
+ * the saved rbp's (signed, bytes). */
+#define HK__R_VALID  1u
+#define HK__R_UNSURE 2u
+#define HK__R_RET_BP 4u
+#define HK__R_HAS_BP 8u
+#define HK__R_BP_BP  16u
+#define HK__R_OFFMAX ((1ll << 27) - 1)
+
+static uint64_t hk__rule_pack(int ret_bp, long long ret, int has_bp, int bp_bp, long long bp)
+{
+    if (ret > HK__R_OFFMAX || ret < -HK__R_OFFMAX || bp > HK__R_OFFMAX || bp < -HK__R_OFFMAX)
+        return HK__R_VALID | HK__R_UNSURE;
+    return HK__R_VALID | (ret_bp ? HK__R_RET_BP : 0) | (has_bp ? HK__R_HAS_BP : 0)
+        | (bp_bp ? HK__R_BP_BP : 0) | ((uint64_t)(ret & 0xFFFFFFF) << 8)
+        | ((uint64_t)(bp & 0xFFFFFFF) << 36);
+}
+
+static long long hk__rule_off(uint64_t r, int shift)
+{
+    long long v = (long long)((r >> shift) & 0xFFFFFFF);
+    return v & 0x8000000 ? v - 0x10000000 : v;
+}
+
+/* An address: relative to the frame's rsp (bp 0) or its rbp (bp 1). */
+typedef struct {
+    int bp;
+    long long off;
+} hk__wexpr;
+
+/* Wine's and Windows' unwinders take a return address that starts an
+ * epilog (add/lea rsp, pops, ret) as inside it and run the epilog instead
+ * of the prolog's codes: the same here.  1 done, 0 not an epilog, -1
+ * unsure (a jump ends it). */
+static int hk__epilog_rule(const unsigned char *pc, uintptr_t begin, uintptr_t end,
+                           uint64_t *rule)
+{
+    hk__wexpr sp = { 0, 0 }, bp_at = { 0, 0 };
+    int has_bp = 0, i;
+    if ((pc[0] & 0xf8) == 0x48) {
+        if (pc[1] == 0x81 && pc[0] == 0x48 && pc[2] == 0xc4) {
+            int32_t imm;
+            memcpy(&imm, pc + 3, 4);
+            sp.off += imm;
+            pc += 7;
+        } else if (pc[1] == 0x83 && pc[0] == 0x48 && pc[2] == 0xc4) {
+            sp.off += (int8_t)pc[3];
+            pc += 4;
+        } else if (pc[1] == 0x8d) {
+            int reg = (pc[2] & 7) | (pc[0] & 1) << 3;
+            if ((pc[0] & 0x06) || ((pc[2] >> 3) & 7) != 4 || (pc[2] & 7) == 4)
+                return 0;
+            if ((pc[2] >> 6) != 1 && (pc[2] >> 6) != 2)
+                return 0;
+            if (reg != 5)
+                return -1;              /* only rbp is followed */
+            sp.bp = 1;
+            if ((pc[2] >> 6) == 1) {
+                sp.off = (int8_t)pc[3];
+                pc += 4;
+            } else {
+                int32_t d;
+                memcpy(&d, pc + 3, 4);
+                sp.off = d;
+                pc += 7;
+            }
+        }
+    }
+    for (i = 0; i < 32; i++) {
+        int rex = 0;
+        if ((*pc & 0xf0) == 0x40)
+            rex = *pc++;
+        if (*pc >= 0x58 && *pc <= 0x5f) {
+            if ((*pc & 7) == 5 && !(rex & 1)) {
+                bp_at = sp;
+                has_bp = 1;
+            }
+            sp.off += 8;
+            pc++;
+            continue;
+        }
+        if (*pc == 0xc3 || *pc == 0xc2 || (*pc == 0xf3 && pc[1] == 0xc3)) {
+            *rule = hk__rule_pack(sp.bp, sp.off, has_bp, bp_at.bp, bp_at.off);
+            return 1;
+        }
+        if (*pc == 0xe9 || *pc == 0xeb) {
+            /* a jump within the function is no epilog; a tail jump out
+             * of it is one: the reference decides that */
+            uintptr_t to;
+            if (*pc == 0xe9) {
+                int32_t d;
+                memcpy(&d, pc + 1, 4);
+                to = (uintptr_t)pc + 5 + (intptr_t)d;
+            } else {
+                to = (uintptr_t)pc + 2 + (intptr_t)(int8_t)pc[1];
+            }
+            return to >= begin && to < end ? 0 : -1;
+        }
+        if (*pc == 0xff)
+            return -1;                  /* an indirect jump */
+        return 0;
+    }
+    return 0;
+}
+
+/* The rule of the frame whose code is at pc, from its unwind codes, as
+ * RtlVirtualUnwind applies them (chained entries too). */
+static uint64_t hk__rule_make(uintptr_t pc)
+{
+    DWORD64 base = 0;
+    PRUNTIME_FUNCTION fn = RtlLookupFunctionEntry((DWORD64)pc, &base, NULL);
+    const unsigned char *info;
+    hk__wexpr sp = { 0, 0 }, bp_at = { 0, 0 };
+    int has_bp = 0, first = 1, chain;
+    uint64_t rule;
+    if (!fn)
+        return HK__R_VALID | HK__R_UNSURE;  /* a leaf, or no module: the reference's way */
+    for (;;) {
+        hk__wexpr frame;
+        unsigned count, i, freg, foff, flags;
+        uintptr_t prolog_off = pc - (uintptr_t)base - fn->BeginAddress;
+        info = (const unsigned char *)(uintptr_t)(base + fn->UnwindData);
+        if ((info[0] & 7) != 1)
+            return HK__R_VALID | HK__R_UNSURE;   /* version 2's epilog codes: not read */
+        flags = info[0] >> 3;
+        count = info[2];
+        freg = info[3] & 15;
+        foff = info[3] >> 4;
+        if (freg) {
+            if (freg != 5 || !first || has_bp)
+                return HK__R_VALID | HK__R_UNSURE;
+            frame.bp = 1;
+            frame.off = -(long long)foff * 16;
+        } else {
+            frame = sp;
+        }
+        if (first && !(flags & UNW_FLAG_CHAININFO) && prolog_off >= info[1]) {
+            int e = hk__epilog_rule((const unsigned char *)pc, (uintptr_t)base + fn->BeginAddress,
+                                    (uintptr_t)base + fn->EndAddress, &rule);
+            if (e > 0)
+                return rule;
+            if (e < 0)
+                return HK__R_VALID | HK__R_UNSURE;
+        }
+        for (i = 0; i < count;) {
+            const unsigned char *c = info + 4 + 2 * i;
+            unsigned code = c[1] & 15, op = c[1] >> 4, n = 1;
+            int skip = prolog_off < c[0];
+            switch (code) {
+            case 0:                     /* UWOP_PUSH_NONVOL */
+                if (!skip) {
+                    if (op == 5) {
+                        bp_at = sp;
+                        has_bp = 1;
+                    }
+                    sp.off += 8;
+                }
+                break;
+            case 1:                     /* UWOP_ALLOC_LARGE */
+                if (op == 0) {
+                    uint16_t v;
+                    memcpy(&v, c + 2, 2);
+                    n = 2;
+                    if (!skip)
+                        sp.off += (long long)v * 8;
+                } else {
+                    uint32_t v;
+                    memcpy(&v, c + 2, 4);
+                    n = 3;
+                    if (!skip)
+                        sp.off += v;
+                }
+                break;
+            case 2:                     /* UWOP_ALLOC_SMALL */
+                if (!skip)
+                    sp.off += (long long)op * 8 + 8;
+                break;
+            case 3:                     /* UWOP_SET_FPREG */
+                if (!skip) {
+                    if (!freg)
+                        return HK__R_VALID | HK__R_UNSURE;
+                    sp = frame;
+                }
+                break;
+            case 4:                     /* UWOP_SAVE_NONVOL */
+            case 5: {                   /* UWOP_SAVE_NONVOL_FAR */
+                long long off;
+                if (code == 4) {
+                    uint16_t v;
+                    memcpy(&v, c + 2, 2);
+                    off = (long long)v * 8;
+                    n = 2;
+                } else {
+                    uint32_t v;
+                    memcpy(&v, c + 2, 4);
+                    off = v;
+                    n = 3;
+                }
+                if (!skip && op == 5) {
+                    bp_at.bp = frame.bp;
+                    bp_at.off = frame.off + off;
+                    has_bp = 1;
+                }
+                break;
+            }
+            case 8:                     /* UWOP_SAVE_XMM128 */
+                n = 2;
+                break;
+            case 9:                     /* UWOP_SAVE_XMM128_FAR */
+                n = 3;
+                break;
+            default:                    /* a machine frame, or unknown */
+                return HK__R_VALID | HK__R_UNSURE;
+            }
+            i += n;
+        }
+        chain = (flags & UNW_FLAG_CHAININFO) != 0;
+        if (!chain)
+            break;
+        fn = (PRUNTIME_FUNCTION)(uintptr_t)(info + 4 + 2 * ((count + 1) & ~1u));
+        first = 0;
+    }
+    return hk__rule_pack(sp.bp, sp.off, has_bp, bp_at.bp, bp_at.off);
+}
+
+/* Rules by return address: open addressing, lock-free.  A slot's key is
+ * claimed once (compare-and-swap from 0), its rule written after; a
+ * reader that finds the key without a rule yet makes the rule itself.
+ * Full: rules are made each time (correct, only slower). */
+#define HK__RULE_BITS 13
+#define HK__RULE_PROBES 16
+typedef struct {
+    uintptr_t pc;
+    uint64_t rule;
+} hk__rule_slot;
+static hk__rule_slot hk__rules[1u << HK__RULE_BITS];
+
+static uint64_t hk__rule_of(uintptr_t pc)
+{
+    size_t h = (size_t)((pc * 0x9E3779B97F4A7C15ull) >> (64 - HK__RULE_BITS)), i;
+    uint64_t r;
+    for (i = 0; i < HK__RULE_PROBES; i++) {
+        hk__rule_slot *s = &hk__rules[(h + i) & ((1u << HK__RULE_BITS) - 1)];
+        uintptr_t k = __atomic_load_n(&s->pc, __ATOMIC_ACQUIRE);
+        if (k == pc) {
+            r = __atomic_load_n(&s->rule, __ATOMIC_ACQUIRE);
+            return r ? r : hk__rule_make(pc);
+        }
+        if (k == 0) {
+            r = hk__rule_make(pc);
+            if (__atomic_compare_exchange_n(&s->pc, &k, pc, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                __atomic_store_n(&s->rule, r, __ATOMIC_RELEASE);
+                return r;
+            }
+            if (k == pc)
+                return r;               /* another thread claimed it: same rule */
+        }
+    }
+    return hk__rule_make(pc);
+}
+
+/* The frames from caller on with the cached rules: n, or 0 when a frame
+ * is not covered for certain (the reference walk then).  The walk starts
+ * at this function's own frame (RtlCaptureContext). */
+static __attribute__((noinline)) size_t hk__bt_rules(uintptr_t caller, uintptr_t *f, size_t depth)
+{
+    CONTEXT ctx;
+    NT_TIB *tib;
+    uintptr_t lo, hi, pc, sp, bp;
+    size_t n = 0, steps;
+    int found = 0;
+    /* the TEB starts with the NT_TIB; gs:0x30 is its own address */
+    __asm__("movq %%gs:0x30, %0" : "=r"(tib));
+    lo = (uintptr_t)tib->StackLimit;
+    hi = (uintptr_t)tib->StackBase;
+    RtlCaptureContext(&ctx);
+    pc = (uintptr_t)ctx.Rip;
+    sp = (uintptr_t)ctx.Rsp;
+    bp = (uintptr_t)ctx.Rbp;
+    for (steps = 0; steps < HK__BT_MAX + 64; steps++) {
+        uint64_t r = hk__rule_of(pc);
+        uintptr_t at, bat = 0;
+        if (r & HK__R_UNSURE)
+            return 0;
+        at = (r & HK__R_RET_BP ? bp : sp) + (uintptr_t)hk__rule_off(r, 8);
+        if (r & HK__R_HAS_BP)
+            bat = (r & HK__R_BP_BP ? bp : sp) + (uintptr_t)hk__rule_off(r, 36);
+        /* every read inside the thread's stack, and the stack moves up */
+        if (at < sp || at < lo || at + 8 > hi || (at & 7)
+            || (bat && (bat < lo || bat + 8 > hi || (bat & 7))))
+            return 0;
+        if (bat)
+            bp = *(const uintptr_t *)bat;
+        pc = *(const uintptr_t *)at;
+        sp = at + 8;
+        if (!pc)
+            break;                      /* the thread's start */
+        if (!found && pc == caller)
+            found = 1;
+        if (found) {
+            f[n++] = pc;
+            if (n == depth)
+                return n;
+        }
+    }
+    return found ? n : 0;               /* not found: the reference decides */
+}
+
+/* HEAPKIT_UNWIND_CHECK=1 (tests): every stack both ways, compared. */
+static int hk__bt_check;
+static volatile long hk__bt_checked, hk__bt_differ, hk__bt_fallback;
+
+void hk__stacks_check_init(void)
+{
+    hk__bt_check = hk__dbg_cfg.unwind_check;
+}
+
+/* "text N" into buf (the messages keep their strings, not numbers). */
+static const char *hk__bt_msg(char *buf, size_t cap, const char *text, long v)
+{
+    char d[24];
+    int k = 0;
+    size_t n = 0;
+    do
+        d[k++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (*text && n + 1 < cap)
+        buf[n++] = *text++;
+    if (n + 1 < cap)
+        buf[n++] = ' ';
+    while (k && n + 1 < cap)
+        buf[n++] = d[--k];
+    buf[n] = 0;
+    return buf;
+}
+
+void hk__stacks_check_note(void)
+{
+    static char m[3][2][96];
+    if (!hk__bt_check)
+        return;
+    hk__dbg_message(hk__bt_msg(m[0][0], 96, "unwind check: stacks compared:", hk__bt_checked),
+                    hk__bt_msg(m[0][1], 96, "Unwind-Pruefung: verglichene Stapel:", hk__bt_checked), 0);
+    hk__dbg_message(hk__bt_msg(m[1][0], 96, "unwind check: stacks that differ:", hk__bt_differ),
+                    hk__bt_msg(m[1][1], 96, "Unwind-Pruefung: abweichende Stapel:", hk__bt_differ), 0);
+    hk__dbg_message(hk__bt_msg(m[2][0], 96, "unwind check: taken by RtlCaptureStackBackTrace:",
+                               hk__bt_fallback),
+                    hk__bt_msg(m[2][1], 96, "Unwind-Pruefung: von RtlCaptureStackBackTrace:",
+                               hk__bt_fallback), 0);
+}
+
+uint32_t hk__stack_capture(uintptr_t caller)
+{
+    uintptr_t f[HK__BT_MAX];
+    int want = __atomic_load_n(&hk__bt_depth, __ATOMIC_RELAXED);
+    size_t depth = want > 0 ? (size_t)want : 0, n;
+    if (want <= 0 || !caller)
+        return 0;
+    n = hk__bt_rules(caller, f, depth);
+    if (HK_UNLIKELY(hk__bt_check)) {
+        uintptr_t g[HK__BT_MAX];
+        size_t m = hk__bt_rtl(caller, g, depth);
+        __atomic_add_fetch(&hk__bt_checked, 1, __ATOMIC_RELAXED);
+        if (!n)
+            __atomic_add_fetch(&hk__bt_fallback, 1, __ATOMIC_RELAXED);
+        else if (n != m || memcmp(f, g, n * sizeof *f) != 0)
+            __atomic_add_fetch(&hk__bt_differ, 1, __ATOMIC_RELAXED);
+    }
+    if (!n)
+        n = hk__bt_rtl(caller, f, depth);
     return hk__stack_intern(f, n);
 }
 

@@ -12,6 +12,12 @@
 extern int hk__bt_depth;
 /* Read HEAPKIT_BACKTRACE (tracker start). */
 void hk__stacks_init(void);
+/* HEAPKIT_UNWIND_CHECK=1 (Windows, for tests): each stack is taken both
+ * with heapkit's cached rules and with RtlCaptureStackBackTrace and
+ * compared; note adds the counts to the report's messages.  No-ops on
+ * Linux (tests/unwchild compares there). */
+void hk__stacks_check_init(void);
+void hk__stacks_check_note(void);
 /* The calling thread's stack from the frame whose return address is
  * caller (heapkit's own frames above it are left out), interned: its id,
  * 0 if none could be taken or kept. */

@@ -281,6 +281,8 @@ typedef struct hk__dbg_config {
     int snapshot_exit, snapshot_signal;
     unsigned long long snapshot_allocs;
     char snapshot_path[1024];           /* HEAPKIT_SNAPSHOT: "" = the default */
+    int walk_diff;                      /* HEAPKIT_WALK_DIFF (Windows hook DLL): walkdiff.c */
+    int unwind_check;                   /* HEAPKIT_UNWIND_CHECK (Windows, tests): stacks.c */
 } hk__dbg_config;
 #define HK__SNAP_DEFAULT_PATH "heapkit-snapshot.%p.%n.json"
 #define HK__LEAK_DEFINITE  1u
@@ -355,6 +357,22 @@ int hk__heap_describe(unsigned heap, const char **backend, uint64_t *seq);
 #define HK__W32_HEAPS 256u
 int hk__w32_heap_describe(unsigned heap, const char **backend, uint64_t *seq);
 #endif
+
+/* walkdiff.c (HEAPKIT_WALK_DIFF, heapkit.exe run): the busy blocks of every
+ * process heap at start (begin, from the hook DLL) and, just before the
+ * exit report (end), those busy now that were not then and that no record
+ * covers.  hk__walkdiff_blocks: their number, -1 when no walk was done
+ * (off, Linux, a crash), -2 when OS memory ran out (the list is partial). */
+typedef struct hk__untracked {
+    uintptr_t ptr, heap;
+    size_t size;
+    unsigned nbytes;                    /* of bytes: the block's first ones */
+    unsigned char bytes[16];
+} hk__untracked;
+void hk__walkdiff_begin(void);
+void hk__walkdiff_end(void);
+int hk__walkdiff_blocks(const hk__untracked **out);
+void hk__walkdiff_heap_name(uintptr_t heap, char *buf, size_t cap);
 
 /* debug.c: the hooks the core calls while the debugger is active. */
 void hk__dbg_on_heap_alloc(hk_heap *h, void *p, size_t n, const hk__src *src, void *ret);

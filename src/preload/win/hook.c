@@ -771,6 +771,9 @@ static void hk__hook_start(HMODULE self)
     hk__exit_in_crt();
     hk__patch_all();
     hk__watch_loads();
+    /* last: what heapkit set up itself is in the baseline */
+    if (hk__dbg_cfg.walk_diff)
+        hk__walkdiff_begin();
 }
 
 /* Exported: the injector can tell the DLL it loaded is this one. */
