@@ -140,8 +140,10 @@ static void set(const char *name, const char *value);
  * syntax only; the library's settings parser (config.c) has the rest. */
 static int snapshot_on(const char *v)
 {
+#ifndef _WIN32
     static const char *const sigs[] = { "usr1", "usr2", "hup", "int", "quit", "term", "alrm",
                                         "cont", "winch", "urg", NULL };
+#endif
     char buf[256], *tok, *save = NULL;
     if (!*v || strlen(v) >= sizeof buf || v[0] == ',' || v[strlen(v) - 1] == ','
         || strstr(v, ",,"))
