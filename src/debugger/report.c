@@ -11,6 +11,7 @@
 #  define _GNU_SOURCE 1           /* REG_RIP in ucontext.h */
 #endif
 #include "tracker.h"
+#include "out.h"
 #include "symbolize.h"
 #include "stacks.h"
 #include "suppress.h"
@@ -107,47 +108,12 @@ void hk__dbg_note_exit(int status)
     hk__exit_known = 1;
 }
 
-/* ---- output buffer --------------------------------------------------------- */
-
-typedef struct {
-    int fd;
-    size_t n;
-    char buf[4096];
-} hk__out;
-
-static void hk__flush(hk__out *o)
-{
-    size_t off = 0;
-    while (off < o->n) {
-        int w = (int)hk__write(o->fd, o->buf + off, (unsigned)(o->n - off));
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    o->n = 0;
-}
-
-static void hk__put(hk__out *o, const char *s, size_t n)
-{
-    while (n) {
-        size_t k = sizeof o->buf - o->n;
-        if (k > n)
-            k = n;
-        memcpy(o->buf + o->n, s, k);
-        o->n += k;
-        s += k;
-        n -= k;
-        if (o->n == sizeof o->buf)
-            hk__flush(o);
-    }
-}
-
-static void hk__puts(hk__out *o, const char *s) { hk__put(o, s, strlen(s)); }
+/* ---- output: out.h's writer, and the report's columns ---------------------- */
 
 static void hk__pad(hk__out *o, size_t n)
 {
     while (n--)
-        hk__put(o, " ", 1);
+        hk__out_put(o, " ", 1);
 }
 
 /* Columns count characters, not bytes (the German text has umlauts). */
@@ -162,7 +128,7 @@ static size_t hk__width(const char *s)
 static void hk__left(hk__out *o, const char *s, size_t w)
 {
     size_t n = hk__width(s);
-    hk__puts(o, s);
+    hk__out_puts(o, s);
     if (n < w)
         hk__pad(o, w - n);
 }
@@ -172,7 +138,7 @@ static void hk__right(hk__out *o, const char *s, size_t w)
     size_t n = hk__width(s);
     if (n < w)
         hk__pad(o, w - n);
-    hk__puts(o, s);
+    hk__out_puts(o, s);
 }
 
 static char *hk__udec(char *buf, unsigned long long v)
@@ -228,13 +194,6 @@ static void hk__num_col(hk__out *o, int has, unsigned long long v, size_t w)
     hk__right(o, b, w);
 }
 
-static void hk__put_u(hk__out *o, unsigned long long v)
-{
-    char b[24];
-    hk__udec(b, v);
-    hk__puts(o, b);
-}
-
 /* A count in a sentence, in groups of three: 4,999,800 (German 4.999.800). */
 static void hk__put_grouped(hk__out *o, unsigned long long v)
 {
@@ -245,62 +204,7 @@ static void hk__put_grouped(hk__out *o, unsigned long long v)
             g[k++] = hk__dbg_cfg.german ? '.' : ',';
         g[k++] = b[i];
     }
-    hk__put(o, g, k);
-}
-
-/* Length of the well-formed UTF-8 sequence at s (lead byte >= 0x80):
- * shortest form, no surrogates, at most U+10FFFF; 0 if it is not one. */
-static size_t hk__utf8_len(const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned c = u[0], v;
-    size_t need, i;
-    if (c >= 0xC2 && c <= 0xDF) { need = 1; v = c & 0x1Fu; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 2; v = c & 0x0Fu; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 3; v = c & 0x07u; }
-    else return 0;
-    for (i = 1; i <= need; i++) {           /* stops at the NUL: 0 & 0xC0 != 0x80 */
-        if ((u[i] & 0xC0u) != 0x80u)
-            return 0;
-        v = v << 6 | (u[i] & 0x3Fu);
-    }
-    if ((need == 2 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
-        (need == 3 && (v < 0x10000 || v > 0x10FFFF)))
-        return 0;
-    return need + 1;
-}
-
-static void hk__json_str(hk__out *o, const char *s)
-{
-    static const char d[] = "0123456789abcdef";
-    if (!s) {
-        hk__puts(o, "null");
-        return;
-    }
-    hk__put(o, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            hk__put(o, "\\", 1);
-            hk__put(o, s, 1);
-        } else if (c < 0x20) {
-            char e[6] = { '\\', 'u', '0', '0', d[c >> 4], d[c & 15] };
-            hk__put(o, e, 6);
-        } else if (c >= 0x80) {
-            /* JSON text is UTF-8: a well-formed sequence goes out as it
-             * is, any other byte (a file name in Latin-1, say) as U+FFFD */
-            size_t k = hk__utf8_len(s);
-            if (k) {
-                hk__put(o, s, k);
-                s += k - 1;
-            } else {
-                hk__puts(o, "\\ufffd");
-            }
-        } else {
-            hk__put(o, s, 1);
-        }
-    }
-    hk__put(o, "\"", 1);
+    hk__out_put(o, g, k);
 }
 
 /* ---- who wrote it, and where the sources are (issue 11) --------------------- */
@@ -414,7 +318,7 @@ static void hk__text_path(hk__out *o, const char *file, size_t w)
     }
     if (!*s)
         s = last;
-    hk__puts(o, "...");
+    hk__out_puts(o, "...");
     hk__left(o, s, w > 3 ? w - 3 : 0);
 }
 
@@ -450,35 +354,35 @@ static void hk__text_header(hk__out *o)
     for (s = prog; *s; s++)
         if (hk__is_sep(*s))
             b = s + 1;
-    hk__puts(o, hk__dbg_cfg.german ? "Programm: " : "Program: ");
+    hk__out_puts(o, hk__dbg_cfg.german ? "Programm: " : "Program: ");
 #ifdef _WIN32
     {   /* the name without ".exe": the same line as on POSIX */
         size_t n = strlen(b);
         if (n > 4 && hk__cfg_streq(b + n - 4, ".exe"))
-            hk__put(o, b, n - 4);
+            hk__out_put(o, b, n - 4);
         else
-            hk__puts(o, b);
+            hk__out_puts(o, b);
     }
 #else
-    hk__puts(o, b);
+    hk__out_puts(o, b);
 #endif
-    hk__puts(o, hk__dbg_cfg.german ? " (PID " : " (pid ");
-    hk__put_u(o, hk__pid());
-    hk__puts(o, hk__dbg_cfg.german ? "), Berichtsschema " : "), report schema ");
-    hk__put_u(o, HK__REPORT_SCHEMA);
-    hk__puts(o, "\n");
+    hk__out_puts(o, hk__dbg_cfg.german ? " (PID " : " (pid ");
+    hk__out_u(o, hk__pid());
+    hk__out_puts(o, hk__dbg_cfg.german ? "), Berichtsschema " : "), report schema ");
+    hk__out_u(o, HK__REPORT_SCHEMA);
+    hk__out_puts(o, "\n");
 }
 
 /* The first keys of a JSON report. */
 static void hk__json_header(hk__out *o)
 {
-    hk__puts(o, "\"schema\":");
-    hk__put_u(o, HK__REPORT_SCHEMA);
-    hk__puts(o, ",\"program\":");
-    hk__json_str(o, hk__program());
-    hk__puts(o, ",\"pid\":");
-    hk__put_u(o, hk__pid());
-    hk__puts(o, ",");
+    hk__out_puts(o, "\"schema\":");
+    hk__out_u(o, HK__REPORT_SCHEMA);
+    hk__out_puts(o, ",\"program\":");
+    hk__out_json_str(o, hk__program());
+    hk__out_puts(o, ",\"pid\":");
+    hk__out_u(o, hk__pid());
+    hk__out_puts(o, ",");
 }
 
 /* ---- collecting the entries ------------------------------------------------ */
@@ -953,10 +857,10 @@ static void hk__place_of(const hk__site *st, hk__place *pl)
 static void hk__put_module_offset(hk__out *o, const hk__frame_info *fi)
 {
     char b[24];
-    hk__puts(o, fi->module);
-    hk__puts(o, "+");
+    hk__out_puts(o, fi->module);
+    hk__out_puts(o, "+");
     hk__hex_short(b, fi->offset);
-    hk__puts(o, b);
+    hk__out_puts(o, b);
 }
 
 /* The backtrace under an entry or a loss record: the frames after the
@@ -971,23 +875,23 @@ static void hk__text_backtrace(hk__out *o, const hk__site *st)
     for (i = 1; i < n; i++) {
         hk__frame_info fi;
         hk__frame_of(f[i], &fi);
-        hk__puts(o, "        #");
-        hk__put_u(o, i);
-        hk__puts(o, " ");
-        hk__puts(o, fi.function ? fi.function : "?");
-        hk__puts(o, " ");
+        hk__out_puts(o, "        #");
+        hk__out_u(o, i);
+        hk__out_puts(o, " ");
+        hk__out_puts(o, fi.function ? fi.function : "?");
+        hk__out_puts(o, " ");
         if (fi.file) {
-            hk__puts(o, fi.file);
-            hk__puts(o, ":");
-            hk__put_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
+            hk__out_puts(o, fi.file);
+            hk__out_puts(o, ":");
+            hk__out_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
         } else if (fi.module) {
             hk__put_module_offset(o, &fi);
         } else {
             char b[24];
             hk__hex(b, f[i]);
-            hk__puts(o, b);
+            hk__out_puts(o, b);
         }
-        hk__puts(o, "\n");
+        hk__out_puts(o, "\n");
     }
 }
 
@@ -996,27 +900,27 @@ static void hk__text_backtrace(hk__out *o, const hk__site *st)
 static void hk__json_frame(hk__out *o, uintptr_t pc, const hk__frame_info *fi)
 {
     char b[24];
-    hk__puts(o, "{\"pc\":\"");
+    hk__out_puts(o, "{\"pc\":\"");
     hk__hex(b, pc);
-    hk__puts(o, b);
-    hk__puts(o, "\",\"function\":");
-    hk__json_str(o, fi->function);
-    hk__puts(o, ",\"file\":");
-    hk__json_str(o, fi->file);
-    hk__puts(o, ",\"line\":");
+    hk__out_puts(o, b);
+    hk__out_puts(o, "\",\"function\":");
+    hk__out_json_str(o, fi->function);
+    hk__out_puts(o, ",\"file\":");
+    hk__out_json_str(o, fi->file);
+    hk__out_puts(o, ",\"line\":");
     hk__json_num_or_null(o, fi->file && fi->line > 0, (unsigned long long)fi->line);
-    hk__puts(o, ",\"module\":");
-    hk__json_str(o, fi->module);
-    hk__puts(o, ",\"offset\":");
+    hk__out_puts(o, ",\"module\":");
+    hk__out_json_str(o, fi->module);
+    hk__out_puts(o, ",\"offset\":");
     if (fi->module) {
-        hk__puts(o, "\"");
+        hk__out_puts(o, "\"");
         hk__hex_short(b, fi->offset);
-        hk__puts(o, b);
-        hk__puts(o, "\"");
+        hk__out_puts(o, b);
+        hk__out_puts(o, "\"");
     } else {
-        hk__puts(o, "null");
+        hk__out_puts(o, "null");
     }
-    hk__puts(o, "}");
+    hk__out_puts(o, "}");
 }
 
 /* "frames": the site's whole stack, or its caller alone. */
@@ -1025,20 +929,20 @@ static void hk__json_frames(hk__out *o, const hk__site *st)
     const uintptr_t *f = NULL;
     size_t n = 0, i;
     hk__frame_info fi;
-    hk__puts(o, ",\"frames\":[");
+    hk__out_puts(o, ",\"frames\":[");
     if (st && st->stack)
         n = hk__stack_frames(st->stack, &f);
     if (n) {
         for (i = 0; i < n; i++) {
             hk__frame_of(f[i], &fi);
-            hk__puts(o, i ? "," : "");
+            hk__out_puts(o, i ? "," : "");
             hk__json_frame(o, f[i], &fi);
         }
     } else {
         hk__frame_of(st ? st->caller : 0, &fi);
         hk__json_frame(o, st ? st->caller : 0, &fi);
     }
-    hk__puts(o, "]");
+    hk__out_puts(o, "]");
 }
 
 /* The crash line's " in function (module+0xoffset)". */
@@ -1050,19 +954,19 @@ static void hk__text_crash_place(hk__out *o, uintptr_t pc)
     memset(&fi, 0, sizeof fi);
     hk__symbolize_crash(pc, &fi);
     if (fi.function) {
-        hk__puts(o, " in ");
-        hk__puts(o, fi.function);
+        hk__out_puts(o, " in ");
+        hk__out_puts(o, fi.function);
     }
     if (fi.file) {
-        hk__puts(o, " ");
-        hk__puts(o, fi.file);
-        hk__puts(o, ":");
-        hk__put_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
+        hk__out_puts(o, " ");
+        hk__out_puts(o, fi.file);
+        hk__out_puts(o, ":");
+        hk__out_u(o, (unsigned long long)(fi.line > 0 ? fi.line : 0));
     }
     if (fi.module) {
-        hk__puts(o, " (");
+        hk__out_puts(o, " (");
         hk__put_module_offset(o, &fi);
-        hk__puts(o, ")");
+        hk__out_puts(o, ")");
     }
 }
 
@@ -1076,9 +980,9 @@ static const char *hk__fam_name(unsigned fam, int freeing)
 
 static void hk__fk_text(hk__out *o, unsigned fk)
 {
-    hk__puts(o, hk__fam_name(fk & 0xF, 0));
-    hk__puts(o, hk__dbg_cfg.german ? " freigegeben mit " : " freed by ");
-    hk__puts(o, hk__fam_name((fk >> 4) & 0xF, 1));
+    hk__out_puts(o, hk__fam_name(fk & 0xF, 0));
+    hk__out_puts(o, hk__dbg_cfg.german ? " freigegeben mit " : " freed by ");
+    hk__out_puts(o, hk__fam_name((fk >> 4) & 0xF, 1));
 }
 
 /* ---- leak kinds ------------------------------------------------------------ */
@@ -1110,8 +1014,8 @@ static void hk__text_kind_head(hk__out *o, const hk__list *l, size_t i)
     unsigned k = l->e[i].lkind;
     if (!k || (i > 0 && l->e[i - 1].lkind == k))
         return;
-    hk__puts(o, KX(k));
-    hk__puts(o, ":\n");
+    hk__out_puts(o, KX(k));
+    hk__out_puts(o, ":\n");
 }
 
 /* Count and bytes of every classified live block per kind, listed or
@@ -1145,19 +1049,19 @@ static void hk__text_leak_summary(hk__out *o)
     hk__kind_summary(&ks);
     if (!ks.any)
         return;
-    hk__puts(o, KX(4));
-    hk__puts(o, "\n");
+    hk__out_puts(o, KX(4));
+    hk__out_puts(o, "\n");
     for (k = HK__LK_DEFINITE; k <= HK__LK_REACHABLE; k++) {
-        hk__puts(o, "   ");
-        hk__puts(o, KX(k));
-        hk__puts(o, ": ");
+        hk__out_puts(o, "   ");
+        hk__out_puts(o, KX(k));
+        hk__out_puts(o, ": ");
         hk__put_grouped(o, ks.count[k]);
-        hk__puts(o, hk__dbg_cfg.german ? " Bl\xc3\xb6" "cke, " : " blocks, ");
+        hk__out_puts(o, hk__dbg_cfg.german ? " Bl\xc3\xb6" "cke, " : " blocks, ");
         hk__put_grouped(o, ks.bytes[k]);
-        hk__puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
+        hk__out_puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
         if (!(hk__dbg_leak_kinds & (1u << k)))
-            hk__puts(o, hk__dbg_cfg.german ? " (nicht aufgef\xc3\xbchrt)" : " (not listed)");
-        hk__puts(o, "\n");
+            hk__out_puts(o, hk__dbg_cfg.german ? " (nicht aufgef\xc3\xbchrt)" : " (not listed)");
+        hk__out_puts(o, "\n");
     }
 }
 
@@ -1166,21 +1070,21 @@ static void hk__json_leak_summary(hk__out *o)
     hk__kind_sum ks;
     unsigned k;
     hk__kind_summary(&ks);
-    hk__puts(o, ",\"leak_summary\":");
+    hk__out_puts(o, ",\"leak_summary\":");
     if (!hk__dbg_leak_scanned()) {          /* a crash, or no scan on this platform */
-        hk__puts(o, "null");
+        hk__out_puts(o, "null");
         return;
     }
     for (k = HK__LK_DEFINITE; k <= HK__LK_REACHABLE; k++) {
-        hk__puts(o, k == HK__LK_DEFINITE ? "{\"" : ",\"");
-        hk__puts(o, hk__kind_json[k]);
-        hk__puts(o, "\":{\"count\":");
-        hk__put_u(o, ks.count[k]);
-        hk__puts(o, ",\"bytes\":");
-        hk__put_u(o, ks.bytes[k]);
-        hk__puts(o, "}");
+        hk__out_puts(o, k == HK__LK_DEFINITE ? "{\"" : ",\"");
+        hk__out_puts(o, hk__kind_json[k]);
+        hk__out_puts(o, "\":{\"count\":");
+        hk__out_u(o, ks.count[k]);
+        hk__out_puts(o, ",\"bytes\":");
+        hk__out_u(o, ks.bytes[k]);
+        hk__out_puts(o, "}");
     }
-    hk__puts(o, "}");
+    hk__out_puts(o, "}");
 }
 
 static void hk__text_entry(hk__out *o, const hk__entry *e)
@@ -1209,18 +1113,18 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
         hk__fk_text(o, e->fk);
     } else if (s && s->type) {
         hk__pad(o, 2);
-        hk__puts(o, s->type);
+        hk__out_puts(o, s->type);
     } else if (e->backend) {
         hk__pad(o, 2);
-        hk__puts(o, "heap:");
+        hk__out_puts(o, "heap:");
         hk__heap_name(b, e->backend, e->heap_seq);
-        hk__puts(o, b);
+        hk__out_puts(o, b);
     }
     if (!pl.file && pl.fi.module) {
         hk__pad(o, 2);
         hk__put_module_offset(o, &pl.fi);
     }
-    hk__puts(o, "\n");
+    hk__out_puts(o, "\n");
     hk__text_backtrace(o, s);
 }
 
@@ -1229,33 +1133,33 @@ static void hk__text_messages(hk__out *o)
     int i, n = hk__nmsg < HK__MAX_MSG ? hk__nmsg : HK__MAX_MSG;
     char b[32];
     for (i = 0; i < n; i++) {
-        hk__puts(o, hk__dbg_cfg.german ? hk__msgs[i].de : hk__msgs[i].en);
-        hk__puts(o, "\n");
+        hk__out_puts(o, hk__dbg_cfg.german ? hk__msgs[i].de : hk__msgs[i].en);
+        hk__out_puts(o, "\n");
     }
     if (hk__rte_name) {
-        hk__puts(o, TX(T_RTE));
-        hk__puts(o, hk__rte_name);
-        hk__puts(o, TX(T_AT));
+        hk__out_puts(o, TX(T_RTE));
+        hk__out_puts(o, hk__rte_name);
+        hk__out_puts(o, TX(T_AT));
         hk__hex(b, hk__rte_addr);
-        hk__puts(o, b);
+        hk__out_puts(o, b);
         hk__text_crash_place(o, hk__rte_addr);
-        hk__puts(o, "\n");
+        hk__out_puts(o, "\n");
     }
     if (hk__exit_known && hk__exit_status != 0) {
-        hk__puts(o, TX(T_EXIT));
+        hk__out_puts(o, TX(T_EXIT));
         if (hk__exit_status < 0) {
-            hk__puts(o, "-");
-            hk__put_u(o, (unsigned long long)-(long long)hk__exit_status);
+            hk__out_puts(o, "-");
+            hk__out_u(o, (unsigned long long)-(long long)hk__exit_status);
         } else {
-            hk__put_u(o, (unsigned long long)hk__exit_status);
+            hk__out_u(o, (unsigned long long)hk__exit_status);
         }
-        hk__puts(o, ")\n");
+        hk__out_puts(o, ")\n");
     }
     if (hk__dbg_missed()) {
-        hk__puts(o, TX(T_OOM1));
-        hk__put_u(o, hk__dbg_missed());
-        hk__puts(o, TX(T_OOM2));
-        hk__puts(o, "\n");
+        hk__out_puts(o, TX(T_OOM1));
+        hk__out_u(o, hk__dbg_missed());
+        hk__out_puts(o, TX(T_OOM2));
+        hk__out_puts(o, "\n");
     }
 }
 
@@ -1265,12 +1169,12 @@ static void hk__text_omitted(hk__out *o, const hk__list *l)
 {
     if (l->total <= l->n)
         return;
-    hk__puts(o, TX(T_MORE_E));
+    hk__out_puts(o, TX(T_MORE_E));
     hk__put_grouped(o, l->total - l->n);
-    hk__puts(o, TX(T_MORE_E2));
-    hk__put_u(o, hk__dbg_cfg.max_entries);
-    hk__puts(o, TX(T_MORE_E3));
-    hk__puts(o, "\n");
+    hk__out_puts(o, TX(T_MORE_E2));
+    hk__out_u(o, hk__dbg_cfg.max_entries);
+    hk__out_puts(o, TX(T_MORE_E3));
+    hk__out_puts(o, "\n");
 }
 
 /* First/Last only when they tell something the entry rows do not: a site
@@ -1295,12 +1199,12 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
     char b[64];
     if (!s->n)
         return;
-    hk__puts(o, TX(T_SUMMARY));
-    hk__puts(o, "\n");
-    hk__puts(o, TX(T_SUMCOLS));
+    hk__out_puts(o, TX(T_SUMMARY));
+    hk__out_puts(o, "\n");
+    hk__out_puts(o, TX(T_SUMCOLS));
     if (fl)
-        hk__puts(o, TX(T_FIRSTLAST));
-    hk__puts(o, "\n");
+        hk__out_puts(o, TX(T_FIRSTLAST));
+    hk__out_puts(o, "\n");
     for (i = 0; i < s->n; i++) {
         const hk__loss *x = &s->t[i];
         const hk__site *st = hk__dbg_site(x->site);
@@ -1327,24 +1231,24 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
             hk__text_path(o, pl.file, HK__FILE_COL);
             hk__num_col(o, 1, (unsigned long long)pl.line, 6);
         } else {
-            hk__puts(o, pl.file ? hk__src_path(pl.file) : "?");
+            hk__out_puts(o, pl.file ? hk__src_path(pl.file) : "?");
         }
         if (!pl.file && pl.fi.module) {
             hk__pad(o, 2);
             hk__put_module_offset(o, &pl.fi);
         }
-        hk__puts(o, "\n");
+        hk__out_puts(o, "\n");
         hk__text_backtrace(o, st);
     }
     if (s->keys > s->n || s->count > count) {     /* the rows left out, in one line */
-        hk__puts(o, TX(T_MORE_E));
+        hk__out_puts(o, TX(T_MORE_E));
         hk__put_grouped(o, s->keys - s->n);
-        hk__puts(o, TX(T_MORE_S));
+        hk__out_puts(o, TX(T_MORE_S));
         hk__put_grouped(o, s->count - count);
-        hk__puts(o, TX(T_MORE_S2));
+        hk__out_puts(o, TX(T_MORE_S2));
         hk__put_grouped(o, s->total - bytes);
-        hk__puts(o, TX(T_MORE_S3));
-        hk__puts(o, "\n");
+        hk__out_puts(o, TX(T_MORE_S3));
+        hk__out_puts(o, "\n");
     }
 }
 
@@ -1364,12 +1268,12 @@ static void hk__supp_totals(uint64_t *count, uint64_t *bytes)
 
 static void hk__text_supp_split(hk__out *o, const char *name, uint64_t count, uint64_t bytes)
 {
-    hk__puts(o, name);
+    hk__out_puts(o, name);
     hk__put_grouped(o, count);
-    hk__puts(o, hk__dbg_cfg.german ? (count == 1 ? " Eintrag, " : " Eintr\xc3\xa4ge, ")
+    hk__out_puts(o, hk__dbg_cfg.german ? (count == 1 ? " Eintrag, " : " Eintr\xc3\xa4ge, ")
                                    : (count == 1 ? " entry, " : " entries, "));
     hk__put_grouped(o, bytes);
-    hk__puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
+    hk__out_puts(o, hk__dbg_cfg.german ? " Bytes" : " bytes");
 }
 
 static void hk__text_suppressed(hk__out *o)
@@ -1385,19 +1289,19 @@ static void hk__text_suppressed(hk__out *o)
                         count[0] + count[1], bytes[0] + bytes[1]);
     hk__text_supp_split(o, de ? " (Benutzerregeln: " : " (user rules: ", count[0], bytes[0]);
     hk__text_supp_split(o, de ? "; Standardregeln: " : "; default rules: ", count[1], bytes[1]);
-    hk__puts(o, ")\n");
-    hk__puts(o, de ? "Verwendete Unterdr\xc3\xbc" "ckungen:\n" : "Suppressions used:\n");
-    hk__puts(o, de ? "Anzahl       Bytes  Regel\n" : " Count       Bytes  Rule\n");
+    hk__out_puts(o, ")\n");
+    hk__out_puts(o, de ? "Verwendete Unterdr\xc3\xbc" "ckungen:\n" : "Suppressions used:\n");
+    hk__out_puts(o, de ? "Anzahl       Bytes  Regel\n" : " Count       Bytes  Rule\n");
     for (i = 0; i < n; i++) {
         if (!r[i].count)
             continue;
         hk__num_col(o, 1, r[i].count, 6);
         hk__num_col(o, 1, r[i].bytes, 12);
         hk__pad(o, 2);
-        hk__puts(o, r[i].text);
+        hk__out_puts(o, r[i].text);
         if (r[i].dflt)
-            hk__puts(o, de ? "  (Standard)" : "  (default)");
-        hk__puts(o, "\n");
+            hk__out_puts(o, de ? "  (Standard)" : "  (default)");
+        hk__out_puts(o, "\n");
     }
 }
 
@@ -1405,12 +1309,12 @@ static void hk__text_suppressed(hk__out *o)
  * always there (zeros and an empty list when nothing was hidden). */
 static void hk__json_supp_pair(hk__out *o, const char *key, uint64_t count, uint64_t bytes)
 {
-    hk__puts(o, key);
-    hk__puts(o, "{\"count\":");
-    hk__put_u(o, count);
-    hk__puts(o, ",\"bytes\":");
-    hk__put_u(o, bytes);
-    hk__puts(o, "}");
+    hk__out_puts(o, key);
+    hk__out_puts(o, "{\"count\":");
+    hk__out_u(o, count);
+    hk__out_puts(o, ",\"bytes\":");
+    hk__out_u(o, bytes);
+    hk__out_puts(o, "}");
 }
 
 static void hk__json_suppressed(hk__out *o)
@@ -1420,28 +1324,28 @@ static void hk__json_suppressed(hk__out *o)
     uint64_t count[2], bytes[2];
     int first = 1;
     hk__supp_totals(count, bytes);
-    hk__puts(o, ",\"suppressed\":{\"count\":");
-    hk__put_u(o, count[0] + count[1]);
-    hk__puts(o, ",\"bytes\":");
-    hk__put_u(o, bytes[0] + bytes[1]);
+    hk__out_puts(o, ",\"suppressed\":{\"count\":");
+    hk__out_u(o, count[0] + count[1]);
+    hk__out_puts(o, ",\"bytes\":");
+    hk__out_u(o, bytes[0] + bytes[1]);
     hk__json_supp_pair(o, ",\"user\":", count[0], bytes[0]);
     hk__json_supp_pair(o, ",\"default\":", count[1], bytes[1]);
-    hk__puts(o, ",\"rules\":[");
+    hk__out_puts(o, ",\"rules\":[");
     for (i = 0; i < n; i++) {
         if (!r[i].count)
             continue;
-        hk__puts(o, first ? "{\"rule\":" : ",{\"rule\":");
+        hk__out_puts(o, first ? "{\"rule\":" : ",{\"rule\":");
         first = 0;
-        hk__json_str(o, r[i].text);
-        hk__puts(o, ",\"default\":");
-        hk__puts(o, r[i].dflt ? "true" : "false");
-        hk__puts(o, ",\"count\":");
-        hk__put_u(o, r[i].count);
-        hk__puts(o, ",\"bytes\":");
-        hk__put_u(o, r[i].bytes);
-        hk__puts(o, "}");
+        hk__out_json_str(o, r[i].text);
+        hk__out_puts(o, ",\"default\":");
+        hk__out_puts(o, r[i].dflt ? "true" : "false");
+        hk__out_puts(o, ",\"count\":");
+        hk__out_u(o, r[i].count);
+        hk__out_puts(o, ",\"bytes\":");
+        hk__out_u(o, r[i].bytes);
+        hk__out_puts(o, "}");
     }
-    hk__puts(o, "]}");
+    hk__out_puts(o, "]}");
 }
 
 /* ---- walk-diff (walkdiff.c): blocks no hook saw --------------------------- */
@@ -1478,11 +1382,11 @@ static void hk__text_untracked(hk__out *o)
         n = 0;                          /* -2: partial, said below */
     shown = hk__untracked_shown(n);
     hk__untracked_totals(u, n, &bytes);
-    hk__puts(o, de ? "Nicht erfasste Bl\xc3\xb6" "cke (walk-diff: am Ende belegt, am Anfang nicht,"
+    hk__out_puts(o, de ? "Nicht erfasste Bl\xc3\xb6" "cke (walk-diff: am Ende belegt, am Anfang nicht,"
                      " von keinem Hook gesehen):\n"
                    : "Untracked blocks (walk-diff: busy at exit, not at start, seen by no hook):\n");
     if (shown)
-        hk__puts(o, de ? "     Gr\xc3\xb6\xc3\x9f" "e  Heap        Zeiger              Inhalt\n"
+        hk__out_puts(o, de ? "     Gr\xc3\xb6\xc3\x9f" "e  Heap        Zeiger              Inhalt\n"
                        : "      Size  Heap        Pointer             Contents\n");
     for (i = 0; i < shown; i++) {
         hk__num_col(o, 1, u[i].size, 10);
@@ -1496,29 +1400,29 @@ static void hk__text_untracked(hk__out *o)
         for (k = 0; k < u[i].nbytes; k++) {
             static const char hx[] = "0123456789abcdef";
             char h[3] = { hx[u[i].bytes[k] >> 4], hx[u[i].bytes[k] & 15], ' ' };
-            hk__put(o, h, 3);
+            hk__out_put(o, h, 3);
         }
-        hk__puts(o, "|");
+        hk__out_puts(o, "|");
         for (k = 0; k < u[i].nbytes; k++) {
             char c = (char)(u[i].bytes[k] >= 0x20 && u[i].bytes[k] < 0x7f ? u[i].bytes[k] : '.');
-            hk__put(o, &c, 1);
+            hk__out_put(o, &c, 1);
         }
-        hk__puts(o, "|\n");
+        hk__out_puts(o, "|\n");
     }
     if (shown < (size_t)n) {
-        hk__puts(o, "... ");
+        hk__out_puts(o, "... ");
         hk__put_grouped(o, (uint64_t)n - shown);
-        hk__puts(o, de ? " weitere nicht aufgef\xc3\xbchrt (HEAPKIT_MAX_ENTRIES)\n"
+        hk__out_puts(o, de ? " weitere nicht aufgef\xc3\xbchrt (HEAPKIT_MAX_ENTRIES)\n"
                        : " more not listed (HEAPKIT_MAX_ENTRIES)\n");
     }
-    hk__puts(o, de ? "Nicht erfasst: " : "Untracked: ");
+    hk__out_puts(o, de ? "Nicht erfasst: " : "Untracked: ");
     hk__put_grouped(o, (uint64_t)n);
-    hk__puts(o, de ? (n == 1 ? " Block, " : " Bl\xc3\xb6" "cke, ") : (n == 1 ? " block, " : " blocks, "));
+    hk__out_puts(o, de ? (n == 1 ? " Block, " : " Bl\xc3\xb6" "cke, ") : (n == 1 ? " block, " : " blocks, "));
     hk__put_grouped(o, bytes);
-    hk__puts(o, de ? " Bytes (keine Befunde" : " bytes (not counted as findings");
+    hk__out_puts(o, de ? " Bytes (keine Befunde" : " bytes (not counted as findings");
     if (hk__walkdiff_blocks(&u) == -2)
-        hk__puts(o, de ? "; unvollst\xc3\xa4ndig: kein Speicher" : "; incomplete: out of memory");
-    hk__puts(o, ")\n");
+        hk__out_puts(o, de ? "; unvollst\xc3\xa4ndig: kein Speicher" : "; incomplete: out of memory");
+    hk__out_puts(o, ")\n");
 }
 
 /* JSON: "untracked":{"count","bytes","complete","blocks":[{"pointer","size",
@@ -1538,60 +1442,60 @@ static void hk__json_untracked(hk__out *o)
         n = 0;
     shown = hk__untracked_shown(n);
     hk__untracked_totals(u, n, &bytes);
-    hk__puts(o, ",\"untracked\":{\"count\":");
-    hk__put_u(o, (uint64_t)n);
-    hk__puts(o, ",\"bytes\":");
-    hk__put_u(o, bytes);
-    hk__puts(o, complete ? ",\"complete\":true" : ",\"complete\":false");
-    hk__puts(o, ",\"blocks\":[");
+    hk__out_puts(o, ",\"untracked\":{\"count\":");
+    hk__out_u(o, (uint64_t)n);
+    hk__out_puts(o, ",\"bytes\":");
+    hk__out_u(o, bytes);
+    hk__out_puts(o, complete ? ",\"complete\":true" : ",\"complete\":false");
+    hk__out_puts(o, ",\"blocks\":[");
     for (i = 0; i < shown; i++) {
-        hk__puts(o, i ? ",{\"pointer\":\"" : "{\"pointer\":\"");
+        hk__out_puts(o, i ? ",{\"pointer\":\"" : "{\"pointer\":\"");
         hk__hex(b, u[i].ptr);
-        hk__puts(o, b);
-        hk__puts(o, "\",\"size\":");
-        hk__put_u(o, u[i].size);
-        hk__puts(o, ",\"heap\":");
+        hk__out_puts(o, b);
+        hk__out_puts(o, "\",\"size\":");
+        hk__out_u(o, u[i].size);
+        hk__out_puts(o, ",\"heap\":");
         hk__walkdiff_heap_name(u[i].heap, b, sizeof b);
-        hk__json_str(o, b);
-        hk__puts(o, ",\"heap_handle\":\"");
+        hk__out_json_str(o, b);
+        hk__out_puts(o, ",\"heap_handle\":\"");
         hk__hex(b, u[i].heap);
-        hk__puts(o, b);
-        hk__puts(o, "\",\"contents\":\"");
+        hk__out_puts(o, b);
+        hk__out_puts(o, "\",\"contents\":\"");
         for (k = 0; k < u[i].nbytes; k++) {
             static const char hx[] = "0123456789abcdef";
             char h[2] = { hx[u[i].bytes[k] >> 4], hx[u[i].bytes[k] & 15] };
-            hk__put(o, h, 2);
+            hk__out_put(o, h, 2);
         }
-        hk__puts(o, "\",\"text\":");
+        hk__out_puts(o, "\",\"text\":");
         for (k = 0; k < u[i].nbytes; k++)
             b[k] = (char)(u[i].bytes[k] >= 0x20 && u[i].bytes[k] < 0x7f ? u[i].bytes[k] : '.');
         b[k] = 0;
-        hk__json_str(o, b);
-        hk__puts(o, "}");
+        hk__out_json_str(o, b);
+        hk__out_puts(o, "}");
     }
-    hk__puts(o, "],\"blocks_omitted\":");
-    hk__put_u(o, (uint64_t)n - shown);
-    hk__puts(o, "}");
+    hk__out_puts(o, "],\"blocks_omitted\":");
+    hk__out_u(o, (uint64_t)n - shown);
+    hk__out_puts(o, "}");
 }
 
 static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
 {
     size_t i;
-    hk__puts(o, TX(T_HEAD));
-    hk__puts(o, "\n");
+    hk__out_puts(o, TX(T_HEAD));
+    hk__out_puts(o, "\n");
     hk__text_header(o);
-    hk__puts(o, "   ");
-    hk__put_u(o, hk__dbg_registered());
-    hk__puts(o, " ");
-    hk__puts(o, TX(T_REG));
-    hk__puts(o, "\n   ");
-    hk__put_u(o, l->total);
-    hk__puts(o, " ");
-    hk__puts(o, TX(T_ENTRIES));
-    hk__puts(o, "\n");
+    hk__out_puts(o, "   ");
+    hk__out_u(o, hk__dbg_registered());
+    hk__out_puts(o, " ");
+    hk__out_puts(o, TX(T_REG));
+    hk__out_puts(o, "\n   ");
+    hk__out_u(o, l->total);
+    hk__out_puts(o, " ");
+    hk__out_puts(o, TX(T_ENTRIES));
+    hk__out_puts(o, "\n");
     if (l->n) {
-        hk__puts(o, TX(T_COLS));
-        hk__puts(o, "\n");
+        hk__out_puts(o, TX(T_COLS));
+        hk__out_puts(o, "\n");
         for (i = 0; i < l->n; i++) {
             hk__text_kind_head(o, l, i);
             hk__text_entry(o, &l->e[i]);
@@ -1608,9 +1512,9 @@ static void hk__text_report(hk__out *o, const hk__list *l, const hk__losses *s)
 static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v)
 {
     if (has)
-        hk__put_u(o, v);
+        hk__out_u(o, v);
     else
-        hk__puts(o, "null");
+        hk__out_puts(o, "null");
 }
 
 static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
@@ -1618,101 +1522,100 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
     size_t i;
     char b[64];
     hk__place pl;
-    hk__puts(o, "{");
+    hk__out_puts(o, "{");
     hk__json_header(o);
-    hk__puts(o, "\"registered\":");
-    hk__put_u(o, hk__dbg_registered());
-    hk__puts(o, ",\"entries\":[");
+    hk__out_puts(o, "\"registered\":");
+    hk__out_u(o, hk__dbg_registered());
+    hk__out_puts(o, ",\"entries\":[");
     for (i = 0; i < l->n; i++) {
         const hk__entry *e = &l->e[i];
         const hk__site *st = hk__dbg_site(e->site);
-        hk__puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
-        hk__puts(o, "\"no\":");
+        hk__out_puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
+        hk__out_puts(o, "\"no\":");
         hk__json_num_or_null(o, e->no != 0, e->no);
-        hk__puts(o, ",\"pointer\":\"");
+        hk__out_puts(o, ",\"pointer\":\"");
         hk__hex(b, e->ptr);
-        hk__puts(o, b);
-        hk__puts(o, "\",\"size\":");
+        hk__out_puts(o, b);
+        hk__out_puts(o, "\",\"size\":");
         hk__json_num_or_null(o, e->has_size, e->size);
-        hk__puts(o, ",\"flags\":");
-        hk__json_str(o, e->flags);
-        hk__puts(o, ",\"caller\":\"");
+        hk__out_puts(o, ",\"flags\":");
+        hk__out_json_str(o, e->flags);
+        hk__out_puts(o, ",\"caller\":\"");
         hk__hex(b, st ? st->caller : 0);
-        hk__puts(o, b);
-        hk__puts(o, "\",\"function\":");
+        hk__out_puts(o, b);
+        hk__out_puts(o, "\",\"function\":");
         hk__place_of(st, &pl);         /* the macros' place, else the caller's */
-        hk__json_str(o, pl.func);
-        hk__puts(o, ",\"file\":");
-        hk__json_str(o, pl.file ? hk__src_path(pl.file) : NULL);
-        hk__puts(o, ",\"line\":");
+        hk__out_json_str(o, pl.func);
+        hk__out_puts(o, ",\"file\":");
+        hk__out_json_str(o, pl.file ? hk__src_path(pl.file) : NULL);
+        hk__out_puts(o, ",\"line\":");
         hk__json_num_or_null(o, pl.file && pl.line > 0, (unsigned long long)pl.line);
-        hk__puts(o, ",\"type\":");
-        hk__json_str(o, st ? st->type : NULL);
-        hk__puts(o, ",\"heap\":");
+        hk__out_puts(o, ",\"type\":");
+        hk__out_json_str(o, st ? st->type : NULL);
+        hk__out_puts(o, ",\"heap\":");
         hk__heap_name(b, e->backend, e->heap_seq);
-        hk__json_str(o, b);
+        hk__out_json_str(o, b);
         hk__json_frames(o, st);
         if (e->fk) {
-            hk__puts(o, ",\"allocated_by\":");
-            hk__json_str(o, hk__fam_name(e->fk & 0xF, 0));
-            hk__puts(o, ",\"freed_by\":");
-            hk__json_str(o, hk__fam_name((e->fk >> 4) & 0xF, 1));
+            hk__out_puts(o, ",\"allocated_by\":");
+            hk__out_json_str(o, hk__fam_name(e->fk & 0xF, 0));
+            hk__out_puts(o, ",\"freed_by\":");
+            hk__out_json_str(o, hk__fam_name((e->fk >> 4) & 0xF, 1));
         }
-        hk__puts(o, ",\"kind\":");
-        hk__json_str(o, e->lkind ? hk__kind_json[e->lkind] : NULL);
-        hk__puts(o, "}");
+        hk__out_puts(o, ",\"kind\":");
+        hk__out_json_str(o, e->lkind ? hk__kind_json[e->lkind] : NULL);
+        hk__out_puts(o, "}");
     }
-    hk__puts(o, "],\"entries_omitted\":");
-    hk__put_u(o, l->total - l->n);
-    hk__puts(o, ",\"sites\":[");
+    hk__out_puts(o, "],\"entries_omitted\":");
+    hk__out_u(o, l->total - l->n);
+    hk__out_puts(o, ",\"sites\":[");
     for (i = 0; i < s->n; i++) {
         const hk__site *st = hk__dbg_site(s->t[i].site);
-        hk__puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
+        hk__out_puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
         hk__place_of(st, &pl);
-        hk__puts(o, "\"file\":");
-        hk__json_str(o, pl.file ? hk__src_path(pl.file) : NULL);
-        hk__puts(o, ",\"line\":");
+        hk__out_puts(o, "\"file\":");
+        hk__out_json_str(o, pl.file ? hk__src_path(pl.file) : NULL);
+        hk__out_puts(o, ",\"line\":");
         hk__json_num_or_null(o, pl.file && pl.line > 0, (unsigned long long)pl.line);
-        hk__puts(o, ",\"function\":");
-        hk__json_str(o, pl.func);
-        hk__puts(o, ",\"caller\":\"");
+        hk__out_puts(o, ",\"function\":");
+        hk__out_json_str(o, pl.func);
+        hk__out_puts(o, ",\"caller\":\"");
         hk__hex(b, st ? st->caller : 0);
-        hk__puts(o, b);
-        hk__puts(o, "\",\"count\":");
-        hk__put_u(o, s->t[i].count);
-        hk__puts(o, ",\"bytes\":");
-        hk__put_u(o, s->t[i].bytes);
-        hk__puts(o, ",\"first\":");
-        hk__put_u(o, s->t[i].first);
-        hk__puts(o, ",\"last\":");
-        hk__put_u(o, s->t[i].last);
+        hk__out_puts(o, b);
+        hk__out_puts(o, "\",\"count\":");
+        hk__out_u(o, s->t[i].count);
+        hk__out_puts(o, ",\"bytes\":");
+        hk__out_u(o, s->t[i].bytes);
+        hk__out_puts(o, ",\"first\":");
+        hk__out_u(o, s->t[i].first);
+        hk__out_puts(o, ",\"last\":");
+        hk__out_u(o, s->t[i].last);
         hk__json_frames(o, st);
-        hk__puts(o, "}");
+        hk__out_puts(o, "}");
     }
-    hk__puts(o, "],\"sites_omitted\":");
-    hk__put_u(o, s->keys - s->n);
+    hk__out_puts(o, "],\"sites_omitted\":");
+    hk__out_u(o, s->keys - s->n);
     hk__json_leak_summary(o);
     hk__json_suppressed(o);
     hk__json_untracked(o);
-    hk__puts(o, ",\"messages\":[");
+    hk__out_puts(o, ",\"messages\":[");
     {
         /* the text report's closing lines, one JSON string each */
         static hk__out lines;
         size_t k, start = 0;
         int first = 1;
-        lines.fd = -1;
-        lines.n = 0;
+        hk__out_open(&lines, -1);
         hk__text_messages(&lines);
         for (k = 0; k < lines.n; k++)
             if (lines.buf[k] == '\n') {
                 lines.buf[k] = 0;
-                hk__puts(o, first ? "" : ",");
+                hk__out_puts(o, first ? "" : ",");
                 first = 0;
-                hk__json_str(o, lines.buf + start);
+                hk__out_json_str(o, lines.buf + start);
                 start = k + 1;
             }
     }
-    hk__puts(o, "]}\n");
+    hk__out_puts(o, "]}\n");
 }
 
 /* ---- writing ----------------------------------------------------------------- */
@@ -1743,8 +1646,7 @@ static int hk__dbg_write_report_now(int crashing)
         else
             opened = 1;
     }
-    out.fd = fd;
-    out.n = 0;
+    hk__out_open(&out, fd);
     hk__read_cwd();
     hk__sym_crashing = crashing;
     if (crashing)              /* no scan from a crash: the leaks stay unclassified */
@@ -1753,13 +1655,13 @@ static int hk__dbg_write_report_now(int crashing)
         hk__dbg_leak_scan();
     hk__supp_begin(crashing);
     if (!hk__collect(&l, &s, crashing)) {
-        hk__puts(&out, TX(T_HEAD));
-        hk__puts(&out, "\n");
+        hk__out_puts(&out, TX(T_HEAD));
+        hk__out_puts(&out, "\n");
         hk__text_header(&out);
-        hk__puts(&out, TX(T_OOM1));
-        hk__puts(&out, "0");
-        hk__puts(&out, TX(T_OOM2));
-        hk__puts(&out, "\n");
+        hk__out_puts(&out, TX(T_OOM1));
+        hk__out_puts(&out, "0");
+        hk__out_puts(&out, TX(T_OOM2));
+        hk__out_puts(&out, "\n");
     } else {
         if (hk__dbg_cfg.json)
             hk__json_report(&out, &l, &s);
@@ -1768,7 +1670,7 @@ static int hk__dbg_write_report_now(int crashing)
         hk__dbg_os_free(s.t, s.bytes);
         hk__dbg_os_free(l.e, l.bytes);
     }
-    hk__flush(&out);
+    hk__out_flush(&out);
     if (opened)
         hk__close(fd);
     return 1;

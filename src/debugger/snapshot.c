@@ -11,6 +11,7 @@
  * and holds no tracker lock while it symbolizes or walks.
  */
 #include "tracker.h"
+#include "out.h"
 #include "symbolize.h"
 #include "stacks.h"
 
@@ -23,7 +24,6 @@
 #  include <io.h>
 #  include <windows.h>
 #  define hk__sopen(p) _open((p), _O_WRONLY | _O_TRUNC | _O_CREAT | _O_BINARY, 0644)
-#  define hk__swrite _write
 #  define hk__sclose _close
 #else
 #  include <errno.h>
@@ -31,7 +31,6 @@
 #  include <signal.h>
 #  include <unistd.h>
 #  define hk__sopen(p) open((p), O_WRONLY | O_TRUNC | O_CREAT, 0644)
-#  define hk__swrite write
 #  define hk__sclose close
 #endif
 
@@ -40,53 +39,7 @@
 
 /* ---- output ------------------------------------------------------------------ */
 
-typedef struct {
-    int fd, err;
-    size_t n;
-    char buf[1 << 16];
-} hk__sw;
-
-static void hk__sw_flush(hk__sw *o)
-{
-    size_t off = 0;
-    while (off < o->n) {
-        int w = (int)hk__swrite(o->fd, o->buf + off, (unsigned)(o->n - off));
-        if (w <= 0) {
-            o->err = 1;
-            break;
-        }
-        off += (size_t)w;
-    }
-    o->n = 0;
-}
-
-static void hk__sw_put(hk__sw *o, const char *s, size_t n)
-{
-    while (n) {
-        size_t k = sizeof o->buf - o->n;
-        if (k > n)
-            k = n;
-        memcpy(o->buf + o->n, s, k);
-        o->n += k;
-        s += k;
-        n -= k;
-        if (o->n == sizeof o->buf)
-            hk__sw_flush(o);
-    }
-}
-
-static void hk__sw_s(hk__sw *o, const char *s) { hk__sw_put(o, s, strlen(s)); }
-
-static void hk__sw_u(hk__sw *o, unsigned long long v)
-{
-    char b[24], *e = b + sizeof b;
-    do
-        *--e = (char)('0' + v % 10);
-    while (v /= 10);
-    hk__sw_put(o, e, (size_t)(b + sizeof b - e));
-}
-
-static void hk__sw_hex(hk__sw *o, uintptr_t v)
+static void hk__put_hex(hk__out *o, uintptr_t v)
 {
     char b[24], *e = b + sizeof b;
     do
@@ -94,33 +47,9 @@ static void hk__sw_hex(hk__sw *o, uintptr_t v)
     while (v >>= 4);
     *--e = 'x';
     *--e = '0';
-    hk__sw_s(o, "\"");
-    hk__sw_put(o, e, (size_t)(b + sizeof b - e));
-    hk__sw_s(o, "\"");
-}
-
-/* A JSON string (null for NULL); bytes >= 0x80 pass as they are (UTF-8). */
-static void hk__sw_str(hk__sw *o, const char *s)
-{
-    if (!s) {
-        hk__sw_s(o, "null");
-        return;
-    }
-    hk__sw_s(o, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char b[2] = { '\\', (char)c };
-            hk__sw_put(o, b, 2);
-        } else if (c < 0x20) {
-            char b[7] = { '\\', 'u', '0', '0', "0123456789abcdef"[c >> 4],
-                          "0123456789abcdef"[c & 15], 0 };
-            hk__sw_put(o, b, 6);
-        } else {
-            hk__sw_put(o, s, 1);
-        }
-    }
-    hk__sw_s(o, "\"");
+    hk__out_puts(o, "\"");
+    hk__out_put(o, e, (size_t)(b + sizeof b - e));
+    hk__out_puts(o, "\"");
 }
 
 /* ---- scratch arrays (the tracker's OS memory, never a tracked heap) -------- */
@@ -218,23 +147,23 @@ typedef struct {
     uint64_t bytes;            /* busy: requested bytes; free: usable bytes */
 } hk__range;
 
-static void hk__range_out(hk__sw *o, const hk__range *r, int first)
+static void hk__range_out(hk__out *o, const hk__range *r, int first)
 {
     char k[8] = ",[\"B\",";
     k[3] = r->kind;
-    hk__sw_put(o, first ? k + 1 : k, first ? 5 : 6);
-    hk__sw_u(o, r->off);
-    hk__sw_s(o, ",");
-    hk__sw_u(o, r->end - r->off);
-    hk__sw_s(o, ",");
-    hk__sw_u(o, r->count);
-    hk__sw_s(o, ",");
-    hk__sw_u(o, r->site);
-    hk__sw_s(o, ",");
-    hk__sw_u(o, r->no);
-    hk__sw_s(o, ",");
-    hk__sw_u(o, r->bytes);
-    hk__sw_s(o, "]");
+    hk__out_put(o, first ? k + 1 : k, first ? 5 : 6);
+    hk__out_u(o, r->off);
+    hk__out_puts(o, ",");
+    hk__out_u(o, r->end - r->off);
+    hk__out_puts(o, ",");
+    hk__out_u(o, r->count);
+    hk__out_puts(o, ",");
+    hk__out_u(o, r->site);
+    hk__out_puts(o, ",");
+    hk__out_u(o, r->no);
+    hk__out_puts(o, ",");
+    hk__out_u(o, r->bytes);
+    hk__out_puts(o, "]");
 }
 
 typedef struct {
@@ -247,7 +176,7 @@ typedef struct {
     hk__range cur;
 } hk__region;
 
-static void hk__region_put(hk__sw *o, hk__region *rg, char kind, uintptr_t at, uintptr_t len,
+static void hk__region_put(hk__out *o, hk__region *rg, char kind, uintptr_t at, uintptr_t len,
                            uint64_t bytes, uint32_t site, uint32_t no)
 {
     uintptr_t off = at >= rg->base ? at - rg->base : 0;
@@ -274,25 +203,25 @@ static void hk__region_put(hk__sw *o, hk__region *rg, char kind, uintptr_t at, u
     rg->open = 1;
 }
 
-static void hk__region_close(hk__sw *o, hk__region *rg)
+static void hk__region_close(hk__out *o, hk__region *rg)
 {
     if (rg->open)
         hk__range_out(o, &rg->cur, rg->nranges++ == 0);
     rg->open = 0;
-    hk__sw_s(o, "],\"free_bytes\":");
-    hk__sw_u(o, rg->free_bytes);
-    hk__sw_s(o, ",\"largest_free\":");
-    hk__sw_u(o, rg->largest_free);
-    hk__sw_s(o, ",\"free_count\":");
-    hk__sw_u(o, rg->free_count);
-    hk__sw_s(o, ",\"busy_bytes\":");
-    hk__sw_u(o, rg->busy_bytes);
-    hk__sw_s(o, ",\"busy_count\":");
-    hk__sw_u(o, rg->busy_count);
-    hk__sw_s(o, "}");
+    hk__out_puts(o, "],\"free_bytes\":");
+    hk__out_u(o, rg->free_bytes);
+    hk__out_puts(o, ",\"largest_free\":");
+    hk__out_u(o, rg->largest_free);
+    hk__out_puts(o, ",\"free_count\":");
+    hk__out_u(o, rg->free_count);
+    hk__out_puts(o, ",\"busy_bytes\":");
+    hk__out_u(o, rg->busy_bytes);
+    hk__out_puts(o, ",\"busy_count\":");
+    hk__out_u(o, rg->busy_count);
+    hk__out_puts(o, "}");
 }
 
-static void hk__region_open(hk__sw *o, hk__region *rg, const hk_heap_entry *e, int first,
+static void hk__region_open(hk__out *o, hk__region *rg, const hk_heap_entry *e, int first,
                             int index)
 {
     memset(rg, 0, sizeof *rg);
@@ -301,23 +230,23 @@ static void hk__region_open(hk__sw *o, hk__region *rg, const hk_heap_entry *e, i
     if (rg->end < rg->base)
         rg->end = rg->base;
     rg->index = index;
-    hk__sw_s(o, first ? "{\"index\":" : ",{\"index\":");
-    hk__sw_u(o, (unsigned long long)index);
-    hk__sw_s(o, ",\"base\":");
-    hk__sw_hex(o, rg->base);
-    hk__sw_s(o, ",\"size\":");
-    hk__sw_u(o, rg->end - rg->base);
-    hk__sw_s(o, ",\"committed\":");
-    hk__sw_u(o, e->u.region.committed);
-    hk__sw_s(o, ",\"uncommitted\":");
-    hk__sw_u(o, e->u.region.uncommitted);
-    hk__sw_s(o, ",\"ranges\":[");
+    hk__out_puts(o, first ? "{\"index\":" : ",{\"index\":");
+    hk__out_u(o, (unsigned long long)index);
+    hk__out_puts(o, ",\"base\":");
+    hk__put_hex(o, rg->base);
+    hk__out_puts(o, ",\"size\":");
+    hk__out_u(o, rg->end - rg->base);
+    hk__out_puts(o, ",\"committed\":");
+    hk__out_u(o, e->u.region.committed);
+    hk__out_puts(o, ",\"uncommitted\":");
+    hk__out_u(o, e->u.region.uncommitted);
+    hk__out_puts(o, ",\"ranges\":[");
     /* the region's header */
     hk__region_put(o, rg, 'H', rg->base, e->size + e->overhead, 0, 0, 0);
 }
 
 /* A heap's walk: its regions with their ranges, then its large blocks. */
-static void hk__snap_heap(hk__sw *o, hk_heap *h, const hk__rec *recs, size_t nrec,
+static void hk__snap_heap(hk__out *o, hk_heap *h, const hk__rec *recs, size_t nrec,
                           uint32_t *site_used, int *first_heap)
 {
     hk__vec ents = { NULL, 0, 0, sizeof(hk_heap_entry), 0 };
@@ -332,24 +261,24 @@ static void hk__snap_heap(hk__sw *o, hk_heap *h, const hk__rec *recs, size_t nre
         hk__vec_free(&ents);
         return;                   /* not walkable now: left out */
     }
-    hk__sw_s(o, *first_heap ? "\n{\"id\":" : ",\n{\"id\":");
+    hk__out_puts(o, *first_heap ? "\n{\"id\":" : ",\n{\"id\":");
     *first_heap = 0;
-    hk__sw_u(o, id);
-    hk__sw_s(o, ",\"name\":\"");
+    hk__out_u(o, id);
+    hk__out_puts(o, ",\"name\":\"");
     {
         const char *be = "?";
         uint64_t seq = 0;
         if (!hk__heap_describe(id, &be, &seq))
             be = backend;
-        hk__sw_s(o, be);
-        hk__sw_s(o, "#");
-        hk__sw_u(o, seq);
+        hk__out_puts(o, be);
+        hk__out_puts(o, "#");
+        hk__out_u(o, seq);
     }
-    hk__sw_s(o, "\",\"backend\":");
-    hk__sw_str(o, backend);
-    hk__sw_s(o, ",\"process_heap\":");
-    hk__sw_s(o, h == hk_process_heap() ? "true" : "false");
-    hk__sw_s(o, ",\"regions\":[");
+    hk__out_puts(o, "\",\"backend\":");
+    hk__out_json_str(o, backend);
+    hk__out_puts(o, ",\"process_heap\":");
+    hk__out_puts(o, h == hk_process_heap() ? "true" : "false");
+    hk__out_puts(o, ",\"regions\":[");
     memset(&rg, 0, sizeof rg);
     for (i = 0; i < ents.n; i++) {
         const hk_heap_entry *e = (const hk_heap_entry *)ents.p + i;
@@ -378,18 +307,18 @@ static void hk__snap_heap(hk__sw *o, hk_heap *h, const hk__rec *recs, size_t nre
             if (e->flags != HK_ENTRY_BUSY)
                 continue;
             if (nlarge == 0)
-                hk__sw_s(o, nreg ? "],\"large\":[" : "],\"large\":[");
-            hk__sw_s(o, nlarge++ ? ",[" : "[");
-            hk__sw_hex(o, at);
-            hk__sw_s(o, ",");
-            hk__sw_u(o, e->size);
-            hk__sw_s(o, ",");
-            hk__sw_u(o, e->overhead);
-            hk__sw_s(o, ",");
-            hk__sw_u(o, site);
-            hk__sw_s(o, ",");
-            hk__sw_u(o, no);
-            hk__sw_s(o, "]");
+                hk__out_puts(o, nreg ? "],\"large\":[" : "],\"large\":[");
+            hk__out_puts(o, nlarge++ ? ",[" : "[");
+            hk__put_hex(o, at);
+            hk__out_puts(o, ",");
+            hk__out_u(o, e->size);
+            hk__out_puts(o, ",");
+            hk__out_u(o, e->overhead);
+            hk__out_puts(o, ",");
+            hk__out_u(o, site);
+            hk__out_puts(o, ",");
+            hk__out_u(o, no);
+            hk__out_puts(o, "]");
             continue;
         }
         switch (e->flags) {
@@ -413,33 +342,33 @@ static void hk__snap_heap(hk__sw *o, hk_heap *h, const hk__rec *recs, size_t nre
     if (in_region)
         hk__region_close(o, &rg);
     if (nlarge == 0)
-        hk__sw_s(o, "],\"large\":[");
-    hk__sw_s(o, "]}");
+        hk__out_puts(o, "],\"large\":[");
+    hk__out_puts(o, "]}");
     hk__vec_free(&ents);
 }
 
 /* ---- the document ---------------------------------------------------------------------- */
 
-static void hk__snap_frame(hk__sw *o, uintptr_t pc, int first)
+static void hk__snap_frame(hk__out *o, uintptr_t pc, int first)
 {
     hk__frame_info fi;
     memset(&fi, 0, sizeof fi);
     if (pc)
         hk__symbolize(pc, &fi);
-    hk__sw_s(o, first ? "{\"pc\":" : ",{\"pc\":");
-    hk__sw_hex(o, pc);
-    hk__sw_s(o, ",\"function\":");
-    hk__sw_str(o, fi.function);
-    hk__sw_s(o, ",\"file\":");
-    hk__sw_str(o, fi.file);
-    hk__sw_s(o, ",\"line\":");
+    hk__out_puts(o, first ? "{\"pc\":" : ",{\"pc\":");
+    hk__put_hex(o, pc);
+    hk__out_puts(o, ",\"function\":");
+    hk__out_json_str(o, fi.function);
+    hk__out_puts(o, ",\"file\":");
+    hk__out_json_str(o, fi.file);
+    hk__out_puts(o, ",\"line\":");
     if (fi.file && fi.line > 0)
-        hk__sw_u(o, (unsigned long long)fi.line);
+        hk__out_u(o, (unsigned long long)fi.line);
     else
-        hk__sw_s(o, "null");
-    hk__sw_s(o, ",\"module\":");
-    hk__sw_str(o, fi.module);
-    hk__sw_s(o, "}");
+        hk__out_puts(o, "null");
+    hk__out_puts(o, ",\"module\":");
+    hk__out_json_str(o, fi.module);
+    hk__out_puts(o, "}");
 }
 
 static unsigned long hk__snap_seq;      /* snapshots written (%n) */
@@ -481,7 +410,7 @@ static void hk__snap_path(const char *tmpl, unsigned long seq, char *out, size_t
 
 static int hk__snap_write(const char *path, const char *trigger)
 {
-    static hk__sw out;                       /* 64 KiB: not on the stack */
+    static hk__out out;                       /* 64 KiB: not on the stack */
     hk__vec recs = { NULL, 0, 0, sizeof(hk__rec), 0 };
     hk__vec stacks = { NULL, 0, 0, sizeof(uint32_t), 0 };
     uint32_t *site_used = NULL, nsites, i;
@@ -499,9 +428,7 @@ static int hk__snap_write(const char *path, const char *trigger)
     fd = hk__sopen(path);
     if (fd < 0)
         return 0;
-    out.fd = fd;
-    out.n = 0;
-    out.err = 0;
+    hk__out_open(&out, fd);
     hk__dbg_each_record(hk__snap_rec, &recs, 1);
     if (recs.n)
         qsort(recs.p, recs.n, sizeof(hk__rec), hk__by_no);
@@ -509,53 +436,53 @@ static int hk__snap_write(const char *path, const char *trigger)
     site_bytes = ((size_t)nsites + 1) * sizeof *site_used;
     site_used = hk__dbg_os_alloc(site_bytes);
 
-    hk__sw_s(&out, "{\"schema\":\"" HK__SNAP_SCHEMA "\",\"version\":");
-    hk__sw_u(&out, HK__SNAP_VERSION);
-    hk__sw_s(&out, ",\"program\":");
-    hk__sw_str(&out, hk__dbg_program());
-    hk__sw_s(&out, ",\"pid\":");
-    hk__sw_u(&out, hk__snap_pid());
-    hk__sw_s(&out, ",\"time\":");
-    hk__sw_u(&out, (unsigned long long)time(NULL));
-    hk__sw_s(&out, ",\"seq\":");
-    hk__sw_u(&out, seq);
-    hk__sw_s(&out, ",\"trigger\":");
-    hk__sw_str(&out, trigger);
+    hk__out_puts(&out, "{\"schema\":\"" HK__SNAP_SCHEMA "\",\"version\":");
+    hk__out_u(&out, HK__SNAP_VERSION);
+    hk__out_puts(&out, ",\"program\":");
+    hk__out_json_str(&out, hk__dbg_program());
+    hk__out_puts(&out, ",\"pid\":");
+    hk__out_u(&out, hk__snap_pid());
+    hk__out_puts(&out, ",\"time\":");
+    hk__out_u(&out, (unsigned long long)time(NULL));
+    hk__out_puts(&out, ",\"seq\":");
+    hk__out_u(&out, seq);
+    hk__out_puts(&out, ",\"trigger\":");
+    hk__out_json_str(&out, trigger);
 #ifdef _WIN32
-    hk__sw_s(&out, ",\"os\":\"windows\"");
+    hk__out_puts(&out, ",\"os\":\"windows\"");
 #else
-    hk__sw_s(&out, ",\"os\":\"posix\"");
+    hk__out_puts(&out, ",\"os\":\"posix\"");
 #endif
-    hk__sw_s(&out, ",\"registered\":");
-    hk__sw_u(&out, hk__dbg_registered());
-    hk__sw_s(&out, ",\"complete\":");
-    hk__sw_s(&out, recs.failed || !site_used ? "false" : "true");
+    hk__out_puts(&out, ",\"registered\":");
+    hk__out_u(&out, hk__dbg_registered());
+    hk__out_puts(&out, ",\"complete\":");
+    hk__out_puts(&out, recs.failed || !site_used ? "false" : "true");
     {
         uint64_t bytes = 0;
         for (k = 0; k < recs.n; k++)
             bytes += HK__REC_SIZE((const hk__rec *)recs.p + k);
-        hk__sw_s(&out, ",\"live_blocks\":");
-        hk__sw_u(&out, recs.n);
-        hk__sw_s(&out, ",\"live_bytes\":");
-        hk__sw_u(&out, bytes);
+        hk__out_puts(&out, ",\"live_blocks\":");
+        hk__out_u(&out, recs.n);
+        hk__out_puts(&out, ",\"live_bytes\":");
+        hk__out_u(&out, bytes);
     }
     /* blocks: [no, size, site, heap], by allocation number */
-    hk__sw_s(&out, ",\n\"blocks\":[");
+    hk__out_puts(&out, ",\n\"blocks\":[");
     for (k = 0; k < recs.n; k++) {
         const hk__rec *r = (const hk__rec *)recs.p + k;
-        hk__sw_s(&out, k ? (k % 8 ? ",[" : ",\n[") : "[");
-        hk__sw_u(&out, r->no);
-        hk__sw_s(&out, ",");
-        hk__sw_u(&out, HK__REC_SIZE(r));
-        hk__sw_s(&out, ",");
-        hk__sw_u(&out, r->site);
-        hk__sw_s(&out, ",");
-        hk__sw_u(&out, HK__REC_HEAP(r));
-        hk__sw_s(&out, "]");
+        hk__out_puts(&out, k ? (k % 8 ? ",[" : ",\n[") : "[");
+        hk__out_u(&out, r->no);
+        hk__out_puts(&out, ",");
+        hk__out_u(&out, HK__REC_SIZE(r));
+        hk__out_puts(&out, ",");
+        hk__out_u(&out, r->site);
+        hk__out_puts(&out, ",");
+        hk__out_u(&out, HK__REC_HEAP(r));
+        hk__out_puts(&out, "]");
         if (site_used && r->site <= nsites)
             site_used[r->site] = 1;
     }
-    hk__sw_s(&out, "],\n\"heaps\":[");
+    hk__out_puts(&out, "],\n\"heaps\":[");
     if (recs.n)
         qsort(recs.p, recs.n, sizeof(hk__rec), hk__by_ptr);
     nheaps = hk_process_heaps(heaps, sizeof heaps / sizeof *heaps);
@@ -567,7 +494,7 @@ static int hk__snap_write(const char *path, const char *trigger)
                       site_used ? site_used : dummy, &first_heap);
     }
     /* heap ids the blocks name: malloc is 0, hk heaps their id */
-    hk__sw_s(&out, "],\n\"heap_names\":{\"0\":\"malloc\"");
+    hk__out_puts(&out, "],\n\"heap_names\":{\"0\":\"malloc\"");
     {
         /* the distinct heap ids of the blocks (few): a bit per id */
         static uint8_t seen[0x10000 / 8];
@@ -581,16 +508,16 @@ static int hk__snap_write(const char *path, const char *trigger)
             uint64_t seq2;
             if (!(seen[i >> 3] & (1u << (i & 7))) || !hk__heap_describe(i, &be, &seq2) || !be)
                 continue;
-            hk__sw_s(&out, ",\"");
-            hk__sw_u(&out, i);
-            hk__sw_s(&out, "\":\"");
-            hk__sw_s(&out, be);
-            hk__sw_s(&out, "#");
-            hk__sw_u(&out, seq2);
-            hk__sw_s(&out, "\"");
+            hk__out_puts(&out, ",\"");
+            hk__out_u(&out, i);
+            hk__out_puts(&out, "\":\"");
+            hk__out_puts(&out, be);
+            hk__out_puts(&out, "#");
+            hk__out_u(&out, seq2);
+            hk__out_puts(&out, "\"");
         }
     }
-    hk__sw_s(&out, "},\n\"sites\":[");
+    hk__out_puts(&out, "},\n\"sites\":[");
     {
         int first = 1;
         for (i = 1; site_used && i <= nsites; i++) {
@@ -601,29 +528,29 @@ static int hk__snap_write(const char *path, const char *trigger)
             memset(&fi, 0, sizeof fi);
             if (st->caller)
                 hk__symbolize(st->caller, &fi);
-            hk__sw_s(&out, first ? "\n{\"id\":" : ",\n{\"id\":");
+            hk__out_puts(&out, first ? "\n{\"id\":" : ",\n{\"id\":");
             first = 0;
-            hk__sw_u(&out, i);
-            hk__sw_s(&out, ",\"function\":");
-            hk__sw_str(&out, st->func ? st->func : fi.function);
-            hk__sw_s(&out, ",\"file\":");
-            hk__sw_str(&out, st->file ? st->file : fi.file);
-            hk__sw_s(&out, ",\"line\":");
+            hk__out_u(&out, i);
+            hk__out_puts(&out, ",\"function\":");
+            hk__out_json_str(&out, st->func ? st->func : fi.function);
+            hk__out_puts(&out, ",\"file\":");
+            hk__out_json_str(&out, st->file ? st->file : fi.file);
+            hk__out_puts(&out, ",\"line\":");
             if (st->file && st->line > 0)
-                hk__sw_u(&out, (unsigned long long)st->line);
+                hk__out_u(&out, (unsigned long long)st->line);
             else if (!st->file && fi.file && fi.line > 0)
-                hk__sw_u(&out, (unsigned long long)fi.line);
+                hk__out_u(&out, (unsigned long long)fi.line);
             else
-                hk__sw_s(&out, "null");
-            hk__sw_s(&out, ",\"module\":");
-            hk__sw_str(&out, fi.module);
-            hk__sw_s(&out, ",\"caller\":");
-            hk__sw_hex(&out, st->caller);
-            hk__sw_s(&out, ",\"type\":");
-            hk__sw_str(&out, st->type);
-            hk__sw_s(&out, ",\"stack\":");
-            hk__sw_u(&out, st->stack);
-            hk__sw_s(&out, "}");
+                hk__out_puts(&out, "null");
+            hk__out_puts(&out, ",\"module\":");
+            hk__out_json_str(&out, fi.module);
+            hk__out_puts(&out, ",\"caller\":");
+            hk__put_hex(&out, st->caller);
+            hk__out_puts(&out, ",\"type\":");
+            hk__out_json_str(&out, st->type);
+            hk__out_puts(&out, ",\"stack\":");
+            hk__out_u(&out, st->stack);
+            hk__out_puts(&out, "}");
             if (st->stack) {
                 uint32_t *s = hk__vec_push(&stacks);
                 if (s)
@@ -632,7 +559,7 @@ static int hk__snap_write(const char *path, const char *trigger)
         }
     }
     /* stacks: each once (sites may share one) */
-    hk__sw_s(&out, "],\n\"stacks\":[");
+    hk__out_puts(&out, "],\n\"stacks\":[");
     {
         uint32_t *s = stacks.p;
         size_t j, w = 0;
@@ -646,17 +573,17 @@ static int hk__snap_write(const char *path, const char *trigger)
         for (j = 0; j < w; j++) {
             const uintptr_t *f;
             size_t nf = hk__stack_frames(s[j], &f), q;
-            hk__sw_s(&out, first ? "\n{\"id\":" : ",\n{\"id\":");
+            hk__out_puts(&out, first ? "\n{\"id\":" : ",\n{\"id\":");
             first = 0;
-            hk__sw_u(&out, s[j]);
-            hk__sw_s(&out, ",\"frames\":[");
+            hk__out_u(&out, s[j]);
+            hk__out_puts(&out, ",\"frames\":[");
             for (q = 0; q < nf; q++)
                 hk__snap_frame(&out, f[q], q == 0);
-            hk__sw_s(&out, "]}");
+            hk__out_puts(&out, "]}");
         }
     }
-    hk__sw_s(&out, "]}\n");
-    hk__sw_flush(&out);
+    hk__out_puts(&out, "]}\n");
+    hk__out_flush(&out);
     hk__sclose(fd);
     hk__vec_free(&recs);
     hk__vec_free(&stacks);
