@@ -169,10 +169,32 @@ int hk__cfg_bool(const char *var, int dflt)
     return dflt;
 }
 
+/* The next item of a comma list at *s: its start and length (blanks
+ * trimmed) in *item and *n; *s moves past it.  0 at the end of the list. */
+static int hk__cfg_item(const char **s, const char **item, size_t *n)
+{
+    const char *b = *s, *e = b;
+    size_t k;
+    if (!b)
+        return 0;
+    while (*e && *e != ',')
+        e++;
+    k = (size_t)(e - b);
+    while (k && (*b == ' ' || *b == '\t'))
+        b++, k--;
+    while (k && (b[k - 1] == ' ' || b[k - 1] == '\t'))
+        k--;
+    *item = b;
+    *n = k;
+    *s = *e ? e + 1 : NULL;
+    return 1;
+}
+
 unsigned hk__cfg_leak_kinds(const char *var, unsigned dflt)
 {
     static const char *const kinds[] = { "definite", "indirect", "reachable", NULL };
-    const char *v = hk__cfg_get(var), *s;
+    const char *v = hk__cfg_get(var), *s, *rest;
+    size_t n;
     unsigned bits = 0;
     if (!v)
         return dflt;
@@ -180,17 +202,8 @@ unsigned hk__cfg_leak_kinds(const char *var, unsigned dflt)
         return HK__LEAK_ALL;
     if (hk__cfg_streq(v, "none"))
         return 0;
-    for (s = v;;) {
-        const char *e = s;
-        size_t n;
+    for (rest = v; hk__cfg_item(&rest, &s, &n);) {
         int i, hit = -1;
-        while (*e && *e != ',')
-            e++;
-        n = (size_t)(e - s);
-        while (n && (*s == ' ' || *s == '\t'))
-            s++, n--;
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
         for (i = 0; kinds[i]; i++)
             if (hk__cfg_streqn(s, n, kinds[i]))
                 hit = i;
@@ -200,9 +213,6 @@ unsigned hk__cfg_leak_kinds(const char *var, unsigned dflt)
             return dflt;
         }
         bits |= 1u << hit;
-        if (!*e)
-            break;
-        s = e + 1;
     }
     return bits;
 }
@@ -237,20 +247,12 @@ static const struct { const char *name; int sig; } hk__sigs[] = {
  * POSIX only) and N or N-allocs (every N allocations). */
 static void hk__cfg_snapshot_on(hk__dbg_config *cfg)
 {
-    const char *var = "HEAPKIT_SNAPSHOT_ON", *v = hk__cfg_get(var), *s;
+    const char *var = "HEAPKIT_SNAPSHOT_ON", *v = hk__cfg_get(var), *s, *rest;
+    size_t n;
     if (!v)
         return;
-    for (s = v;;) {
-        const char *e = s;
-        size_t n;
+    for (rest = v; hk__cfg_item(&rest, &s, &n);) {
         int ok = 0;
-        while (*e && *e != ',')
-            e++;
-        n = (size_t)(e - s);
-        while (n && (*s == ' ' || *s == '\t'))
-            s++, n--;
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
         if (hk__cfg_streqn(s, n, "exit")) {
             cfg->snapshot_exit = ok = 1;
         } else if (n && *s >= '0' && *s <= '9') {
@@ -284,9 +286,6 @@ static void hk__cfg_snapshot_on(hk__dbg_config *cfg)
 #endif
             return;
         }
-        if (!*e)
-            break;
-        s = e + 1;
     }
 }
 
