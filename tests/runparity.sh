@@ -5,7 +5,8 @@
 # tests/run/mask.sh, must equal tests/golden/run/ byte for byte, the same
 # files winrun.sh compares the Windows reports with.  Compared: the
 # problem rows (FM, FK, S/FS) of leaky.c and cxx.cc, the call site of
-# threads.c's 40 leaks, in text and JSON, and crash.c's crash line.
+# threads.c's 40 leaks, in text and JSON, crash.c's crash line, and
+# cxx.cc's whole default report, text and JSON.
 # Prints a Check-style summary that ci/test counts.
 : "${HK_SRCDIR:?}" "${HEAPKIT_PRELOAD:?}"
 echo "Running suite(s): runparity"
@@ -30,6 +31,9 @@ for p in leaky cxx; do
   same "$p text" "$golden/$p.problems.txt" problems "$tmp/$p.txt"
   same "$p json" "$golden/$p.problems.json" jproblems "$tmp/$p.json"
 done
+# cxx: the whole default report, text and JSON (issue 12)
+same "cxx whole report, text" "$golden/cxx.txt" text "$tmp/cxx.txt"
+same "cxx whole report, json" "$golden/cxx.json" json "$tmp/cxx.json"
 tools/heapkit run --lang de -o "$tmp/cxx-de.txt" -- tests/run/cxx > /dev/null 2>&1
 same "cxx text, German" "$golden/cxx.problems.de.txt" problems "$tmp/cxx-de.txt"
 # threads: the site of the 40 leaks, every kind listed (which of them a

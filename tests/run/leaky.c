@@ -4,7 +4,9 @@
  * DLL of its own; a double free and an interior free (FM, the program
  * goes on); blocks the C library allocated itself (getline's or
  * _getcwd's, and strdup's) freed (not FM); free passed as a function
- * pointer.  Prints "done" at the end, so the test knows it got there. */
+ * pointer.  Prints "done" at the end, so the test knows it got there.
+ * Its whole report, masked, is the same on Linux and Windows
+ * (tests/golden/run/leaky.txt, issue 12). */
 #define _GNU_SOURCE 1
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,28 @@ void *volatile hkrun_sink;
 __attribute__((constructor)) static void before_main(void)
 {
     hkrun_sink = malloc(7);                         /* leak 7 */
+}
+
+/* The leak of main is made in a helper that is not inlined, and main
+ * scrubs the dead stack below its frame before it returns: a conservative
+ * scan takes any word on a live stack for a pointer, and which dead slot
+ * still holds a leaked block's address at exit depends on the compiler,
+ * the C runtime and the OS (under Wine a slot of main's frame kept the
+ * 100 bytes, so "still reachable" there and "definitely lost" on Linux).
+ * With no copy left but the overwritten global, the block is definitely
+ * lost on both. */
+/* noclone: no "leak.constprop.0" in the report */
+static __attribute__((noinline, noclone)) void leak(size_t n)
+{
+    hkrun_sink = malloc(n);
+}
+
+static __attribute__((noinline, noclone)) void scrub_stack(void)
+{
+    char pad[16384];
+    memset(pad, 0, sizeof pad);
+    /* the stores must happen although pad is dead afterwards */
+    __asm__ __volatile__("" : : "r"(pad) : "memory");
 }
 
 /* A block the C library allocated itself, with its own malloc (msvcrt
@@ -65,7 +89,7 @@ int main(int argc, char **argv)
     for (i = 0; i < 3; i++)
         v[i] = malloc(16 + (size_t)i);
     hkrun_destroy_all(v, 3, free);                  /* free by pointer */
-    hkrun_sink = malloc(100);                       /* leak 100 */
+    leak(100);                                      /* leak 100 */
     hkrun_sink = hkrun_lib_leak(200);               /* leak 200, in the library */
     p = malloc(30);
     hkrun_sink = p;
@@ -80,5 +104,6 @@ int main(int argc, char **argv)
     free(p);
     if (write(1, "done\n", 5) != 5)
         return 91;
+    scrub_stack();
     return 0;
 }
