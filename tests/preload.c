@@ -438,7 +438,9 @@ START_TEST(error_exitcode)
 END_TEST
 
 /* aligned_alloc, memalign, valloc, pvalloc, posix_memalign, reallocarray,
- * calloc: one leak each, their sizes; free_sized with the right size is
+ * calloc, and aligned_alloc of 1 MiB alignment (its header ends a granule
+ * of the header scan, the block starts the next): one leak each, their
+ * sizes; free_sized with the right size is
  * silent, with a wrong one an S/FS pair. */
 START_TEST(c_family)
 {
@@ -446,13 +448,13 @@ START_TEST(c_family)
     report r;
     long sz;
     ck_assert_int_eq(run(NULL, prog, NULL, path("family.json"), &r), 0);
-    for (sz = 100; sz <= 106; sz++)
+    for (sz = 100; sz <= 107; sz++)
         if (sz != 103)
             ck_assert_int_eq(count(&r, "", sz), 1);
     ck_assert_int_eq(count(&r, "", sysconf(_SC_PAGESIZE)), 1);   /* pvalloc(103) */
     ck_assert_int_eq(count(&r, "S", 51), 1);
     ck_assert_int_eq(count(&r, "FS", 60), 1);
-    ck_assert_int_eq(r.n, 9);
+    ck_assert_int_eq(r.n, 10);
 }
 END_TEST
 

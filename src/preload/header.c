@@ -437,7 +437,9 @@ static void hk__h_scan_range(uintptr_t lo, uintptr_t hi, hk__rec_fn fn, void *ar
             a = end;
             continue;
         }
-        while (a + 32 <= end) {
+        /* a header may sit in the granule's last 16 bytes, its block in the
+         * next granule (a block aligned to 1 MiB always does) */
+        while (a + 16 <= end) {
             uint64_t w[2], cs;
             uintptr_t p = a + 16;
             if (hk__h_load((const uint64_t *)a, w)) {

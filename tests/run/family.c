@@ -34,6 +34,10 @@ int main(void)
     hkrun_sink = p;
     hkrun_sink = reallocarray(NULL, 5, 21);                     /* leak 105 */
     hkrun_sink = calloc(2, 53);                                 /* leak 106 */
+    /* leak 107, aligned to 1 MiB: the block starts a granule of header
+     * mode's scan, its header ends the granule before */
+    if (!aligned(hkrun_sink = aligned_alloc((size_t)1 << 20, 107), (size_t)1 << 20))
+        return 3;
     p = malloc(10);
     if (malloc_usable_size(p) < 10)
         return 4;
