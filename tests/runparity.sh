@@ -9,8 +9,7 @@
 # cxx.cc's whole default report, text and JSON.
 # Prints a Check-style summary that ci/test counts.
 : "${HK_SRCDIR:?}" "${HEAPKIT_PRELOAD:?}"
-echo "Running suite(s): runparity"
-checks=0 fails=0
+HK_SUITE=runparity; . "$HK_SRCDIR/tests/shcheck.sh"
 mask="$HK_SRCDIR/tests/run/mask.sh" golden="$HK_SRCDIR/tests/golden/run"
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
@@ -49,6 +48,4 @@ st=$?
 checks=$((checks + 1))
 [ "$st" = 139 ] || { fails=$((fails + 1)); echo "runparity.sh: FAIL: crash status $st, not 139 (SIGSEGV)"; }
 same "crash line" "$golden/crash.txt" crash "$tmp/crash.txt"
-pct=100; [ "$checks" -gt 0 ] && pct=$(( (checks - fails) * 100 / checks ))
-echo "$pct%: Checks: $checks, Failures: $fails, Errors: 0"
-[ "$fails" = 0 ]
+summary

@@ -10,20 +10,7 @@
 # Check-style summary that ci/test counts.  Run from the build directory.
 b=$(pwd)
 src=$(cd "${HK_SRCDIR:-.}" && pwd)
-echo "Running suite(s): view"
-checks=0 fails=0
-fail() { fails=$((fails + 1)); echo "view.sh: FAIL: $*"; }
-expect() {   # expect NAME WANT GOT
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
-}
-summary() {
-  pct=100
-  [ "$checks" -gt 0 ] && pct=$(( (checks - fails) * 100 / checks ))
-  echo "$pct%: Checks: $checks, Failures: $fails, Errors: 0"
-  [ "$fails" -eq 0 ]
-  exit $?
-}
+HK_SUITE=view; . "$src/tests/shcheck.sh"
 for tool in jq python3 chromium; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     checks=$((checks + 1)); fail "$tool is missing (ci/setup installs it)"

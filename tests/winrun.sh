@@ -8,13 +8,10 @@
 : "${HK_BUILDDIR:?}" "${HK_SRCDIR:?}"
 HK_SRCDIR=$(cd "$HK_SRCDIR" && pwd) || exit 99   # the tests run in a directory of their own
 WINEDEBUG=${WINEDEBUG:--all}; export WINEDEBUG
-echo "Running suite(s): winrun"
-checks=0 fails=0
-fail() { fails=$((fails + 1)); echo "winrun.sh: FAIL: $*"; }
+HK_SUITE=winrun; . "$HK_SRCDIR/tests/shcheck.sh"
 if [ -z "${HK_WINE:-}" ] || ! command -v "$HK_WINE" >/dev/null 2>&1; then
-  echo "winrun.sh: FAIL: no Wine (HK_WINE='${HK_WINE:-}')"
-  echo "0%: Checks: 1, Failures: 1, Errors: 0"
-  exit 1
+  checks=1; fail "no Wine (HK_WINE='${HK_WINE:-}')"
+  summary
 fi
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
@@ -55,10 +52,6 @@ sites() {
 # the conservative scan does not fix for blocks only stale words point to.
 set_of() {
   printf '%s' "$1" | tr ';' '\n' | sed 's/^ *//' | grep . | sort | tr '\n' ';' | sed 's/;/; /g'
-}
-expect() {   # expect NAME WANT GOT
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
 }
 
 # leaky.c, the Linux lane's source: leaks in the exe (a constructor's
@@ -323,6 +316,4 @@ grep -q 'hook DLL' nodll.txt || fail "missing hook DLL: no message: $(cat nodll.
 hk run --backend arena -- wstatus.exe 0 > /dev/null 2>&1
 expect "--backend refused" 2 $?
 
-pct=100; [ "$checks" -gt 0 ] && pct=$(( (checks - fails) * 100 / checks ))
-echo "$pct%: Checks: $checks, Failures: $fails, Errors: 0"
-[ "$fails" = 0 ]
+summary

@@ -8,20 +8,8 @@
 # failure.  Prints a Check-style summary that ci/test counts.
 : "${HK_BUILDDIR:?}"
 WINEDEBUG=${WINEDEBUG:--all}; export WINEDEBUG
-echo "Running suite(s): winview"
-checks=0 fails=0
-fail() { fails=$((fails + 1)); echo "winview.sh: FAIL: $*"; }
-expect() {   # expect NAME WANT GOT
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
-}
-summary() {
-  pct=100
-  [ "$checks" -gt 0 ] && pct=$(( (checks - fails) * 100 / checks ))
-  echo "$pct%: Checks: $checks, Failures: $fails, Errors: 0"
-  [ "$fails" -eq 0 ]
-  exit $?
-}
+HK_SRCDIR=$(cd "${HK_SRCDIR:?}" && pwd) || exit 99
+HK_SUITE=winview; . "$HK_SRCDIR/tests/shcheck.sh"
 if [ -z "${HK_WINE:-}" ] || ! command -v "$HK_WINE" >/dev/null 2>&1; then
   checks=$((checks + 1)); fail "no Wine (HK_WINE='${HK_WINE:-}')"
 fi
