@@ -52,45 +52,11 @@ static void hk__put_hex(hk__out *o, uintptr_t v)
     hk__out_puts(o, "\"");
 }
 
-/* ---- scratch arrays (the tracker's OS memory, never a tracked heap) -------- */
-
-typedef struct {
-    void *p;
-    size_t n, cap, each;
-    int failed;
-} hk__vec;
-
-static void *hk__vec_push(hk__vec *v)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 1024;
-        void *np = hk__dbg_os_alloc(cap * v->each);
-        if (!np) {
-            v->failed = 1;
-            return NULL;
-        }
-        if (v->p) {
-            memcpy(np, v->p, v->n * v->each);
-            hk__dbg_os_free(v->p, v->cap * v->each);
-        }
-        v->p = np;
-        v->cap = cap;
-    }
-    return (char *)v->p + v->each * v->n++;
-}
-
-static void hk__vec_free(hk__vec *v)
-{
-    if (v->p)
-        hk__dbg_os_free(v->p, v->cap * v->each);
-    memset(v, 0, sizeof *v);
-}
-
 /* ---- the live records ------------------------------------------------------------ */
 
 static void hk__snap_rec(const hk__rec *r, void *arg)
 {
-    hk__rec *slot = hk__vec_push(arg);
+    hk__rec *slot = hk__dbg_vec_push(arg);
     if (slot)
         *slot = *r;
 }
@@ -131,7 +97,7 @@ static const hk__rec *hk__rec_at_ptr(const hk__rec *recs, size_t n, uintptr_t p)
 
 static int hk__walk_add(const hk_heap_entry *e, void *arg)
 {
-    hk_heap_entry *slot = hk__vec_push(arg);
+    hk_heap_entry *slot = hk__dbg_vec_push(arg);
     if (!slot)
         return 1;
     *slot = *e;
@@ -249,7 +215,7 @@ static void hk__region_open(hk__out *o, hk__region *rg, const hk_heap_entry *e, 
 static void hk__snap_heap(hk__out *o, hk_heap *h, const hk__rec *recs, size_t nrec,
                           uint32_t *site_used, int *first_heap)
 {
-    hk__vec ents = { NULL, 0, 0, sizeof(hk_heap_entry), 0 };
+    hk__dbg_vec ents = { NULL, 0, 0, sizeof(hk_heap_entry), 0 };
     const char *backend = hk_heap_backend(h);
     hk__region rg;
     size_t i;
@@ -258,7 +224,7 @@ static void hk__snap_heap(hk__out *o, hk_heap *h, const hk__rec *recs, size_t nr
     if (!backend)
         return;
     if (!hk_visit(h, hk__walk_add, &ents) || ents.failed) {
-        hk__vec_free(&ents);
+        hk__dbg_vec_free(&ents);
         return;                   /* not walkable now: left out */
     }
     hk__out_puts(o, *first_heap ? "\n{\"id\":" : ",\n{\"id\":");
@@ -344,7 +310,7 @@ static void hk__snap_heap(hk__out *o, hk_heap *h, const hk__rec *recs, size_t nr
     if (nlarge == 0)
         hk__out_puts(o, "],\"large\":[");
     hk__out_puts(o, "]}");
-    hk__vec_free(&ents);
+    hk__dbg_vec_free(&ents);
 }
 
 /* ---- the document ---------------------------------------------------------------------- */
@@ -411,8 +377,8 @@ static void hk__snap_path(const char *tmpl, unsigned long seq, char *out, size_t
 static int hk__snap_write(const char *path, const char *trigger)
 {
     static hk__out out;                       /* 64 KiB: not on the stack */
-    hk__vec recs = { NULL, 0, 0, sizeof(hk__rec), 0 };
-    hk__vec stacks = { NULL, 0, 0, sizeof(uint32_t), 0 };
+    hk__dbg_vec recs = { NULL, 0, 0, sizeof(hk__rec), 0 };
+    hk__dbg_vec stacks = { NULL, 0, 0, sizeof(uint32_t), 0 };
     uint32_t *site_used = NULL, nsites, i;
     size_t site_bytes = 0, k, nheaps;
     hk_heap *heaps[256];
@@ -552,7 +518,7 @@ static int hk__snap_write(const char *path, const char *trigger)
             hk__out_u(&out, st->stack);
             hk__out_puts(&out, "}");
             if (st->stack) {
-                uint32_t *s = hk__vec_push(&stacks);
+                uint32_t *s = hk__dbg_vec_push(&stacks);
                 if (s)
                     *s = st->stack;
             }
@@ -585,8 +551,8 @@ static int hk__snap_write(const char *path, const char *trigger)
     hk__out_puts(&out, "]}\n");
     hk__out_flush(&out);
     hk__sclose(fd);
-    hk__vec_free(&recs);
-    hk__vec_free(&stacks);
+    hk__dbg_vec_free(&recs);
+    hk__dbg_vec_free(&stacks);
     if (site_used)
         hk__dbg_os_free(site_used, site_bytes);
     return !out.err;

@@ -87,6 +87,34 @@ void hk__dbg_os_free(void *p, size_t n)
     hk__prim_unmap(p, n);
 }
 
+void *hk__dbg_vec_push(hk__dbg_vec *v)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 1024;
+        void *np = hk__dbg_os_alloc(cap * v->each);
+        if (!np) {
+            v->failed = 1;
+            return NULL;
+        }
+        if (v->p) {
+            memcpy(np, v->p, v->n * v->each);
+            hk__dbg_os_free(v->p, v->cap * v->each);
+        }
+        v->p = np;
+        v->cap = cap;
+    }
+    return (char *)v->p + v->each * v->n++;
+}
+
+void hk__dbg_vec_free(hk__dbg_vec *v)
+{
+    if (v->p)
+        hk__dbg_os_free(v->p, v->cap * v->each);
+    v->p = NULL;
+    v->n = v->cap = 0;
+    v->failed = 0;
+}
+
 static void hk__count_missed(void)
 {
     __atomic_add_fetch(&hk__missed_ops, 1, __ATOMIC_RELAXED);

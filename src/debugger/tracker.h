@@ -233,6 +233,16 @@ int hk__rt_vouches(const void *p);
 void *hk__dbg_os_alloc(size_t n);
 void *hk__dbg_os_alloc_raw(size_t n);
 void hk__dbg_os_free(void *p, size_t n);
+/* A growable array in that memory (snapshots, --walk-diff): elements of
+ * each bytes; failed is set when it could not grow. */
+typedef struct hk__dbg_vec {
+    void *p;
+    size_t n, cap, each;
+    int failed;
+} hk__dbg_vec;
+/* Room for one more element at the end (not cleared), or NULL. */
+void *hk__dbg_vec_push(hk__dbg_vec *v);
+void hk__dbg_vec_free(hk__dbg_vec *v);
 
 /* tracker.c: the stacks of the threads the tracker knows ([lo, hi), 0 0
  * when unknown) and their thread pointers, for the leak scan; fn runs

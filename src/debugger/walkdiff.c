@@ -21,35 +21,14 @@
 #  include <stdio.h>
 #  include <stdlib.h>
 
-/* A growable array of words in OS memory. */
-typedef struct hk__words {
-    uintptr_t *v;
-    size_t n, cap;
-} hk__words;
-
-static int hk__words_push(hk__words *w, uintptr_t x)
+/* One more word (w: an hk__dbg_vec of uintptr_t); 0: out of OS memory. */
+static int hk__words_push(hk__dbg_vec *w, uintptr_t x)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4096;
-        uintptr_t *v = hk__dbg_os_alloc(cap * sizeof *v);
-        if (!v)
-            return 0;
-        if (w->v) {
-            memcpy(v, w->v, w->n * sizeof *v);
-            hk__dbg_os_free(w->v, w->cap * sizeof *v);
-        }
-        w->v = v;
-        w->cap = cap;
-    }
-    w->v[w->n++] = x;
+    uintptr_t *slot = hk__dbg_vec_push(w);
+    if (!slot)
+        return 0;
+    *slot = x;
     return 1;
-}
-
-static void hk__words_free(hk__words *w)
-{
-    if (w->v)
-        hk__dbg_os_free(w->v, w->cap * sizeof *w->v);
-    memset(w, 0, sizeof *w);
 }
 
 static int hk__word_cmp(const void *a, const void *b)
@@ -59,12 +38,13 @@ static int hk__word_cmp(const void *a, const void *b)
 }
 
 /* Index of the first word >= x in a sorted array. */
-static size_t hk__words_lower(const hk__words *w, uintptr_t x)
+static size_t hk__words_lower(const hk__dbg_vec *w, uintptr_t x)
 {
+    const uintptr_t *v = w->p;
     size_t lo = 0, hi = w->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (w->v[mid] < x)
+        if (v[mid] < x)
             lo = mid + 1;
         else
             hi = mid;
@@ -72,11 +52,11 @@ static size_t hk__words_lower(const hk__words *w, uintptr_t x)
     return lo;
 }
 
-static hk__words hk__start;             /* busy blocks at start, sorted */
+static hk__dbg_vec hk__start = { NULL, 0, 0, sizeof(uintptr_t), 0 };   /* busy blocks
+                                                                     * at start, sorted */
 static int hk__begun;                   /* 1 begun, 2 the exit walk done */
 static int hk__failed;                  /* out of OS memory: the section says so */
-static hk__untracked *hk__found;
-static size_t hk__nfound, hk__found_cap;
+static hk__dbg_vec hk__found = { NULL, 0, 0, sizeof(hk__untracked), 0 };
 
 /* Walks heap h (locked), calling fn for each busy block; 0 if the lock
  * could not be taken. */
@@ -142,7 +122,7 @@ void hk__walkdiff_begin(void)
     for (i = 0; i < n; i++)
         hk__walk_heap(v[i], hk__note_start, NULL);
     hk__dbg_os_free(v, bytes);
-    qsort(hk__start.v, hk__start.n, sizeof *hk__start.v, hk__word_cmp);
+    qsort(hk__start.p, hk__start.n, sizeof(uintptr_t), hk__word_cmp);
 }
 
 static void hk__note_rec(const hk__rec *r, void *arg)
@@ -152,7 +132,7 @@ static void hk__note_rec(const hk__rec *r, void *arg)
 }
 
 typedef struct hk__end_ctx {
-    hk__words recs;                     /* the live records' pointers, sorted */
+    hk__dbg_vec recs;                   /* the live records' pointers, sorted */
 } hk__end_ctx;
 
 static int hk__note_end(HANDLE h, const PROCESS_HEAP_ENTRY *e, void *arg)
@@ -163,28 +143,17 @@ static int hk__note_end(HANDLE h, const PROCESS_HEAP_ENTRY *e, void *arg)
     hk__rec r;
     hk__untracked *u;
     i = hk__words_lower(&hk__start, p);
-    if (i < hk__start.n && hk__start.v[i] == p)
+    if (i < hk__start.n && ((const uintptr_t *)hk__start.p)[i] == p)
         return 1;                       /* busy at start */
     i = hk__words_lower(&c->recs, p);
-    if (i < c->recs.n && c->recs.v[i] < (end > p ? end : p + 1))
+    if (i < c->recs.n && ((const uintptr_t *)c->recs.p)[i] < (end > p ? end : p + 1))
         return 1;                       /* a record inside it (_aligned_malloc's too) */
     if (hk__dbg_peek((void *)p, HK__HEAP_MALLOC, &r) == 1)
         return 1;                       /* recorded, not listed (size 0, suspended) */
-    if (hk__nfound == hk__found_cap) {
-        size_t cap = hk__found_cap ? hk__found_cap * 2 : 256;
-        hk__untracked *v = hk__dbg_os_alloc(cap * sizeof *v);
-        if (!v) {
-            hk__failed = 1;
-            return 0;
-        }
-        if (hk__found) {
-            memcpy(v, hk__found, hk__nfound * sizeof *v);
-            hk__dbg_os_free(hk__found, hk__found_cap * sizeof *v);
-        }
-        hk__found = v;
-        hk__found_cap = cap;
+    if (!(u = hk__dbg_vec_push(&hk__found))) {
+        hk__failed = 1;
+        return 0;
     }
-    u = &hk__found[hk__nfound++];
     memset(u, 0, sizeof *u);
     u->ptr = p;
     u->size = e->cbData;
@@ -204,8 +173,9 @@ void hk__walkdiff_end(void)
         return;
     hk__begun = 2;
     memset(&c, 0, sizeof c);
+    c.recs.each = sizeof(uintptr_t);
     hk__dbg_each_record(hk__note_rec, &c.recs, 1);
-    qsort(c.recs.v, c.recs.n, sizeof *c.recs.v, hk__word_cmp);
+    qsort(c.recs.p, c.recs.n, sizeof(uintptr_t), hk__word_cmp);
     if ((v = hk__heaps(&n, &bytes))) {
         for (i = 0; i < n; i++)
             hk__walk_heap(v[i], hk__note_end, &c);
@@ -213,15 +183,15 @@ void hk__walkdiff_end(void)
     } else {
         hk__failed = 1;
     }
-    hk__words_free(&c.recs);
+    hk__dbg_vec_free(&c.recs);
 }
 
 int hk__walkdiff_blocks(const hk__untracked **out)
 {
-    *out = hk__found;
+    *out = hk__found.p;
     if (hk__begun != 2)
         return -1;
-    return hk__failed ? -2 : (int)(hk__nfound > 0x7FFFFFFF ? 0x7FFFFFFF : hk__nfound);
+    return hk__failed ? -2 : (int)(hk__found.n > 0x7FFFFFFF ? 0x7FFFFFFF : hk__found.n);
 }
 
 /* The heap's name: the process heap, a C runtime's own, else its handle. */
