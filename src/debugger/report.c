@@ -1350,19 +1350,38 @@ static void hk__json_suppressed(hk__out *o)
 
 /* ---- walk-diff (walkdiff.c): blocks no hook saw --------------------------- */
 
-/* The untracked blocks listed: max_entries caps them as it caps entries. */
-static size_t hk__untracked_shown(int n)
+/* What both sections show of the --walk-diff result. */
+typedef struct hk__untracked_view {
+    const hk__untracked *u;
+    size_t n, shown;                 /* shown: max_entries caps them as it caps entries */
+    uint64_t bytes;
+    int complete;                    /* 0: the exit walk ran out of memory (n is 0) */
+} hk__untracked_view;
+
+/* 0 without --walk-diff. */
+static int hk__untracked_get(hk__untracked_view *v)
 {
+    int n = hk__walkdiff_blocks(&v->u);
     unsigned long cap = hk__dbg_cfg.max_entries;
-    return cap && (unsigned long)n > cap ? (size_t)cap : (size_t)n;
+    size_t i;
+    if (n == -1)
+        return 0;
+    v->complete = n != -2;
+    v->n = n < 0 ? 0 : (size_t)n;
+    v->shown = cap && v->n > cap ? (size_t)cap : v->n;
+    v->bytes = 0;
+    for (i = 0; i < v->n; i++)
+        v->bytes += v->u[i].size;
+    return 1;
 }
 
-static void hk__untracked_totals(const hk__untracked *u, int n, uint64_t *bytes)
+/* A block's first bytes as text, '.' for what does not print. */
+static void hk__untracked_text(const hk__untracked *u, char *b)
 {
-    int i;
-    *bytes = 0;
-    for (i = 0; i < n; i++)
-        *bytes += u[i].size;
+    unsigned k;
+    for (k = 0; k < u->nbytes; k++)
+        b[k] = (char)(u->bytes[k] >= 0x20 && u->bytes[k] < 0x7f ? u->bytes[k] : '.');
+    b[k] = 0;
 }
 
 /* Text: a heading, one row per block (size, heap, pointer, its first
@@ -1370,25 +1389,22 @@ static void hk__untracked_totals(const hk__untracked *u, int n, uint64_t *bytes)
  * --walk-diff.  Not findings: system DLLs allocate from these heaps too. */
 static void hk__text_untracked(hk__out *o)
 {
+    hk__untracked_view v;
     const hk__untracked *u;
-    int n = hk__walkdiff_blocks(&u), de = hk__dbg_cfg.german;
-    size_t shown, i;
+    int de = hk__dbg_cfg.german;
+    size_t i;
     unsigned k;
-    uint64_t bytes;
     char b[64];
-    if (n == -1)
+    if (!hk__untracked_get(&v))
         return;
-    if (n < 0)
-        n = 0;                          /* -2: partial, said below */
-    shown = hk__untracked_shown(n);
-    hk__untracked_totals(u, n, &bytes);
+    u = v.u;
     hk__out_puts(o, de ? "Nicht erfasste Bl\xc3\xb6" "cke (walk-diff: am Ende belegt, am Anfang nicht,"
                      " von keinem Hook gesehen):\n"
                    : "Untracked blocks (walk-diff: busy at exit, not at start, seen by no hook):\n");
-    if (shown)
+    if (v.shown)
         hk__out_puts(o, de ? "     Gr\xc3\xb6\xc3\x9f" "e  Heap        Zeiger              Inhalt\n"
                        : "      Size  Heap        Pointer             Contents\n");
-    for (i = 0; i < shown; i++) {
+    for (i = 0; i < v.shown; i++) {
         hk__num_col(o, 1, u[i].size, 10);
         hk__pad(o, 2);
         hk__walkdiff_heap_name(u[i].heap, b, sizeof b);
@@ -1402,25 +1418,24 @@ static void hk__text_untracked(hk__out *o)
             char h[3] = { hx[u[i].bytes[k] >> 4], hx[u[i].bytes[k] & 15], ' ' };
             hk__out_put(o, h, 3);
         }
+        hk__untracked_text(&u[i], b);
         hk__out_puts(o, "|");
-        for (k = 0; k < u[i].nbytes; k++) {
-            char c = (char)(u[i].bytes[k] >= 0x20 && u[i].bytes[k] < 0x7f ? u[i].bytes[k] : '.');
-            hk__out_put(o, &c, 1);
-        }
+        hk__out_puts(o, b);
         hk__out_puts(o, "|\n");
     }
-    if (shown < (size_t)n) {
+    if (v.shown < v.n) {
         hk__out_puts(o, "... ");
-        hk__put_grouped(o, (uint64_t)n - shown);
+        hk__put_grouped(o, (uint64_t)(v.n - v.shown));
         hk__out_puts(o, de ? " weitere nicht aufgef\xc3\xbchrt (HEAPKIT_MAX_ENTRIES)\n"
                        : " more not listed (HEAPKIT_MAX_ENTRIES)\n");
     }
     hk__out_puts(o, de ? "Nicht erfasst: " : "Untracked: ");
-    hk__put_grouped(o, (uint64_t)n);
-    hk__out_puts(o, de ? (n == 1 ? " Block, " : " Bl\xc3\xb6" "cke, ") : (n == 1 ? " block, " : " blocks, "));
-    hk__put_grouped(o, bytes);
+    hk__put_grouped(o, (uint64_t)v.n);
+    hk__out_puts(o, de ? (v.n == 1 ? " Block, " : " Bl\xc3\xb6" "cke, ")
+                       : (v.n == 1 ? " block, " : " blocks, "));
+    hk__put_grouped(o, v.bytes);
     hk__out_puts(o, de ? " Bytes (keine Befunde" : " bytes (not counted as findings");
-    if (hk__walkdiff_blocks(&u) == -2)
+    if (!v.complete)
         hk__out_puts(o, de ? "; unvollst\xc3\xa4ndig: kein Speicher" : "; incomplete: out of memory");
     hk__out_puts(o, ")\n");
 }
@@ -1430,25 +1445,21 @@ static void hk__text_untracked(hk__out *o)
  * with --walk-diff. */
 static void hk__json_untracked(hk__out *o)
 {
+    hk__untracked_view v;
     const hk__untracked *u;
-    int n = hk__walkdiff_blocks(&u), complete = n != -2;
-    size_t shown, i;
+    size_t i;
     unsigned k;
-    uint64_t bytes;
     char b[64];
-    if (n == -1)
+    if (!hk__untracked_get(&v))
         return;
-    if (n < 0)
-        n = 0;
-    shown = hk__untracked_shown(n);
-    hk__untracked_totals(u, n, &bytes);
+    u = v.u;
     hk__out_puts(o, ",\"untracked\":{\"count\":");
-    hk__out_u(o, (uint64_t)n);
+    hk__out_u(o, (uint64_t)v.n);
     hk__out_puts(o, ",\"bytes\":");
-    hk__out_u(o, bytes);
-    hk__out_puts(o, complete ? ",\"complete\":true" : ",\"complete\":false");
+    hk__out_u(o, v.bytes);
+    hk__out_puts(o, v.complete ? ",\"complete\":true" : ",\"complete\":false");
     hk__out_puts(o, ",\"blocks\":[");
-    for (i = 0; i < shown; i++) {
+    for (i = 0; i < v.shown; i++) {
         hk__out_puts(o, i ? ",{\"pointer\":\"" : "{\"pointer\":\"");
         hk__hex(b, u[i].ptr);
         hk__out_puts(o, b);
@@ -1467,14 +1478,12 @@ static void hk__json_untracked(hk__out *o)
             hk__out_put(o, h, 2);
         }
         hk__out_puts(o, "\",\"text\":");
-        for (k = 0; k < u[i].nbytes; k++)
-            b[k] = (char)(u[i].bytes[k] >= 0x20 && u[i].bytes[k] < 0x7f ? u[i].bytes[k] : '.');
-        b[k] = 0;
+        hk__untracked_text(&u[i], b);
         hk__out_json_str(o, b);
         hk__out_puts(o, "}");
     }
     hk__out_puts(o, "],\"blocks_omitted\":");
-    hk__out_u(o, (uint64_t)n - shown);
+    hk__out_u(o, (uint64_t)(v.n - v.shown));
     hk__out_puts(o, "}");
 }
 
