@@ -8,6 +8,14 @@ expect() {   # expect NAME WANT GOT
   checks=$((checks + 1))
   [ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
 }
+# A failure for each tool that is not on PATH (ci/setup installs them).
+need() {
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      checks=$((checks + 1)); fail "$tool is missing (ci/setup installs it)"
+    fi
+  done
+}
 # The summary line; exit 0 when nothing failed.
 summary() {
   pct=100

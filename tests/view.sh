@@ -11,11 +11,7 @@
 b=$(pwd)
 src=$(cd "${HK_SRCDIR:-.}" && pwd)
 HK_SUITE=view; . "$src/tests/shcheck.sh"
-for tool in jq python3 chromium; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    checks=$((checks + 1)); fail "$tool is missing (ci/setup installs it)"
-  fi
-done
+need jq python3 chromium
 [ "$fails" -eq 0 ] || summary
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT

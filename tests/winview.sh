@@ -13,11 +13,7 @@ HK_SUITE=winview; . "$HK_SRCDIR/tests/shcheck.sh"
 if [ -z "${HK_WINE:-}" ] || ! command -v "$HK_WINE" >/dev/null 2>&1; then
   checks=$((checks + 1)); fail "no Wine (HK_WINE='${HK_WINE:-}')"
 fi
-for tool in jq chromium; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    checks=$((checks + 1)); fail "$tool is missing (ci/setup installs it)"
-  fi
-done
+need jq chromium
 [ "$fails" -eq 0 ] || summary
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
