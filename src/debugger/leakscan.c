@@ -584,6 +584,131 @@ static void hk__scan_tls(uintptr_t tp)
 typedef struct { uintptr_t my_tp, my_sp; } hk__me_info;
 
 
+/* ---- the exiting thread: where the program's frames begin --------------------- */
+
+/* At exit the report runs at the bottom of the C runtime's exit path
+ * (exit, its handlers, heapkit's own frames).  Those frames belong to code
+ * that never returns to the program, and the slots they leave unwritten
+ * still hold whatever main and its callees stored there: under msvcrt a
+ * pointer to a block main's callee leaked stayed in such a slot and kept
+ * it "still reachable", where glibc's exit path happened to overwrite it.
+ * So the exiting thread is scanned from the stack pointer of its innermost
+ * frame that is the program's (not heapkit's, not the C runtime's or the
+ * system's): the same roots on every OS.  0: not known (whole stack). */
+static uintptr_t hk__exit_sp;
+
+#if defined(_WIN32) && defined(__x86_64__)
+static WCHAR hk__sysdir[MAX_PATH];
+static UINT hk__sysdir_len;
+
+/* Code of heapkit's own DLL, of a system DLL (msvcrt, ucrtbase, kernel32,
+ * ntdll...), or of no module at all. */
+static int hk__runtime_pc(uintptr_t pc, HMODULE self)
+{
+    HMODULE m;
+    WCHAR path[MAX_PATH];
+    DWORD n;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
+                            | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, (LPCWSTR)pc, &m))
+        return 1;
+    if (self && m == self)
+        return 1;
+    n = GetModuleFileNameW(m, path, MAX_PATH);
+    return hk__sysdir_len && n > hk__sysdir_len && n < MAX_PATH && path[hk__sysdir_len] == L'\\'
+        && _wcsnicmp(path, hk__sysdir, hk__sysdir_len) == 0;
+}
+
+/* The frames by the PE's own unwind data (RtlVirtualUnwind), outward. */
+__attribute__((noinline)) static uintptr_t hk__program_sp(void)
+{
+    CONTEXT c;
+    HMODULE self = hk__self_module();
+    int i;
+    UINT n = GetSystemDirectoryW(hk__sysdir, MAX_PATH);
+    hk__sysdir_len = n < MAX_PATH ? n : 0;
+    RtlCaptureContext(&c);
+    for (i = 0; i < 256; i++) {
+        DWORD64 base = 0, frame = 0;
+        PVOID data = NULL;
+        PRUNTIME_FUNCTION f = RtlLookupFunctionEntry(c.Rip, &base, NULL);
+        uintptr_t sp = (uintptr_t)c.Rsp;
+        if (f) {
+            RtlVirtualUnwind(UNW_FLAG_NHANDLER, base, c.Rip, f, &c, &data, &frame, NULL);
+        } else {                        /* a leaf: the return address on top */
+            c.Rip = *(const DWORD64 *)(uintptr_t)c.Rsp;
+            c.Rsp += 8;
+        }
+        if (!c.Rip || (uintptr_t)c.Rsp <= sp)
+            return 0;                   /* the end, or a walk gone wrong */
+        if (!hk__runtime_pc((uintptr_t)c.Rip, self))
+            return (uintptr_t)c.Rsp;
+    }
+    return 0;
+}
+#elif defined(__linux__) && !defined(_WIN32) && defined(__GNUC__)
+#  include <unwind.h>
+
+typedef struct {
+    uintptr_t self, cfa, sp;
+} hk__uw_state;
+
+/* heapkit's own shared object (not the main program, see hk__is_self),
+ * the C library or the dynamic loader. */
+static int hk__runtime_pc(uintptr_t pc, uintptr_t self)
+{
+    Dl_info d;
+    const char *b;
+    if (!dladdr((void *)pc, &d) || !d.dli_fname)
+        return 1;
+    if (self && (uintptr_t)d.dli_fbase == self)
+        return 1;
+    b = strrchr(d.dli_fname, '/');
+    b = b ? b + 1 : d.dli_fname;
+    return strncmp(b, "libc.so", 7) == 0 || strncmp(b, "ld-linux", 8) == 0 ||
+           strncmp(b, "ld.so", 5) == 0;
+}
+
+static int hk__self_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size; (void)arg;
+    return hk__is_self(info);
+}
+
+static _Unwind_Reason_Code hk__uw_cb(struct _Unwind_Context *ctx, void *arg)
+{
+    hk__uw_state *s = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx), cfa = (uintptr_t)_Unwind_GetCFA(ctx);
+    if (!ip)
+        return _URC_END_OF_STACK;
+    /* the program's frame: its stack pointer at the call is the CFA of
+     * the frame it called */
+    if (s->cfa && !hk__runtime_pc(ip - 1, s->self)) {
+        s->sp = s->cfa;
+        return _URC_END_OF_STACK;
+    }
+    s->cfa = cfa;
+    return _URC_NO_REASON;
+}
+
+__attribute__((noinline)) static uintptr_t hk__program_sp(void)
+{
+    hk__uw_state s = { 0, 0, 0 };
+    Dl_info d;
+    /* heapkit linked into the program: its frames are the program's */
+    if (dl_iterate_phdr(hk__self_cb, NULL) && dladdr((void *)(uintptr_t)&hk__program_sp, &d))
+        s.self = (uintptr_t)d.dli_fbase;
+    _Unwind_Backtrace(hk__uw_cb, &s);
+    return s.sp;
+}
+#else
+static uintptr_t hk__program_sp(void) { return 0; }
+#endif
+
+void hk__dbg_leak_exit_frames(void)
+{
+    hk__exit_sp = hk__program_sp();
+}
+
 /* Other threads: their whole recorded stack (they may still run, so
  * conservative); ours from the current stack pointer up. */
 static void hk__thread_cb(uintptr_t lo, uintptr_t hi, uintptr_t tp, void *arg)
@@ -592,6 +717,8 @@ static void hk__thread_cb(uintptr_t lo, uintptr_t hi, uintptr_t tp, void *arg)
     if (tp && tp == me->my_tp) {
         if (me->my_sp >= lo && me->my_sp < hi)
             lo = me->my_sp;
+        if (hk__exit_sp > lo && hk__exit_sp < hi)
+            lo = hk__exit_sp;
     }
     if (hi > lo)
         hk__scan_words(lo, hi);
@@ -624,13 +751,15 @@ __attribute__((noinline)) static void hk__scan_roots(void)
 #ifdef _WIN32
     (void)a; (void)b;
     if (!hk__dbg_thread_stack_known(me.my_tp))
-        hk__scan_words(me.my_sp, (uintptr_t)((NT_TIB *)me.my_tp)->StackBase);
+        hk__scan_words(hk__exit_sp > me.my_sp ? hk__exit_sp : me.my_sp,
+                       (uintptr_t)((NT_TIB *)me.my_tp)->StackBase);
 #else
     if (!hk__dbg_thread_stack_known(me.my_tp) && hk__readable_from(me.my_sp, me.my_sp + 1, &a, &b)) {
         size_t i;
         for (i = 0; i < hk__nmaps; i++)
             if (hk__maps[i].lo <= me.my_sp && me.my_sp < hk__maps[i].hi)
-                hk__scan_words(me.my_sp, hk__maps[i].hi);
+                hk__scan_words(hk__exit_sp > me.my_sp && hk__exit_sp < hk__maps[i].hi
+                               ? hk__exit_sp : me.my_sp, hk__maps[i].hi);
     }
 #endif
     hk__scan_tls(me.my_tp);
@@ -833,6 +962,10 @@ int hk__dbg_leak_scan(void)
 {
     hk__dbg_leak_scan_drop();
     return 0;
+}
+
+void hk__dbg_leak_exit_frames(void)
+{
 }
 
 #endif

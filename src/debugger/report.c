@@ -1751,6 +1751,7 @@ static void hk__at_exit(void)
 {
     if (__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
         return;
+    hk__dbg_leak_exit_frames();
     hk__dbg_snapshot_at_exit();
     hk__dbg_stack_scrub();
     hk__walkdiff_end();               /* before the report allocates (DbgHelp) */

@@ -262,6 +262,10 @@ enum { HK__LK_NONE = 0, HK__LK_DEFINITE = 1, HK__LK_INDIRECT = 2, HK__LK_REACHAB
 extern unsigned hk__dbg_leak_kinds;     /* HEAPKIT_LEAK_KINDS: bit 1 << kind */
 void hk__dbg_read_leak_kinds(void);
 int hk__dbg_leak_scan(void);
+/* At exit, before the report: the exiting thread's scan starts at its
+ * innermost frame of the program's own, not in the C runtime's exit path
+ * or heapkit's frames below it (dead slots there keep stale pointers). */
+void hk__dbg_leak_exit_frames(void);
 void hk__dbg_leak_scan_drop(void);
 int hk__dbg_leak_scanned(void);         /* the kinds are known */
 /* Before the report (not from a crash): zero this much stack below the
