@@ -5,8 +5,8 @@
 # tests/run/mask.sh, must equal tests/golden/run/ byte for byte, the same
 # files winrun.sh compares the Windows reports with.  Compared: the
 # problem rows (FM, FK, S/FS) of leaky.c and cxx.cc, the call site of
-# threads.c's 40 leaks, in text and JSON, crash.c's crash line, and
-# cxx.cc's whole default report, text and JSON.
+# threads.c's 40 leaks, in text and JSON, crash.c's crash line, and the
+# whole default reports of leaky.c, cxx.cc and threads.c, text and JSON.
 # Prints a Check-style summary that ci/test counts.
 : "${HK_SRCDIR:?}" "${HEAPKIT_PRELOAD:?}"
 HK_SUITE=runparity; . "$HK_SRCDIR/tests/shcheck.sh"
@@ -30,9 +30,11 @@ for p in leaky cxx; do
   same "$p text" "$golden/$p.problems.txt" problems "$tmp/$p.txt"
   same "$p json" "$golden/$p.problems.json" jproblems "$tmp/$p.json"
 done
-# cxx: the whole default report, text and JSON (issue 12)
-same "cxx whole report, text" "$golden/cxx.txt" text "$tmp/cxx.txt"
-same "cxx whole report, json" "$golden/cxx.json" json "$tmp/cxx.json"
+# leaky and cxx: the whole default report, text and JSON (issue 12)
+for p in leaky cxx; do
+  same "$p whole report, text" "$golden/$p.txt" text "$tmp/$p.txt"
+  same "$p whole report, json" "$golden/$p.json" json "$tmp/$p.json"
+done
 tools/heapkit run --lang de -o "$tmp/cxx-de.txt" -- tests/run/cxx > /dev/null 2>&1
 same "cxx text, German" "$golden/cxx.problems.de.txt" problems "$tmp/cxx-de.txt"
 # threads: the site of the 40 leaks, every kind listed (which of them a
@@ -43,6 +45,11 @@ sh "$mask" sites "$tmp/threads.txt" | grep ' work ' > "$tmp/threads.site.txt"
 sh "$mask" jsites "$tmp/threads.json" | grep '"function":"work"' > "$tmp/threads.site.json"
 same "threads site, text" "$golden/threads.site.txt" cat "$tmp/threads.site.txt"
 same "threads site, json" "$golden/threads.site.json" cat "$tmp/threads.site.json"
+# and its whole default report
+tools/heapkit run -o "$tmp/threads-d.txt" -- tests/run/threads 1000 > /dev/null 2>&1
+tools/heapkit run --json -o "$tmp/threads-d.json" -- tests/run/threads 1000 > /dev/null 2>&1
+same "threads whole report, text" "$golden/threads.txt" text "$tmp/threads-d.txt"
+same "threads whole report, json" "$golden/threads.json" json "$tmp/threads-d.json"
 (tools/heapkit run -o "$tmp/crash.txt" -- tests/run/crash) > /dev/null 2>&1
 st=$?
 checks=$((checks + 1))

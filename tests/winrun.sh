@@ -108,6 +108,9 @@ same() {   # same NAME GOLDEN MODE REPORT
 hk run --json -o leaky.json -- leaky.exe > /dev/null 2>&1
 same "leaky parity, text" "$golden/leaky.problems.txt" problems leaky.txt
 same "leaky parity, json" "$golden/leaky.problems.json" jproblems leaky.json
+# the whole default report, text and JSON, as on Linux (issue 12)
+same "leaky whole report, text" "$golden/leaky.txt" text leaky.txt
+same "leaky whole report, json" "$golden/leaky.json" json leaky.json
 
 # cxx.cc, the Linux lane's source, with libstdc++'s DLL: the new/delete
 # family mismatches (FK) and the sized delete (S/FS) as on Linux
@@ -169,6 +172,10 @@ sh "$mask" sites threads.txt | grep ' work ' > threads.site.txt
 sh "$mask" jsites threads.json | grep '"function":"work"' > threads.site.json
 same "threads parity, text" "$golden/threads.site.txt" cat threads.site.txt
 same "threads parity, json" "$golden/threads.site.json" cat threads.site.json
+hk run -o threads-d.txt -- threads.exe 1000 > /dev/null 2>&1
+hk run --json -o threads-d.json -- threads.exe 1000 > /dev/null 2>&1
+same "threads whole report, text" "$golden/threads.txt" text threads-d.txt
+same "threads whole report, json" "$golden/threads.json" json threads-d.json
 reg() { tr -d '\r' < "$1" | sed -n 's/^ *\([0-9]*\) pointers were registered$/\1/p'; }
 expect "threads exact count" 4040 $(( $(reg threads.txt) - $(reg threads0.txt) ))
 

@@ -82,7 +82,7 @@ typedef struct {
     uint8_t kind;              /* HK__LK_* (0 while scanning: not reached) */
     uint8_t pointed;           /* an unreached block points here */
     uint8_t done;              /* classified (lost blocks) */
-    uint8_t pad;
+    uint8_t loader;            /* allocated by the dynamic loader's code */
 } hk__node;
 
 static hk__node *hk__nodes;
@@ -596,6 +596,11 @@ typedef struct { uintptr_t my_tp, my_sp; } hk__me_info;
  * frame that is the program's (not heapkit's, not the C runtime's or the
  * system's): the same roots on every OS.  0: not known (whole stack). */
 static uintptr_t hk__exit_sp;
+/* ...and the callee-saved registers as that frame had them at its call
+ * (recovered by the unwinder): a local of a function that called exit()
+ * may live in one, saved in a slot of the exit path's frames. */
+#define HK__EXIT_REGS 8
+static uintptr_t hk__exit_regs[HK__EXIT_REGS];
 
 #if defined(_WIN32) && defined(__x86_64__)
 static WCHAR hk__sysdir[MAX_PATH];
@@ -640,8 +645,13 @@ __attribute__((noinline)) static uintptr_t hk__program_sp(void)
         }
         if (!c.Rip || (uintptr_t)c.Rsp <= sp)
             return 0;                   /* the end, or a walk gone wrong */
-        if (!hk__runtime_pc((uintptr_t)c.Rip, self))
+        if (!hk__runtime_pc((uintptr_t)c.Rip, self)) {
+            const DWORD64 regs[HK__EXIT_REGS] = { c.Rbx, c.Rbp, c.Rsi, c.Rdi, c.R12, c.R13, c.R14, c.R15 };
+            int k;
+            for (k = 0; k < HK__EXIT_REGS; k++)
+                hk__exit_regs[k] = (uintptr_t)regs[k];
             return (uintptr_t)c.Rsp;
+        }
     }
     return 0;
 }
@@ -683,6 +693,12 @@ static _Unwind_Reason_Code hk__uw_cb(struct _Unwind_Context *ctx, void *arg)
     /* the program's frame: its stack pointer at the call is the CFA of
      * the frame it called */
     if (s->cfa && !hk__runtime_pc(ip - 1, s->self)) {
+#if defined(__x86_64__)
+        static const int dw[] = { 3, 6, 12, 13, 14, 15 };   /* rbx rbp r12-r15 */
+        size_t k;
+        for (k = 0; k < sizeof dw / sizeof dw[0]; k++)
+            hk__exit_regs[k] = (uintptr_t)_Unwind_GetGR(ctx, dw[k]);
+#endif
         s->sp = s->cfa;
         return _URC_END_OF_STACK;
     }
@@ -745,6 +761,7 @@ __attribute__((noinline)) static void hk__scan_roots(void)
 #endif
     hk__drain();
     hk__scan_words((uintptr_t)&regs, (uintptr_t)&regs + sizeof regs);
+    hk__scan_words((uintptr_t)hk__exit_regs, (uintptr_t)(hk__exit_regs + HK__EXIT_REGS));
     hk__dbg_each_thread_stack(hk__thread_cb, &me);
     /* this thread, when the tracker has no stack of it: up to the end of
      * the mapping that holds the stack pointer */
@@ -770,6 +787,68 @@ __attribute__((noinline)) static void hk__scan_roots(void)
 
 typedef struct { size_t n, cap; } hk__fill;
 
+/* The dynamic loader's own blocks (TLS blocks and DTVs, link maps,
+ * search paths: ld.so hands none of them to the program) are taken as
+ * reachable, as LeakSanitizer does: the words that hold them lie in
+ * places the scan does not read (a finished thread's descriptor in
+ * glibc's cache of stacks), and they are the runtime's, not the
+ * program's leaks.  Windows' loader (ntdll) is not hooked. */
+static uintptr_t hk__ld_lo, hk__ld_hi;
+
+#if defined(__linux__) && !defined(_WIN32)
+static int hk__ld_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    const char *b;
+    int i;
+    (void)size; (void)arg;
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return 0;
+    b = strrchr(info->dlpi_name, '/');
+    b = b ? b + 1 : info->dlpi_name;
+    if (strncmp(b, "ld-linux", 8) != 0 && strncmp(b, "ld.so", 5) != 0 && strncmp(b, "ld64.so", 7) != 0)
+        return 0;
+    for (i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        if (!hk__ld_lo || lo < hk__ld_lo) hk__ld_lo = lo;
+        if (lo + ph->p_memsz > hk__ld_hi) hk__ld_hi = lo + ph->p_memsz;
+    }
+    return 1;
+}
+
+static void hk__ld_find(void)
+{
+    if (!hk__ld_hi)
+        dl_iterate_phdr(hk__ld_cb, NULL);
+}
+#else
+static void hk__ld_find(void)
+{
+}
+#endif
+
+static int hk__loader_block(const hk__rec *r)
+{
+    const hk__site *st;
+    if (!hk__ld_hi || !r->site || !(st = hk__dbg_site(r->site)))
+        return 0;
+    return st->caller - hk__ld_lo < hk__ld_hi - hk__ld_lo;
+}
+
+/* After the roots: the loader's blocks are roots too. */
+static void hk__loader_roots(void)
+{
+    size_t i;
+    for (i = 0; i < hk__nnodes; i++)
+        if (hk__nodes[i].loader && hk__nodes[i].kind == 0) {
+            hk__nodes[i].kind = HK__LK_REACHABLE;
+            hk__work[hk__nwork++] = (uint32_t)i;
+        }
+    hk__drain();
+}
+
 static void hk__count_cb(const hk__rec *r, void *arg)
 {
     (void)r;
@@ -786,6 +865,7 @@ static void hk__fill_cb(const hk__rec *r, void *arg)
     x->ptr = r->ptr;
     x->end = r->ptr + (HK__REC_SIZE(r) ? HK__REC_SIZE(r) : 1);
     x->no = r->no;
+    x->loader = hk__loader_block(r);
 }
 
 static void hk__node_sift(hk__node *a, size_t i, size_t n)
@@ -921,6 +1001,9 @@ int hk__dbg_leak_scan(void)
     hk__work = hk__dbg_os_alloc_raw(hk__work_bytes);
     if (!hk__nodes || !hk__work)
         goto out;
+    hk__dbg_internal_enter();           /* dl_iterate_phdr may allocate */
+    hk__ld_find();
+    hk__dbg_internal_leave();
     hk__dbg_each_record(hk__fill_cb, &f, 1);
     hk__nnodes = f.n;
     hk__node_sort(hk__nodes, hk__nnodes);
@@ -943,6 +1026,7 @@ int hk__dbg_leak_scan(void)
 #endif
     hk__nwork = 0;
     hk__scan_roots();
+    hk__loader_roots();
     hk__classify_lost();
     hk__scanned = 1;
     ok = 1;

@@ -72,7 +72,7 @@ json_mask() {
     -e 's/"reachable":{"count":[0-9]*,"bytes":[0-9]*}/"reachable":{"count":0,"bytes":0}/' \
     -e 's/"file":"[^"]*[\/\\]\([^"\/\\]*\)"/"file":"\1"/g' \
     -e 's/EXCEPTION_ACCESS_VIOLATION at 0x[0-9a-f]*/SIGSEGV at 0x?/g' \
-    -e 's/SIGSEGV at 0x[0-9a-f]*/SIGSEGV at 0x?/g' \
+    -e 's/SIGSEGV at 0x[0-9a-f][0-9a-f]*/SIGSEGV at 0x?/g' \
     -e 's/ in \([A-Za-z_][A-Za-z0-9_]*\) ([^")]*+0x[0-9a-f]*)/ in \1 (MODULE+0x?)/g' \
     -e 's/{"no":/\n{"no":/g' -e 's/\],"entries_omitted"/\n],"entries_omitted"/' \
     -e 's/"sites":\[{"file":/"sites":[\n{"file":/' -e 's/\]},{"file":/]},\n{"file":/g' \
