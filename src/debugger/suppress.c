@@ -402,7 +402,9 @@ static int hk__supp_decide(int type, const hk__site *st)
             const hk__frame_info *c = &fi[hk__supp_caller(fi, n)];
             if (!hk__supp_match(r->mod, c->module))
                 continue;
-            if (!r->func ? !c->function : !r->func[0] || hk__supp_match(r->func, c->function))
+            if (!r->func ? !c->function
+                         : !r->func[0] || hk__supp_match(r->func, c->function)
+                           || hk__supp_match(r->func, c->symbol))
                 return (int)k + 2;
             continue;
         }
@@ -410,8 +412,8 @@ static int hk__supp_decide(int type, const hk__site *st)
         if (hk__supp_match(r->pat, st->func) || hk__supp_match(r->pat, st->file))
             return (int)k + 2;
         for (i = 0; i < n; i++)
-            if (hk__supp_match(r->pat, fi[i].function) || hk__supp_match(r->pat, fi[i].file)
-                || hk__supp_match(r->pat, fi[i].module))
+            if (hk__supp_match(r->pat, fi[i].function) || hk__supp_match(r->pat, fi[i].symbol)
+                || hk__supp_match(r->pat, fi[i].file) || hk__supp_match(r->pat, fi[i].module))
                 return (int)k + 2;
     }
     return 1;

@@ -336,6 +336,72 @@ static int hk__sym_inline_site(Dwfl_Module *m, Dwarf_Addr a, const char **file, 
     return 1;
 }
 
+/* A C++ function's name as its DWARF spells it, qualified by the
+ * namespaces and classes around its declaration ("ns::Box::fill",
+ * "ns::tpl<long int>"), without the parameters: what DbgHelp gives on
+ * Windows for the same code, where the symbol table only has the mangled
+ * name.  NULL: no DWARF for pc. */
+static const char *hk__sym_cxx_name(Dwfl_Module *m, Dwarf_Addr a)
+{
+    Dwarf_Addr cubias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(m, a, &cubias), *scopes = NULL, fn, decl;
+    Dwarf_Attribute at;
+    const char *parts[16];
+    char buf[1024];
+    size_t len = 0, k;
+    int n, i, np = 0, found = 0, hops;
+    if (!cu || (n = dwarf_getscopes(cu, a - cubias, &scopes)) <= 0)
+        return NULL;
+    fn = scopes[0];
+    free(scopes);
+    scopes = NULL;
+    /* the concrete function around pc (not an inlined body's origin) */
+    if ((n = dwarf_getscopes_die(&fn, &scopes)) <= 0)
+        return NULL;
+    for (i = 0; i < n && !found; i++)
+        if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
+            fn = scopes[i];
+            found = 1;
+        }
+    free(scopes);
+    scopes = NULL;
+    if (!found)
+        return NULL;
+    /* a definition out of its class points at the declaration inside it */
+    for (hops = 0; hops < 4; hops++) {
+        if ((dwarf_attr(&fn, DW_AT_specification, &at) || dwarf_attr(&fn, DW_AT_abstract_origin, &at))
+            && dwarf_formref_die(&at, &decl))
+            fn = decl;
+        else
+            break;
+    }
+    if (!dwarf_diename(&fn) || (n = dwarf_getscopes_die(&fn, &scopes)) <= 0)
+        return NULL;
+    for (i = n - 1; i >= 1 && np < 15; i--) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type
+            || tag == DW_TAG_union_type) {
+            const char *nm = dwarf_diename(&scopes[i]);
+            parts[np++] = nm ? nm : "(anonymous namespace)";
+        }
+    }
+    parts[np++] = dwarf_diename(&fn);
+    for (k = 0; k < (size_t)np; k++) {
+        size_t l = strlen(parts[k]);
+        if (len + l + 3 > sizeof buf)
+            break;
+        if (k) {
+            buf[len++] = ':';
+            buf[len++] = ':';
+        }
+        memcpy(buf + len, parts[k], l);
+        len += l;
+    }
+    free(scopes);
+    buf[len] = 0;
+    return k == (size_t)np ? hk__sym_strdup(buf) : NULL;
+}
+
 static int hk__sym_dw(uintptr_t pc, int is_return, hk__frame_info *out)
 {
     Dwarf_Addr a = (Dwarf_Addr)(pc - (is_return ? 1 : 0)), bias = 0, start = 0;
@@ -363,6 +429,15 @@ static int hk__sym_dw(uintptr_t pc, int is_return, hk__frame_info *out)
     out->offset = pc - (uintptr_t)bias;
     fn = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
     out->function = hk__sym_name(fn);
+    /* C++: the report's name from DWARF, the mangled one kept for
+     * suppressions written against it */
+    if (fn && fn[0] == '_' && fn[1] == 'Z') {
+        const char *q = hk__sym_cxx_name(m, a);
+        if (q) {
+            out->symbol = out->function;
+            out->function = q;
+        }
+    }
     ln = dwfl_module_getsrc(m, a);
     if (ln) {
         src = dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL, NULL);

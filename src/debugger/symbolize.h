@@ -8,7 +8,8 @@
 /* What is known of one code address; NULL / 0 where unknown.  The strings
  * live as long as the process (the symbolizer's own memory). */
 typedef struct hk__frame_info {
-    const char *function;
+    const char *function;      /* C++: qualified, as DWARF names it (Linux) */
+    const char *symbol;        /* the symbol table's name (C++: mangled), or NULL */
     const char *file;          /* full path; relative to the working directory under it */
     int line;
     const char *module;        /* the module's file name: libfoo.so, the program's name */

@@ -21,16 +21,23 @@ void *volatile hkrun_sink;
 // below, was its only copy).  A short string: a long one's buffer is
 // allocated inside libstdc++, which Windows attributes to libstdc++-6.dll's
 // operator new (_Znwy), Linux to the caller of the hooked operator new.
-// extern "C": the same name in both reports (Linux's symbolizer shows a
-// static C++ function's mangled name, DbgHelp its plain one)
-extern "C" __attribute__((noinline)) void leak_vector()
+// A class's member and a template, in a namespace: both reports name
+// them as DWARF does, qualified, without parameters ("hkrun::Keeper::
+// leak_vector", "hkrun::leak_string<int>"), DbgHelp's way.
+namespace hkrun {
+struct Keeper {
+    static void leak_vector();
+};
+
+__attribute__((noinline)) void Keeper::leak_vector()
 {
     hkrun_sink = new std::vector<int>(100);         // leak: object + 400 bytes
 }
 
-extern "C" __attribute__((noinline)) void leak_string()
+template <typename T> __attribute__((noinline)) void leak_string(T n)
 {
-    hkrun_sink = new std::string(10, 'x');          // leak: object (32 bytes)
+    hkrun_sink = new std::string(n, 'x');           // leak: object (32 bytes)
+}
 }
 
 extern "C" __attribute__((noinline)) void scrub_stack()
@@ -53,8 +60,8 @@ int main()
     ::operator delete(hkrun_sink);                  // malloc freed by delete
     hkrun_sink = ::operator new(24);
     ::operator delete(hkrun_sink, 32);              // S/FS: 24 freed as 32
-    leak_vector();
-    leak_string();
+    hkrun::Keeper::leak_vector();
+    hkrun::leak_string<int>(10);
     int *ok = new int[3];
     hkrun_sink = ok;
     delete[] ok;                                    // right: no entry

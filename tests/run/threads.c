@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 void *volatile hkrun_sink;
 static int iters;
@@ -29,9 +30,16 @@ static void *churn(void *arg)
 static void *work(void *arg)
 {
     int t = (int)(intptr_t)arg, i;
+    /* written: a fresh block's old bytes may hold the allocator's own
+     * free-list links (Wine's heap), which a conservative scan would take
+     * for a pointer from one leak to another ("indirectly lost") */
     if (iters)
-        for (i = 0; i < 10; i++)
-            hkrun_sink = malloc(1000 + (size_t)t);
+        for (i = 0; i < 10; i++) {
+            void *p = malloc(1000 + (size_t)t);
+            if (p)
+                memset(p, t, 1000 + (size_t)t);
+            hkrun_sink = p;
+        }
     return NULL;
 }
 
