@@ -145,6 +145,18 @@ expect "wheap entries" \
   "$(set_of "16 wheap.exe; 10 wheap.exe; 300 main@wheap.c; 300 main@wheap.c; 300 main@wheap.c; 400 main@wheap.c; 25 main@wheap.c; FM main@wheap.c; ")" \
   "$(set_of "$(entries heap.txt)")"
 
+# the CRT's _aligned_* family mixed with malloc's: each wrong pair an FK
+# naming both functions, the block still released its own way (free() of
+# an aligned block would corrupt msvcrt's heap), a realloc keeps its
+# family, and the program runs to its end
+hk run -o aligned.txt -- waligned.exe > aligned.out 2> aligned.err
+expect "waligned status" 0 $?
+expect "waligned ran" done "$(tr -d '\r' < aligned.out)"
+expect "waligned FK" \
+  "200 _aligned_malloc freed by free; 300 malloc freed by _aligned_free; 48 _aligned_malloc freed by free; " \
+  "$(tr -d '\r' < aligned.txt | awk '$4 == "FK" { printf "%s %s %s %s %s; ", $3, $(NF-3), $(NF-2), $(NF-1), $NF }')"
+expect "waligned leak" "77 main@waligned.c; " "$(entries aligned.txt | tr ';' '\n' | grep '^ *77 ' | sed 's/^ *//' | tr '\n' ';' | sed 's/;/; /g')"
+
 # a DLL loaded at run time: patched before its DllMain (its constructor's
 # leak 3 is seen, and the 256-byte atexit table mingw-w64's DLL startup
 # code allocates, which it frees only when the DLL is unloaded, after the

@@ -973,9 +973,9 @@ static void hk__text_crash_place(hk__out *o, uintptr_t pc)
 /* FK: which function allocated the block and which freed it */
 static const char *hk__fam_name(unsigned fam, int freeing)
 {
-    static const char *const names[2][3] = { { "malloc", "new", "new[]" },
-                                             { "free", "delete", "delete[]" } };
-    return names[freeing][fam < 3 ? fam : 0];
+    static const char *const names[2][4] = { { "malloc", "new", "new[]", "_aligned_malloc" },
+                                             { "free", "delete", "delete[]", "_aligned_free" } };
+    return names[freeing][fam < 4 ? fam : 0];
 }
 
 static void hk__fk_text(hk__out *o, unsigned fk)

@@ -2501,8 +2501,9 @@ void hk__dbg_readd(const hk__rec *old, void *p, size_t n, const hk__src *src)
 {
     hk__rec r = *old;
     r.ptr = (uintptr_t)p;
+    /* kind and family kept: the block is still freed the way it was made */
     r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, HK__REC_HEAP(old),
-                      HK__REC_KIND(old));
+                      old->meta & 0xFFu);
     r.site = hk__site_of(hk__thread_get(), src);
     hk__put_or_miss(&r);
 }

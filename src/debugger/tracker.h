@@ -37,7 +37,9 @@ typedef struct hk__site {
 #define HK__K_NEW     0x8u   /* operator new */
 #define HK__K_NEWARR  0x10u  /* operator new[] */
 #define HK__REC_FAM(r) ((unsigned)(((r)->meta >> HK__K_FAM_SHIFT) & 0x3u))
-enum { HK__FAM_MALLOC, HK__FAM_NEW, HK__FAM_NEWARR };
+/* HK__FAM_ALIGNED: Windows' _aligned_malloc under heapkit.exe run (both
+ * family bits: the fast paths' NEW|NEWARR test sends it the slow way) */
+enum { HK__FAM_MALLOC, HK__FAM_NEW, HK__FAM_NEWARR, HK__FAM_ALIGNED };
 
 /* One live block: 24 bytes.  meta = size << 24 | heap << 8 | kind (bits
  * 3-7 unused). */

@@ -104,8 +104,9 @@ static void *hk__rec_new(void *p, size_t n, unsigned kind, uintptr_t caller)
 {
     hk__cxx_call *c = hk__cxx_take(0);
     hk__src src = { NULL, NULL, NULL, caller, 0, 0 };
-    if (c) {
-        kind |= c->fam << HK__K_FAM_SHIFT;
+    if (c) {                    /* an operator's block: its family (an aligned
+                                   new's comes from _aligned_malloc) */
+        kind = (kind & ~(3u << HK__K_FAM_SHIFT)) | c->fam << HK__K_FAM_SHIFT;
         src.caller = c->caller;
     }
     if (p && !hk__off())
@@ -113,23 +114,27 @@ static void *hk__rec_new(void *p, size_t n, unsigned kind, uintptr_t caller)
     return p;
 }
 
-/* p about to be freed (or moved) by the real function of a heap: 2 its
- * record taken (into *r), 1 a live block we never saw (the heap vouches
- * for it), 0 neither: FM reported, p is not to be passed on. */
-static int hk__rec_free(const void *p, HANDLE heap, uintptr_t caller, hk__rec *r)
+/* p about to be freed (or moved) by the real function of a heap, of
+ * family fam (free/realloc: HK__FAM_MALLOC, _aligned_*: HK__FAM_ALIGNED;
+ * a pending C++ delete's own otherwise): 2 its record taken (into *r), 1
+ * a live block we never saw (the heap vouches for it), 0 neither: FM
+ * reported, p is not to be passed on. */
+static int hk__rec_free(const void *p, HANDLE heap, unsigned fam, uintptr_t caller, hk__rec *r)
 {
     hk__cxx_call *c = hk__cxx_take(1);
     hk__src src = { NULL, NULL, NULL, c ? c->caller : caller, 0, 0 };
+    if (c)
+        fam = c->fam;
     if (hk__dbg_take(p, HK__HEAP_MALLOC, r) == 1) {
-        /* a delete: the family and the declared size checked, as the
+        /* the family and, for a delete, the declared size checked, as the
          * Linux preload does.  A malloc-family block that libstdc++
          * allocated itself came from its own operator new, whose calls
          * inside the DLL no hook sees: no FK for it. */
-        if (c && HK__REC_FAM(r) != c->fam
-            && !(HK__REC_FAM(r) == HK__FAM_MALLOC && hk__dbg_site(r->site)
+        if (HK__REC_FAM(r) != fam
+            && !(c && HK__REC_FAM(r) == HK__FAM_MALLOC && hk__dbg_site(r->site)
                  && hk__dbg_site(r->site)->caller >= hk__cxx_lo
                  && hk__dbg_site(r->site)->caller < hk__cxx_hi))
-            hk__dbg_wrong_family(r, c->fam, &src);
+            hk__dbg_wrong_family(r, fam, &src);
         else if (c && c->sized && c->declared != HK__REC_SIZE(r))
             hk__dbg_wrong_size(r, c->declared, &src);
         return 2;
@@ -138,6 +143,23 @@ static int hk__rec_free(const void *p, HANDLE heap, uintptr_t caller, hk__rec *r
         return 1;
     hk__dbg_unknown_free(p, HK__HEAP_MALLOC, &src);
     return 0;
+}
+
+/* A recorded block is released the way it was allocated (its kind; FK,
+ * if any, is reported by family): free() of an _aligned_malloc block
+ * (or an aligned new's) would hand the CRT
+ * an address inside its block, _aligned_free() of a malloc block would
+ * read a header that is not there; either corrupts the heap. */
+static int hk__rec_aligned(int how, const hk__rec *r)
+{
+    return how == 2 && (HK__REC_KIND(r) & HK__K_ALIGNED);
+}
+
+/* The alignment p has (what _aligned_malloc was asked for, at least). */
+static size_t hk__align_of(const void *p)
+{
+    uintptr_t a = (uintptr_t)p & (0 - (uintptr_t)p);
+    return a == 0 || a > 4096 ? 4096 : (size_t)a;
 }
 
 /* After the real realloc: the record follows the block (its allocation
@@ -175,10 +197,11 @@ static void *hk__calloc(int c, size_t k, size_t n, uintptr_t caller)
 static void hk__free(int c, void *p, uintptr_t caller)
 {
     hk__rec r;
+    int how;
     if (!p)
         return;
-    if (hk__rec_free(p, hk__crts[c].heap, caller, &r))
-        hk__crts[c].free(p);
+    if ((how = hk__rec_free(p, hk__crts[c].heap, HK__FAM_MALLOC, caller, &r)))
+        (hk__rec_aligned(how, &r) ? hk__crts[c].aligned_free : hk__crts[c].free)(p);
     hk__dbg_freeing_done();
 }
 
@@ -189,10 +212,13 @@ static void *hk__realloc(int c, void *p, size_t n, uintptr_t caller)
     int how;
     if (!p)
         return hk__malloc(c, n, caller);
-    if (!(how = hk__rec_free(p, hk__crts[c].heap, caller, &r))) {
+    if (!(how = hk__rec_free(p, hk__crts[c].heap, HK__FAM_MALLOC, caller, &r))) {
         hk__dbg_freeing_done();
         return NULL;
     }
+    if (hk__rec_aligned(how, &r))          /* FK: the block stays an aligned one */
+        return hk__rec_moved(how, &r, hk__crts[c].aligned_realloc(p, n, hk__align_of(p)), n,
+                             caller);
     return hk__rec_moved(how, &r, hk__crts[c].realloc(p, n), n, caller);
 }
 
@@ -204,7 +230,12 @@ static void *hk__recalloc(int c, void *p, size_t k, size_t n, uintptr_t caller)
         void *q = hk__crts[c].recalloc(NULL, k, n);
         return hk__rec_new(q, q ? k * n : 0, 0, caller);
     }
-    if (!(how = hk__rec_free(p, hk__crts[c].heap, caller, &r))) {
+    if (!(how = hk__rec_free(p, hk__crts[c].heap, HK__FAM_MALLOC, caller, &r))) {
+        hk__dbg_freeing_done();
+        return NULL;
+    }
+    if (hk__rec_aligned(how, &r)) {        /* FK; no aligned _recalloc: left alone */
+        hk__dbg_put_back(&r);
         hk__dbg_freeing_done();
         return NULL;
     }
@@ -225,16 +256,18 @@ static size_t hk__msize(int c, void *p)
  * for it; a pointer without a record is FM. */
 static void *hk__amalloc(int c, size_t n, size_t a, uintptr_t caller)
 {
-    return hk__rec_new(hk__crts[c].aligned_malloc(n, a), n, HK__K_ALIGNED, caller);
+    return hk__rec_new(hk__crts[c].aligned_malloc(n, a), n,
+                       HK__K_ALIGNED | HK__FAM_ALIGNED << HK__K_FAM_SHIFT, caller);
 }
 
 static void hk__afree(int c, void *p, uintptr_t caller)
 {
     hk__rec r;
+    int how;
     if (!p)
         return;
-    if (hk__rec_free(p, NULL, caller, &r))
-        hk__crts[c].aligned_free(p);
+    if ((how = hk__rec_free(p, NULL, HK__FAM_ALIGNED, caller, &r)))
+        (how == 2 && !hk__rec_aligned(how, &r) ? hk__crts[c].free : hk__crts[c].aligned_free)(p);
     hk__dbg_freeing_done();
 }
 
@@ -244,10 +277,12 @@ static void *hk__arealloc(int c, void *p, size_t n, size_t a, uintptr_t caller)
     int how;
     if (!p)
         return hk__amalloc(c, n, a, caller);
-    if (!(how = hk__rec_free(p, NULL, caller, &r))) {
+    if (!(how = hk__rec_free(p, NULL, HK__FAM_ALIGNED, caller, &r))) {
         hk__dbg_freeing_done();
         return NULL;
     }
+    if (how == 2 && !hk__rec_aligned(how, &r))   /* FK: the block stays a malloc one */
+        return hk__rec_moved(how, &r, hk__crts[c].realloc(p, n), n, caller);
     return hk__rec_moved(how, &r, hk__crts[c].aligned_realloc(p, n, a), n, caller);
 }
 
@@ -296,7 +331,7 @@ static BOOL WINAPI hk__HeapFree_hook(HANDLE h, DWORD flags, LPVOID p)
     hk__rec r;
     if (!p)
         return hk__HeapFree(h, flags, p);
-    if (hk__rec_free(p, h, HK__RET, &r))
+    if (hk__rec_free(p, h, HK__FAM_MALLOC, HK__RET, &r))
         ok = hk__HeapFree(h, flags, p);
     else
         SetLastError(ERROR_INVALID_PARAMETER);
@@ -312,7 +347,7 @@ static LPVOID WINAPI hk__HeapReAlloc_hook(HANDLE h, DWORD flags, LPVOID p, SIZE_
     int how;
     if (!p)
         return hk__HeapReAlloc(h, flags, p, n);   /* the real error for NULL */
-    if (!(how = hk__rec_free(p, h, caller, &r))) {
+    if (!(how = hk__rec_free(p, h, HK__FAM_MALLOC, caller, &r))) {
         hk__dbg_freeing_done();
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
