@@ -722,7 +722,9 @@ static uintptr_t hk__program_sp(void) { return 0; }
 
 void hk__dbg_leak_exit_frames(void)
 {
+    hk__dbg_internal_enter();           /* the unwinders' own memory: not the program's */
     hk__exit_sp = hk__program_sp();
+    hk__dbg_internal_leave();
 }
 
 /* Other threads: their whole recorded stack (they may still run, so
