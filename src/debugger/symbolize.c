@@ -1034,9 +1034,9 @@ int hk__symbolize_crash_prepare(uintptr_t pc, int inside, void (*dry_run)(void))
 {
     hk__crash_tab *t;
     sigset_t chld, old;
-    struct timespec nap = { 0, 2 * 1000 * 1000 };
+    struct timespec nap = { 0, 2 * 1000 * 1000 }, t0, now;
     pid_t pid;
-    int st, waited = 0;
+    int st;
     /* a crash in the report writer or the symbolizer: as before */
     if (inside || hk__ct_mode != HK__CT_OFF || !hk__sym_trylock())
         return 0;
@@ -1067,18 +1067,20 @@ int hk__symbolize_crash_prepare(uintptr_t pc, int inside, void (*dry_run)(void))
         hk__ct = NULL;
         return 0;
     }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR))
-            break;                             /* ended (or reaped by the program) */
-        if (waited >= HK__CRASH_WAIT_MS) {
+            break;     /* ended (ECHILD: SIGCHLD ignored, or reaped elsewhere) */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000
+            >= HK__CRASH_WAIT_MS) {
             kill(pid, SIGKILL);
             while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                 ;
             break;
         }
         nanosleep(&nap, NULL);
-        waited += 2;
     }
     hk__ct_mode = HK__CT_READ;
     return 1;
