@@ -932,6 +932,7 @@ static void hk__ct_put(uintptr_t key, const hk__frame_info *fi)
             return;                            /* full enough: the rest falls back */
     s = &hk__ct->slot[i];
     s->info.function = hk__ct_str(fi->function);
+    s->info.symbol = hk__ct_str(fi->symbol);
     s->info.file = hk__ct_str(fi->file);
     s->info.module = hk__ct_str(fi->module);
     s->info.line = fi->line;
