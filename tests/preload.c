@@ -514,6 +514,26 @@ START_TEST(crash)
 }
 END_TEST
 
+/* A crash's report honours a suppression by source file, as an exit
+ * report does. */
+START_TEST(crash_suppressed)
+{
+    static const char *const prog[] = { "tests/run/crash", NULL };
+    const char *rules = path("crash.supp");
+    const char *opts[] = { "--suppressions", rules, NULL };
+    FILE *f;
+    report r;
+    f = fopen(rules, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("leak:crash.c\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(opts, prog, NULL, path("crashsupp.json"), &r), SP_SIGNALED(SIGSEGV));
+    ck_assert_int_eq(count(&r, "", 64), 0);
+    ck_assert_msg(strstr(r.messages, "runtime-error SIGSEGV at 0x") != NULL, "messages: %s",
+                  r.messages);
+}
+END_TEST
+
 /* A crash inside malloc: the report is written all the same, without
  * source places (no symbolizing on a broken heap), and the process dies
  * of the signal. */
@@ -748,6 +768,7 @@ static Suite *suite(void)
     tcase_add_test(tc, macros_once);
     tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
+    tcase_add_test(tc, crash_suppressed);
     tcase_add_test(tc, crash_in_malloc);
     tcase_add_test(tc, command_errors);
     tcase_add_test(tc, walk_diff_not_on_linux);
