@@ -937,8 +937,10 @@ static void hk__ct_put(uintptr_t key, const hk__frame_info *fi)
     s->info.module = hk__ct_str(fi->module);
     s->info.line = fi->line;
     s->info.offset = fi->offset;
-    if (!s->info.file)
-        s->info.line = 0;
+    /* out of string room: not published, the parent falls back */
+    if (!s->info.function != !fi->function || !s->info.symbol != !fi->symbol
+        || !s->info.file != !fi->file || !s->info.module != !fi->module)
+        return;
     /* killed before this store: the slot was never there */
     __atomic_store_n(&s->key, key, __ATOMIC_RELEASE);
 }
