@@ -1036,7 +1036,7 @@ static void hk__ct_child(void)
 int hk__symbolize_crash_prepare(uintptr_t pc, int inside, void (*dry_run)(void))
 {
     hk__crash_tab *t;
-    sigset_t chld, old;
+    sigset_t chld;
     struct timespec nap = { 0, 2 * 1000 * 1000 }, t0, now;
     pid_t pid;
     int st;
@@ -1058,10 +1058,14 @@ int hk__symbolize_crash_prepare(uintptr_t pc, int inside, void (*dry_run)(void))
      * number or synchronous) is delivered first */
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, &old);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
     /* the lock is held across the fork: the child gets the cache and
      * libdw's state whole, never halfway through another thread's lookup */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
     pid = _Fork();
+#else
+    pid = -1;          /* no async-signal-safe fork: the report as before */
+#endif
     if (pid == 0)
         hk__ct_child();
     hk__sym_unlock();
