@@ -807,7 +807,8 @@ static void hk__heap_name(char *buf, const char *backend, uint64_t seq)
 
 static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v);
 
-/* Set while a crash handler writes the report: no libdw, no locks. */
+/* Set while a crash handler writes the report: no libdw, no locks (the
+ * places come from the crash child's table, see symbolize.c). */
 static int hk__sym_crashing;
 
 static void hk__frame_of(uintptr_t ret, hk__frame_info *fi)

@@ -22,6 +22,7 @@ int hk__symbolize(uintptr_t pc, hk__frame_info *out);
 /* pc is the instruction itself (a crash's program counter). */
 int hk__symbolize_pc(uintptr_t pc, hk__frame_info *out);
 /* From a crash handler: no debug information read, nothing allocated --
+ * what the crash's child symbolized (hk__symbolize_crash_prepare), else
  * the cache, else the dynamic symbol tables (dladdr). */
 int hk__symbolize_safe(uintptr_t pc, int is_return, hk__frame_info *out);
 /* A crash's program counter, from the crash handler: the function from
