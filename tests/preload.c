@@ -486,14 +486,67 @@ START_TEST(macros_once_static)
 }
 END_TEST
 
+/* The entry of the block of size sz (one only). */
+static const entry *entry_of(const report *r, long sz)
+{
+    int i;
+    for (i = 0; i < r->n; i++)
+        if (r->e[i].size == sz)
+            return &r->e[i];
+    ck_abort_msg("no entry of %ld bytes", sz);
+    return NULL;
+}
+
+/* A crash's report names the leak's place as an exit report does (a
+ * child process symbolized it). */
 START_TEST(crash)
 {
     static const char *const prog[] = { "tests/run/crash", NULL };
     report r;
+    const entry *e;
     ck_assert_int_eq(run(NULL, prog, NULL, path("crash.json"), &r), SP_SIGNALED(SIGSEGV));
     ck_assert_int_eq(count(&r, "", 64), 1);
     ck_assert_msg(strstr(r.messages, "runtime-error SIGSEGV at 0x") != NULL, "messages: %s",
                   r.messages);
+    e = entry_of(&r, 64);
+    ck_assert_str_eq(base_of(e->file), "crash.c");
+    ck_assert_int_eq(e->line, 9);
+}
+END_TEST
+
+/* A crash's report honours a suppression by source file, as an exit
+ * report does. */
+START_TEST(crash_suppressed)
+{
+    static const char *const prog[] = { "tests/run/crash", NULL };
+    const char *rules = path("crash.supp");
+    const char *opts[] = { "--suppressions", rules, NULL };
+    FILE *f;
+    report r;
+    f = fopen(rules, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("leak:crash.c\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(opts, prog, NULL, path("crashsupp.json"), &r), SP_SIGNALED(SIGSEGV));
+    ck_assert_int_eq(count(&r, "", 64), 0);
+    ck_assert_msg(strstr(r.messages, "runtime-error SIGSEGV at 0x") != NULL, "messages: %s",
+                  r.messages);
+}
+END_TEST
+
+/* A crash inside malloc: the report is written all the same, without
+ * source places (no symbolizing on a broken heap), and the process dies
+ * of the signal. */
+START_TEST(crash_in_malloc)
+{
+    static const char *const prog[] = { "tests/run/crashalloc", NULL };
+    report r;
+    ck_assert_int_eq(run(NULL, prog, NULL, path("crashalloc.json"), &r), SP_SIGNALED(SIGSEGV));
+    ck_assert_int_eq(count(&r, "", 64), 1);
+    ck_assert_msg(strstr(r.messages, "runtime-error SIGSEGV at 0x") != NULL, "messages: %s",
+                  r.messages);
+    ck_assert_msg(strstr(r.messages, " in main ") == NULL, "not in malloc: %s", r.messages);
+    ck_assert_str_eq(entry_of(&r, 64)->file, "");
 }
 END_TEST
 
@@ -715,6 +768,8 @@ static Suite *suite(void)
     tcase_add_test(tc, macros_once);
     tcase_add_test(tc, macros_once_static);
     tcase_add_test(tc, crash);
+    tcase_add_test(tc, crash_suppressed);
+    tcase_add_test(tc, crash_in_malloc);
     tcase_add_test(tc, command_errors);
     tcase_add_test(tc, walk_diff_not_on_linux);
     tcase_add_test(tc, header_mode);

@@ -5,7 +5,8 @@
 # tests/run/mask.sh, must equal tests/golden/run/ byte for byte, the same
 # files winrun.sh compares the Windows reports with.  Compared: the
 # problem rows (FM, FK, S/FS) of leaky.c and cxx.cc, the call site of
-# threads.c's 40 leaks, in text and JSON, crash.c's crash line, and the
+# threads.c's 40 leaks, in text and JSON, crash.c's crash line and its
+# leak's row and site (tests/golden/run/crash.main.*), and the
 # whole default reports of leaky.c, cxx.cc and threads.c, text and JSON.
 # Prints a Check-style summary that ci/test counts.
 : "${HK_SRCDIR:?}" "${HEAPKIT_PRELOAD:?}"
@@ -55,4 +56,11 @@ st=$?
 checks=$((checks + 1))
 [ "$st" = 139 ] || { fails=$((fails + 1)); echo "runparity.sh: FAIL: crash status $st, not 139 (SIGSEGV)"; }
 same "crash line" "$golden/crash.txt" crash "$tmp/crash.txt"
+# and its leak's row and site, symbolized as at a normal exit (the child
+# process of the crash handler), text and JSON
+(tools/heapkit run --json -o "$tmp/crash.json" -- tests/run/crash) > /dev/null 2>&1
+sh "$mask" text "$tmp/crash.txt" | grep '^ .* main ' > "$tmp/crash.main.txt"
+sh "$mask" json "$tmp/crash.json" | grep '"function":"main"' | sed 's/,$//' > "$tmp/crash.main.json"
+same "crash's leak, text" "$golden/crash.main.txt" cat "$tmp/crash.main.txt"
+same "crash's leak, json" "$golden/crash.main.json" cat "$tmp/crash.main.json"
 summary

@@ -807,7 +807,8 @@ static void hk__heap_name(char *buf, const char *backend, uint64_t seq)
 
 static void hk__json_num_or_null(hk__out *o, int has, unsigned long long v);
 
-/* Set while a crash handler writes the report: no libdw, no locks. */
+/* Set while a crash handler writes the report: no libdw, no locks (the
+ * places come from the crash child's table, see symbolize.c). */
 static int hk__sym_crashing;
 
 static void hk__frame_of(uintptr_t ret, hk__frame_info *fi)
@@ -1642,13 +1643,17 @@ int hk__dbg_write_report(int crashing)
     return r;
 }
 
+/* Set in the crash's symbolizing child (symbolize.c): the report is
+ * written to nowhere, for the addresses it asks to be symbolized. */
+static int hk__dry_run;
+
 static int hk__dbg_write_report_now(int crashing)
 {
     static hk__out out;                   /* static: crash paths have little stack */
     hk__list l;
     hk__losses s;
-    int fd = 2, opened = 0;
-    if (hk__dbg_cfg.report_path[0]) {
+    int fd = hk__dry_run ? -1 : 2, opened = 0;
+    if (hk__dbg_cfg.report_path[0] && !hk__dry_run) {
         fd = hk__open(hk__report_path());
         if (fd < 0)
             fd = 2;
@@ -1799,12 +1804,29 @@ void hk_dbg_exit(int status)
     exit(status);
 }
 
+#ifndef _WIN32
+static void hk__crash_dry_run(void)
+{
+    hk__dry_run = 1;
+    hk__dbg_write_report(1);
+}
+#endif
+
 static void hk__crashed(const char *name, uintptr_t addr)
 {
     hk__rte_name = name;
     hk__rte_addr = addr;
-    if (!__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST))
+    if (!__atomic_exchange_n(&hk__exit_done, 1, __ATOMIC_SEQ_CST)) {
+#ifndef _WIN32
+        /* the entries' functions, files and lines, as at a normal exit
+         * (Windows: the exception filter may run DbgHelp itself) */
+        int inside = hk__dbg_internal_depth() > 0;
+        hk__dbg_internal_enter();
+        hk__symbolize_crash_prepare(addr, inside, hk__crash_dry_run);
+        hk__dbg_internal_leave();
+#endif
         hk__dbg_write_report(1);
+    }
 }
 
 #ifdef _WIN32

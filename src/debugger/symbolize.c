@@ -35,8 +35,15 @@
 #  include <elf.h>
 #  include <fcntl.h>
 #  include <link.h>
+#  include <signal.h>
+#  include <sys/auxv.h>
 #  include <sys/mman.h>
+#  include <sys/prctl.h>
 #  include <sys/stat.h>
+#  include <sys/wait.h>
+#  include <time.h>
+#  include <ucontext.h>
+#  include <unwind.h>
 #endif
 
 /* What libdw allocates while the report symbolizes must not be recorded:
@@ -848,11 +855,264 @@ int hk__symbolize_crash(uintptr_t pc, hk__frame_info *out)
 #endif
 }
 
+#ifndef _WIN32
+/* ---- Linux: a crash's report symbolized in a child process ------------------
+ * The fatal-signal handler cannot run libdw: it allocates (the crash may
+ * have left malloc's or heapkit's state half-changed), it wants a deep
+ * stack (the handler runs on a 64 KiB alternate one), and it could hang
+ * on a lock the dead thread holds.  So the handler forks (_Fork: async-
+ * signal-safe, no atfork handlers) and the child, a copy of the process
+ * with one thread, runs the report a first time with nothing written, on
+ * a fresh 8 MiB stack: every address the report asks hk__symbolize_safe
+ * for is symbolized fully and put in a table in memory shared with the
+ * parent.  Whatever goes wrong in the child -- a fault, a deadlock on a
+ * lock some thread held at the fork, a corrupt heap -- costs the parent
+ * at most HK__CRASH_WAIT_MS: it then kills the child and uses what the
+ * table holds (an entry is published by its key, stored last), the rest
+ * from the cache and dladdr as before.  Running libdw in the handler
+ * itself (a trylock, then a switch to a big stack) would be quicker, but
+ * a crash inside the allocator could then not be contained.
+ * Before symbolizing, the child walks the crashed thread's stack: a frame
+ * in heapkit's own module past the crash's pc (a crash inside heapkit or
+ * inside the allocator heapkit called) ends it at once, and the parent
+ * falls back without waiting. */
+
+#define HK__CRASH_WAIT_MS 2000
+#define HK__CT_SLOTS 16384u                    /* a power of 2 */
+#define HK__CT_BYTES ((size_t)8 << 20)          /* slots and strings */
+#define HK__CT_STACK ((size_t)8 << 20)
+
+typedef struct {
+    char *str, *str_end;                       /* the strings' bump area */
+    hk__sym_slot slot[HK__CT_SLOTS];
+} hk__crash_tab;
+
+enum { HK__CT_OFF, HK__CT_FILL, HK__CT_READ };
+static int hk__ct_mode;
+static hk__crash_tab *hk__ct;
+static void (*hk__ct_dry_run)(void);
+static uintptr_t hk__ct_pc;
+
+static hk__sym_slot *hk__ct_find(uintptr_t key)
+{
+    size_t i, n;
+    for (i = hk__slot_of(key, HK__CT_SLOTS), n = 0; n < HK__CT_SLOTS && hk__ct->slot[i].key;
+         i = (i + 1) & (HK__CT_SLOTS - 1), n++)
+        if (hk__ct->slot[i].key == key)
+            return &hk__ct->slot[i];
+    return NULL;
+}
+
+static const char *hk__ct_str(const char *s)
+{
+    size_t n;
+    char *r;
+    if (!s)
+        return NULL;
+    n = strlen(s) + 1;
+    if (n > (size_t)(hk__ct->str_end - hk__ct->str))
+        return NULL;
+    r = hk__ct->str;
+    memcpy(r, s, n);
+    hk__ct->str += n;
+    return r;
+}
+
+/* The child: one address, into the shared table (its strings copied
+ * there: the child's own memory goes with it). */
+static void hk__ct_put(uintptr_t key, const hk__frame_info *fi)
+{
+    size_t i, n;
+    hk__sym_slot *s;
+    if (hk__ct_find(key))
+        return;
+    for (i = hk__slot_of(key, HK__CT_SLOTS), n = 0; hk__ct->slot[i].key;
+         i = (i + 1) & (HK__CT_SLOTS - 1))
+        if (++n == HK__CT_SLOTS / 2)
+            return;                            /* full enough: the rest falls back */
+    s = &hk__ct->slot[i];
+    s->info.function = hk__ct_str(fi->function);
+    s->info.symbol = hk__ct_str(fi->symbol);
+    s->info.file = hk__ct_str(fi->file);
+    s->info.module = hk__ct_str(fi->module);
+    s->info.line = fi->line;
+    s->info.offset = fi->offset;
+    /* out of string room: not published, the parent falls back */
+    if (!s->info.function != !fi->function || !s->info.symbol != !fi->symbol
+        || !s->info.file != !fi->file || !s->info.module != !fi->module)
+        return;
+    /* killed before this store: the slot was never there */
+    __atomic_store_n(&s->key, key, __ATOMIC_RELEASE);
+}
+
+/* The crashed thread's stack, walked in the child (a damaged stack faults
+ * the child, not the dying process). */
+typedef struct {
+    uintptr_t pc, self;                        /* self: heapkit's load base */
+    int past_pc, inside;
+} hk__ct_walk;
+
+static _Unwind_Reason_Code hk__ct_step(struct _Unwind_Context *ctx, void *arg)
+{
+    hk__ct_walk *w = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
+    Dl_info di;
+    if (!ip)
+        return _URC_END_OF_STACK;
+    if (!w->past_pc) {
+        /* the frames of the handler until the interrupted one */
+        w->past_pc = ip == w->pc;
+        if (!w->past_pc)
+            return _URC_NO_REASON;
+    }
+    if (dladdr((void *)(w->past_pc == 1 ? ip : ip - 1), &di) && (uintptr_t)di.dli_fbase == w->self) {
+        w->inside = 1;
+        return _URC_END_OF_STACK;
+    }
+    w->past_pc = 2;
+    return _URC_NO_REASON;
+}
+
+/* 1: the crash happened in heapkit's code or below it (the allocator it
+ * called, libdw at report time).  Only where heapkit is a module of its
+ * own (the preload, libheapkit.so): linked into the program, its frames
+ * are the program's; the internal guard and the lock still tell. */
+static int hk__ct_inside_heapkit(uintptr_t pc)
+{
+    Dl_info self, prog;
+    hk__ct_walk w;
+    if (!dladdr((void *)(uintptr_t)&hk__ct_inside_heapkit, &self)
+        || (dladdr((void *)(uintptr_t)getauxval(AT_PHDR), &prog) && prog.dli_fbase == self.dli_fbase))
+        return 0;
+    memset(&w, 0, sizeof w);
+    w.pc = pc;
+    w.self = (uintptr_t)self.dli_fbase;
+    _Unwind_Backtrace(hk__ct_step, &w);
+    return w.inside;
+}
+
+static void hk__ct_child_main(void)
+{
+    hk__ct_mode = HK__CT_FILL;
+    hk__ct_dry_run();
+    _exit(0);
+}
+
+static void hk__ct_child(void)
+{
+    static const int sigs[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+    static ucontext_t here, there;
+    struct sigaction dfl;
+    sigset_t set;
+    void *stk;
+    size_t i;
+    hk__sym_unlock();                          /* its holder: the parent */
+#ifdef PR_SET_PDEATHSIG
+    prctl(PR_SET_PDEATHSIG, SIGKILL);          /* never outlive the parent */
+#endif
+    /* a fault in the child ends the child, never a second report */
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&set);
+    for (i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        sigaction(sigs[i], &dfl, NULL);
+        sigaddset(&set, sigs[i]);
+    }
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    if (hk__ct_inside_heapkit(hk__ct_pc))
+        _exit(2);
+    stk = mmap(NULL, HK__CT_STACK, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (stk == MAP_FAILED || getcontext(&there) != 0)
+        _exit(3);
+    there.uc_stack.ss_sp = stk;
+    there.uc_stack.ss_size = HK__CT_STACK;
+    there.uc_link = NULL;
+    makecontext(&there, hk__ct_child_main, 0);
+    swapcontext(&here, &there);
+    _exit(4);
+}
+
+int hk__symbolize_crash_prepare(uintptr_t pc, int inside, void (*dry_run)(void))
+{
+    hk__crash_tab *t;
+    sigset_t chld;
+    struct timespec nap = { 0, 2 * 1000 * 1000 }, t0, now;
+    pid_t pid;
+    int st;
+    /* a crash in the report writer or the symbolizer: as before */
+    if (inside || hk__ct_mode != HK__CT_OFF || !hk__sym_trylock())
+        return 0;
+    t = mmap(NULL, HK__CT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (t == MAP_FAILED) {
+        hk__sym_unlock();
+        return 0;
+    }
+    t->str = (char *)(t + 1);
+    t->str_end = (char *)t + HK__CT_BYTES;
+    hk__ct = t;
+    hk__ct_pc = pc;
+    hk__ct_dry_run = dry_run;
+    /* the child's end must not run the program's SIGCHLD handler; left
+     * blocked: when the handler returns, the pending fatal signal (a lower
+     * number or synchronous) is delivered first */
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    /* the lock is held across the fork: the child gets the cache and
+     * libdw's state whole, never halfway through another thread's lookup */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+    pid = _Fork();
+#else
+    pid = -1;          /* no async-signal-safe fork: the report as before */
+#endif
+    if (pid == 0)
+        hk__ct_child();
+    hk__sym_unlock();
+    if (pid < 0) {
+        munmap(t, HK__CT_BYTES);
+        hk__ct = NULL;
+        return 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            break;     /* ended (ECHILD: SIGCHLD ignored, or reaped elsewhere) */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000
+            >= HK__CRASH_WAIT_MS) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            break;
+        }
+        nanosleep(&nap, NULL);
+    }
+    hk__ct_mode = HK__CT_READ;
+    return 1;
+}
+#endif
+
 int hk__symbolize_safe(uintptr_t pc, int is_return, hk__frame_info *out)
 {
     uintptr_t key = pc << 1 | (uintptr_t)(is_return != 0);
     hk__sym_slot *s;
     memset(out, 0, sizeof *out);
+#ifndef _WIN32
+    if (hk__ct_mode == HK__CT_FILL) {          /* the crash's child: libdw may run */
+        int ok = hk__sym_cached(pc, is_return, out);
+        hk__ct_put(key, out);
+        return ok;
+    }
+    if (hk__ct_mode == HK__CT_READ) {
+        s = hk__ct_find(key);
+        if (s && s->info.module) {
+            *out = s->info;
+            return 1;
+        }
+    }
+#endif
     /* the crashed thread may hold the lock: then no cache, only dladdr */
     if (hk__sym_trylock()) {
         int ok = 0;

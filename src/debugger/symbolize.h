@@ -22,11 +22,21 @@ int hk__symbolize(uintptr_t pc, hk__frame_info *out);
 /* pc is the instruction itself (a crash's program counter). */
 int hk__symbolize_pc(uintptr_t pc, hk__frame_info *out);
 /* From a crash handler: no debug information read, nothing allocated --
+ * what the crash's child symbolized (hk__symbolize_crash_prepare), else
  * the cache, else the dynamic symbol tables (dladdr). */
 int hk__symbolize_safe(uintptr_t pc, int is_return, hk__frame_info *out);
 /* A crash's program counter, from the crash handler: the function from
  * the module's ELF symbol table (read with open/mmap: no allocation, no
  * libdw, little stack), and module+offset; no file and line. */
 int hk__symbolize_crash(uintptr_t pc, hk__frame_info *out);
+#ifndef _WIN32
+/* From a fatal-signal handler, before its report (Linux): dry_run, the
+ * report written nowhere, runs in a child process where every address
+ * it asks hk__symbolize_safe for is symbolized with libdw; from then on
+ * hk__symbolize_safe answers from the child's results, for at most a
+ * bounded wait.  inside: the crash happened in heapkit's internal
+ * section; then, or when anything else forbids it, nothing is done: 0. */
+int hk__symbolize_crash_prepare(uintptr_t pc, int inside, void (*dry_run)(void));
+#endif
 
 #endif
