@@ -134,6 +134,12 @@ same "crash line" "$golden/crash.txt" crash crash.txt
 checks=$((checks + 1))
 tr -d '\r' < crash.txt | grep -q '^runtime-error EXCEPTION_ACCESS_VIOLATION at 0x[0-9a-f]* in main (crash.exe+0x[0-9a-f]*)$' \
   || fail "crash: no crash line naming main: $(tr -d '\r' < crash.txt | tail -n 2)"
+# and its leak's row and site, text and JSON, as on Linux
+timeout 120 "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" run --json -o crash.json -- crash.exe > /dev/null 2>&1
+sh "$mask" text crash.txt | grep '^ .* main ' > crash.main.txt
+sh "$mask" json crash.json | grep '"function":"main"' | sed 's/,$//' > crash.main.json
+same "crash's leak, text" "$golden/crash.main.txt" cat crash.main.txt
+same "crash's leak, json" "$golden/crash.main.json" cat crash.main.json
 
 # HeapAlloc leaks on a private heap and on the process heap; HeapFree of
 # a stack address is FM and FALSE.  From here on every kind is listed:
