@@ -335,7 +335,7 @@ END_TEST
  * given back). */
 START_TEST(given_back_then_reused)
 {
-    enum { N = 4096 * 16 - 31 };     /* 4096 units: the head of its class */
+    enum { N = 4096 * 16 - 23 };     /* 4096 units: the head of its class */
     hk_heap *h = arena();
     char *a = hk_alloc(h, 0, 100), *x = hk_alloc(h, 0, N), *c = hk_alloc(h, 0, 100), *y;
     tu_walk w;

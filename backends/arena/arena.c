@@ -13,29 +13,21 @@
  * afterwards. */
 HK_NOSAN int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out)
 {
-    uint32_t u = b->size;
+    uint32_t u = HK_SZ(b);
     hk__blk *n = HK_NEXT(b), *p = NULL, *nn = NULL;
-    if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, u) ||
-        (!b->prev) != (b == r->first))
+    if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, 0))
         return HK_ERR_HEAP_CORRUPT;
-    if (b->prev) {
-        p = HK_PREV(b);
-        if ((char *)p < (char *)r->first || !hk__ok(h, p) || p->size != b->prev)
-            return HK_ERR_HEAP_CORRUPT;
-        if (!HK_TFREE(p)) p = NULL;
-        else if (!hk__linked(h, p)) return HK_ERR_HEAP_CORRUPT;
-    }
+    if ((b->w & HK_PFREE) && (!(p = hk__pred(h, r, b)) || !hk__linked(h, p)))
+        return HK_ERR_HEAP_CORRUPT;
     if (HK_TFREE(n)) {
-        nn = HK_NEXT(n);
-        if ((char *)nn > (char *)r->sent || !hk__linked(h, n))   /* nn: only its prev */
+        nn = HK_NEXT(n);   /* its PFREE stays: only its position is checked */
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, n))
             return HK_ERR_HEAP_CORRUPT;
     }
-    if (p) { hk__rem(h, p); u += p->size; b->info = HK_DEAD; b = p; }
-    if (nn) { hk__rem(h, n); u += n->size; n->info = HK_DEAD; n = nn; }
-    b->size = u;
-    b->info = 0;
-    hk__seal(h, b);
-    hk__set_prev(h, n, u);
+    if (p) { hk__rem(h, p); u += HK_SZ(p); b->w = HK_DEAD; b = p; }
+    if (nn) { hk__rem(h, n); u += HK_SZ(n); n->w = HK_DEAD; n = nn; }
+    else hk__set_pfree(h, n, 1);
+    hk__put(h, b, u << HK_SZ_SHIFT);
     hk__ins(h, b);
     if (out) *out = b;
     if (tidy && n == r->sent) hk__tidy(h, r, b);
@@ -100,7 +92,7 @@ HK_NOSAN int hk__flush(hk__heap *h)
 HK_NOSAN static int hk__uncache(hk__heap *h, hk__blk *b)
 {
     hk__fblk *f, *prev = NULL;
-    uint32_t u = b->size;
+    uint32_t u = HK_SZ(b);
     unsigned steps = 0;
     if (u > HK_CMAX) return 0;
     for (f = h->cache[u]; f && steps <= HK_CCAP; prev = f, f = f->next, steps++) {
@@ -116,19 +108,19 @@ HK_NOSAN static int hk__uncache(hk__heap *h, hk__blk *b)
 }
 
 /* Put the busy (or just uncached) block b of u units into its cache, which
- * has room.  The guard is made from the values written, and info + check
- * are written as one 8-byte store, which the 8-byte load of the next pop
+ * has room.  The guard is made from the values written, and the header is
+ * written as one 8-byte store, which the 8-byte load of the next pop
  * (often right after: LIFO) can take straight from the store buffer. */
 HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
                                       uint32_t u)
 {
     hk__fblk *f = (hk__fblk *)b, *hd = *head;
-    uint32_t pv = b->prev;
-    uint64_t w1 = hk__pair(HK_CACHED, hk__chkv(h, b, u, pv, HK_CACHED));
+    uint32_t w = u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE);
+    uint64_t q = hk__pair(w, hk__chkv(h, b, w));
     --*room;
-    memcpy(&b->info, &w1, 8);
+    memcpy(b, &q, 8);
     f->next = hd;
-    f->prev = hk__cguardv(h, f, hd, hk__pair(u, pv), w1);
+    f->prev = hk__cguardv(h, f, hd, q);
     *head = f;
 }
 
@@ -157,8 +149,8 @@ HK_NOSAN static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
         if (!b && (r = hk__region_new(h, u)) != NULL) b = r->first;
         if (!b) return NULL;
     }
-    if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || ((uintptr_t)b & 15) ||
-        !hk__ok(h, b) || !HK_TFREE(b) || b->size < u ||
+    if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || !HK_HALIGNED(b) ||
+        !hk__ok(h, b) || !HK_TFREE(b) || (bu = HK_SZ(b)) < u ||
         (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__linked(h, b)) {
         h->fail = HK_ERR_HEAP_CORRUPT;
         return NULL;
@@ -166,29 +158,31 @@ HK_NOSAN static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
     if (n == r->sent && (char *)b + (size_t)u * 16 > r->hwm[0])
         r->hwm[0] = (char *)b + (size_t)u * 16;
     hk__rem(h, b);
-    bu = b->size;
     if (bu - u >= 2) {
         hk__blk *rest = (hk__blk *)((char *)b + (size_t)u * 16);
-        rest->size = bu - u;
-        rest->prev = u;
-        rest->info = 0;
-        hk__seal(h, rest);
-        hk__set_prev(h, n, rest->size);
+        hk__put(h, rest, (bu - u) << HK_SZ_SHIFT);   /* n keeps its PFREE */
         hk__ins(h, rest);
-        b->size = u;
+        bu = u;
+    } else {
+        hk__set_pfree(h, n, 0);
     }
+    b->w = bu << HK_SZ_SHIFT;   /* for the caller's hk__set_busy */
     *pr = r;
     return b;
 }
 
-HK_NOSAN static inline void hk__set_busy(hk__heap *h, hk__blk *b, size_t n, uint32_t ep)
+/* f, just popped from a cache of u units, becomes busy with n bytes. */
+HK_NOSAN static inline void *hk__pop_busy(hk__heap *h, hk__fblk *f, uint32_t u, size_t n,
+                                          uint32_t ep)
 {
-    hk__stamp(h, b, b->size, (uint32_t)((size_t)b->size * 16 - 16 - n) | HK_BUSY | ep);
+    hk__set_busy(h, &f->h, u, n, ep);
+    hk__san_busy(h, (char *)(&f->h + 1), HK_HDR, n, (char *)f + (size_t)u * 16);
+    return &f->h + 1;
 }
 
 HK_NOSAN static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
 {
-    uint32_t u = hk__units(n);
+    uint32_t u = hk__units_ep(n, ep);
     hk__region *r;
     hk__blk *b;
     if (HK_LIKELY(u <= HK_CMAX)) {
@@ -196,53 +190,52 @@ HK_NOSAN static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
         /* A damaged cache is left as it is (validate reports it, a repair
          * makes it work again); the lists serve meanwhile. */
         if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
-            b = &f->h;
             h->cache[u] = f->next;
             h->croom[u]++;
-            hk__stamp(h, b, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | ep);
-            hk__san_busy(h, (char *)(b + 1), 16, n, (char *)HK_NEXT(b));
-            return b + 1;
+            return hk__pop_busy(h, f, u, n, ep);
         }
     }
     if (!(b = hk__take(h, u, &r))) return NULL;
     (void)r;
-    hk__set_busy(h, b, n, ep);
-    hk__san_busy(h, (char *)(b + 1), 16, n, (char *)HK_NEXT(b));
+    u = HK_SZ(b);
+    hk__set_busy(h, b, u, n, ep);
+    hk__san_busy(h, (char *)(b + 1), HK_HDR, n, (char *)b + (size_t)u * 16);
     return b + 1;
 }
 
 /* The busy small block whose user pointer is p, header intact, or NULL. */
 HK_NOSAN static hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr)
 {
-    uintptr_t a = (uintptr_t)p - 16;
+    uintptr_t a = (uintptr_t)p - HK_HDR;
     hk__region *r;
     hk__blk *b;
-    if ((a & 15) || !(r = hk__region_of(h, a))) return NULL;
+    if (!HK_HALIGNED(a) || !(r = hk__region_of(h, a))) return NULL;
     b = (hk__blk *)a;
-    if ((b->info & (HK_BUSY | HK_SENT)) != HK_BUSY || !hk__ok(h, b) ||
+    if ((b->w & (HK_BUSY | HK_SENT)) != HK_BUSY || !hk__ok(h, b) ||
         (char *)HK_NEXT(b) > (char *)r->sent)
         return NULL;
     *pr = r;
     return b;
 }
 
-/* Free the busy block b (of u units) of region r: cache it or merge it. */
+/* Free the busy block b (of u units) of region r: cache it or merge it.
+ * An epoch tag is left behind with the rest of the block. */
 HK_NOSAN static inline int hk__free_blk(hk__heap *h, hk__region *r, hk__blk *b, uint32_t u)
 {
     int rc;
     if (HK_LIKELY(u <= HK_CMAX) && HK_LIKELY(h->croom[u])) {
         hk__cache_push(h, b, u);
-        hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
+        hk__san_free(h, (char *)(b + 1), HK_HDR, (char *)b + (size_t)u * 16);
         return HK_OK;
     }
     rc = hk__coalesce(h, r, b, 1, NULL);
-    if (rc == HK_OK) hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
+    if (rc == HK_OK) hk__san_free(h, (char *)(b + 1), HK_HDR, (char *)b + (size_t)u * 16);
     return rc;
 }
 
 HK_NOSAN static int hk__free_small(hk__heap *h, hk__region *r, hk__blk *b)
 {
-    return hk__free_blk(h, r, b, b->size);
+    return hk__free_blk(h, r, b, HK_SZ(b));
 }
 
 HK_NOSAN static int hk__create(unsigned flags, size_t initial, size_t maximum, void **out)
@@ -348,22 +341,21 @@ HK_NOSAN static inline void hk__fast_leave(hk__heap *h)
 HK_NOSAN static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n)
 {
     h->fail = HK_ERR_NO_MEMORY;
-    if (n < HK_LARGE_N) return hk__alloc_small(h, n, h->epinfo);
-    return hk__alloc_large(h, n, h->epinfo >> HK_EP_SHIFT);
+    if (n < HK_LARGE_N) return hk__alloc_small(h, n, h->epoch);
+    return hk__alloc_large(h, n, h->epoch);
 }
 
-/* Pop a block of the exact class from its cache, or go the long way. */
+/* Pop a block of the exact class from its cache, or go the long way
+ * (there too once a mark was taken: blocks get a tag). */
 HK_NOSAN static HK_HOT void *hk__alloc_op(hk__heap *h, size_t n)
 {
-    if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
+    if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - HK_HDR) && HK_LIKELY(!h->epoch)) {
         uint32_t u = hk__units(n);
         hk__fblk *f = h->cache[u];
         if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
             h->cache[u] = f->next;
             h->croom[u]++;
-            hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
-            hk__san_busy(h, (char *)(&f->h + 1), 16, n, (char *)f + (size_t)u * 16);
-            return &f->h + 1;
+            return hk__pop_busy(h, f, u, n, 0);
         }
     }
     return hk__alloc_slow(h, n);
@@ -423,17 +415,15 @@ HK_NOSAN static inline int hk__tc_try(hk__heap *h, hk__tc *t)
     return 0;
 }
 
-/* t's lock held: a block of n bytes from its class, or NULL. */
-HK_NOSAN static inline void *hk__tc_pop(hk__heap *h, hk__tc *t, size_t n)
+/* t's lock held: a block of n bytes (u units: hk__units_ep, at most
+ * HK_CMAX) from its class, or NULL. */
+HK_NOSAN static inline void *hk__tc_pop(hk__heap *h, hk__tc *t, size_t n, uint32_t u)
 {
-    uint32_t u = hk__units(n);
     hk__fblk *f = t->cache[u];
     if (!f || !hk__cfast(h, f)) return NULL;   /* damaged: the heap serves */
     t->cache[u] = f->next;
     t->room[u]++;
-    hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
-    hk__san_busy(h, (char *)(&f->h + 1), 16, n, (char *)f + (size_t)u * 16);
-    return &f->h + 1;
+    return hk__pop_busy(h, f, u, n, h->epoch);
 }
 
 /* t's lock held: cache the busy small block at p if its class has room;
@@ -441,17 +431,17 @@ HK_NOSAN static inline void *hk__tc_pop(hk__heap *h, hk__tc *t, size_t n)
  * what it is). */
 HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
 {
-    uintptr_t a = (uintptr_t)p - 16;
+    uintptr_t a = (uintptr_t)p - HK_HDR;
     hk__blk *b = (hk__blk *)a;
-    uint32_t u, info;
-    if ((a & 15) || !hk__region_of(h, a)) return 0;
-    u = b->size;
-    info = b->info;
-    if ((info & (HK_BUSY | HK_SENT)) != HK_BUSY || u > HK_CMAX || !t->room[u] ||
-        b->check != hk__chkv(h, b, u, b->prev, info))
+    uint32_t u, w;
+    if (!HK_HALIGNED(a) || !hk__region_of(h, a)) return 0;
+    w = b->w;
+    u = hk__wsz(w);
+    if ((w & (HK_BUSY | HK_SENT)) != HK_BUSY || u > HK_CMAX || !t->room[u] ||
+        b->check != hk__chkv(h, b, w))
         return 0;
     hk__cpush(h, &t->cache[u], &t->room[u], b, u);
-    hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
+    hk__san_free(h, (char *)(b + 1), HK_HDR, (char *)b + (size_t)u * 16);
     return 1;
 }
 
@@ -460,12 +450,11 @@ HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
  * cached blocks touches no other block; before a split (which sets a
  * neighbour's prev, maybe in another thread's cache) every thread cache
  * is locked. */
-HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t me)
+HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uint32_t u, uintptr_t me)
 {
-    uint32_t u = hk__units(n);
     unsigned k;
     void *p;
-    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;   /* a slot-mate filled it */
+    if ((p = hk__tc_pop(h, t, n, u)) != NULL) return p;   /* a slot-mate filled it */
     for (k = 0; k < HK_TCFILL && t->room[u] > 0; k++) {
         hk__fblk *f = h->cache[u];
         hk__region *r;
@@ -480,9 +469,9 @@ HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t 
                 hk__tc_lockall(h, me);
             }
             if (!(b = hk__take(h, u, &r))) break;
-            if (b->size != u) {
+            if (HK_SZ(b) != u) {
                 /* one unit over (too little to split off): its own class */
-                uint32_t v = b->size;
+                uint32_t v = HK_SZ(b);
                 if (v <= HK_CMAX && t->room[v]) hk__cpush(h, &t->cache[v], &t->room[v], b, v);
                 else hk__coalesce(h, r, b, 0, NULL);
                 break;
@@ -490,7 +479,7 @@ HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t 
         }
         hk__cpush(h, &t->cache[u], &t->room[u], b, u);
     }
-    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;
+    if ((p = hk__tc_pop(h, t, n, u)) != NULL) return p;
     hk__tc_lockall(h, me);
     return hk__alloc_op(h, n);
 }
@@ -500,10 +489,11 @@ HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t 
 HK_NOSAN static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, void **out)
 {
     int rc = HK_OK, lk;
-    hk__tc *t = n <= (size_t)HK_CMAX * 16 - 16 ? hk__tc_of(h, flags) : NULL;
+    uint32_t u = n <= (size_t)HK_CMAX * 16 ? hk__units_ep(n, h->epoch) : HK_CMAX + 1;
+    hk__tc *t = u <= HK_CMAX ? hk__tc_of(h, flags) : NULL;
     void *p = NULL;
     if (t && hk__tc_try(h, t)) {
-        p = hk__tc_pop(h, t, n);
+        p = hk__tc_pop(h, t, n, u);
         __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
     }
     if (!p && t) {
@@ -511,7 +501,7 @@ HK_NOSAN static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, si
         int took;
         hk__enter_light(h, me);
         took = hk__tc_grab(t, me);
-        p = hk__tc_refill(h, t, n, me);
+        p = hk__tc_refill(h, t, n, u, me);
         if (!p) rc = h->fail;
         if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
         hk__leave(h, 2);
@@ -551,7 +541,7 @@ HK_NOSAN static HK_NOINLINE int hk__free_slow(hk__heap *h, void *p)
     hk__region *r;
     hk__blk *b = hk__lookup(h, p, &r);
     hk__large *l;
-    if (b) return hk__free_blk(h, r, b, b->size);
+    if (b) return hk__free_blk(h, r, b, HK_SZ(b));
     if ((l = hk__llookup(h, p)) != NULL) {
         if (!hk__large_nb_ok(h, l)) return HK_ERR_HEAP_CORRUPT;
         hk__free_large(h, l);
@@ -565,13 +555,13 @@ HK_NOSAN static HK_NOINLINE int hk__free_slow(hk__heap *h, void *p)
 HK_NOSAN static HK_HOT int hk__free_op(hk__heap *h, void *p)
 {
     hk__region *r;
-    uintptr_t a = (uintptr_t)p - 16;
-    if (HK_LIKELY(!(a & 15)) && HK_LIKELY((r = hk__region_of(h, a)) != NULL)) {
+    uintptr_t a = (uintptr_t)p - HK_HDR;
+    if (HK_LIKELY(HK_HALIGNED(a)) && HK_LIKELY((r = hk__region_of(h, a)) != NULL)) {
         hk__blk *b = (hk__blk *)a;
-        uint32_t u = b->size, info = b->info;
-        if (HK_LIKELY((info & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
-            HK_LIKELY(b->check == hk__chkv(h, b, u, b->prev, info)))
-            return hk__free_blk(h, r, b, u);
+        uint32_t w = b->w;
+        if (HK_LIKELY((w & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
+            HK_LIKELY(b->check == hk__chkv(h, b, w)))
+            return hk__free_blk(h, r, b, (w >> HK_SZ_SHIFT) & 0xFFFFu);
     }
     return hk__free_slow(h, p);
 }
@@ -583,8 +573,8 @@ HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p, uintptr_t 
 {
     hk__region *r;
     hk__blk *b = hk__lookup(h, p, &r);
-    if (b && b->size <= HK_CMAX) {
-        uint32_t u = b->size;
+    if (b && HK_SZ(b) <= HK_CMAX) {
+        uint32_t u = HK_SZ(b);
         unsigned k;
         for (k = 0; k < HK_TCFILL && t->cache[u]; k++) {
             hk__fblk *f = t->cache[u];
@@ -662,8 +652,7 @@ HK_NOSAN static void *hk__move(hk__heap *h, unsigned flags, void *p, size_t old,
 {
     void *q;
     h->fail = HK_ERR_NO_MEMORY;
-    q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch << HK_EP_SHIFT)
-                       : hk__alloc_large(h, n, epoch);
+    q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch) : hk__alloc_large(h, n, epoch);
     if (!q) return NULL;
     memcpy(q, p, old < n ? old : n);
     if ((flags & HK_HEAP_ZERO_MEMORY) && n > old)
@@ -677,84 +666,74 @@ HK_NOSAN static void hk__unmove(hk__heap *h, void *q)
     hk__region *r;
     hk__blk *b = hk__lookup(h, q, &r);
     hk__large *l;
-    if (b) hk__free_blk(h, r, b, b->size);
+    if (b) hk__free_blk(h, r, b, HK_SZ(b));
     else if ((l = hk__llookup(h, q)) != NULL && hk__large_nb_ok(h, l)) hk__free_large(h, l);
 }
 
 HK_NOSAN static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk *b,
                              size_t n, void **out)
 {
-    uint32_t ou = b->size, nu, ep = b->info & ~(HK_SLACK | HK_BUSY);
+    uint32_t ou = HK_SZ(b), nu, ep = hk__epoch(h, b);
     size_t old = hk__bn(b);
     hk__blk *nx = HK_NEXT(b);
     void *p = b + 1, *q;
     int rc;
-    if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, ou))
+    if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, 0) || ep == (uint32_t)-1)
         return HK_ERR_HEAP_CORRUPT;
     if (n >= HK_LARGE_N) goto move;   /* never becomes large in place */
-    nu = hk__units(n);
+    nu = hk__units_ep(n, ep);
     if (nu <= ou) {
         if (ou - nu >= 2) {
             /* The rest merges with a free successor: check its successor
              * and list links first, so that nothing changes on damage (the
              * other paths check before they change anything, and a move
              * that cannot free b is undone). */
+            hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
             if (HK_TFREE(nx) &&
                 ((char *)HK_NEXT(nx) > (char *)r->sent || !hk__linked(h, nx)))
                 return HK_ERR_HEAP_CORRUPT;
-            hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
-            rest->size = ou - nu;
-            rest->prev = nu;
-            rest->info = HK_BUSY;
-            hk__seal(h, rest);
-            hk__set_prev(h, nx, rest->size);
-            b->size = nu;
-            hk__set_busy(h, b, n, ep);
+            hk__put(h, rest, (ou - nu) << HK_SZ_SHIFT | HK_BUSY);   /* merged next */
+            hk__set_busy(h, b, nu, n, ep);
             hk__coalesce(h, r, rest, 1, NULL);
         } else {
-            hk__set_busy(h, b, n, ep);
+            hk__set_busy(h, b, ou, n, ep);
         }
         goto in_place;
     }
     /* Grow into the next block: take it out of its cache, extend the commit
      * when the free run reaches the sentinel. */
-    if (nx->info == HK_CACHED && hk__uncache(h, nx)) {
+    if (HK_ISCACHED(nx) && hk__uncache(h, nx)) {
         if (hk__coalesce(h, r, nx, 0, NULL) != HK_OK)
-            hk__cache_push(h, nx, nx->size);   /* damaged beyond: put it back */
+            hk__cache_push(h, nx, HK_SZ(nx));   /* damaged beyond: put it back */
         nx = HK_NEXT(b);
     }
-    if (HK_TFREE(nx) ? ou + nx->size < nu && HK_NEXT(nx) == r->sent : nx == r->sent) {
+    if (HK_TFREE(nx) ? ou + HK_SZ(nx) < nu && HK_NEXT(nx) == r->sent : nx == r->sent) {
         hk__grow(h, r, nu - ou);
         nx = HK_NEXT(b);
     }
-    if (HK_TFREE(nx) && ou + nx->size >= nu) {
-        uint32_t total = ou + nx->size;
+    if (HK_TFREE(nx) && ou + HK_SZ(nx) >= nu) {
+        uint32_t total = ou + HK_SZ(nx);
         hk__blk *nn = HK_NEXT(nx);
         if ((char *)nn > (char *)r->sent || !hk__linked(h, nx))
             return HK_ERR_HEAP_CORRUPT;
         hk__rem(h, nx);
-        nx->info = HK_DEAD;
+        nx->w = HK_DEAD;
         if (nn == r->sent && (char *)b + (size_t)nu * 16 > r->hwm[0])
             r->hwm[0] = (char *)b + (size_t)nu * 16;
         if (total - nu >= 2) {
             hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
-            rest->size = total - nu;
-            rest->prev = nu;
-            rest->info = 0;
-            hk__seal(h, rest);
+            hk__put(h, rest, (total - nu) << HK_SZ_SHIFT);   /* nn keeps its PFREE */
             hk__ins(h, rest);
-            hk__set_prev(h, nn, rest->size);
-            b->size = nu;
         } else {
-            hk__set_prev(h, nn, total);
-            b->size = total;
+            hk__set_pfree(h, nn, 0);
+            nu = total;
         }
-        hk__set_busy(h, b, n, ep);
+        hk__set_busy(h, b, nu, n, ep);
         goto in_place;
     }
 move:
     if (flags & HK_HEAP_REALLOC_IN_PLACE_ONLY) return HK_ERR_NO_MEMORY;
-    if (!(q = hk__move(h, flags, p, old, n, ep >> HK_EP_SHIFT))) return h->fail;
+    if (!(q = hk__move(h, flags, p, old, n, ep))) return h->fail;
     if ((rc = hk__free_small(h, r, b)) != HK_OK) {
         hk__unmove(h, q);   /* b stays as it was */
         return rc;
@@ -762,7 +741,7 @@ move:
     *out = q;
     return HK_OK;
 in_place:
-    hk__san_resize(h, p, 16, old, n, (char *)b + (size_t)(ou > b->size ? ou : b->size) * 16);
+    hk__san_resize(h, p, HK_HDR, old, n, (char *)b + (size_t)(ou > HK_SZ(b) ? ou : HK_SZ(b)) * 16);
     if ((flags & HK_HEAP_ZERO_MEMORY) && n > old) memset((char *)p + old, 0, n - old);
     *out = p;
     return HK_OK;
@@ -810,31 +789,35 @@ HK_NOSAN static int hk__realloc(void *bh, unsigned flags, void *p, size_t n, voi
 HK_NOSAN static int hk__check_region(hk__heap *h, hk__region *r, size_t *nfree)
 {
     hk__blk *b = r->first, *s = r->sent;
-    uint32_t prev = 0;
-    int prev_free = 0;
-    if ((char *)s < (char *)r->first || (char *)s + 16 != r->commit || !hk__ok(h, s) ||
-        s->info != (HK_SENT | HK_BUSY) || s->size != 1)
+    uint32_t prev = 0;   /* size of the previous block if listed free */
+    if ((char *)s < (char *)r->first || (char *)s + HK_HDR != r->commit || !hk__ok(h, s) ||
+        (s->w & ~HK_PFREE) != (HK_SENT | HK_BUSY))
         return HK_ERR_HEAP_CORRUPT;
-    while (b != s) {
-        if ((char *)b + 32 > (char *)s || !hk__ok(h, b) || (b->info & HK_SENT) ||
-            b->prev != prev || b->size < 2 || (char *)HK_NEXT(b) > (char *)s)
+    for (;; b = HK_NEXT(b)) {
+        uint32_t u;
+        /* PFREE says whether the previous block is listed free, and then
+         * its footer (the 8 bytes before b) gives its size */
+        if (!hk__ok(h, b) || !(b->w & HK_PFREE) != !prev ||
+            (prev && ((const uint64_t *)(const void *)b)[-1] != prev))
             return HK_ERR_HEAP_CORRUPT;
-        if (b->info & HK_BUSY) {
-            if ((b->info & HK_SLACK) > (size_t)b->size * 16 - 16) return HK_ERR_HEAP_CORRUPT;
-            prev_free = 0;
-        } else if (b->info == 0) {
-            if (prev_free) return HK_ERR_HEAP_CORRUPT;   /* not coalesced */
-            prev_free = 1;
+        if (b == s) return HK_OK;
+        u = HK_SZ(b);
+        if ((char *)b + 32 > (char *)s || (b->w & HK_SENT) || u < 2 ||
+            (char *)HK_NEXT(b) > (char *)s)
+            return HK_ERR_HEAP_CORRUPT;
+        prev = 0;
+        if (b->w & HK_BUSY) {
+            if (hk__bn(b) > (size_t)u * 16 || (b->w >> (HK_SL_SHIFT + 6)) ||
+                hk__epoch(h, b) == (uint32_t)-1)
+                return HK_ERR_HEAP_CORRUPT;
+        } else if (HK_TFREE(b)) {
+            if (b->w & HK_PFREE) return HK_ERR_HEAP_CORRUPT;   /* not coalesced */
+            prev = u;
             ++*nfree;
-        } else if (b->info == HK_CACHED) {
-            prev_free = 0;
-        } else {
+        } else if ((b->w & ~HK_PFREE) != (u << HK_SZ_SHIFT | HK_CACHED)) {
             return HK_ERR_HEAP_CORRUPT;
         }
-        prev = b->size;
-        b = HK_NEXT(b);
     }
-    return s->prev == prev ? HK_OK : HK_ERR_HEAP_CORRUPT;
 }
 
 HK_NOSAN int hk__check_heap(hk__heap *h)
@@ -852,10 +835,10 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
             if (!f != !((h->slmap[fl] >> sl) & 1)) return HK_ERR_HEAP_CORRUPT;
             for (; f; pf = f, f = f->next) {
                 unsigned a, c;
-                if (++seen > nfree || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
-                    f->h.info != 0 || !hk__ok(h, &f->h) || f->prev != pf)
+                if (++seen > nfree || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
+                    !HK_TFREE(&f->h) || !hk__ok(h, &f->h) || f->prev != pf)
                     return HK_ERR_HEAP_CORRUPT;
-                hk__map(f->h.size, &a, &c);
+                hk__map(HK_SZ(&f->h), &a, &c);
                 if (a != fl || c != sl) return HK_ERR_HEAP_CORRUPT;
             }
         }
@@ -866,7 +849,7 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
         hk__fblk *f = h->cache[u];
         unsigned k = 0;
         for (; f; f = f->next) {
-            if (++k > HK_CCAP || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
+            if (++k > HK_CCAP || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
                 !hk__cok(h, f, u))
                 return HK_ERR_HEAP_CORRUPT;
         }
@@ -877,7 +860,7 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
             hk__fblk *f = h->tc[i].cache[u];
             unsigned k = 0;
             for (; f; f = f->next)
-                if (++k > HK_TCCAP || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
+                if (++k > HK_TCCAP || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
                     !hk__cok(h, f, u))
                     return HK_ERR_HEAP_CORRUPT;
         }
@@ -894,18 +877,21 @@ HK_NOSAN static int hk__validate(void *bh, unsigned flags, const void *p)
 {
     hk__heap *h = bh;
     hk__region *r;
-    uintptr_t a = (uintptr_t)p - 16;
+    hk__blk *b;
+    uintptr_t a = (uintptr_t)p - HK_HDR;
     int rc = HK_OK, lk = hk__enter(h, flags);
     if (!p) {
         rc = hk__check_heap(h);
-    } else if (!hk__lookup(h, p, &r) && !hk__llookup(h, p)) {
+    } else if ((b = hk__lookup(h, p, &r)) != NULL) {
+        if (hk__epoch(h, b) == (uint32_t)-1) rc = HK_ERR_HEAP_CORRUPT;
+    } else if (!hk__llookup(h, p)) {
         /* Not a live block: a damaged header, or no block start at all?  Walk
          * the region up to p to tell (failure path only). */
         rc = HK_ERR_INVALID_PARAMETER;
-        if (!(a & 15) && (r = hk__region_of(h, a)) != NULL) {
-            const hk__blk *b = r->first;
+        if (HK_HALIGNED(a) && (r = hk__region_of(h, a)) != NULL) {
+            b = r->first;
             while ((uintptr_t)b < a) {
-                if (!hk__ok(h, b) || b->size < 2 || (char *)HK_NEXT(b) > (char *)r->sent) {
+                if (!hk__ok(h, b) || HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)r->sent) {
                     rc = HK_ERR_HEAP_CORRUPT;
                     break;
                 }
@@ -942,7 +928,7 @@ HK_NOSAN static int hk__compact(void *bh, unsigned flags, size_t *largest)
                 rc = HK_ERR_HEAP_CORRUPT;
                 break;
             }
-            if ((size_t)f->h.size * 16 - 32 > best) best = (size_t)f->h.size * 16 - 32;
+            if ((size_t)HK_SZ(&f->h) * 16 - 32 > best) best = (size_t)HK_SZ(&f->h) * 16 - 32;
         }
     }
     hk__leave(h, lk);
@@ -1099,7 +1085,7 @@ HK_NOSAN static void *hk__fast_alloc(hk_heap *hh, unsigned flags, size_t n, void
     if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED)))
         return hk__alloc_undo(hh, flags, n, h);
     /* hk__alloc_op, Valgrind known off */
-    if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
+    if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - HK_HDR) && HK_LIKELY(!h->epoch)) {
         uint32_t u = hk__units(n);
         hk__fblk *f = h->cache[u];
         if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
@@ -1110,7 +1096,7 @@ HK_NOSAN static void *hk__fast_alloc(hk_heap *hh, unsigned flags, size_t n, void
             /* the next pop of this class takes nx: its line comes in
              * meanwhile instead of stalling that pop */
             hk__prefetch(nx);
-            hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
+            hk__put(h, &f->h, hk__busyw(u, n, f->h.w & HK_PFREE, 0));
             HK_APOISON(f, (size_t)u * 16);   /* hk__san_busy, Valgrind off */
             HK_AUNPOISON(p, n);
             if (hk__fast_out(h)) return hk__alloc_wake(h, p);
@@ -1139,19 +1125,20 @@ HK_NOSAN static HK_NOINLINE int hk__free_undo(hk_heap *hh, unsigned flags, void 
 HK_NOSAN static int hk__fast_free(hk_heap *hh, unsigned flags, void *p, void *bh)
 {
     hk__heap *h = bh;
-    uintptr_t a = (uintptr_t)p - 16;
-    /* The push writes the link at p, on the next line after the header's
-     * for one block in four: that miss now overlaps the header's. */
+    uintptr_t a = (uintptr_t)p - HK_HDR;
+    /* The push writes the link and guard at p, on the next line after the
+     * header's for one block in eight: that miss now overlaps the
+     * header's. */
     hk__prefetch(p);
     if (HK_UNLIKELY(!hk__fast_in(h, flags))) return hk__fast_free_gen(hh, flags, p, bh);
     if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED)))
         return hk__free_undo(hh, flags, p, h);
     /* hk__free_op's cache push; anything else: all of it, out of line */
-    if (HK_LIKELY(!(a & 15)) && HK_LIKELY(hk__region_of(h, a) != NULL)) {
+    if (HK_LIKELY(HK_HALIGNED(a)) && HK_LIKELY(hk__region_of(h, a) != NULL)) {
         hk__blk *b = (hk__blk *)a;
-        uint32_t u = b->size, info = b->info;
-        if (HK_LIKELY((info & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
-            HK_LIKELY(b->check == hk__chkv(h, b, u, b->prev, info)) &&
+        uint32_t w = b->w, u = (w >> HK_SZ_SHIFT) & 0xFFFFu;
+        if (HK_LIKELY((w & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
+            HK_LIKELY(b->check == hk__chkv(h, b, w)) &&
             HK_LIKELY(u <= HK_CMAX) && HK_LIKELY(h->croom[u])) {
             hk__cache_push(h, b, u);
             HK_APOISON(b, (size_t)u * 16);   /* hk__san_free, Valgrind off */
