@@ -24,10 +24,9 @@
  *  - Boundary tags, glibc-style: a listed free block keeps its size in its
  *    last 8 bytes (footer), and the next block's header says PFREE.  Only
  *    then is the footer read, and trusted only if it leads to an intact
- *    free header of that size ending right there.  PFREE enters the check
- *    by an xor of a keyed constant, so a split or merge flips a
- *    neighbour's flag by the difference alone (hk__set_pfree): damage
- *    elsewhere in that header survives the update, it is never laundered.
+ *    free header of that size ending right there.  A split or merge that
+ *    flips a neighbour's flag reseals an intact header and leaves a
+ *    damaged one damaged (hk__set_pfree): it is never laundered.
  *  - Free blocks sit in TLSF-style segregated lists with two-level bitmaps:
  *    O(1) good-fit search, insert and remove.  Nothing read from a free
  *    block is trusted: before a listed block is taken, split or merged, its
@@ -369,19 +368,12 @@ HK_NOSAN static inline uint64_t hk__pair(uint32_t first, uint32_t second)
 
 /* The check covers the word and the address: for a fixed address the map
  * from word to check is one-to-one (w enters the high half of an odd
- * multiply's input), so any change of one header is seen.  PFREE enters
- * apart, by an xor of a keyed nonzero constant: a neighbour's flag flips
- * with splits and merges, and this way it is flipped without re-checking
- * and re-hashing the neighbour's header (hk__set_pfree). */
-HK_NOSAN static inline uint32_t hk__pfk(const hk__heap *h)
-{
-    return (uint32_t)(h->key >> 32) | 1u;
-}
+ * multiply's input), so any change of one header word is seen. */
 HK_NOSAN static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t w)
 {
-    uint64_t x = ((uint64_t)(w & ~HK_PFREE) << 32) ^ (uint64_t)(uintptr_t)b ^ h->key;
+    uint64_t x = ((uint64_t)w << 32) ^ (uint64_t)(uintptr_t)b ^ h->key;
     x *= HK_K2;
-    return (uint32_t)(x >> 32) ^ (hk__pfk(h) & (0u - ((w >> 2) & 1u)));
+    return (uint32_t)(x >> 32);
 }
 HK_NOSAN static inline uint32_t hk__chk(const hk__heap *h, const hk__blk *b)
 {
@@ -481,19 +473,22 @@ HK_NOSAN static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t 
     return hk__ok(h, n) && (n->w & HK_PFREE) == pf &&
            (!HK_ISCACHED(n) || hk__cfast(h, (const hk__fblk *)n));
 }
-/* Set or clear the PFREE flag of n (the block after one that changed):
- * check and, for a cached n, guard are updated by the difference alone, so
- * an intact header stays intact and a damaged one stays detectably
- * damaged. */
+/* Set or clear the PFREE flag of n (the block after one that changed): an
+ * intact header is resealed (a cached n's guard updated by the difference
+ * alone), a damaged one only gets the flag, so it stays detectably
+ * damaged - it is never laundered. */
 HK_NOSAN static inline void hk__set_pfree(const hk__heap *h, hk__blk *n, int on)
 {
     hk__fblk *f = (hk__fblk *)n;
-    uint32_t pk = hk__pfk(h);
-    if (!(n->w & HK_PFREE) == !on) return;
-    n->w ^= HK_PFREE;
-    n->check ^= pk;
+    uint64_t oq, nq;
+    uint32_t w = n->w ^ HK_PFREE;
+    if (!(w & HK_PFREE) != !on) return;
+    if (!hk__ok(h, n)) { n->w = w; return; }
+    memcpy(&oq, n, 8);
+    nq = hk__pair(w, hk__chkv(h, n, w));
+    memcpy(n, &nq, 8);
     if (HK_ISCACHED(n))
-        f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(hk__crot(hk__pair(HK_PFREE, pk))));
+        f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(hk__crot(oq ^ nq)));
 }
 
 /* The footer of the listed free block b of u units: its size, in its last
