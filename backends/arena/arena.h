@@ -76,8 +76,10 @@
 
  *
  * Files (all share this header; hot inline helpers live here):
- *   arena.c   the backend's members, small blocks, front-end caches,
- *             coalescing, validate/compact
+ *   arena.c   the backend's members, small blocks, coalescing, the
+ *             caches' slow paths, realloc, validate/compact
+ *   fast.c    the front end: alloc/free entries, cache hot paths, thread
+ *             caches, the fast entries
  *   lock.c    the biased lock's slow paths (revocation, word lock)
  *   tlsf.c    the segregated free lists
  *   region.c  regions: the region map, commit growth, trimming, give-back
@@ -587,6 +589,63 @@ HK_NOSAN static inline size_t hk__bn(const hk__blk *b)   /* requested size of bu
            ((b->w & HK_EP) ? HK_ETAG : 0);
 }
 
+/* ---- The caches' push and pop, zeroing (arena.c and fast.c) ----------- */
+/* Put the busy (or just uncached) block b of u units into its cache, which
+ * has room.  The guard is made from the values written, and the header is
+ * written as one 8-byte store, which the 8-byte load of the next pop
+ * (often right after: LIFO) can take straight from the store buffer. */
+HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                      uint32_t u)
+{
+    hk__fblk *f = (hk__fblk *)b, *hd = *head;
+    uint32_t w = u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE);
+    uint64_t q = hk__pair(w, hk__chkv(h, b, w));
+    --*room;
+    memcpy(b, &q, 8);
+    f->next = hd;
+    f->prev = hk__cguardv(h, f, hd, q);
+    *head = f;
+}
+
+HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
+{
+    hk__cpush(h, &h->cache[u], &h->croom[u], b, u);
+}
+
+/* f, just popped from a cache of u units, becomes busy with n bytes. */
+HK_NOSAN static inline void *hk__pop_busy(hk__heap *h, hk__fblk *f, uint32_t u, size_t n,
+                                          uint32_t ep)
+{
+    hk__set_busy(h, &f->h, u, n, ep);
+    hk__san_busy(h, (char *)(&f->h + 1), HK_HDR, n, (char *)f + (size_t)u * 16);
+    return &f->h + 1;
+}
+
+/* Zero-memory: a fresh large mapping is zero already (clearing it would
+ * only make every page resident); one from the cache is not. */
+HK_NOSAN static inline void hk__zero_from(const hk__heap *h, void *p, size_t from, size_t n)
+{
+    if (n < HK_LARGE_N || ((const hk__large *)((char *)p - HK_LHDR))->reused)
+        memset((char *)p + from, 0, n - from);
+#ifdef HK_VG
+    else if (HK_VG_ON(h)) VALGRIND_MAKE_MEM_DEFINED((char *)p + from, n - from); /* zero pages */
+#endif
+    (void)h;
+}
+
+HK_NOSAN static inline void hk__zero_new(const hk__heap *h, void *p, size_t n)
+{
+    hk__zero_from(h, p, 0, n);
+}
+
+#ifdef HK_VG
+/* Under Valgrind the arena reads its own no-access memory (headers, free
+ * blocks): error reporting is off for the thread while an entry point
+ * runs, so only the program's own accesses are judged. */
+#define HK_VG_IN(h)  do { if (HK_VG_ON(h)) VALGRIND_DISABLE_ERROR_REPORTING; } while (0)
+#define HK_VG_OUT(v) do { if (HK_UNLIKELY(v)) VALGRIND_ENABLE_ERROR_REPORTING; } while (0)
+#endif
+
 /* ---- Across the files ---------------------------------------------------- */
 /* lock.c: the lock's slow paths */
 void hk__bias_wake(hk__heap *h);
@@ -626,6 +685,16 @@ void hk__free_large(hk__heap *h, hk__large *l);
 int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out);
 int hk__flush(hk__heap *h);
 int hk__check_heap(hk__heap *h);
+hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr);
+void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep);
+hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr);
+int hk__free_blk(hk__heap *h, hk__region *r, hk__blk *b, uint32_t u);
+
+/* fast.c: the entries and the front end */
+int hk__arena_alloc(void *bh, unsigned flags, size_t n, void **out);
+int hk__arena_free(void *bh, unsigned flags, void *p);
+void *hk__arena_fast_alloc(hk_heap *hh, unsigned flags, size_t n, void *bh);
+int hk__arena_fast_free(hk_heap *hh, unsigned flags, void *p, void *bh);
 
 /* walk.c */
 int hk__arena_walk(void *bh, hk_heap_entry *e);
