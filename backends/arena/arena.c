@@ -14,20 +14,20 @@
  * afterwards. */
 HK_NOSAN int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out)
 {
-    uint32_t u = HK_SZ(b);
-    hk__blk *n = HK_NEXT(b), *p = NULL, *nn = NULL;
+    uint32_t u = HK_BSZ(b);   /* busy or cached */
+    hk__blk *n = (hk__blk *)((char *)b + (size_t)u * 16), *p = NULL, *nn = NULL;
     if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, 0))
         return HK_ERR_HEAP_CORRUPT;
     if ((b->w & HK_PFREE) && (!(p = hk__pred(h, r, b)) || !hk__linked(h, p)))
         return HK_ERR_HEAP_CORRUPT;
     if (HK_TFREE(n)) {
-        nn = HK_NEXT(n);   /* its PFREE stays: only its position is checked */
+        nn = (hk__blk *)((char *)n + (size_t)HK_FSZ(n) * 16);   /* keeps its PFREE */
         if ((char *)nn > (char *)r->sent || !hk__linked(h, n))
             return HK_ERR_HEAP_CORRUPT;
     }
-    if (p) { hk__rem(h, p); u += HK_SZ(p); b->w = HK_DEAD; b = p; }
-    if (nn) { hk__rem(h, n); u += HK_SZ(n); n->w = HK_DEAD; n = nn; }
-    else hk__set_pfree(h, n, 1);
+    if (p) { hk__rem(h, p); u += HK_FSZ(p); b->w = HK_DEAD; b = p; }
+    if (nn) { hk__rem(h, n); u += HK_FSZ(n); n->w = HK_DEAD; n = nn; }
+    else hk__flip_pfree(h, n);   /* checked by hk__nb: PFREE was clear */
     hk__put(h, b, u << HK_SZ_SHIFT);
     hk__ins(h, b);
     if (out) *out = b;
@@ -129,8 +129,9 @@ HK_NOSAN hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
         if (!b) return NULL;
     }
     if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || !HK_HALIGNED(b) ||
-        !hk__ok(h, b) || !HK_TFREE(b) || (bu = HK_SZ(b)) < u ||
-        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__linked(h, b)) {
+        !hk__ok(h, b) || !HK_TFREE(b) || (bu = HK_FSZ(b)) < u ||
+        (char *)(n = (hk__blk *)((char *)b + (size_t)bu * 16)) > (char *)r->sent ||
+        !hk__linked(h, b)) {
         h->fail = HK_ERR_HEAP_CORRUPT;
         return NULL;
     }
@@ -182,7 +183,7 @@ HK_NOSAN hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr)
     if (!HK_HALIGNED(a) || !(r = hk__region_of(h, a))) return NULL;
     b = (hk__blk *)a;
     if ((b->w & (HK_BUSY | HK_SENT)) != HK_BUSY || !hk__ok(h, b) ||
-        (char *)HK_NEXT(b) > (char *)r->sent)
+        (char *)b + (size_t)HK_BSZ(b) * 16 > (char *)r->sent)
         return NULL;
     *pr = r;
     return b;

@@ -268,6 +268,10 @@ HK_NOSAN static inline uint32_t hk__wsz(uint32_t w)
     return (w >> HK_SZ_SHIFT) & (0x7FFFFFFu >> ((w & HK_BUSY) * 11));
 }
 #define HK_SZ(b)   hk__wsz((b)->w)
+/* The same where the kind is known: not busy (free, cached, sentinel), or
+ * busy or cached (both < 2^16 units); a shift and a mask fewer. */
+#define HK_FSZ(b)  ((b)->w >> HK_SZ_SHIFT)
+#define HK_BSZ(b)  (((b)->w >> HK_SZ_SHIFT) & 0xFFFFu)
 #define HK_NEXT(b) ((hk__blk *)((char *)(b) + (size_t)HK_SZ(b) * 16))
 #define HK_TFREE(b) (((b)->w & 31u) == 0)   /* free and in the TLSF lists  */
 #define HK_ISCACHED(b) (((b)->w & HK_KIND) == HK_CACHED)
@@ -475,22 +479,27 @@ HK_NOSAN static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t 
     return hk__ok(h, n) && (n->w & HK_PFREE) == pf &&
            (!HK_ISCACHED(n) || hk__cfast(h, (const hk__fblk *)n));
 }
-/* Set or clear the PFREE flag of n (the block after one that changed): an
- * intact header is resealed (a cached n's guard updated by the difference
- * alone), a damaged one only gets the flag, so it stays detectably
- * damaged - it is never laundered. */
-HK_NOSAN static inline void hk__set_pfree(const hk__heap *h, hk__blk *n, int on)
+/* Flip the PFREE flag of n, whose header was just checked: resealed, a
+ * cached n's guard updated by the difference alone. */
+HK_NOSAN static inline void hk__flip_pfree(const hk__heap *h, hk__blk *n)
 {
     hk__fblk *f = (hk__fblk *)n;
     uint64_t oq, nq;
     uint32_t w = n->w ^ HK_PFREE;
-    if (!(w & HK_PFREE) != !on) return;
-    if (!hk__ok(h, n)) { n->w = w; return; }
     memcpy(&oq, n, 8);
     nq = hk__pair(w, hk__chkv(h, n, w));
     memcpy(n, &nq, 8);
     if (HK_ISCACHED(n))
         f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(hk__crot(oq ^ nq)));
+}
+/* Set or clear the PFREE flag of n (the block after one that changed): an
+ * intact header is resealed, a damaged one only gets the flag, so it stays
+ * detectably damaged - it is never laundered. */
+HK_NOSAN static inline void hk__set_pfree(const hk__heap *h, hk__blk *n, int on)
+{
+    if (!(n->w & HK_PFREE) == !on) return;
+    if (hk__ok(h, n)) hk__flip_pfree(h, n);
+    else n->w ^= HK_PFREE;
 }
 
 /* The footer of the listed free block b of u units: its size, in its last
@@ -508,7 +517,7 @@ HK_NOSAN static inline hk__blk *hk__pred(const hk__heap *h, const hk__region *r,
     hk__blk *p;
     if (pu < 2 || pu > (uint64_t)((const char *)b - (const char *)r->first) / 16) return NULL;
     p = (hk__blk *)((char *)b - (size_t)pu * 16);
-    return hk__ok(h, p) && HK_TFREE(p) && HK_SZ(p) == pu ? p : NULL;
+    return hk__ok(h, p) && HK_TFREE(p) && HK_FSZ(p) == pu ? p : NULL;
 }
 
 /* One bijective step per word: any change of one word changes the result. */

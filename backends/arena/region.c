@@ -14,7 +14,7 @@ HK_NOSAN int hk__linked(hk__heap *h, const hk__blk *b)
     unsigned fl, sl;
     if (f->next && (!hk__fok(h, f->next) || f->next->prev != f)) return 0;
     if (f->prev) return hk__fok(h, f->prev) && f->prev->next == f;
-    hk__map(HK_SZ(b), &fl, &sl);
+    hk__map(HK_FSZ(b), &fl, &sl);
     return fl < HK_FL_N && h->lists[fl][sl] == f;
 }
 
