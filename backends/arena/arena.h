@@ -5,8 +5,8 @@
  * Why it looks like this:
  *  - A heap is a few regions (reservations).  The first one starts with the
  *    heap struct, so the heap's base is its first region's base.  A region is
- *    a run of blocks ending in an 8-byte busy sentinel (a header) at the end of the
- *    committed part; the commit grows in 64 KiB steps.  A free tail is
+ *    a run of blocks ending in a busy sentinel (a bare 8-byte header) at the
+ *    end of the committed part; the commit grows in 64 KiB steps.  A free tail is
  *    decommitted down to a margin, but never below what the tail was used up
  *    to lately (a high-water mark over two windows of slow operations), so a
  *    loop that fills and empties the heap does not call the OS each time.
@@ -57,10 +57,10 @@
  *    writes no line of the heap's.  A miss refills HK_TCFILL blocks, or
  *    spills as many, under the heap's word lock and the thread's cache
  *    lock: blocks moved between the thread cache and the heap's own
- *    caches touch no other block.  Before a split or merge (which may set
- *    the PFREE flag of a neighbour in another thread's cache), and whenever the
- *    word lock is taken for anything else, every thread cache's lock word
- *    is taken too: HeapLock, walk, validate, compact, mark/release and
+ *    caches touch no other block.  Before a split or merge (which may flip
+ *    the PFREE flag of a neighbour in another thread's cache), and whenever
+ *    the word lock is taken for anything else, every thread cache's lock
+ *    word is taken too: HeapLock, walk, validate, compact, mark/release and
  *    every slow path exclude all threads, and see cached blocks marked
  *    free as before (walks and compaction flush them).  The caches belong
  *    to the heap, not to the threads: a thread's exit loses nothing (the
@@ -69,8 +69,8 @@
  *    never take a mark.  Once one was taken (h->epoch > 0), each new small
  *    block gets 8 more bytes at its end: the epoch current when it was
  *    allocated and a keyed check of it and the address (flag EP); realloc
- *    keeps it.  Before any mark nothing is spent, and the fast paths are
- *    only taken then.  release(m) frees, in one pass over the heap, every
+ *    keeps it.  Before any mark nothing is spent (and only then are the
+ *    fast paths taken).  release(m) frees, in one pass over the heap, every
  *    busy block whose epoch >= m: O(blocks + large blocks).  Marks stay
  *    valid after releases.
 

@@ -122,9 +122,9 @@ HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
 
 /* Word lock and t's lock held: refill t's class with up to HK_TCFILL
  * blocks from the heap's cache or lists, then serve n from it.  Moving
- * cached blocks touches no other block; before a split (which sets a
- * neighbour's prev, maybe in another thread's cache) every thread cache
- * is locked. */
+ * cached blocks touches no other block; before a split (which may flip a
+ * neighbour's PFREE flag, maybe in another thread's cache) every thread
+ * cache is locked. */
 HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uint32_t u, uintptr_t me)
 {
     unsigned k;
