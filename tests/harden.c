@@ -15,6 +15,8 @@
  *   header:    per-block validate sees every header word overwritten
  *              (large blocks: all 64 bytes), and free,
  *              size and realloc refuse such a block;
+ *   epoch tag: an overflow into the epoch tag of a block allocated after
+ *              a mark is seen by validate and makes release refuse;
  *   junk:      every byte of a busy header, of free and cached blocks'
  *              first 24 bytes and of a large header, overwritten with
  *              random junk, then every API call: no crash, named errors;
@@ -380,6 +382,36 @@ START_TEST(header_words)
 }
 END_TEST
 
+/* ---- the epoch tag of a block allocated after a mark -------------------- */
+START_TEST(epoch_tag)
+{
+    hk_heap *h = mk();
+    char *a = alloc_ok(h, 40), *b, *c, *t, saved, *live[2];
+    uintptr_t m = hk_heap_mark(h);
+    ck_assert(m != 0);
+    b = alloc_ok(h, 48);         /* 48 + 8 + the 8-byte tag: no slack */
+    c = alloc_ok(h, 100);
+    t = b + 48;                  /* the tag: right after b's last byte */
+    saved = *t;
+    *t ^= 0x5A;
+    ck_assert(!hk_validate(h, 0, b));
+    ck_assert(hk_validate(h, 0, a));
+    ck_assert(hk_validate(h, 0, c));
+    ck_assert(!hk_validate(h, 0, NULL));
+    must_corrupt(hk_heap_release(h, m));         /* all or nothing */
+    ck_assert(hk_validate(h, 0, c));
+    ck_assert_uint_eq(hk_size(h, 0, b), 48);
+    *t = saved;                                  /* repaired */
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_release(h, m));
+    ck_assert(!hk_validate(h, 0, b));
+    ck_assert(!hk_validate(h, 0, c));
+    live[0] = a; live[1] = NULL;
+    whole_again(h, live, 2);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 /* ---- random junk at every byte ------------------------------------------ */
 struct jheap { hk_heap *h; char *p[16]; int n; char *d, *f, *cached, *tail; };
 
@@ -576,6 +608,7 @@ static Suite *harden_suite(void)
     tcase_add_test(tc, freed_cached);
     tcase_add_test(tc, freed_thread_cached);
     tcase_add_test(tc, header_words);
+    tcase_add_test(tc, epoch_tag);
     suite_add_tcase(s, tc);
     tc = tcase_create("junk");
     tcase_set_timeout(tc, 120);
