@@ -11,7 +11,12 @@
  *  - a 4-thread stress on one shared heap, contents checked;
  *  - thread caches (a shared heap): a block a thread freed into its cache
  *    is FREE in the walk and refused by a second free, also after the
- *    thread exited; HeapLock stops a thread whose cache could serve it. */
+ *    thread exited; HeapLock stops a thread whose cache could serve it;
+ *  - overhead: a small block costs its 8-byte header and the rounding to
+ *    16 bytes, nothing more (32 bytes at least);
+ *  - epoch tags: after a mark, blocks carry their epoch through realloc
+ *    (in place and moved), and release(m) frees exactly them (a damaged
+ *    tag: tests/harden.c). */
 #include "testutil.h"
 
 #if defined(_WIN32)
@@ -335,7 +340,7 @@ END_TEST
  * given back). */
 START_TEST(given_back_then_reused)
 {
-    enum { N = 4096 * 16 - 31 };     /* 4096 units: the head of its class */
+    enum { N = 4096 * 16 - 23 };     /* 4096 units: the head of its class */
     hk_heap *h = arena();
     char *a = hk_alloc(h, 0, 100), *x = hk_alloc(h, 0, N), *c = hk_alloc(h, 0, 100), *y;
     tu_walk w;
@@ -550,6 +555,70 @@ START_TEST(thread_cache_contract)
 }
 END_TEST
 
+/* ---- overhead and epoch tags -------------------------------------------- */
+/* Consecutive blocks carved from a fresh heap's tail lie one block apart:
+ * n + 8 rounded up to 16, at least 32. */
+START_TEST(small_block_overhead)
+{
+    hk_heap *h = arena();
+    size_t n;
+    for (n = 0; n <= 300; n++) {
+        char *p = hk_alloc(h, 0, n), *q = hk_alloc(h, 0, n);
+        size_t want = (n + 8 + 15) / 16 * 16;
+        ck_assert(p && q);
+        ck_assert_uint_eq((uintptr_t)p % 16, 0);
+        ck_assert_uint_eq((size_t)(q - p), want < 32 ? 32 : want);
+        ck_assert_uint_eq(hk_size(h, 0, p), n);
+    }
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+START_TEST(epoch_tags)
+{
+    hk_heap *h = arena();
+    char *a = hk_alloc(h, 0, 40), *b, *c, *d;
+    uintptr_t m;
+    ck_assert_ptr_nonnull(a);
+    tu_fill(a, 40, 1);
+    m = hk_heap_mark(h);
+    ck_assert(m != 0);
+    b = hk_alloc(h, 0, 40);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(hk_size(h, 0, b), 40);
+    tu_fill(b, 40, 2);
+    /* in place (the free tail follows b): grow, shrink, the tag moves */
+    ck_assert_ptr_eq(hk_realloc(h, HK_HEAP_REALLOC_IN_PLACE_ONLY, b, 100), b);
+    ck_assert_ptr_eq(hk_realloc(h, HK_HEAP_REALLOC_IN_PLACE_ONLY, b, 20), b);
+    ck_assert_uint_eq(hk_size(h, 0, b), 20);
+    ck_assert(tu_check(b, 20, 2));
+    c = hk_alloc(h, 0, 48);
+    ck_assert_ptr_nonnull(c);
+    /* moved (c is in the way): the epoch goes along */
+    b = hk_realloc(h, 0, b, 300);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(tu_check(b, 20, 2));
+    /* a block from before the mark, moved after it, keeps its epoch 0 */
+    a = hk_realloc(h, 0, a, 3000);
+    ck_assert_ptr_nonnull(a);
+    ck_assert(tu_check(a, 40, 1));
+    ck_assert(hk_validate(h, 0, NULL));
+    d = hk_alloc(h, 0, 0x100000);               /* large: its own epoch */
+    ck_assert_ptr_nonnull(d);
+    ck_assert(hk_heap_release(h, m));
+    ck_assert(!hk_validate(h, 0, b));
+    ck_assert(!hk_validate(h, 0, c));
+    ck_assert(!hk_validate(h, 0, d));
+    ck_assert(hk_validate(h, 0, a));
+    ck_assert(tu_check(a, 40, 1));
+    ck_assert_uint_eq(hk_size(h, 0, a), 3000);
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_free(h, 0, a));
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 static Suite *arena_suite(void)
 {
     Suite *s = suite_create("arena");
@@ -559,6 +628,8 @@ static Suite *arena_suite(void)
     tcase_add_test(tc, size_of_null_sets_error);
     tcase_add_test(tc, beyond_commit_limit);
     tcase_add_test(tc, large_cache_contract);
+    tcase_add_test(tc, small_block_overhead);
+    tcase_add_test(tc, epoch_tags);
     suite_add_tcase(s, tc);
     tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);

@@ -1,6 +1,7 @@
 /*
  * harden.c - the arena backend against heap corruption (both lanes):
- *   overflow:  a block overflows 16 (or 32) bytes into the next block's
+ *   overflow:  a block overflows 16 (or 32) bytes (its 8 bytes of slack,
+ *              then) into the next block's
  *              header - a busy block, a listed free block (its list links
  *              too), the region's free tail - then every call that could
  *              follow the damage: alloc, realloc, free of the neighbours,
@@ -12,10 +13,12 @@
  *              in a thread cache of a shared heap) is detected and never
  *              followed;
  *   header:    per-block validate sees every header word overwritten
- *              (prev included; large blocks: all 64 bytes), and free,
+ *              (large blocks: all 64 bytes), and free,
  *              size and realloc refuse such a block;
+ *   epoch tag: an overflow into the epoch tag of a block allocated after
+ *              a mark is seen by validate and makes release refuse;
  *   junk:      every byte of a busy header, of free and cached blocks'
- *              first 32 bytes and of a large header, overwritten with
+ *              first 24 bytes and of a large header, overwritten with
  *              random junk, then every API call: no crash, named errors;
  *   zero:      a zero-memory 1 GiB block is zero and (Linux) not resident.
  * The layouts rely on a fresh arena heap carving blocks in address order
@@ -36,8 +39,8 @@ const char *__asan_default_options(void) { return "allow_user_poisoning=0"; }
 #  include <unistd.h>
 #endif
 
-#define SMALL   112     /* 128-byte block: cached when freed               */
-#define BIG     5008    /* 5024-byte block: listed (TLSF) when freed       */
+#define SMALL   112     /* 128-byte block (8 bytes of slack): cached when freed */
+#define BIG     5008    /* 5024-byte block (8 bytes of slack): listed when freed */
 #define BIG_FIT 4600    /* a request served from BIG's size class          */
 #define LARGE   0x100000
 
@@ -347,15 +350,17 @@ START_TEST(header_words)
     uint32_t w;
     uint64_t q;
     int i;
-    for (i = 0; i < 4; i++) {                    /* size, prev, info, check */
-        memcpy(&w, b - 16 + 4 * i, 4);
-        w ^= i == 1 ? 1u : 0x100u;               /* prev: a small lie */
-        memcpy(b - 16 + 4 * i, &w, 4);
+    for (i = 0; i < 6; i++) {                    /* word (flags, size, slack), check */
+        static const uint32_t bit[6] = { 0x4u, 0x20u, 0x200000u, 0x100u, 0x1u, 0x80000000u };
+        int at = i < 3 ? 0 : 1;
+        memcpy(&w, b - 8 + 4 * at, 4);
+        w ^= bit[i];                             /* PFREE, a unit, slack; check */
+        memcpy(b - 8 + 4 * at, &w, 4);
         refused(h, b);
         ck_assert(hk_validate(h, 0, a));
         ck_assert(hk_validate(h, 0, c));
-        w ^= i == 1 ? 1u : 0x100u;
-        memcpy(b - 16 + 4 * i, &w, 4);
+        w ^= bit[i];
+        memcpy(b - 8 + 4 * at, &w, 4);
         ck_assert(hk_validate(h, 0, b));
         ck_assert(hk_validate(h, 0, NULL));
         ck_assert_uint_eq(hk_size(h, 0, b), 100);
@@ -373,6 +378,36 @@ START_TEST(header_words)
     }
     live[0] = a; live[1] = b; live[2] = c; live[3] = l;
     whole_again(h, live, 4);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+/* ---- the epoch tag of a block allocated after a mark -------------------- */
+START_TEST(epoch_tag)
+{
+    hk_heap *h = mk();
+    char *a = alloc_ok(h, 40), *b, *c, *t, saved, *live[2];
+    uintptr_t m = hk_heap_mark(h);
+    ck_assert(m != 0);
+    b = alloc_ok(h, 48);         /* 48 + 8 + the 8-byte tag: no slack */
+    c = alloc_ok(h, 100);
+    t = b + 48;                  /* the tag: right after b's last byte */
+    saved = *t;
+    *t ^= 0x5A;
+    ck_assert(!hk_validate(h, 0, b));
+    ck_assert(hk_validate(h, 0, a));
+    ck_assert(hk_validate(h, 0, c));
+    ck_assert(!hk_validate(h, 0, NULL));
+    must_corrupt(hk_heap_release(h, m));         /* all or nothing */
+    ck_assert(hk_validate(h, 0, c));
+    ck_assert_uint_eq(hk_size(h, 0, b), 48);
+    *t = saved;                                  /* repaired */
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_release(h, m));
+    ck_assert(!hk_validate(h, 0, b));
+    ck_assert(!hk_validate(h, 0, c));
+    live[0] = a; live[1] = NULL;
+    whole_again(h, live, 2);
     ck_assert(hk_heap_destroy(h));
 }
 END_TEST
@@ -402,7 +437,7 @@ static void junk_build(struct jheap *j)
     j->p[0] = p[0]; j->p[1] = p[1]; j->p[2] = p[2]; j->p[3] = p[4];
     j->p[4] = p[7]; j->p[5] = p[8];
     j->n = 6;
-    j->d = p[3]; j->f = p[5]; j->cached = p[6]; j->tail = p[7] + SMALL;
+    j->d = p[3]; j->f = p[5]; j->cached = p[6]; j->tail = p[7] + SMALL + 8;   /* its header */
 }
 
 /* Every call, on a heap that may be damaged anywhere. */
@@ -458,8 +493,8 @@ static void junk_at(size_t len, int kind)
             struct jheap j;
             unsigned char *t, v;
             junk_build(&j);
-            t = (unsigned char *)(kind == 0 ? j.p[1] - 16 : kind == 1 ? j.d - 16 :
-                                  kind == 2 ? j.f - 16 : kind == 3 ? j.cached - 16 :
+            t = (unsigned char *)(kind == 0 ? j.p[1] - 8 : kind == 1 ? j.d - 8 :
+                                  kind == 2 ? j.f - 8 : kind == 3 ? j.cached - 8 :
                                   kind == 4 ? j.tail : j.p[5] - 64);
             v = rep == 0 ? 0x00 : rep == 1 ? 0xFF : rnd8();
             if (v == t[off])
@@ -474,11 +509,11 @@ static void junk_at(size_t len, int kind)
 
 START_TEST(junk)
 {
-    junk_at(16, 0);            /* a busy header          */
-    junk_at(32, 1);            /* a listed free block    */
-    junk_at(32, 2);            /* the head of its list   */
-    junk_at(32, 3);            /* a cached block         */
-    junk_at(32, 4);            /* the region's free tail */
+    junk_at(8, 0);             /* a busy header          */
+    junk_at(24, 1);            /* a listed free block: header, links */
+    junk_at(24, 2);            /* the head of its list   */
+    junk_at(24, 3);            /* a cached block: header, link, guard */
+    junk_at(24, 4);            /* the region's free tail */
     junk_at(64, 5);            /* a large block's header */
 }
 END_TEST
@@ -573,6 +608,7 @@ static Suite *harden_suite(void)
     tcase_add_test(tc, freed_cached);
     tcase_add_test(tc, freed_thread_cached);
     tcase_add_test(tc, header_words);
+    tcase_add_test(tc, epoch_tag);
     suite_add_tcase(s, tc);
     tc = tcase_create("junk");
     tcase_set_timeout(tc, 120);

@@ -1,7 +1,8 @@
 /*
  * arena.c - heapkit's own allocator, the backend's members: small blocks,
- * the front-end caches, coalescing, validate and compact, and the backend
- * table.  The design, and which file holds what, is in arena.h.
+ * coalescing, the caches' slow paths, realloc, validate and compact, and
+ * the backend table.  The design, and which file holds what, is in
+ * arena.h.
  */
 #include "arena.h"
 
@@ -13,29 +14,21 @@
  * afterwards. */
 HK_NOSAN int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out)
 {
-    uint32_t u = b->size;
-    hk__blk *n = HK_NEXT(b), *p = NULL, *nn = NULL;
-    if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, u) ||
-        (!b->prev) != (b == r->first))
+    uint32_t u = HK_BSZ(b);   /* busy or cached */
+    hk__blk *n = (hk__blk *)((char *)b + (size_t)u * 16), *p = NULL, *nn = NULL;
+    if (u < 2 || (char *)n > (char *)r->sent || !hk__nb(h, n, 0))
         return HK_ERR_HEAP_CORRUPT;
-    if (b->prev) {
-        p = HK_PREV(b);
-        if ((char *)p < (char *)r->first || !hk__ok(h, p) || p->size != b->prev)
-            return HK_ERR_HEAP_CORRUPT;
-        if (!HK_TFREE(p)) p = NULL;
-        else if (!hk__linked(h, p)) return HK_ERR_HEAP_CORRUPT;
-    }
+    if ((b->w & HK_PFREE) && (!(p = hk__pred(h, r, b)) || !hk__linked(h, p)))
+        return HK_ERR_HEAP_CORRUPT;
     if (HK_TFREE(n)) {
-        nn = HK_NEXT(n);
-        if ((char *)nn > (char *)r->sent || !hk__linked(h, n))   /* nn: only its prev */
+        nn = (hk__blk *)((char *)n + (size_t)HK_FSZ(n) * 16);   /* keeps its PFREE */
+        if ((char *)nn > (char *)r->sent || !hk__linked(h, n))
             return HK_ERR_HEAP_CORRUPT;
     }
-    if (p) { hk__rem(h, p); u += p->size; b->info = HK_DEAD; b = p; }
-    if (nn) { hk__rem(h, n); u += n->size; n->info = HK_DEAD; n = nn; }
-    b->size = u;
-    b->info = 0;
-    hk__seal(h, b);
-    hk__set_prev(h, n, u);
+    if (p) { hk__rem(h, p); u += HK_FSZ(p); b->w = HK_DEAD; b = p; }
+    if (nn) { hk__rem(h, n); u += HK_FSZ(n); n->w = HK_DEAD; n = nn; }
+    else hk__flip_pfree(h, n);   /* checked by hk__nb: PFREE was clear */
+    hk__put(h, b, u << HK_SZ_SHIFT);
     hk__ins(h, b);
     if (out) *out = b;
     if (tidy && n == r->sent) hk__tidy(h, r, b);
@@ -100,7 +93,7 @@ HK_NOSAN int hk__flush(hk__heap *h)
 HK_NOSAN static int hk__uncache(hk__heap *h, hk__blk *b)
 {
     hk__fblk *f, *prev = NULL;
-    uint32_t u = b->size;
+    uint32_t u = HK_SZ(b);
     unsigned steps = 0;
     if (u > HK_CMAX) return 0;
     for (f = h->cache[u]; f && steps <= HK_CCAP; prev = f, f = f->next, steps++) {
@@ -115,35 +108,13 @@ HK_NOSAN static int hk__uncache(hk__heap *h, hk__blk *b)
     return 0;
 }
 
-/* Put the busy (or just uncached) block b of u units into its cache, which
- * has room.  The guard is made from the values written, and info + check
- * are written as one 8-byte store, which the 8-byte load of the next pop
- * (often right after: LIFO) can take straight from the store buffer. */
-HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
-                                      uint32_t u)
-{
-    hk__fblk *f = (hk__fblk *)b, *hd = *head;
-    uint32_t pv = b->prev;
-    uint64_t w1 = hk__pair(HK_CACHED, hk__chkv(h, b, u, pv, HK_CACHED));
-    --*room;
-    memcpy(&b->info, &w1, 8);
-    f->next = hd;
-    f->prev = hk__cguardv(h, f, hd, hk__pair(u, pv), w1);
-    *head = f;
-}
-
-HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
-{
-    hk__cpush(h, &h->cache[u], &h->croom[u], b, u);
-}
-
 /* A free block of at least u units, split to size, out of the lists; the
  * caller marks it busy.  Grows the commit, flushes the caches or adds a
  * region as needed.  *pr gets the block's region.  NULL: no memory, or
  * h->fail = HK_ERR_HEAP_CORRUPT when the block found (its header, its
  * successor's boundary tag or its list links) is damaged; then nothing has
  * changed. */
-HK_NOSAN static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
+HK_NOSAN hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
 {
     hk__blk *b, *n;
     hk__region *r = NULL;
@@ -157,38 +128,32 @@ HK_NOSAN static hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
         if (!b && (r = hk__region_new(h, u)) != NULL) b = r->first;
         if (!b) return NULL;
     }
-    if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || ((uintptr_t)b & 15) ||
-        !hk__ok(h, b) || !HK_TFREE(b) || b->size < u ||
-        (char *)(n = HK_NEXT(b)) > (char *)r->sent || !hk__linked(h, b)) {
+    if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || !HK_HALIGNED(b) ||
+        !hk__ok(h, b) || !HK_TFREE(b) || (bu = HK_FSZ(b)) < u ||
+        (char *)(n = (hk__blk *)((char *)b + (size_t)bu * 16)) > (char *)r->sent ||
+        !hk__linked(h, b)) {
         h->fail = HK_ERR_HEAP_CORRUPT;
         return NULL;
     }
     if (n == r->sent && (char *)b + (size_t)u * 16 > r->hwm[0])
         r->hwm[0] = (char *)b + (size_t)u * 16;
     hk__rem(h, b);
-    bu = b->size;
     if (bu - u >= 2) {
         hk__blk *rest = (hk__blk *)((char *)b + (size_t)u * 16);
-        rest->size = bu - u;
-        rest->prev = u;
-        rest->info = 0;
-        hk__seal(h, rest);
-        hk__set_prev(h, n, rest->size);
+        hk__put(h, rest, (bu - u) << HK_SZ_SHIFT);   /* n keeps its PFREE */
         hk__ins(h, rest);
-        b->size = u;
+        bu = u;
+    } else {
+        hk__set_pfree(h, n, 0);
     }
+    b->w = bu << HK_SZ_SHIFT;   /* for the caller's hk__set_busy */
     *pr = r;
     return b;
 }
 
-HK_NOSAN static inline void hk__set_busy(hk__heap *h, hk__blk *b, size_t n, uint32_t ep)
+HK_NOSAN void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
 {
-    hk__stamp(h, b, b->size, (uint32_t)((size_t)b->size * 16 - 16 - n) | HK_BUSY | ep);
-}
-
-HK_NOSAN static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
-{
-    uint32_t u = hk__units(n);
+    uint32_t u = hk__units_ep(n, ep);
     hk__region *r;
     hk__blk *b;
     if (HK_LIKELY(u <= HK_CMAX)) {
@@ -196,53 +161,52 @@ HK_NOSAN static inline void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep)
         /* A damaged cache is left as it is (validate reports it, a repair
          * makes it work again); the lists serve meanwhile. */
         if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
-            b = &f->h;
             h->cache[u] = f->next;
             h->croom[u]++;
-            hk__stamp(h, b, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | ep);
-            hk__san_busy(h, (char *)(b + 1), 16, n, (char *)HK_NEXT(b));
-            return b + 1;
+            return hk__pop_busy(h, f, u, n, ep);
         }
     }
     if (!(b = hk__take(h, u, &r))) return NULL;
     (void)r;
-    hk__set_busy(h, b, n, ep);
-    hk__san_busy(h, (char *)(b + 1), 16, n, (char *)HK_NEXT(b));
+    u = HK_SZ(b);
+    hk__set_busy(h, b, u, n, ep);
+    hk__san_busy(h, (char *)(b + 1), HK_HDR, n, (char *)b + (size_t)u * 16);
     return b + 1;
 }
 
 /* The busy small block whose user pointer is p, header intact, or NULL. */
-HK_NOSAN static hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr)
+HK_NOSAN hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr)
 {
-    uintptr_t a = (uintptr_t)p - 16;
+    uintptr_t a = (uintptr_t)p - HK_HDR;
     hk__region *r;
     hk__blk *b;
-    if ((a & 15) || !(r = hk__region_of(h, a))) return NULL;
+    if (!HK_HALIGNED(a) || !(r = hk__region_of(h, a))) return NULL;
     b = (hk__blk *)a;
-    if ((b->info & (HK_BUSY | HK_SENT)) != HK_BUSY || !hk__ok(h, b) ||
-        (char *)HK_NEXT(b) > (char *)r->sent)
+    if ((b->w & (HK_BUSY | HK_SENT)) != HK_BUSY || !hk__ok(h, b) ||
+        (char *)b + (size_t)HK_BSZ(b) * 16 > (char *)r->sent)
         return NULL;
     *pr = r;
     return b;
 }
 
-/* Free the busy block b (of u units) of region r: cache it or merge it. */
-HK_NOSAN static inline int hk__free_blk(hk__heap *h, hk__region *r, hk__blk *b, uint32_t u)
+/* Free the busy block b (of u units) of region r: cache it or merge it.
+ * An epoch tag is left behind with the rest of the block. */
+HK_NOSAN int hk__free_blk(hk__heap *h, hk__region *r, hk__blk *b, uint32_t u)
 {
     int rc;
     if (HK_LIKELY(u <= HK_CMAX) && HK_LIKELY(h->croom[u])) {
         hk__cache_push(h, b, u);
-        hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
+        hk__san_free(h, (char *)(b + 1), HK_HDR, (char *)b + (size_t)u * 16);
         return HK_OK;
     }
     rc = hk__coalesce(h, r, b, 1, NULL);
-    if (rc == HK_OK) hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
+    if (rc == HK_OK) hk__san_free(h, (char *)(b + 1), HK_HDR, (char *)b + (size_t)u * 16);
     return rc;
 }
 
 HK_NOSAN static int hk__free_small(hk__heap *h, hk__region *r, hk__blk *b)
 {
-    return hk__free_blk(h, r, b, b->size);
+    return hk__free_blk(h, r, b, HK_SZ(b));
 }
 
 HK_NOSAN static int hk__create(unsigned flags, size_t initial, size_t maximum, void **out)
@@ -320,327 +284,6 @@ HK_NOSAN static int hk__destroy(void *bh)
     return HK_OK;
 }
 
-/* Outermost call by the thread the lock is biased to: plain stores only
- * (the depth-0 case of hk__bias_enter / hk__leave, inlined into the hot
- * paths). */
-/* The calling thread holds the bias, outside any call of its own, and
- * the call is serialized: the fast entries may take the depth-0 bias. */
-HK_NOSAN static inline int hk__fast_owner(hk__heap *h, unsigned flags)
-{
-    return !(flags & HK_HEAP_NO_SERIALIZE)
-        && __atomic_load_n(&h->bias_tid, __ATOMIC_RELAXED) == hk__arena_tid()
-        && !h->bias_depth;
-}
-
-HK_NOSAN static inline int hk__fast_enter(hk__heap *h, unsigned flags)
-{
-    if (!hk__fast_owner(h, flags))
-        return 0;
-    return hk__bias_enter(h);
-}
-
-HK_NOSAN static inline void hk__fast_leave(hk__heap *h)
-{
-    hk__leave(h, 1);
-}
-
-/* NULL: h->fail says why (kept out of the hot path's frame). */
-HK_NOSAN static HK_NOINLINE void *hk__alloc_slow(hk__heap *h, size_t n)
-{
-    h->fail = HK_ERR_NO_MEMORY;
-    if (n < HK_LARGE_N) return hk__alloc_small(h, n, h->epinfo);
-    return hk__alloc_large(h, n, h->epinfo >> HK_EP_SHIFT);
-}
-
-/* Pop a block of the exact class from its cache, or go the long way. */
-HK_NOSAN static HK_HOT void *hk__alloc_op(hk__heap *h, size_t n)
-{
-    if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
-        uint32_t u = hk__units(n);
-        hk__fblk *f = h->cache[u];
-        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
-            h->cache[u] = f->next;
-            h->croom[u]++;
-            hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
-            hk__san_busy(h, (char *)(&f->h + 1), 16, n, (char *)f + (size_t)u * 16);
-            return &f->h + 1;
-        }
-    }
-    return hk__alloc_slow(h, n);
-}
-
-/* Zero-memory: a fresh large mapping is zero already (clearing it would
- * only make every page resident); one from the cache is not. */
-HK_NOSAN static inline void hk__zero_from(const hk__heap *h, void *p, size_t from, size_t n)
-{
-    if (n < HK_LARGE_N || ((const hk__large *)((char *)p - HK_LHDR))->reused)
-        memset((char *)p + from, 0, n - from);
-#ifdef HK_VG
-    else if (HK_VG_ON(h)) VALGRIND_MAKE_MEM_DEFINED((char *)p + from, n - from); /* zero pages */
-#endif
-    (void)h;
-}
-
-HK_NOSAN static inline void hk__zero_new(const hk__heap *h, void *p, size_t n)
-{
-    hk__zero_from(h, p, 0, n);
-}
-
-/* ---- Thread caches (see arena.h) -------------------------------------- */
-/* initial-exec: one load, no call (the library is not meant for dlopen
- * late into a process with no static TLS left). */
-#if defined(__GNUC__) && defined(__ELF__)
-#  define HK_TLS __thread __attribute__((tls_model("initial-exec")))
-#else
-#  define HK_TLS __thread
-#endif
-static HK_TLS unsigned hk__tc_seq;   /* this thread's number, 0: none yet */
-static unsigned hk__tc_next;
-
-/* The calling thread's cache of h, if the heap serializes and is shared
- * (bias revoked) and the request is of a cached class; else NULL. */
-HK_NOSAN static inline hk__tc *hk__tc_of(hk__heap *h, unsigned flags)
-{
-    unsigned s;
-    if ((flags & HK_HEAP_NO_SERIALIZE) || !__atomic_load_n(&h->revoked, __ATOMIC_ACQUIRE))
-        return NULL;
-    if (HK_UNLIKELY(!(s = hk__tc_seq)))
-        hk__tc_seq = s = __atomic_add_fetch(&hk__tc_next, 1, __ATOMIC_RELAXED) | 0x80000000u;
-    return &h->tc[s % HK_TC_N];
-}
-
-/* Take t's lock word for a pop or push.  Held by another thread that is
- * not the word lock's holder: a live thread shares the slot, so this one
- * moves to the next slot from its next call on (no two threads keep
- * meeting in one cache while there are slots enough). */
-HK_NOSAN static inline int hk__tc_try(hk__heap *h, hk__tc *t)
-{
-    uintptr_t z = 0;
-    if (HK_LIKELY(__atomic_compare_exchange_n(&t->lock, &z, hk__arena_tid(), 0, __ATOMIC_ACQUIRE,
-                                              __ATOMIC_RELAXED)))
-        return 1;
-    if (z != __atomic_load_n(&h->owner, __ATOMIC_RELAXED)) hk__tc_seq++;
-    return 0;
-}
-
-/* t's lock held: a block of n bytes from its class, or NULL. */
-HK_NOSAN static inline void *hk__tc_pop(hk__heap *h, hk__tc *t, size_t n)
-{
-    uint32_t u = hk__units(n);
-    hk__fblk *f = t->cache[u];
-    if (!f || !hk__cfast(h, f)) return NULL;   /* damaged: the heap serves */
-    t->cache[u] = f->next;
-    t->room[u]++;
-    hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
-    hk__san_busy(h, (char *)(&f->h + 1), 16, n, (char *)f + (size_t)u * 16);
-    return &f->h + 1;
-}
-
-/* t's lock held: cache the busy small block at p if its class has room;
- * 0 if not (or p is not an intact busy small block: the slow path says
- * what it is). */
-HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
-{
-    uintptr_t a = (uintptr_t)p - 16;
-    hk__blk *b = (hk__blk *)a;
-    uint32_t u, info;
-    if ((a & 15) || !hk__region_of(h, a)) return 0;
-    u = b->size;
-    info = b->info;
-    if ((info & (HK_BUSY | HK_SENT)) != HK_BUSY || u > HK_CMAX || !t->room[u] ||
-        b->check != hk__chkv(h, b, u, b->prev, info))
-        return 0;
-    hk__cpush(h, &t->cache[u], &t->room[u], b, u);
-    hk__san_free(h, (char *)(b + 1), 16, (char *)b + (size_t)u * 16);
-    return 1;
-}
-
-/* Word lock and t's lock held: refill t's class with up to HK_TCFILL
- * blocks from the heap's cache or lists, then serve n from it.  Moving
- * cached blocks touches no other block; before a split (which sets a
- * neighbour's prev, maybe in another thread's cache) every thread cache
- * is locked. */
-HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uintptr_t me)
-{
-    uint32_t u = hk__units(n);
-    unsigned k;
-    void *p;
-    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;   /* a slot-mate filled it */
-    for (k = 0; k < HK_TCFILL && t->room[u] > 0; k++) {
-        hk__fblk *f = h->cache[u];
-        hk__region *r;
-        hk__blk *b;
-        if (f && hk__cfast(h, f)) {
-            h->cache[u] = f->next;
-            h->croom[u]++;
-            b = &f->h;
-        } else {
-            if (!h->tcheld) {
-                if (k) break;       /* some: enough for now */
-                hk__tc_lockall(h, me);
-            }
-            if (!(b = hk__take(h, u, &r))) break;
-            if (b->size != u) {
-                /* one unit over (too little to split off): its own class */
-                uint32_t v = b->size;
-                if (v <= HK_CMAX && t->room[v]) hk__cpush(h, &t->cache[v], &t->room[v], b, v);
-                else hk__coalesce(h, r, b, 0, NULL);
-                break;
-            }
-        }
-        hk__cpush(h, &t->cache[u], &t->room[u], b, u);
-    }
-    if ((p = hk__tc_pop(h, t, n)) != NULL) return p;
-    hk__tc_lockall(h, me);
-    return hk__alloc_op(h, n);
-}
-
-/* Any thread, any lock state: the general path.  A shared heap serves
- * from the thread's cache first, under its lock word alone. */
-HK_NOSAN static HK_NOINLINE int hk__alloc_locked(hk__heap *h, unsigned flags, size_t n, void **out)
-{
-    int rc = HK_OK, lk;
-    hk__tc *t = n <= (size_t)HK_CMAX * 16 - 16 ? hk__tc_of(h, flags) : NULL;
-    void *p = NULL;
-    if (t && hk__tc_try(h, t)) {
-        p = hk__tc_pop(h, t, n);
-        __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
-    }
-    if (!p && t) {
-        uintptr_t me = hk__arena_tid();
-        int took;
-        hk__enter_light(h, me);
-        took = hk__tc_grab(t, me);
-        p = hk__tc_refill(h, t, n, me);
-        if (!p) rc = h->fail;
-        if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
-        hk__leave(h, 2);
-        if (!p) return rc;
-    } else if (!p) {
-        lk = hk__enter(h, flags);
-        p = hk__alloc_op(h, n);
-        if (!p) rc = h->fail;
-        hk__leave(h, lk);
-        if (!p) return rc;
-    }
-    if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(h, p, n);
-    *out = p;
-    return HK_OK;
-}
-
-HK_NOSAN static int hk__alloc(void *bh, unsigned flags, size_t n, void **out)
-{
-    hk__heap *h = bh;
-    int rc;
-    void *p;
-    if (HK_UNLIKELY(!hk__fast_enter(h, flags))) return hk__alloc_locked(h, flags, n, out);
-    p = hk__alloc_op(h, n);
-    if (HK_UNLIKELY(!p)) {
-        rc = h->fail;
-        hk__fast_leave(h);
-        return rc;
-    }
-    hk__fast_leave(h);
-    if (flags & HK_HEAP_ZERO_MEMORY) hk__zero_new(h, p, n);
-    *out = p;
-    return HK_OK;
-}
-
-HK_NOSAN static HK_NOINLINE int hk__free_slow(hk__heap *h, void *p)
-{
-    hk__region *r;
-    hk__blk *b = hk__lookup(h, p, &r);
-    hk__large *l;
-    if (b) return hk__free_blk(h, r, b, b->size);
-    if ((l = hk__llookup(h, p)) != NULL) {
-        if (!hk__large_nb_ok(h, l)) return HK_ERR_HEAP_CORRUPT;
-        hk__free_large(h, l);
-        return HK_OK;
-    }
-    return HK_ERR_INVALID_PARAMETER;
-}
-
-/* Check the header (flags + keyed check: not a block start, a freed block
- * or another heap's block all fail it), then cache or merge. */
-HK_NOSAN static HK_HOT int hk__free_op(hk__heap *h, void *p)
-{
-    hk__region *r;
-    uintptr_t a = (uintptr_t)p - 16;
-    if (HK_LIKELY(!(a & 15)) && HK_LIKELY((r = hk__region_of(h, a)) != NULL)) {
-        hk__blk *b = (hk__blk *)a;
-        uint32_t u = b->size, info = b->info;
-        if (HK_LIKELY((info & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
-            HK_LIKELY(b->check == hk__chkv(h, b, u, b->prev, info)))
-            return hk__free_blk(h, r, b, u);
-    }
-    return hk__free_slow(h, p);
-}
-
-/* Word lock and t's lock held: free p into t, spilling half of its class
- * to the heap's cache (or, every thread cache locked, merging it) when
- * full; p not an intact busy small block: the general path. */
-HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p, uintptr_t me)
-{
-    hk__region *r;
-    hk__blk *b = hk__lookup(h, p, &r);
-    if (b && b->size <= HK_CMAX) {
-        uint32_t u = b->size;
-        unsigned k;
-        for (k = 0; k < HK_TCFILL && t->cache[u]; k++) {
-            hk__fblk *f = t->cache[u];
-            hk__region *fr;
-            if (!hk__cok(h, f, u) || !(fr = hk__region_of(h, (uintptr_t)f))) break;
-            if (!h->croom[u]) hk__tc_lockall(h, me);
-            t->cache[u] = f->next;
-            t->room[u]++;
-            if (h->croom[u]) {
-                hk__cache_push(h, &f->h, u);
-            } else if (hk__coalesce(h, fr, &f->h, 1, NULL) != HK_OK) {
-                hk__cpush(h, &t->cache[u], &t->room[u], &f->h, u);   /* leave it */
-                break;
-            }
-        }
-        if (hk__tc_push(h, t, p)) return HK_OK;
-    }
-    hk__tc_lockall(h, me);
-    return hk__free_op(h, p);
-}
-
-HK_NOSAN static HK_NOINLINE int hk__free_locked(hk__heap *h, unsigned flags, void *p)
-{
-    hk__tc *t = hk__tc_of(h, flags);
-    int lk, rc;
-    if (t && hk__tc_try(h, t)) {
-        int done = hk__tc_push(h, t, p);
-        __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
-        if (done) return HK_OK;
-    }
-    if (t) {
-        uintptr_t me = hk__arena_tid();
-        int took;
-        hk__enter_light(h, me);
-        took = hk__tc_grab(t, me);
-        rc = hk__tc_free_slow(h, t, p, me);
-        if (took && !h->tcheld) __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
-        hk__leave(h, 2);
-        return rc;
-    }
-    lk = hk__enter(h, flags);
-    rc = hk__free_op(h, p);
-    hk__leave(h, lk);
-    return rc;
-}
-
-HK_NOSAN static int hk__free(void *bh, unsigned flags, void *p)
-{
-    hk__heap *h = bh;
-    int rc;
-    if (HK_UNLIKELY(!hk__fast_enter(h, flags))) return hk__free_locked(h, flags, p);
-    rc = hk__free_op(h, p);
-    hk__fast_leave(h);
-    return rc;
-}
-
 HK_NOSAN static int hk__size(void *bh, unsigned flags, const void *p, size_t *n)
 {
     hk__heap *h = bh;
@@ -662,8 +305,7 @@ HK_NOSAN static void *hk__move(hk__heap *h, unsigned flags, void *p, size_t old,
 {
     void *q;
     h->fail = HK_ERR_NO_MEMORY;
-    q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch << HK_EP_SHIFT)
-                       : hk__alloc_large(h, n, epoch);
+    q = n < HK_LARGE_N ? hk__alloc_small(h, n, epoch) : hk__alloc_large(h, n, epoch);
     if (!q) return NULL;
     memcpy(q, p, old < n ? old : n);
     if ((flags & HK_HEAP_ZERO_MEMORY) && n > old)
@@ -677,84 +319,74 @@ HK_NOSAN static void hk__unmove(hk__heap *h, void *q)
     hk__region *r;
     hk__blk *b = hk__lookup(h, q, &r);
     hk__large *l;
-    if (b) hk__free_blk(h, r, b, b->size);
+    if (b) hk__free_blk(h, r, b, HK_SZ(b));
     else if ((l = hk__llookup(h, q)) != NULL && hk__large_nb_ok(h, l)) hk__free_large(h, l);
 }
 
 HK_NOSAN static int hk__realloc_small(hk__heap *h, unsigned flags, hk__region *r, hk__blk *b,
                              size_t n, void **out)
 {
-    uint32_t ou = b->size, nu, ep = b->info & ~(HK_SLACK | HK_BUSY);
+    uint32_t ou = HK_SZ(b), nu, ep = hk__epoch(h, b);
     size_t old = hk__bn(b);
     hk__blk *nx = HK_NEXT(b);
     void *p = b + 1, *q;
     int rc;
-    if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, ou))
+    if ((char *)nx > (char *)r->sent || !hk__nb(h, nx, 0) || ep == (uint32_t)-1)
         return HK_ERR_HEAP_CORRUPT;
     if (n >= HK_LARGE_N) goto move;   /* never becomes large in place */
-    nu = hk__units(n);
+    nu = hk__units_ep(n, ep);
     if (nu <= ou) {
         if (ou - nu >= 2) {
             /* The rest merges with a free successor: check its successor
              * and list links first, so that nothing changes on damage (the
              * other paths check before they change anything, and a move
              * that cannot free b is undone). */
+            hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
             if (HK_TFREE(nx) &&
                 ((char *)HK_NEXT(nx) > (char *)r->sent || !hk__linked(h, nx)))
                 return HK_ERR_HEAP_CORRUPT;
-            hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
-            rest->size = ou - nu;
-            rest->prev = nu;
-            rest->info = HK_BUSY;
-            hk__seal(h, rest);
-            hk__set_prev(h, nx, rest->size);
-            b->size = nu;
-            hk__set_busy(h, b, n, ep);
+            hk__put(h, rest, (ou - nu) << HK_SZ_SHIFT | HK_BUSY);   /* merged next */
+            hk__set_busy(h, b, nu, n, ep);
             hk__coalesce(h, r, rest, 1, NULL);
         } else {
-            hk__set_busy(h, b, n, ep);
+            hk__set_busy(h, b, ou, n, ep);
         }
         goto in_place;
     }
     /* Grow into the next block: take it out of its cache, extend the commit
      * when the free run reaches the sentinel. */
-    if (nx->info == HK_CACHED && hk__uncache(h, nx)) {
+    if (HK_ISCACHED(nx) && hk__uncache(h, nx)) {
         if (hk__coalesce(h, r, nx, 0, NULL) != HK_OK)
-            hk__cache_push(h, nx, nx->size);   /* damaged beyond: put it back */
+            hk__cache_push(h, nx, HK_SZ(nx));   /* damaged beyond: put it back */
         nx = HK_NEXT(b);
     }
-    if (HK_TFREE(nx) ? ou + nx->size < nu && HK_NEXT(nx) == r->sent : nx == r->sent) {
+    if (HK_TFREE(nx) ? ou + HK_SZ(nx) < nu && HK_NEXT(nx) == r->sent : nx == r->sent) {
         hk__grow(h, r, nu - ou);
         nx = HK_NEXT(b);
     }
-    if (HK_TFREE(nx) && ou + nx->size >= nu) {
-        uint32_t total = ou + nx->size;
+    if (HK_TFREE(nx) && ou + HK_SZ(nx) >= nu) {
+        uint32_t total = ou + HK_SZ(nx);
         hk__blk *nn = HK_NEXT(nx);
         if ((char *)nn > (char *)r->sent || !hk__linked(h, nx))
             return HK_ERR_HEAP_CORRUPT;
         hk__rem(h, nx);
-        nx->info = HK_DEAD;
+        nx->w = HK_DEAD;
         if (nn == r->sent && (char *)b + (size_t)nu * 16 > r->hwm[0])
             r->hwm[0] = (char *)b + (size_t)nu * 16;
         if (total - nu >= 2) {
             hk__blk *rest = (hk__blk *)((char *)b + (size_t)nu * 16);
-            rest->size = total - nu;
-            rest->prev = nu;
-            rest->info = 0;
-            hk__seal(h, rest);
+            hk__put(h, rest, (total - nu) << HK_SZ_SHIFT);   /* nn keeps its PFREE */
             hk__ins(h, rest);
-            hk__set_prev(h, nn, rest->size);
-            b->size = nu;
         } else {
-            hk__set_prev(h, nn, total);
-            b->size = total;
+            hk__set_pfree(h, nn, 0);
+            nu = total;
         }
-        hk__set_busy(h, b, n, ep);
+        hk__set_busy(h, b, nu, n, ep);
         goto in_place;
     }
 move:
     if (flags & HK_HEAP_REALLOC_IN_PLACE_ONLY) return HK_ERR_NO_MEMORY;
-    if (!(q = hk__move(h, flags, p, old, n, ep >> HK_EP_SHIFT))) return h->fail;
+    if (!(q = hk__move(h, flags, p, old, n, ep))) return h->fail;
     if ((rc = hk__free_small(h, r, b)) != HK_OK) {
         hk__unmove(h, q);   /* b stays as it was */
         return rc;
@@ -762,7 +394,7 @@ move:
     *out = q;
     return HK_OK;
 in_place:
-    hk__san_resize(h, p, 16, old, n, (char *)b + (size_t)(ou > b->size ? ou : b->size) * 16);
+    hk__san_resize(h, p, HK_HDR, old, n, (char *)b + (size_t)(ou > HK_SZ(b) ? ou : HK_SZ(b)) * 16);
     if ((flags & HK_HEAP_ZERO_MEMORY) && n > old) memset((char *)p + old, 0, n - old);
     *out = p;
     return HK_OK;
@@ -810,31 +442,35 @@ HK_NOSAN static int hk__realloc(void *bh, unsigned flags, void *p, size_t n, voi
 HK_NOSAN static int hk__check_region(hk__heap *h, hk__region *r, size_t *nfree)
 {
     hk__blk *b = r->first, *s = r->sent;
-    uint32_t prev = 0;
-    int prev_free = 0;
-    if ((char *)s < (char *)r->first || (char *)s + 16 != r->commit || !hk__ok(h, s) ||
-        s->info != (HK_SENT | HK_BUSY) || s->size != 1)
+    uint32_t prev = 0;   /* size of the previous block if listed free */
+    if ((char *)s < (char *)r->first || (char *)s + HK_HDR != r->commit || !hk__ok(h, s) ||
+        (s->w & ~HK_PFREE) != (HK_SENT | HK_BUSY))
         return HK_ERR_HEAP_CORRUPT;
-    while (b != s) {
-        if ((char *)b + 32 > (char *)s || !hk__ok(h, b) || (b->info & HK_SENT) ||
-            b->prev != prev || b->size < 2 || (char *)HK_NEXT(b) > (char *)s)
+    for (;; b = HK_NEXT(b)) {
+        uint32_t u;
+        /* PFREE says whether the previous block is listed free, and then
+         * its footer (the 8 bytes before b) gives its size */
+        if (!hk__ok(h, b) || !(b->w & HK_PFREE) != !prev ||
+            (prev && ((const uint64_t *)(const void *)b)[-1] != prev))
             return HK_ERR_HEAP_CORRUPT;
-        if (b->info & HK_BUSY) {
-            if ((b->info & HK_SLACK) > (size_t)b->size * 16 - 16) return HK_ERR_HEAP_CORRUPT;
-            prev_free = 0;
-        } else if (b->info == 0) {
-            if (prev_free) return HK_ERR_HEAP_CORRUPT;   /* not coalesced */
-            prev_free = 1;
+        if (b == s) return HK_OK;
+        u = HK_SZ(b);
+        if ((char *)b + 32 > (char *)s || (b->w & HK_SENT) || u < 2 ||
+            (char *)HK_NEXT(b) > (char *)s)
+            return HK_ERR_HEAP_CORRUPT;
+        prev = 0;
+        if (b->w & HK_BUSY) {
+            if (hk__bn(b) > (size_t)u * 16 || (b->w >> (HK_SL_SHIFT + 6)) ||
+                hk__epoch(h, b) == (uint32_t)-1)
+                return HK_ERR_HEAP_CORRUPT;
+        } else if (HK_TFREE(b)) {
+            if (b->w & HK_PFREE) return HK_ERR_HEAP_CORRUPT;   /* not coalesced */
+            prev = u;
             ++*nfree;
-        } else if (b->info == HK_CACHED) {
-            prev_free = 0;
-        } else {
+        } else if ((b->w & ~HK_PFREE) != (u << HK_SZ_SHIFT | HK_CACHED)) {
             return HK_ERR_HEAP_CORRUPT;
         }
-        prev = b->size;
-        b = HK_NEXT(b);
     }
-    return s->prev == prev ? HK_OK : HK_ERR_HEAP_CORRUPT;
 }
 
 HK_NOSAN int hk__check_heap(hk__heap *h)
@@ -852,10 +488,10 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
             if (!f != !((h->slmap[fl] >> sl) & 1)) return HK_ERR_HEAP_CORRUPT;
             for (; f; pf = f, f = f->next) {
                 unsigned a, c;
-                if (++seen > nfree || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
-                    f->h.info != 0 || !hk__ok(h, &f->h) || f->prev != pf)
+                if (++seen > nfree || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
+                    !HK_TFREE(&f->h) || !hk__ok(h, &f->h) || f->prev != pf)
                     return HK_ERR_HEAP_CORRUPT;
-                hk__map(f->h.size, &a, &c);
+                hk__map(HK_SZ(&f->h), &a, &c);
                 if (a != fl || c != sl) return HK_ERR_HEAP_CORRUPT;
             }
         }
@@ -866,7 +502,7 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
         hk__fblk *f = h->cache[u];
         unsigned k = 0;
         for (; f; f = f->next) {
-            if (++k > HK_CCAP || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
+            if (++k > HK_CCAP || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
                 !hk__cok(h, f, u))
                 return HK_ERR_HEAP_CORRUPT;
         }
@@ -877,7 +513,7 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
             hk__fblk *f = h->tc[i].cache[u];
             unsigned k = 0;
             for (; f; f = f->next)
-                if (++k > HK_TCCAP || (uintptr_t)f & 15 || !hk__region_of(h, (uintptr_t)f) ||
+                if (++k > HK_TCCAP || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
                     !hk__cok(h, f, u))
                     return HK_ERR_HEAP_CORRUPT;
         }
@@ -894,18 +530,21 @@ HK_NOSAN static int hk__validate(void *bh, unsigned flags, const void *p)
 {
     hk__heap *h = bh;
     hk__region *r;
-    uintptr_t a = (uintptr_t)p - 16;
+    hk__blk *b;
+    uintptr_t a = (uintptr_t)p - HK_HDR;
     int rc = HK_OK, lk = hk__enter(h, flags);
     if (!p) {
         rc = hk__check_heap(h);
-    } else if (!hk__lookup(h, p, &r) && !hk__llookup(h, p)) {
+    } else if ((b = hk__lookup(h, p, &r)) != NULL) {
+        if (hk__epoch(h, b) == (uint32_t)-1) rc = HK_ERR_HEAP_CORRUPT;
+    } else if (!hk__llookup(h, p)) {
         /* Not a live block: a damaged header, or no block start at all?  Walk
          * the region up to p to tell (failure path only). */
         rc = HK_ERR_INVALID_PARAMETER;
-        if (!(a & 15) && (r = hk__region_of(h, a)) != NULL) {
-            const hk__blk *b = r->first;
+        if (HK_HALIGNED(a) && (r = hk__region_of(h, a)) != NULL) {
+            b = r->first;
             while ((uintptr_t)b < a) {
-                if (!hk__ok(h, b) || b->size < 2 || (char *)HK_NEXT(b) > (char *)r->sent) {
+                if (!hk__ok(h, b) || HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)r->sent) {
                     rc = HK_ERR_HEAP_CORRUPT;
                     break;
                 }
@@ -942,7 +581,7 @@ HK_NOSAN static int hk__compact(void *bh, unsigned flags, size_t *largest)
                 rc = HK_ERR_HEAP_CORRUPT;
                 break;
             }
-            if ((size_t)f->h.size * 16 - 32 > best) best = (size_t)f->h.size * 16 - 32;
+            if ((size_t)HK_SZ(&f->h) * 16 - 32 > best) best = (size_t)HK_SZ(&f->h) * 16 - 32;
         }
     }
     hk__leave(h, lk);
@@ -970,11 +609,6 @@ HK_NOSAN static int hk__unlock(void *bh)
 }
 
 #ifdef HK_VG
-/* Under Valgrind the arena reads its own no-access memory (headers, free
- * blocks): error reporting is off for the thread while an entry point
- * runs, so only the program's own accesses are judged. */
-#define HK_VG_IN(h)  do { if (HK_VG_ON(h)) VALGRIND_DISABLE_ERROR_REPORTING; } while (0)
-#define HK_VG_OUT(v) do { if (HK_UNLIKELY(v)) VALGRIND_ENABLE_ERROR_REPORTING; } while (0)
 #define HK_VG_WRAP(name, inner, params, args)                                    \
     static int hk__vg_##name params                                        \
     {                                                                       \
@@ -986,9 +620,9 @@ HK_NOSAN static int hk__unlock(void *bh)
         return rc;                                                          \
     }
 HK_VG_WRAP(destroy, hk__destroy, (void *bh), (bh))
-HK_VG_WRAP(alloc, hk__alloc, (void *bh, unsigned f, size_t n, void **out), (bh, f, n, out))
+HK_VG_WRAP(alloc, hk__arena_alloc, (void *bh, unsigned f, size_t n, void **out), (bh, f, n, out))
 HK_VG_WRAP(realloc, hk__realloc, (void *bh, unsigned f, void *p, size_t n, void **out), (bh, f, p, n, out))
-HK_VG_WRAP(free, hk__free, (void *bh, unsigned f, void *p), (bh, f, p))
+HK_VG_WRAP(free, hk__arena_free, (void *bh, unsigned f, void *p), (bh, f, p))
 HK_VG_WRAP(size, hk__size, (void *bh, unsigned f, const void *p, size_t *n), (bh, f, p, n))
 HK_VG_WRAP(validate, hk__validate, (void *bh, unsigned f, const void *p), (bh, f, p))
 HK_VG_WRAP(compact, hk__compact, (void *bh, unsigned f, size_t *largest), (bh, f, largest))
@@ -1001,167 +635,6 @@ HK_VG_WRAP(release, hk__arena_release, (void *bh, uintptr_t m), (bh, m))
 #  define HK_M(name, inner) inner
 #endif
 
-/* The fast entries (backend.h): hk_alloc/hk_free jump here.  The heap's
- * own HK_HEAP_NO_SERIALIZE is merged here (the core does not); a failure
- * leaves the heap as it was, and the core's full path says why. */
-HK_NOSAN static HK_NOINLINE __attribute__((flatten)) void *hk__fast_alloc_gen(hk_heap *hh, unsigned flags,
-                                                                       size_t n, void *bh)
-{
-    hk__heap *h = bh;
-    void *p;
-#ifdef HK_VG
-    int v = h->vg;
-    HK_VG_IN(h);
-#endif
-    if (hk__alloc(h, flags | h->flags, n, &p) != HK_OK) p = NULL;
-#ifdef HK_VG
-    HK_VG_OUT(v);
-#endif
-    if (HK_LIKELY(p != NULL)) return p;
-    return hk_alloc_full(hh, flags, n);
-}
-
-HK_NOSAN static HK_NOINLINE __attribute__((flatten)) int hk__fast_free_gen(hk_heap *hh, unsigned flags,
-                                                                     void *p, void *bh)
-{
-    hk__heap *h = bh;
-    int rc;
-#ifdef HK_VG
-    int v = h->vg;
-    HK_VG_IN(h);
-#endif
-    rc = hk__free(h, flags | h->flags, p);
-#ifdef HK_VG
-    HK_VG_OUT(v);
-#endif
-    if (HK_LIKELY(rc == HK_OK)) return 1;
-    return hk_free_full(hh, flags, p);
-}
-
-/* The entries proper: the common case (biased owner, no Valgrind, no
- * zeroing, a cache hit or room in the cache) with nothing else inlined
- * and every other case a tail call, so the hot path has a small frame
- * and few instructions sit between one operation's cache misses and the
- * next's (the 1M-slot bench row is bound by how many misses overlap:
- * 232 -> 205 instructions per free + alloc there, callgrind).
- * Entering and leaving are hk__fast_enter/leave spelled out (the depth is
- * 0 outside), with their rare calls out of line too. */
-HK_NOSAN static inline int hk__fast_in(hk__heap *h, unsigned flags)
-{
-    if (HK_VG_ON(h) || !hk__fast_owner(h, flags | h->flags))
-        return 0;
-    __atomic_store_n(&h->bias_depth, 1, __ATOMIC_RELAXED);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    return 1;
-}
-
-/* Leaving the depth-0 bias: a revoker waiting is woken. */
-HK_NOSAN static inline int hk__fast_out(hk__heap *h)
-{
-    __atomic_store_n(&h->bias_depth, 0, __ATOMIC_RELEASE);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    return HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED) != 0);
-}
-
-HK_NOSAN static HK_NOINLINE void *hk__alloc_wake(hk__heap *h, void *p)
-{
-    hk__bias_wake(h);
-    return p;
-}
-
-HK_NOSAN static HK_NOINLINE int hk__free_wake(hk__heap *h)
-{
-    hk__bias_wake(h);
-    return 1;
-}
-
-HK_NOSAN static HK_NOINLINE __attribute__((flatten)) void *hk__alloc_miss(hk_heap *hh, unsigned flags, size_t n, hk__heap *h)
-{
-    void *p = hk__alloc_slow(h, n);   /* entered biased */
-    if (hk__fast_out(h)) hk__bias_wake(h);
-    if (HK_LIKELY(p != NULL)) return p;
-    return hk_alloc_full(hh, flags, n);
-}
-
-/* Entered and found the bias being revoked: undo, go the general way. */
-HK_NOSAN static HK_NOINLINE void *hk__alloc_undo(hk_heap *hh, unsigned flags, size_t n, hk__heap *h)
-{
-    __atomic_store_n(&h->bias_depth, 0, __ATOMIC_RELEASE);
-    hk__bias_wake(h);
-    return hk__fast_alloc_gen(hh, flags, n, h);
-}
-
-HK_NOSAN static void *hk__fast_alloc(hk_heap *hh, unsigned flags, size_t n, void *bh)
-{
-    hk__heap *h = bh;
-    if (HK_UNLIKELY(flags & HK_HEAP_ZERO_MEMORY) || HK_UNLIKELY(!hk__fast_in(h, flags)))
-        return hk__fast_alloc_gen(hh, flags, n, bh);
-    if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED)))
-        return hk__alloc_undo(hh, flags, n, h);
-    /* hk__alloc_op, Valgrind known off */
-    if (HK_LIKELY(n <= (size_t)HK_CMAX * 16 - 16)) {
-        uint32_t u = hk__units(n);
-        hk__fblk *f = h->cache[u];
-        if (HK_LIKELY(f != NULL) && HK_LIKELY(hk__cfast(h, f))) {
-            hk__fblk *nx = f->next;
-            void *p = &f->h + 1;
-            h->cache[u] = nx;
-            h->croom[u]++;
-            /* the next pop of this class takes nx: its line comes in
-             * meanwhile instead of stalling that pop */
-            hk__prefetch(nx);
-            hk__stamp(h, &f->h, u, (uint32_t)((size_t)u * 16 - 16 - n) | HK_BUSY | h->epinfo);
-            HK_APOISON(f, (size_t)u * 16);   /* hk__san_busy, Valgrind off */
-            HK_AUNPOISON(p, n);
-            if (hk__fast_out(h)) return hk__alloc_wake(h, p);
-            return p;
-        }
-    }
-    return hk__alloc_miss(hh, flags, n, h);
-}
-
-/* Entered biased: p is not a busy block with room in its cache class. */
-HK_NOSAN static HK_NOINLINE __attribute__((flatten)) int hk__free_miss(hk_heap *hh, unsigned flags, void *p, hk__heap *h)
-{
-    int rc = hk__free_op(h, p);
-    if (hk__fast_out(h)) hk__bias_wake(h);
-    if (HK_LIKELY(rc == HK_OK)) return 1;
-    return hk_free_full(hh, flags, p);
-}
-
-HK_NOSAN static HK_NOINLINE int hk__free_undo(hk_heap *hh, unsigned flags, void *p, hk__heap *h)
-{
-    __atomic_store_n(&h->bias_depth, 0, __ATOMIC_RELEASE);
-    hk__bias_wake(h);
-    return hk__fast_free_gen(hh, flags, p, h);
-}
-
-HK_NOSAN static int hk__fast_free(hk_heap *hh, unsigned flags, void *p, void *bh)
-{
-    hk__heap *h = bh;
-    uintptr_t a = (uintptr_t)p - 16;
-    /* The push writes the link at p, on the next line after the header's
-     * for one block in four: that miss now overlaps the header's. */
-    hk__prefetch(p);
-    if (HK_UNLIKELY(!hk__fast_in(h, flags))) return hk__fast_free_gen(hh, flags, p, bh);
-    if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED)))
-        return hk__free_undo(hh, flags, p, h);
-    /* hk__free_op's cache push; anything else: all of it, out of line */
-    if (HK_LIKELY(!(a & 15)) && HK_LIKELY(hk__region_of(h, a) != NULL)) {
-        hk__blk *b = (hk__blk *)a;
-        uint32_t u = b->size, info = b->info;
-        if (HK_LIKELY((info & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
-            HK_LIKELY(b->check == hk__chkv(h, b, u, b->prev, info)) &&
-            HK_LIKELY(u <= HK_CMAX) && HK_LIKELY(h->croom[u])) {
-            hk__cache_push(h, b, u);
-            HK_APOISON(b, (size_t)u * 16);   /* hk__san_free, Valgrind off */
-            if (hk__fast_out(h)) return hk__free_wake(h);
-            return 1;
-        }
-    }
-    return hk__free_miss(hh, flags, p, h);
-}
-
 const hk_backend hk__backend_arena = {
     HK_BACKEND_VERSION,
     "arena",
@@ -1170,9 +643,9 @@ const hk_backend hk__backend_arena = {
         HK_CAP_VALIDATE | HK_CAP_MARK_RELEASE,
     hk__create,
     HK_M(destroy, hk__destroy),
-    HK_M(alloc, hk__alloc),
+    HK_M(alloc, hk__arena_alloc),
     HK_M(realloc, hk__realloc),
-    HK_M(free, hk__free),
+    HK_M(free, hk__arena_free),
     HK_M(size, hk__size),
     HK_M(validate, hk__validate),
     HK_M(compact, hk__compact),
@@ -1184,6 +657,6 @@ const hk_backend hk__backend_arena = {
     HK_M(release, hk__arena_release),
     NULL,
     NULL,
-    hk__fast_alloc,
-    hk__fast_free
+    hk__arena_fast_alloc,
+    hk__arena_fast_free
 };

@@ -5,21 +5,28 @@
  * Why it looks like this:
  *  - A heap is a few regions (reservations).  The first one starts with the
  *    heap struct, so the heap's base is its first region's base.  A region is
- *    a run of blocks ending in a 16-byte busy sentinel at the end of the
- *    committed part; the commit grows in 64 KiB steps.  A free tail is
+ *    a run of blocks ending in a busy sentinel (a bare 8-byte header) at the
+ *    end of the committed part; the commit grows in 64 KiB steps.  A free tail is
  *    decommitted down to a margin, but never below what the tail was used up
  *    to lately (a high-water mark over two windows of slow operations), so a
  *    loop that fills and empties the heap does not call the OS each time.
- *  - Every block starts with a 16-byte header {size, prev size, info, check}.
- *    Sizes in 16-byte units are boundary tags both ways (O(1) coalescing, no
- *    footers); info holds the busy/cached flags, the slack (block size - 16 -
- *    requested size, always < 64, so the exact size is kept) and the mark
- *    epoch; check is a keyed hash of the other three words and the address,
- *    so an overwritten header word, a stale or forged pointer is refused
- *    (prev enters by a keyed add and an xor, so that a split or merge
- *    updates the next block's check by the difference).  A header
- *    swallowed by a merge is poisoned, so a double free after coalescing
- *    is refused too.
+ *  - Every block starts with an 8-byte header {word, check} and hands out
+ *    the 16-byte aligned address right after it, so blocks start at 8 mod
+ *    16 and are multiples of 16 bytes (32 at least): 8 bytes + rounding is
+ *    all a busy block costs.  word holds the size in 16-byte units and the
+ *    flags; a busy block also keeps its slack there (block size - 8 -
+ *    requested, < 64 with the unit a split could not take, so the exact
+ *    size is kept; its size fits 16 bits, as busy blocks are < HK_LARGE_N),
+ *    a free one the full 27-bit size (regions stay below 2 GiB).  check is
+ *    a keyed hash of the word and the address, so an overwritten header, a
+ *    stale or forged pointer is refused.  A header swallowed by a merge is
+ *    poisoned, so a double free after coalescing is refused too.
+ *  - Boundary tags, glibc-style: a listed free block keeps its size in its
+ *    last 8 bytes (footer), and the next block's header says PFREE.  Only
+ *    then is the footer read, and trusted only if it leads to an intact
+ *    free header of that size ending right there.  A split or merge that
+ *    flips a neighbour's flag reseals an intact header and leaves a
+ *    damaged one damaged (hk__set_pfree): it is never laundered.
  *  - Free blocks sit in TLSF-style segregated lists with two-level bitmaps:
  *    O(1) good-fit search, insert and remove.  Nothing read from a free
  *    block is trusted: before a listed block is taken, split or merged, its
@@ -50,23 +57,29 @@
  *    writes no line of the heap's.  A miss refills HK_TCFILL blocks, or
  *    spills as many, under the heap's word lock and the thread's cache
  *    lock: blocks moved between the thread cache and the heap's own
- *    caches touch no other block.  Before a split or merge (which may set
- *    the prev of a neighbour in another thread's cache), and whenever the
- *    word lock is taken for anything else, every thread cache's lock word
- *    is taken too: HeapLock, walk, validate, compact, mark/release and
+ *    caches touch no other block.  Before a split or merge (which may flip
+ *    the PFREE flag of a neighbour in another thread's cache), and whenever
+ *    the word lock is taken for anything else, every thread cache's lock
+ *    word is taken too: HeapLock, walk, validate, compact, mark/release and
  *    every slow path exclude all threads, and see cached blocks marked
  *    free as before (walks and compaction flush them).  The caches belong
  *    to the heap, not to the threads: a thread's exit loses nothing (the
  *    next thread in that slot uses them; flushes give them back).
- *  - mark/release: each block records the epoch (number of marks taken)
- *    current when it was allocated, and keeps it when realloc moves it;
- *    release(m) frees, in one pass over the heap, every busy block whose
- *    epoch >= m: O(blocks + large blocks).  Marks stay valid after releases.
+ *  - mark/release: the headers have no room for an epoch, and most heaps
+ *    never take a mark.  Once one was taken (h->epoch > 0), each new small
+ *    block gets 8 more bytes at its end: the epoch current when it was
+ *    allocated and a keyed check of it and the address (flag EP); realloc
+ *    keeps it.  Before any mark nothing is spent (and only then are the
+ *    fast paths taken).  release(m) frees, in one pass over the heap, every
+ *    busy block whose epoch >= m: O(blocks + large blocks).  Marks stay
+ *    valid after releases.
 
  *
  * Files (all share this header; hot inline helpers live here):
- *   arena.c   the backend's members, small blocks, front-end caches,
- *             coalescing, validate/compact
+ *   arena.c   the backend's members, small blocks, coalescing, the
+ *             caches' slow paths, realloc, validate/compact
+ *   fast.c    the front end: alloc/free entries, cache hot paths, thread
+ *             caches, the fast entries
  *   lock.c    the biased lock's slow paths (revocation, word lock)
  *   tlsf.c    the segregated free lists
  *   region.c  regions: the region map, commit growth, trimming, give-back
@@ -93,7 +106,7 @@
 #define HK_GRAN        ((size_t)0x10000)    /* commit / reserve step       */
 #define HK_FIRST_RES   ((size_t)4 << 20)    /* first growable reservation  */
 #define HK_MAX_GROW    ((size_t)1 << 30)
-#define HK_MAX_REGION  ((size_t)32 << 30)   /* keeps units in 31 bits      */
+#define HK_MAX_REGION  ((size_t)2 << 30)    /* keeps units in 27 bits      */
 #define HK_MAX_REGIONS 64
 #define HK_TRIM_MARGIN ((size_t)0x10000)    /* free tail kept committed    */
 #define HK_TRIM_HYST   ((size_t)256 << 10)  /* decommit only past this     */
@@ -110,14 +123,21 @@
 #define HK_LC_BYTES    ((size_t)128 << 20)
 #define HK_LC_MAXMAP   ((size_t)32 << 20)   /* larger ones always go back   */
 
-/* info word of a block header */
-#define HK_SLACK   0x3Fu
-#define HK_BUSY    0x40u
-#define HK_CACHED  0x80u
-#define HK_SENT    0x100u
+/* The word of a block header: flags in bits 0-4, the size in units from
+ * bit 5 (27 bits; a busy block's 16, its slack in bits 21-26). */
+#define HK_BUSY    0x1u
+#define HK_CACHED  0x2u
+#define HK_PFREE   0x4u        /* the previous block is listed free         */
+#define HK_SENT    0x8u
+#define HK_EP      0x10u       /* busy: epoch tag in its last 8 bytes       */
+#define HK_KIND    (HK_BUSY | HK_CACHED | HK_SENT)
+#define HK_SZ_SHIFT 5
+#define HK_SL_SHIFT 21
 #define HK_DEAD    0xFFFFFFFFu /* header swallowed by a merge: never valid */
-#define HK_EP_SHIFT 10
 #define HK_EP_MAX  0x3FFFFFu
+#define HK_HDR     8           /* block header; user data follows          */
+#define HK_ETAG    8           /* the epoch tag of an EP block             */
+#define HK_FREE_OFF 24         /* a free block's walk data: after its links */
 
 /* TLSF: first level = log2 of the size in units, 16 second-level classes. */
 #define HK_SL_BITS 4
@@ -161,15 +181,13 @@
 
 /* ---- Types -------------------------------------------------------------- */
 typedef struct hk__blk {
-    uint32_t size;    /* block size in 16-byte units, header included   */
-    uint32_t prev;    /* size of the previous block, 0 for the first    */
-    uint32_t info;    /* slack | flags | epoch                          */
-    uint32_t check;   /* keyed hash of the above and the address        */
+    uint32_t w;       /* size, flags, slack (see HK_BUSY)               */
+    uint32_t check;   /* keyed hash of w and the address                */
 } hk__blk;
 
 typedef struct hk__fblk {        /* a free (or cached) block            */
     hk__blk h;
-    struct hk__fblk *next, *prev;
+    struct hk__fblk *next, *prev; /* cached: prev holds the guard       */
 } hk__fblk;
 
 typedef struct hk__region {
@@ -203,7 +221,7 @@ typedef struct hk__heap {
     hk__region r0;               /* first: heap base == region 0 base   */
     /* hot path */
     uint64_t key;
-    uint32_t epinfo;             /* current epoch << HK_EP_SHIFT        */
+    uint32_t epoch;              /* marks taken; > 0: new blocks get a tag */
     unsigned flags;
     uintptr_t bias_tid;          /* thread the lock is biased to        */
     unsigned bias_depth;
@@ -233,7 +251,7 @@ typedef struct hk__heap {
     size_t lcbytes;
     int lcused;                  /* the cache served since the last tidy */
     size_t climit;               /* OS commit limit, see commit_limit    */
-    uint32_t epoch, salt;
+    uint32_t salt;
     unsigned wleft;              /* slow allocations left in the window */
     int fail;                    /* why the last slow allocation failed  */
     int vg;                      /* running under Valgrind (san.h)       */
@@ -244,9 +262,21 @@ typedef struct hk__heap {
 
 #define HK_RHDR   ((sizeof(hk__region) + 15) & ~(size_t)15)
 #define HK_HHDR   ((sizeof(hk__heap) + 15) & ~(size_t)15)
-#define HK_NEXT(b) ((hk__blk *)((char *)(b) + (size_t)(b)->size * 16))
-#define HK_PREV(b) ((hk__blk *)((char *)(b) - (size_t)(b)->prev * 16))
-#define HK_TFREE(b) ((b)->info == 0)   /* free and in the TLSF lists     */
+/* Size in units of a block with header word w (a busy one has 16 bits). */
+HK_NOSAN static inline uint32_t hk__wsz(uint32_t w)
+{
+    return (w >> HK_SZ_SHIFT) & (0x7FFFFFFu >> ((w & HK_BUSY) * 11));
+}
+#define HK_SZ(b)   hk__wsz((b)->w)
+/* The same where the kind is known: not busy (free, cached, sentinel), or
+ * busy or cached (both < 2^16 units); a shift and a mask fewer. */
+#define HK_FSZ(b)  ((b)->w >> HK_SZ_SHIFT)
+#define HK_BSZ(b)  (((b)->w >> HK_SZ_SHIFT) & 0xFFFFu)
+#define HK_NEXT(b) ((hk__blk *)((char *)(b) + (size_t)HK_SZ(b) * 16))
+#define HK_TFREE(b) (((b)->w & 31u) == 0)   /* free and in the TLSF lists  */
+#define HK_ISCACHED(b) (((b)->w & HK_KIND) == HK_CACHED)
+/* A block header's address (8 mod 16), as a user pointer's is 0 mod 16. */
+#define HK_HALIGNED(a) (((uintptr_t)(a) & 15) == HK_HDR)
 
 HK_NOSAN static inline size_t hk__round(size_t n, size_t g) { return (n + g - 1) & ~(g - 1); }
 
@@ -333,7 +363,7 @@ HK_NOSAN static inline void hk__san_resize(const void *h, char *p, size_t hdr, s
 }
 
 /* ---- Header checks ------------------------------------------------------ */
-/* Two header words as one 8-byte load of them would read them. */
+/* Two 32-bit words as one 8-byte load of them would read them. */
 HK_NOSAN static inline uint64_t hk__pair(uint32_t first, uint32_t second)
 {
     union { uint32_t w[2]; uint64_t q; } x;
@@ -342,59 +372,92 @@ HK_NOSAN static inline uint64_t hk__pair(uint32_t first, uint32_t second)
     return x.q;
 }
 
-/* The check covers every other header word (size, prev, info) and the
- * address, so a per-block check sees any overwrite of the header.  prev
- * enters apart, by a keyed add and an xor: a neighbour's prev changes with
- * every split and merge, and this way it is updated without re-checking
- * and re-hashing the neighbour's header (hk__set_prev) - damage elsewhere
- * in that header survives the update, it is never laundered. */
-HK_NOSAN static inline uint32_t hk__pmix(const hk__heap *h, uint32_t prev)
+/* The check covers the word and the address: for a fixed address the map
+ * from word to check is one-to-one (w enters the high half of an odd
+ * multiply's input), so any change of one header word is seen. */
+HK_NOSAN static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t w)
 {
-    return prev + (uint32_t)(h->key >> 32);
-}
-HK_NOSAN static inline uint32_t hk__chkv(const hk__heap *h, const void *b, uint32_t size, uint32_t prev,
-                                uint32_t info)
-{
-    uint64_t x = ((uint64_t)size << 32 | info) ^ (uint64_t)(uintptr_t)b ^ h->key;
+    uint64_t x = ((uint64_t)w << 32) ^ (uint64_t)(uintptr_t)b ^ h->key;
     x *= HK_K2;
-    return (uint32_t)(x >> 32) ^ hk__pmix(h, prev);
+    return (uint32_t)(x >> 32);
 }
 HK_NOSAN static inline uint32_t hk__chk(const hk__heap *h, const hk__blk *b)
 {
-    return hk__chkv(h, b, b->size, b->prev, b->info);
+    return hk__chkv(h, b, b->w);
 }
-HK_NOSAN static inline void hk__seal(const hk__heap *h, hk__blk *b) { b->check = hk__chk(h, b); }
 HK_NOSAN static inline int hk__ok(const hk__heap *h, const hk__blk *b) { return b->check == hk__chk(h, b); }
-/* Write info and check of a block of u units in one go (size not read). */
-HK_NOSAN static inline void hk__stamp(const hk__heap *h, hk__blk *b, uint32_t u, uint32_t info)
+/* Write a header (word and check) as one 8-byte store. */
+HK_NOSAN static inline void hk__put(const hk__heap *h, hk__blk *b, uint32_t w)
 {
-    b->info = info;
-    b->check = hk__chkv(h, b, u, b->prev, info);
+    uint64_t q = hk__pair(w, hk__chkv(h, b, w));
+    memcpy(b, &q, 8);
+}
+/* The header word of a busy block of u units with n bytes, epoch tag or
+ * not, following a free block or not (pf: HK_PFREE or 0). */
+HK_NOSAN static inline uint32_t hk__busyw(uint32_t u, size_t n, uint32_t pf, uint32_t ep)
+{
+    uint32_t slack = (uint32_t)((size_t)u * 16 - HK_HDR - n) - (ep ? HK_ETAG : 0);
+    return u << HK_SZ_SHIFT | slack << HK_SL_SHIFT | HK_BUSY | pf | (ep ? HK_EP : 0);
+}
+
+/* The epoch tag of an EP block b of u units: its last 8 bytes, the epoch
+ * and a keyed check of it and the address. */
+HK_NOSAN static inline uint64_t *hk__etag_at(const hk__blk *b, uint32_t u)
+{
+    return (uint64_t *)(void *)((char *)b + (size_t)u * 16 - HK_ETAG);
+}
+HK_NOSAN static inline uint64_t hk__etagv(const hk__heap *h, const hk__blk *b, uint32_t ep)
+{
+    uint64_t x = ((uint64_t)ep << 32) ^ (uint64_t)(uintptr_t)b ^ h->key ^ HK_K1;
+    x *= HK_K2;
+    return (x & 0xFFFFFFFF00000000ull) | ep;
+}
+/* Epoch of the checked busy block b (0: none), or (uint32_t)-1: its tag
+ * is damaged. */
+HK_NOSAN static inline uint32_t hk__epoch(const hk__heap *h, const hk__blk *b)
+{
+    uint64_t t;
+    if (!(b->w & HK_EP)) return 0;
+    t = *hk__etag_at(b, HK_SZ(b));
+    if ((uint32_t)t == 0 || (uint32_t)t > HK_EP_MAX || t != hk__etagv(h, b, (uint32_t)t))
+        return (uint32_t)-1;
+    return (uint32_t)t;
+}
+/* Make b (its size and PFREE flag in its word already) busy with n bytes
+ * and epoch ep (0: none). */
+HK_NOSAN static inline void hk__set_busy(const hk__heap *h, hk__blk *b, uint32_t u, size_t n,
+                                         uint32_t ep)
+{
+    hk__put(h, b, hk__busyw(u, n, b->w & HK_PFREE, ep));
+    if (ep) *hk__etag_at(b, u) = hk__etagv(h, b, ep);
 }
 
 /* A cached block keeps its link in next and, in prev (unused while
- * cached), a keyed guard of the link, the address and all 16 header bytes
- * as they were when it was cached: one compare on the hot path checks
- * both the header and the link before either is used.  (Whoever changes
- * a cached block's header - its prev, when a neighbour changes - renews
- * the guard: hk__set_prev.) */
+ * cached), a keyed guard of the link, the address and its 8-byte header
+ * as it was when it was cached: one compare on the hot path checks both
+ * the header and the link before either is used.  (Whoever changes a
+ * cached block's header - its PFREE flag, when a neighbour changes -
+ * renews the guard: hk__set_pfree.) */
 HK_NOSAN static inline uintptr_t hk__cfold(uint64_t x)
 {
     if (sizeof(uintptr_t) < 8) x ^= x >> 32;
     return (uintptr_t)x;
 }
+HK_NOSAN static inline uint64_t hk__crot(uint64_t hdr)
+{
+    return hdr << 32 | hdr >> 32;
+}
 HK_NOSAN static inline hk__fblk *hk__cguardv(const hk__heap *h, const hk__fblk *f, const hk__fblk *next,
-                                    uint64_t w0, uint64_t w1)
+                                    uint64_t hdr)
 {
     return (hk__fblk *)hk__cfold((uint64_t)(uintptr_t)next ^ (uint64_t)(uintptr_t)f ^ h->key ^
-                                 w0 ^ (w1 << 32 | w1 >> 32));
+                                 hk__crot(hdr));
 }
 HK_NOSAN static inline hk__fblk *hk__cguard(const hk__heap *h, const hk__fblk *f, const hk__fblk *next)
 {
-    uint64_t w0, w1;
-    memcpy(&w0, &f->h.size, 8);
-    memcpy(&w1, &f->h.info, 8);
-    return hk__cguardv(h, f, next, w0, w1);
+    uint64_t hdr;
+    memcpy(&hdr, &f->h, 8);
+    return hk__cguardv(h, f, next, hdr);
 }
 HK_NOSAN static inline int hk__cfast(const hk__heap *h, const hk__fblk *f)
 {
@@ -405,29 +468,56 @@ HK_NOSAN static inline int hk__cfast(const hk__heap *h, const hk__fblk *f)
  * may be followed. */
 HK_NOSAN static inline int hk__cok(const hk__heap *h, const hk__fblk *f, uint32_t u)
 {
-    return f->h.info == HK_CACHED && f->h.size == u && hk__ok(h, &f->h) && hk__cfast(h, f);
+    return (f->h.w & ~HK_PFREE) == (u << HK_SZ_SHIFT | HK_CACHED) && hk__ok(h, &f->h) &&
+           hk__cfast(h, f);
 }
 
 /* n, the block after one that changes, is intact (a cached one with its
- * guard) and follows a block of u units: for a neighbour that is read. */
-HK_NOSAN static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t u)
+ * guard) and its PFREE flag is pf: for a neighbour that is read. */
+HK_NOSAN static inline int hk__nb(const hk__heap *h, const hk__blk *n, uint32_t pf)
 {
-    return hk__ok(h, n) && n->prev == u &&
-           (n->info != HK_CACHED || hk__cfast(h, (const hk__fblk *)n));
+    return hk__ok(h, n) && (n->w & HK_PFREE) == pf &&
+           (!HK_ISCACHED(n) || hk__cfast(h, (const hk__fblk *)n));
 }
-/* Set the prev of n (the block after one that changed): check and, for a
- * cached n, guard are updated by the difference alone, so an intact header
- * stays intact and a damaged one stays detectably damaged. */
-HK_NOSAN static inline void hk__set_prev(const hk__heap *h, hk__blk *n, uint32_t u)
+/* Flip the PFREE flag of n, whose header was just checked: resealed, a
+ * cached n's guard updated by the difference alone. */
+HK_NOSAN static inline void hk__flip_pfree(const hk__heap *h, hk__blk *n)
 {
     hk__fblk *f = (hk__fblk *)n;
-    uint32_t dp = n->prev ^ u, dc = hk__pmix(h, n->prev) ^ hk__pmix(h, u);
-    n->prev = u;
-    n->check ^= dc;
-    if (n->info == HK_CACHED) {
-        uint64_t d0 = hk__pair(0, dp), d1 = hk__pair(0, dc);
-        f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(d0 ^ (d1 << 32 | d1 >> 32)));
-    }
+    uint64_t oq, nq;
+    uint32_t w = n->w ^ HK_PFREE;
+    memcpy(&oq, n, 8);
+    nq = hk__pair(w, hk__chkv(h, n, w));
+    memcpy(n, &nq, 8);
+    if (HK_ISCACHED(n))
+        f->prev = (hk__fblk *)((uintptr_t)f->prev ^ hk__cfold(hk__crot(oq ^ nq)));
+}
+/* Set or clear the PFREE flag of n (the block after one that changed): an
+ * intact header is resealed, a damaged one only gets the flag, so it stays
+ * detectably damaged - it is never laundered. */
+HK_NOSAN static inline void hk__set_pfree(const hk__heap *h, hk__blk *n, int on)
+{
+    if (!(n->w & HK_PFREE) == !on) return;
+    if (hk__ok(h, n)) hk__flip_pfree(h, n);
+    else n->w ^= HK_PFREE;
+}
+
+/* The footer of the listed free block b of u units: its size, in its last
+ * 8 bytes, read by the next block (PFREE) to find it. */
+HK_NOSAN static inline void hk__set_foot(hk__blk *b, uint32_t u)
+{
+    ((uint64_t *)(void *)((char *)b + (size_t)u * 16))[-1] = u;
+}
+/* b (of region r) says PFREE: the listed free block before it, found by
+ * the footer and checked against its own header (intact, free, of that
+ * size, so ending at b); NULL if any of that fails. */
+HK_NOSAN static inline hk__blk *hk__pred(const hk__heap *h, const hk__region *r, const hk__blk *b)
+{
+    uint64_t pu = ((const uint64_t *)(const void *)b)[-1];
+    hk__blk *p;
+    if (pu < 2 || pu > (uint64_t)((const char *)b - (const char *)r->first) / 16) return NULL;
+    p = (hk__blk *)((char *)b - (size_t)pu * 16);
+    return hk__ok(h, p) && HK_TFREE(p) && HK_FSZ(p) == pu ? p : NULL;
 }
 
 /* One bijective step per word: any change of one word changes the result. */
@@ -451,12 +541,15 @@ HK_NOSAN static inline uint64_t hk__lchk(const hk__heap *h, const hk__large *l)
 
 /* ---- Pages given back inside a free block (hk_compact) ----------------- */
 /* hk_compact gives the whole pages of a listed free block back, from the
- * first page after its third 16 bytes to the last whole page; those 16
- * bytes (kept) say so: the span's end and a keyed check of it, the block's
- * address and size.  The walk shows the span UNCOMMITTED.  hk__ins clears
- * the check, so a block listed again (merged, split, trimmed, freed) walks
- * FREE, never with a stale span; a block too small for a page has none. */
+ * first page after its first 40 bytes (header, links, and these 16) to the
+ * last whole page before its footer; those 16 bytes (kept) say so: the
+ * span's end and a keyed check of it, the block's address and size.  The
+ * walk shows the span UNCOMMITTED.  hk__ins clears the check, so a block
+ * listed again (merged, split, trimmed, freed) walks FREE, never with a
+ * stale span; a block too small for a page has none. */
 #define HK_GONE_MIN 256u                    /* units: below, no whole page  */
+#define HK_GONE_AT  24                      /* the mark, after the links    */
+#define HK_GONE_END (HK_GONE_AT + 16)
 HK_NOSAN static inline uint64_t hk__gkey(const hk__heap *h, const hk__blk *b, uint32_t u,
                                           uint64_t hi)
 {
@@ -465,38 +558,102 @@ HK_NOSAN static inline uint64_t hk__gkey(const hk__heap *h, const hk__blk *b, ui
 }
 HK_NOSAN static inline void hk__gone_set(const hk__heap *h, hk__blk *b, uintptr_t hi)
 {
-    uint64_t *m = (uint64_t *)(void *)((char *)b + 32);
+    uint64_t *m = (uint64_t *)(void *)((char *)b + HK_GONE_AT);
     m[0] = hi;
-    m[1] = hk__gkey(h, b, b->size, hi);
+    m[1] = hk__gkey(h, b, HK_SZ(b), hi);
 }
-HK_NOSAN static inline void hk__gone_clear(hk__blk *b)
+HK_NOSAN static inline void hk__gone_clear(hk__blk *b, uint32_t u)
 {
-    if (b->size >= HK_GONE_MIN) ((uint64_t *)(void *)((char *)b + 32))[1] = 0;
+    if (u >= HK_GONE_MIN) ((uint64_t *)(void *)((char *)b + HK_GONE_AT))[1] = 0;
 }
 /* b, a checked free listed block ending at or before end: its given-back
  * span [*lo, *hi), or 0. */
 HK_NOSAN static inline int hk__gone(const hk__heap *h, const hk__blk *b, uintptr_t *lo,
                                     uintptr_t *hi)
 {
-    const uint64_t *m = (const uint64_t *)(const void *)((const char *)b + 32);
-    uintptr_t l = ((uintptr_t)b + 48 + HK_PAGE - 1) & ~(HK_PAGE - 1);
-    if (b->info != 0 || b->size < HK_GONE_MIN || m[1] != hk__gkey(h, b, b->size, m[0]) ||
-        (m[0] & (HK_PAGE - 1)) || m[0] <= l || m[0] > (uintptr_t)b + (size_t)b->size * 16)
+    const uint64_t *m = (const uint64_t *)(const void *)((const char *)b + HK_GONE_AT);
+    uintptr_t l = ((uintptr_t)b + HK_GONE_END + HK_PAGE - 1) & ~(HK_PAGE - 1);
+    uint32_t u = HK_SZ(b);
+    if (!HK_TFREE(b) || u < HK_GONE_MIN || m[1] != hk__gkey(h, b, u, m[0]) ||
+        (m[0] & (HK_PAGE - 1)) || m[0] <= l || m[0] > (uintptr_t)b + (size_t)u * 16 - 8)
         return 0;
     *lo = l;
     *hi = (uintptr_t)m[0];
     return 1;
 }
 
+/* Units of a block for n bytes (and an epoch tag: ep). */
 HK_NOSAN static inline uint32_t hk__units(size_t n)
 {
-    uint32_t u = (uint32_t)((n + 31) >> 4);
+    uint32_t u = (uint32_t)((n + HK_HDR + 15) >> 4);
     return u < 2 ? 2 : u;
+}
+HK_NOSAN static inline uint32_t hk__units_ep(size_t n, uint32_t ep)
+{
+    return hk__units(n + (ep ? HK_ETAG : 0));
 }
 HK_NOSAN static inline size_t hk__bn(const hk__blk *b)   /* requested size of busy b */
 {
-    return (size_t)b->size * 16 - 16 - (b->info & HK_SLACK);
+    return (size_t)HK_SZ(b) * 16 - HK_HDR - ((b->w >> HK_SL_SHIFT) & 63u) -
+           ((b->w & HK_EP) ? HK_ETAG : 0);
 }
+
+/* ---- The caches' push and pop, zeroing (arena.c and fast.c) ----------- */
+/* Put the busy (or just uncached) block b of u units into its cache, which
+ * has room.  The guard is made from the values written, and the header is
+ * written as one 8-byte store, which the 8-byte load of the next pop
+ * (often right after: LIFO) can take straight from the store buffer. */
+HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                      uint32_t u)
+{
+    hk__fblk *f = (hk__fblk *)b, *hd = *head;
+    uint32_t w = u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE);
+    uint64_t q = hk__pair(w, hk__chkv(h, b, w));
+    --*room;
+    memcpy(b, &q, 8);
+    f->next = hd;
+    f->prev = hk__cguardv(h, f, hd, q);
+    *head = f;
+}
+
+HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
+{
+    hk__cpush(h, &h->cache[u], &h->croom[u], b, u);
+}
+
+/* f, just popped from a cache of u units, becomes busy with n bytes. */
+HK_NOSAN static inline void *hk__pop_busy(hk__heap *h, hk__fblk *f, uint32_t u, size_t n,
+                                          uint32_t ep)
+{
+    hk__set_busy(h, &f->h, u, n, ep);
+    hk__san_busy(h, (char *)(&f->h + 1), HK_HDR, n, (char *)f + (size_t)u * 16);
+    return &f->h + 1;
+}
+
+/* Zero-memory: a fresh large mapping is zero already (clearing it would
+ * only make every page resident); one from the cache is not. */
+HK_NOSAN static inline void hk__zero_from(const hk__heap *h, void *p, size_t from, size_t n)
+{
+    if (n < HK_LARGE_N || ((const hk__large *)((char *)p - HK_LHDR))->reused)
+        memset((char *)p + from, 0, n - from);
+#ifdef HK_VG
+    else if (HK_VG_ON(h)) VALGRIND_MAKE_MEM_DEFINED((char *)p + from, n - from); /* zero pages */
+#endif
+    (void)h;
+}
+
+HK_NOSAN static inline void hk__zero_new(const hk__heap *h, void *p, size_t n)
+{
+    hk__zero_from(h, p, 0, n);
+}
+
+#ifdef HK_VG
+/* Under Valgrind the arena reads its own no-access memory (headers, free
+ * blocks): error reporting is off for the thread while an entry point
+ * runs, so only the program's own accesses are judged. */
+#define HK_VG_IN(h)  do { if (HK_VG_ON(h)) VALGRIND_DISABLE_ERROR_REPORTING; } while (0)
+#define HK_VG_OUT(v) do { if (HK_UNLIKELY(v)) VALGRIND_ENABLE_ERROR_REPORTING; } while (0)
+#endif
 
 /* ---- Across the files ---------------------------------------------------- */
 /* lock.c: the lock's slow paths */
@@ -537,6 +694,16 @@ void hk__free_large(hk__heap *h, hk__large *l);
 int hk__coalesce(hk__heap *h, hk__region *r, hk__blk *b, int tidy, hk__blk **out);
 int hk__flush(hk__heap *h);
 int hk__check_heap(hk__heap *h);
+hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr);
+void *hk__alloc_small(hk__heap *h, size_t n, uint32_t ep);
+hk__blk *hk__lookup(hk__heap *h, const void *p, hk__region **pr);
+int hk__free_blk(hk__heap *h, hk__region *r, hk__blk *b, uint32_t u);
+
+/* fast.c: the entries and the front end */
+int hk__arena_alloc(void *bh, unsigned flags, size_t n, void **out);
+int hk__arena_free(void *bh, unsigned flags, void *p);
+void *hk__arena_fast_alloc(hk_heap *hh, unsigned flags, size_t n, void *bh);
+int hk__arena_fast_free(hk_heap *hh, unsigned flags, void *p, void *bh);
 
 /* walk.c */
 int hk__arena_walk(void *bh, hk_heap_entry *e);
@@ -627,8 +794,8 @@ HK_NOSAN static inline hk__region *hk__region_of(hk__heap *h, uintptr_t b)
  * 32 bytes are committed), aligned, with an intact free header. */
 HK_NOSAN static inline int hk__fok(hk__heap *h, const hk__fblk *f)
 {
-    return !((uintptr_t)f & 15) && hk__region_of(h, (uintptr_t)f) != NULL &&
-           f->h.info == 0 && hk__ok(h, &f->h);
+    return HK_HALIGNED(f) && hk__region_of(h, (uintptr_t)f) != NULL &&
+           HK_TFREE(&f->h) && hk__ok(h, &f->h);
 }
 
 #endif /* HK_ARENA_H */

@@ -13,7 +13,6 @@ HK_NOSAN int hk__arena_mark(void *bh, uintptr_t *mark)
         rc = HK_ERR_NO_MEMORY;
     } else {
         h->epoch++;
-        h->epinfo = h->epoch << HK_EP_SHIFT;
         *mark = ((uintptr_t)h->salt << 24) | h->epoch;
     }
     hk__leave(h, lk);
@@ -38,15 +37,21 @@ HK_NOSAN int hk__arena_release(void *bh, uintptr_t mark)
         hk__region *r = h->reg[i];
         hk__blk *b = r->first;
         while (b != r->sent) {
-            if (!hk__ok(h, b) || b->size < 2 || (char *)HK_NEXT(b) > (char *)r->sent) {
+            uint32_t ep;
+            if (!hk__ok(h, b) || HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)r->sent) {
                 rc = HK_ERR_HEAP_CORRUPT;
                 break;
             }
-            if ((b->info & HK_BUSY) && (b->info >> HK_EP_SHIFT) >= m) {
+            ep = (b->w & HK_BUSY) ? hk__epoch(h, b) : 0;
+            if (ep == (uint32_t)-1) {   /* a damaged tag: check_heap saw it */
+                rc = HK_ERR_HEAP_CORRUPT;
+                break;
+            }
+            if (ep >= m) {
                 hk__blk *ob = b;
                 char *oe = (char *)HK_NEXT(b);
                 if ((rc = hk__coalesce(h, r, b, 0, &b)) != HK_OK) break;
-                hk__san_free(h, (char *)(ob + 1), 16, oe);
+                hk__san_free(h, (char *)(ob + 1), HK_HDR, oe);
             }
             b = HK_NEXT(b);
         }

@@ -14,7 +14,7 @@ HK_NOSAN int hk__linked(hk__heap *h, const hk__blk *b)
     unsigned fl, sl;
     if (f->next && (!hk__fok(h, f->next) || f->next->prev != f)) return 0;
     if (f->prev) return hk__fok(h, f->prev) && f->prev->next == f;
-    hk__map(b->size, &fl, &sl);
+    hk__map(HK_FSZ(b), &fl, &sl);
     return fl < HK_FL_N && h->lists[fl][sl] == f;
 }
 
@@ -50,17 +50,14 @@ HK_NOSAN int hk__region_index(const hk__heap *h, uintptr_t b, uintptr_t hint)
     return -1;
 }
 
-/* Make b, a free block, the last one of region r, ending at a fresh busy
- * sentinel s at the commit edge, and list it free.  Region setup, commit
- * growth and tail trimming all end this way. */
+/* Make b, a free block (after a busy one, or the first), the last one of
+ * region r, ending at a fresh busy sentinel s (a header of size 0) at the
+ * commit edge, and list it free.  Region setup, commit growth and tail
+ * trimming all end this way. */
 HK_NOSAN static void hk__set_tail(hk__heap *h, hk__region *r, hk__blk *b, hk__blk *s)
 {
-    b->size = (uint32_t)(((char *)s - (char *)b) >> 4);
-    hk__seal(h, b);
-    s->size = 1;
-    s->prev = b->size;
-    s->info = HK_SENT | HK_BUSY;
-    hk__seal(h, s);
+    hk__put(h, b, (uint32_t)(((char *)s - (char *)b) >> 4) << HK_SZ_SHIFT);
+    hk__put(h, s, HK_SENT | HK_BUSY | HK_PFREE);
     hk__ins(h, b);
     r->sent = s;
 }
@@ -69,14 +66,12 @@ HK_NOSAN static void hk__set_tail(hk__heap *h, hk__region *r, hk__blk *b, hk__bl
 HK_NOSAN void hk__region_init(hk__heap *h, hk__region *r, char *base, size_t res,
                            size_t com, size_t hdr, size_t floor)
 {
-    hk__blk *b = (hk__blk *)(base + hdr), *s = (hk__blk *)(base + com - 16);
+    hk__blk *b = (hk__blk *)(base + hdr + HK_HDR), *s = (hk__blk *)(base + com - HK_HDR);
     r->base = base;
     r->end = base + res;
     r->commit = base + com;
     r->floor = base + floor;
     r->first = b;
-    b->prev = 0;
-    b->info = 0;
     hk__set_tail(h, r, b, s);
     hk__san_none(h, b, com - hdr);
 }
@@ -115,7 +110,7 @@ HK_NOSAN void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b)
     if (keep < r->floor) keep = r->floor;
     if (keep >= r->commit || (size_t)(r->commit - keep) < HK_TRIM_HYST) return;
     hk__rem(h, b);
-    hk__set_tail(h, r, b, (hk__blk *)(keep - 16));
+    hk__set_tail(h, r, b, (hk__blk *)(keep - HK_HDR));
     HK_OS.decommit(keep, (size_t)(r->commit - keep));
     r->commit = keep;
 }
@@ -135,9 +130,7 @@ HK_NOSAN void hk__tidy_all(hk__heap *h)
     for (i = h->nreg; i-- > 0;) {
         hk__region *r = h->reg[i];
         hk__blk *s = r->sent, *last;
-        if (!hk__ok(h, s) || (char *)s - (size_t)s->prev * 16 < (char *)r->first) continue;
-        last = HK_PREV(s);
-        if (last != s && HK_TFREE(last) && hk__ok(h, last) && HK_NEXT(last) == s)
+        if (hk__ok(h, s) && (s->w & HK_PFREE) && (last = hk__pred(h, r, s)) != NULL)
             hk__tidy(h, r, last);
     }
 }
@@ -146,16 +139,15 @@ HK_NOSAN void hk__tidy_all(hk__heap *h)
  * tail block (in the lists) or NULL. */
 HK_NOSAN hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
 {
-    hk__blk *s = r->sent, *last, *b, *ns;
-    uint32_t have;
+    hk__blk *s = r->sent, *last = NULL, *b, *ns;
+    uint32_t have = 0;
     size_t need;
     char *nc;
-    if (!hk__ok(h, s) || s->prev < 1 || (char *)s - (size_t)s->prev * 16 < (char *)r->first)
-        return NULL;
-    last = HK_PREV(s);
-    if (!hk__ok(h, last) || last->size != s->prev) return NULL;
-    have = HK_TFREE(last) ? last->size : 0;
-    if (have && !hk__linked(h, last)) return NULL;
+    if (!hk__ok(h, s)) return NULL;
+    if (s->w & HK_PFREE) {   /* the tail is free: it grows */
+        if (!(last = hk__pred(h, r, s)) || !hk__linked(h, last)) return NULL;
+        have = HK_SZ(last);
+    }
     if (have >= u) return last;
     need = (size_t)(u - have) * 16;
     if (need > (size_t)(r->end - r->commit)) return NULL;
@@ -163,10 +155,9 @@ HK_NOSAN hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
     if (nc > r->end) nc = r->end;
     if (HK_OS.commit(r->commit, (size_t)(nc - r->commit))) return NULL;
     hk__san_none(h, r->commit, (size_t)(nc - r->commit));
-    ns = (hk__blk *)(nc - 16);
-    if (have) { hk__rem(h, last); s->info = HK_DEAD; b = last; }
+    ns = (hk__blk *)(nc - HK_HDR);
+    if (have) { hk__rem(h, last); s->w = HK_DEAD; b = last; }
     else b = s;
-    b->info = 0;
     hk__set_tail(h, r, b, ns);
     r->commit = nc;
     return b;
@@ -174,7 +165,7 @@ HK_NOSAN hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
 
 HK_NOSAN hk__region *hk__region_new(hk__heap *h, uint32_t u)
 {
-    size_t need = HK_RHDR + (size_t)u * 16 + 16, res, com;
+    size_t need = HK_RHDR + HK_HDR + (size_t)u * 16 + HK_HDR, res, com;
     hk__region *r;
     char *base;
     if (h->fixed || h->nreg >= HK_MAX_REGIONS) return NULL;
@@ -191,19 +182,21 @@ HK_NOSAN hk__region *hk__region_new(hk__heap *h, uint32_t u)
 }
 
 /* Give the whole pages inside r's free blocks back to the OS (the free
- * header, links and the given-back mark, in the first 48 bytes, stay;
- * the mark lets the walk show the pages UNCOMMITTED).  Stops at the first
- * damaged header: validate reports it. */
+ * header, links and the given-back mark, in the first 40 bytes, and the
+ * footer stay; the mark lets the walk show the pages UNCOMMITTED).  Stops
+ * at the first damaged header: validate reports it. */
 HK_NOSAN void hk__reset_region(hk__heap *h, hk__region *r)
 {
     hk__blk *b = r->first, *s = r->sent;
     while (b != s) {
         hk__blk *n;
-        if ((char *)b + 32 > (char *)s || !hk__ok(h, b) || b->size < 2 ||
+        if ((char *)b + 32 > (char *)s || !hk__ok(h, b) || HK_SZ(b) < 2 ||
             (char *)(n = HK_NEXT(b)) > (char *)s)
             return;
         if (HK_TFREE(b)) {
-            uintptr_t lo = hk__round((uintptr_t)b + 48, HK_PAGE), hi = (uintptr_t)n & ~(HK_PAGE - 1);
+            /* n is 8 mod 16: the page below it ends before the footer */
+            uintptr_t lo = hk__round((uintptr_t)b + HK_GONE_END, HK_PAGE);
+            uintptr_t hi = (uintptr_t)n & ~(HK_PAGE - 1);
             if (hi > lo) {
                 HK_OS.reset((void *)lo, hi - lo);
                 hk__gone_set(h, b, hi);

@@ -5,13 +5,16 @@
 #include "arena.h"
 
 /* ---- TLSF lists --------------------------------------------------------- */
+/* List the free block b (header written) and write its footer. */
 HK_NOSAN void hk__ins(hk__heap *h, hk__blk *b)
 {
     hk__fblk *f = (hk__fblk *)b, *hd;
+    uint32_t u = HK_FSZ(b);
     unsigned fl, sl;
-    hk__map(b->size, &fl, &sl);
+    hk__map(u, &fl, &sl);
     hd = h->lists[fl][sl];
-    hk__gone_clear(b);
+    hk__gone_clear(b, u);
+    hk__set_foot(b, u);
     f->prev = NULL;
     f->next = hd;
     if (hd) hd->prev = f;
@@ -26,7 +29,7 @@ HK_NOSAN void hk__rem(hk__heap *h, hk__blk *b)
     unsigned fl, sl;
     if (f->next) f->next->prev = f->prev;
     if (f->prev) { f->prev->next = f->next; return; }
-    hk__map(b->size, &fl, &sl);
+    hk__map(HK_FSZ(b), &fl, &sl);
     h->lists[fl][sl] = f->next;
     if (!f->next) {
         h->slmap[fl] &= ~(1u << sl);

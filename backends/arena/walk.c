@@ -34,16 +34,21 @@ HK_NOSAN static int hk__e_large(const hk__heap *h, const hk__large *l, hk_heap_e
     return l->check == hk__lchk(h, l) ? HK_OK : HK_ERR_HEAP_CORRUPT;
 }
 
-/* Entry for position b of region ri (a block or the sentinel), checked. */
-HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b, uint32_t prev,
+/* Entry for position b of region ri (a block or the sentinel), checked;
+ * pb: the block before it (NULL: b is the first), whose being listed free
+ * b's PFREE flag and footer must agree with. */
+HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b, const hk__blk *pb,
                        hk_heap_entry *e)
 {
     const hk__region *r = h->reg[ri];
+    int pf = pb && HK_TFREE(pb);
     memset(&e->u, 0, sizeof e->u);
     e->region_index = (unsigned short)ri;
     e->walk_state[0] = (uintptr_t)b;
     e->walk_state[1] = ri;
-    if (!hk__ok(h, b) || b->prev != prev) return HK_ERR_HEAP_CORRUPT;
+    if (!hk__ok(h, b) || !(b->w & HK_PFREE) != !pf ||
+        (pf && ((const uint64_t *)(const void *)b)[-1] != HK_SZ(pb)))
+        return HK_ERR_HEAP_CORRUPT;
     if (b == r->sent) {
         e->data = r->commit;
         e->size = (size_t)(r->end - r->commit);
@@ -51,18 +56,20 @@ HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b
         e->flags = HK_ENTRY_UNCOMMITTED;
         return HK_OK;
     }
-    if ((b->info & HK_SENT) || b->size < 2 || (char *)HK_NEXT(b) > (char *)r->sent)
+    if ((b->w & HK_SENT) || HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)r->sent)
         return HK_ERR_HEAP_CORRUPT;
-    if (b->info & HK_BUSY) {
+    if (b->w & HK_BUSY) {
         size_t n = hk__bn(b);
         e->data = (char *)(b + 1);
         e->size = n;
-        e->overhead = (size_t)b->size * 16 - n;
+        e->overhead = (size_t)HK_SZ(b) * 16 - n;
         e->flags = HK_ENTRY_BUSY;
     } else {
+        /* after the header and the two links (16-byte aligned); the
+         * overhead counts those and the footer */
         uintptr_t lo, hi;
-        e->data = (char *)b + 32;
-        e->size = (size_t)b->size * 16 - 32;
+        e->data = (char *)b + HK_FREE_OFF;
+        e->size = (size_t)HK_SZ(b) * 16 - 32;
         if (hk__gone(h, b, &lo, &hi)) e->size = lo - (uintptr_t)e->data;
         e->overhead = 32;
         e->flags = HK_ENTRY_FREE;
@@ -101,8 +108,8 @@ HK_NOSAN static int hk__part_owner(const hk__heap *h, const hk_heap_entry *e, un
 {
     uintptr_t a = e->walk_state[0];
     const hk__blk *b = (const hk__blk *)a;
-    int i = (a & 15) ? -1 : hk__region_index(h, a, e->walk_state[1]);
-    if (i < 0 || !hk__ok(h, b) || b->info != 0 || b->size < HK_GONE_MIN ||
+    int i = !HK_HALIGNED(a) ? -1 : hk__region_index(h, a, e->walk_state[1]);
+    if (i < 0 || !hk__ok(h, b) || !HK_TFREE(b) || HK_SZ(b) < HK_GONE_MIN ||
         (char *)HK_NEXT(b) > (char *)h->reg[i]->sent || !hk__gone(h, b, lo, hi))
         return 0;
     *ri = (unsigned)i;
@@ -117,7 +124,7 @@ HK_NOSAN static int hk__after_part(const hk__heap *h, unsigned ri, const hk__blk
         hk__e_part(ri, b, part + 1, lo, hi, e);
         return HK_OK;
     }
-    return hk__e_block(h, ri, HK_NEXT(b), b->size, e);
+    return hk__e_block(h, ri, HK_NEXT(b), b, e);
 }
 
 HK_NOSAN static int hk__after_region(const hk__heap *h, unsigned ri, hk_heap_entry *e)
@@ -139,26 +146,26 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
     switch (e->flags) {
     case HK_ENTRY_REGION:
         for (i = 0; i < h->nreg; i++)
-            if ((uintptr_t)h->reg[i]->base == a) return hk__e_block(h, i, h->reg[i]->first, 0, e);
+            if ((uintptr_t)h->reg[i]->base == a) return hk__e_block(h, i, h->reg[i]->first, NULL, e);
         return HK_ERR_INVALID_PARAMETER;
     case HK_ENTRY_BUSY:
     case HK_ENTRY_FREE: {
-        uintptr_t off = e->flags == HK_ENTRY_BUSY ? 16 : 32, lo, hi;
+        uintptr_t off = e->flags == HK_ENTRY_BUSY ? HK_HDR : HK_FREE_OFF, lo, hi;
         int ri;
-        if (off == 32 && e->walk_state[0] != a - 32 && hk__part_owner(h, e, &i, &lo, &hi) &&
+        if (off == HK_FREE_OFF && e->walk_state[0] != a - off && hk__part_owner(h, e, &i, &lo, &hi) &&
             a == hi)   /* the free rest after a given-back span */
             return hk__after_part(h, i, (const hk__blk *)e->walk_state[0], 2, lo, hi, e);
         ri = (a & 15) ? -1 : hk__region_index(h, a - off, e->walk_state[1]);
         if (ri >= 0) {
             const hk__blk *b = (const hk__blk *)(a - off);
-            if (!hk__ok(h, b) || (b->info & HK_SENT) || !(b->info & HK_BUSY) != (off == 32) ||
-                b->size < 2 || (char *)HK_NEXT(b) > (char *)h->reg[ri]->sent)
+            if (!hk__ok(h, b) || (b->w & HK_SENT) || !(b->w & HK_BUSY) != (off == HK_FREE_OFF) ||
+                HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)h->reg[ri]->sent)
                 return HK_ERR_INVALID_PARAMETER;
-            if (off == 32 && hk__gone(h, b, &lo, &hi))
+            if (off == HK_FREE_OFF && hk__gone(h, b, &lo, &hi))
                 return hk__after_part(h, (unsigned)ri, b, 0, lo, hi, e);
-            return hk__e_block(h, (unsigned)ri, HK_NEXT(b), b->size, e);
+            return hk__e_block(h, (unsigned)ri, HK_NEXT(b), b, e);
         }
-        if (off == 16) {
+        if (off == HK_HDR) {
             const hk__large *l = hk__llookup(h, (void *)a);
             if (l) {
                 if (!l->next) return HK_ERR_NO_MORE_ITEMS;
@@ -199,13 +206,12 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
     memset(&e, 0, sizeof e);
     for (ri = 0; ri < h->nreg; ri++) {
         const hk__region *r = h->reg[ri];
-        const hk__blk *b = r->first;
-        uint32_t prev = 0;
+        const hk__blk *b = r->first, *pb = NULL;
         hk__e_region(h, ri, &e);
         if (fn(&e, arg)) goto out;
         for (;;) {
             uintptr_t lo, hi;
-            if ((rc = hk__e_block(h, ri, b, prev, &e)) != HK_OK) goto out;
+            if ((rc = hk__e_block(h, ri, b, pb, &e)) != HK_OK) goto out;
             if (fn(&e, arg)) goto out;
             if (b == r->sent) break;
             if (e.flags == HK_ENTRY_FREE && hk__gone(h, b, &lo, &hi)) {
@@ -216,7 +222,7 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
                     if (fn(&e, arg)) goto out;
                 }
             }
-            prev = b->size;
+            pb = b;
             b = HK_NEXT(b);
         }
     }

@@ -4,7 +4,7 @@
  *
  * A few blocks are allocated (some freed again, so free and cached blocks
  * sit between them), then junk is written over one block's header (arena:
- * the 16-byte block header, or a large block's 64-byte one; mimalloc: its
+ * the 8-byte block header, or a large block's 64-byte one; mimalloc: its
  * 16-byte header) or past the end of a block by k bytes (arena: through the
  * slack into the next block's header and links).  Then alloc, realloc,
  * size, validate, walk, visit, compact, mark/release, free and destroy are
@@ -86,15 +86,15 @@ static void learn_layout(hk_heap *h, fz_blk *b, int nb)
  * for sure, so the harness itself never writes outside a mapping. */
 static size_t room_after(const fz_blk *b, int arena)
 {
-    if (!arena || (!b->large && b->overhead < 16))
+    if (!arena || (!b->large && b->overhead < 8))
         return 0;       /* mimalloc: only its header is damaged */
     if (b->large) {     /* the mapping: header + n rounded up to 64 KiB */
         size_t map = (b->n + 64 + 0xFFFF) & ~(size_t)0xFFFF;
         return map - 64 - b->n;
     }
-    /* the slack, the next header, and (next is a block of >= 32 bytes)
-     * its first 16 bytes: the free-list links of a free block */
-    return b->overhead - 16 + 16 + (b->next_is_block ? 16 : 0);
+    /* the slack, the next 8-byte header, and (next is a block of >= 32
+     * bytes) its next 16 bytes: the free-list links of a free block */
+    return b->overhead - 8 + 8 + (b->next_is_block ? 16 : 0);
 }
 
 static int walk_all(hk_heap *h)
@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         junk[i] = (unsigned char)fz_u8(&in);
     if (!arena || (fz_u8(&in) & 1)) {
         /* over the header: bytes [off, off + len) of it */
-        size_t hsize = arena && b[target].large ? 64 : 16;
+        size_t hsize = !arena ? 16 : b[target].large ? 64 : 8;
         off = fz_pick(&in, (unsigned)hsize);
         len = 1 + fz_pick(&in, (unsigned)(hsize - off));
         at = b[target].p - hsize + off;
@@ -193,10 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at = b[target].p + b[target].n;
         memcpy(before, at, k);
         memcpy(at, junk, k);
-        /* did it reach the next header (16 bytes after the block's end)? */
+        /* did it reach the next header (8 bytes after the block's end)? */
         if (!b[target].large) {
-            size_t slack = b[target].overhead - 16, j;
-            for (j = slack; j < k && j < slack + 16; j++)
+            size_t slack = b[target].overhead - 8, j;
+            for (j = slack; j < k && j < slack + 8; j++)
                 changed_hdr |= before[j] != at[j];
         }
     }
