@@ -602,25 +602,37 @@ static uintptr_t hk__exit_sp;
 #define HK__EXIT_REGS 8
 static uintptr_t hk__exit_regs[HK__EXIT_REGS];
 
-#if defined(_WIN32) && defined(__x86_64__)
+#if defined(_WIN32)
 static WCHAR hk__sysdir[MAX_PATH];
-static UINT hk__sysdir_len;
+static UINT hk__sysdir_len;              /* stored last: 0 while unknown */
 
+int hk__dbg_system_module(void *m)
+{
+    WCHAR path[MAX_PATH];
+    UINT len = __atomic_load_n(&hk__sysdir_len, __ATOMIC_ACQUIRE);
+    DWORD n;
+    if (!len) {                          /* the same value whoever computes it */
+        UINT k = GetSystemDirectoryW(hk__sysdir, MAX_PATH);
+        __atomic_store_n(&hk__sysdir_len, k < MAX_PATH ? k : 0, __ATOMIC_RELEASE);
+        len = k < MAX_PATH ? k : 0;
+    }
+    n = GetModuleFileNameW((HMODULE)m, path, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH)
+        return 1;                        /* unknown: leave it alone */
+    return len && n > len && path[len] == L'\\' && _wcsnicmp(path, hk__sysdir, len) == 0;
+}
+#endif
+
+#if defined(_WIN32) && defined(__x86_64__)
 /* Code of heapkit's own DLL, of a system DLL (msvcrt, ucrtbase, kernel32,
  * ntdll...), or of no module at all. */
 static int hk__runtime_pc(uintptr_t pc, HMODULE self)
 {
     HMODULE m;
-    WCHAR path[MAX_PATH];
-    DWORD n;
     if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
                             | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, (LPCWSTR)pc, &m))
         return 1;
-    if (self && m == self)
-        return 1;
-    n = GetModuleFileNameW(m, path, MAX_PATH);
-    return hk__sysdir_len && n > hk__sysdir_len && n < MAX_PATH && path[hk__sysdir_len] == L'\\'
-        && _wcsnicmp(path, hk__sysdir, hk__sysdir_len) == 0;
+    return (self && m == self) || hk__dbg_system_module(m);
 }
 
 /* The frames by the PE's own unwind data (RtlVirtualUnwind), outward. */
@@ -629,8 +641,6 @@ __attribute__((noinline)) static uintptr_t hk__program_sp(void)
     CONTEXT c;
     HMODULE self = hk__self_module();
     int i;
-    UINT n = GetSystemDirectoryW(hk__sysdir, MAX_PATH);
-    hk__sysdir_len = n < MAX_PATH ? n : 0;
     RtlCaptureContext(&c);
     for (i = 0; i < 256; i++) {
         DWORD64 base = 0, frame = 0;
@@ -662,6 +672,8 @@ typedef struct {
     uintptr_t self, cfa, sp;
 } hk__uw_state;
 
+static int hk__is_loader_path(const char *path);
+
 /* heapkit's own shared object (not the main program, see hk__is_self),
  * the C library or the dynamic loader. */
 static int hk__runtime_pc(uintptr_t pc, uintptr_t self)
@@ -673,9 +685,7 @@ static int hk__runtime_pc(uintptr_t pc, uintptr_t self)
     if (self && (uintptr_t)d.dli_fbase == self)
         return 1;
     b = strrchr(d.dli_fname, '/');
-    b = b ? b + 1 : d.dli_fname;
-    return strncmp(b, "libc.so", 7) == 0 || strncmp(b, "ld-linux", 8) == 0 ||
-           strncmp(b, "ld.so", 5) == 0;
+    return strncmp(b ? b + 1 : d.dli_fname, "libc.so", 7) == 0 || hk__is_loader_path(d.dli_fname);
 }
 
 static int hk__self_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -798,16 +808,20 @@ typedef struct { size_t n, cap; } hk__fill;
 static uintptr_t hk__ld_lo, hk__ld_hi;
 
 #if defined(__linux__) && !defined(_WIN32)
+/* The dynamic loader's file (ld-linux-x86-64.so.2, ld.so.1, ld64.so.2). */
+static int hk__is_loader_path(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    return strncmp(b, "ld-linux", 8) == 0 || strncmp(b, "ld.so", 5) == 0
+        || strncmp(b, "ld64.so", 7) == 0;
+}
+
 static int hk__ld_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    const char *b;
     int i;
     (void)size; (void)arg;
-    if (!info->dlpi_name || !info->dlpi_name[0])
-        return 0;
-    b = strrchr(info->dlpi_name, '/');
-    b = b ? b + 1 : info->dlpi_name;
-    if (strncmp(b, "ld-linux", 8) != 0 && strncmp(b, "ld.so", 5) != 0 && strncmp(b, "ld64.so", 7) != 0)
+    if (!info->dlpi_name || !info->dlpi_name[0] || !hk__is_loader_path(info->dlpi_name))
         return 0;
     for (i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];

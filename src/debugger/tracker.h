@@ -372,6 +372,10 @@ int hk__heap_describe(unsigned heap, const char **backend, uint64_t *seq);
 #define HK__W32_HEAP_ID0 0xC000u
 #define HK__W32_HEAPS 256u
 int hk__w32_heap_describe(unsigned heap, const char **backend, uint64_t *seq);
+/* leakscan.c: module m (an HMODULE) lies in the system directory (msvcrt,
+ * kernel32, ntdll...), or its path is unknown.  The hook DLL leaves such
+ * modules unpatched; the exit scan skips their frames. */
+int hk__dbg_system_module(void *m);
 #endif
 
 /* walkdiff.c (HEAPKIT_WALK_DIFF, heapkit.exe run): the busy blocks of every

@@ -480,8 +480,6 @@ typedef struct hk__pair {
 static hk__pair hk__pairs[HK__NPAIRS];
 static int hk__npairs;
 static HMODULE hk__self;
-static WCHAR hk__sysdir[MAX_PATH];
-static size_t hk__sysdir_len;
 static CRITICAL_SECTION hk__patch_lock;   /* hk__learn: one writer of the pairs */
 
 static void hk__pair_add(void *real, void *hook)
@@ -624,16 +622,6 @@ static void hk__learn(void)
     hk__cxx_learn();
 }
 
-static int hk__is_system(HMODULE m)
-{
-    WCHAR path[MAX_PATH];
-    DWORD n = GetModuleFileNameW(m, path, MAX_PATH);
-    if (n == 0 || n >= MAX_PATH)
-        return 1;                        /* unknown: leave it alone */
-    return hk__sysdir_len && n > hk__sysdir_len && path[hk__sysdir_len] == L'\\'
-        && _wcsnicmp(path, hk__sysdir, hk__sysdir_len) == 0;
-}
-
 static void hk__patch_module(HMODULE m)
 {
     BYTE *base = (BYTE *)m;
@@ -641,7 +629,7 @@ static void hk__patch_module(HMODULE m)
     IMAGE_NT_HEADERS *nt;
     IMAGE_DATA_DIRECTORY *dir;
     IMAGE_IMPORT_DESCRIPTOR *d;
-    if (m == hk__self || dos->e_magic != IMAGE_DOS_SIGNATURE || hk__is_system(m))
+    if (m == hk__self || dos->e_magic != IMAGE_DOS_SIGNATURE || hk__dbg_system_module(m))
         return;
     nt = (IMAGE_NT_HEADERS *)(base + dos->e_lfanew);
     if (nt->Signature != IMAGE_NT_SIGNATURE)
@@ -787,11 +775,8 @@ static void hk__exit_in_crt(void)
 static void hk__hook_start(HMODULE self)
 {
     HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
-    UINT n;
     hk__self = self;
     InitializeCriticalSection(&hk__patch_lock);
-    n = GetSystemDirectoryW(hk__sysdir, MAX_PATH);
-    hk__sysdir_len = n < MAX_PATH ? n : 0;
     HK__K32(HeapAlloc);
     HK__K32(HeapReAlloc);
     HK__K32(HeapFree);
