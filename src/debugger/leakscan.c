@@ -131,7 +131,11 @@ unsigned hk__dbg_leak_kind(const hk__rec *r)
 int hk__dbg_leak_is_finding(const hk__rec *r)
 {
     unsigned k = hk__dbg_leak_kind(r);
-    return k == HK__LK_NONE || (hk__dbg_leak_kinds & (1u << k)) != 0;
+    /* unclassified (no scan: a crash): a live block, but not a runtime's
+     * own, whose blocks differ by OS and are not the program's doing */
+    if (k == HK__LK_NONE)
+        return !HK__NO_IS_RT(r->no);
+    return (hk__dbg_leak_kinds & (1u << k)) != 0;
 }
 
 #if defined(__linux__) && !defined(_WIN32)

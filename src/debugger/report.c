@@ -194,6 +194,30 @@ static void hk__num_col(hk__out *o, int has, unsigned long long v, size_t w)
     hk__right(o, b, w);
 }
 
+/* An allocation number's column: the runtime's (tracker.h) as "r12". */
+static void hk__no_col(hk__out *o, uint32_t no, size_t w)
+{
+    char b[24];
+    if (!HK__NO_IS_RT(no)) {
+        hk__num_col(o, no != 0, no, w);
+        return;
+    }
+    b[0] = 'r';
+    hk__udec(b + 1, no & ~HK__NO_RT);
+    hk__right(o, b, w);
+}
+
+/* JSON: an allocation number, and "runtime":true after a runtime's. */
+static void hk__json_no(hk__out *o, const char *key, uint32_t no)
+{
+    hk__out_puts(o, key);
+    if (!no) {
+        hk__out_puts(o, "null");
+        return;
+    }
+    hk__out_u(o, no & ~HK__NO_RT);
+}
+
 /* A count in a sentence, in groups of three: 4,999,800 (German 4.999.800). */
 static void hk__put_grouped(hk__out *o, unsigned long long v)
 {
@@ -693,7 +717,7 @@ static void hk__supp_ask_rec(const hk__rec *r, void *arg)
     (void)arg;
     /* only what would be listed: symbolizing a site is the report's
      * dearest step (a module's DWARF may have to be decompressed) */
-    if (r->no > hk__dbg_mark_no && hk__dbg_leak_is_finding(r))
+    if (hk__dbg_past_mark(r->no) && hk__dbg_leak_is_finding(r))
         hk__supp_check(HK__SUPP_LEAK, r->site);
 }
 
@@ -712,7 +736,7 @@ static void hk__supp_prepare(int crashing)
 static void hk__pass_rec(const hk__rec *r, void *arg)
 {
     hk__pass *p = arg;
-    if (r->no <= hk__dbg_mark_no || !hk__dbg_leak_is_finding(r))
+    if (!hk__dbg_past_mark(r->no) || !hk__dbg_leak_is_finding(r))
         return;
     if (hk__supp_hides_rec(r, 1))
         return;
@@ -1021,20 +1045,33 @@ static void hk__text_kind_head(hk__out *o, const hk__list *l, size_t i)
 
 /* Count and bytes of every classified live block per kind, listed or
  * not (LSan's and Valgrind's leak summary). */
-typedef struct { uint64_t count[4], bytes[4]; int any; } hk__kind_sum;
+typedef struct { uint64_t count[4], bytes[4], rt_count, rt_bytes; int any; } hk__kind_sum;
 
 static void hk__kind_sum_cb(const hk__rec *r, void *arg)
 {
     hk__kind_sum *ks = arg;
     unsigned k;
-    if (r->no <= hk__dbg_mark_no)
+    if (!hk__dbg_past_mark(r->no))
         return;
     k = hk__dbg_leak_kind(r);
     if (!k || hk__supp_hides_rec(r, 0))     /* suppressed: not counted either */
         return;
     ks->any = 1;
+    if (k == HK__LK_REACHABLE && HK__NO_IS_RT(r->no)) {
+        /* a runtime's own block, held to the end: not the program's */
+        ks->rt_count++;
+        ks->rt_bytes += HK__REC_SIZE(r);
+        return;
+    }
     ks->count[k]++;
     ks->bytes[k] += HK__REC_SIZE(r);
+}
+
+/* The runtime's reachable blocks have a line (a key) of their own, only
+ * where reachable blocks are listed: they are then among the rows. */
+static int hk__rt_line(const hk__kind_sum *ks)
+{
+    return ks->rt_count && (hk__dbg_leak_kinds & (1u << HK__LK_REACHABLE));
 }
 
 static void hk__kind_summary(hk__kind_sum *ks)
@@ -1064,6 +1101,14 @@ static void hk__text_leak_summary(hk__out *o)
             hk__out_puts(o, hk__dbg_cfg.german ? " (nicht aufgef\xc3\xbchrt)" : " (not listed)");
         hk__out_puts(o, "\n");
     }
+    if (hk__rt_line(&ks)) {
+        hk__out_puts(o, hk__dbg_cfg.german ? "   Von der C-Laufzeit gehalten: "
+                                           : "   Held by the C runtime: ");
+        hk__put_grouped(o, ks.rt_count);
+        hk__out_puts(o, hk__dbg_cfg.german ? " Bl\xc3\xb6" "cke, " : " blocks, ");
+        hk__put_grouped(o, ks.rt_bytes);
+        hk__out_puts(o, hk__dbg_cfg.german ? " Bytes\n" : " bytes\n");
+    }
 }
 
 static void hk__json_leak_summary(hk__out *o)
@@ -1085,6 +1130,13 @@ static void hk__json_leak_summary(hk__out *o)
         hk__out_u(o, ks.bytes[k]);
         hk__out_puts(o, "}");
     }
+    if (hk__rt_line(&ks)) {
+        hk__out_puts(o, ",\"runtime\":{\"count\":");
+        hk__out_u(o, ks.rt_count);
+        hk__out_puts(o, ",\"bytes\":");
+        hk__out_u(o, ks.rt_bytes);
+        hk__out_puts(o, "}");
+    }
     hk__out_puts(o, "}");
 }
 
@@ -1093,7 +1145,7 @@ static void hk__text_entry(hk__out *o, const hk__entry *e)
     const hk__site *s = hk__dbg_site(e->site);
     hk__place pl;
     char b[64];
-    hk__num_col(o, e->no != 0, e->no, 4);
+    hk__no_col(o, e->no, 4);
     hk__pad(o, 2);
     hk__hex(b, e->ptr);
     hk__left(o, b, 14);
@@ -1225,9 +1277,9 @@ static void hk__text_summary(hk__out *o, const hk__list *l, const hk__losses *s)
             hk__text_path(o, pl.file, HK__FILE_COL);
             hk__num_col(o, pl.file && pl.line > 0, (unsigned long long)pl.line, 6);
             hk__pad(o, 2);
-            hk__num_col(o, 1, x->first, 10);
+            hk__no_col(o, x->first, 10);
             hk__pad(o, 2);
-            hk__num_col(o, 1, x->last, 10);
+            hk__no_col(o, x->last, 10);
         } else if (pl.file && pl.line > 0) {
             hk__text_path(o, pl.file, HK__FILE_COL);
             hk__num_col(o, 1, (unsigned long long)pl.line, 6);
@@ -1541,8 +1593,9 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         const hk__entry *e = &l->e[i];
         const hk__site *st = hk__dbg_site(e->site);
         hk__out_puts(o, i ? ",{" : "{");      /* one line: JSON Lines */
-        hk__out_puts(o, "\"no\":");
-        hk__json_num_or_null(o, e->no != 0, e->no);
+        hk__json_no(o, "\"no\":", e->no);
+        if (HK__NO_IS_RT(e->no))
+            hk__out_puts(o, ",\"runtime\":true");
         hk__out_puts(o, ",\"pointer\":\"");
         hk__hex(b, e->ptr);
         hk__out_puts(o, b);
@@ -1596,10 +1649,10 @@ static void hk__json_report(hk__out *o, const hk__list *l, const hk__losses *s)
         hk__out_u(o, s->t[i].count);
         hk__out_puts(o, ",\"bytes\":");
         hk__out_u(o, s->t[i].bytes);
-        hk__out_puts(o, ",\"first\":");
-        hk__out_u(o, s->t[i].first);
-        hk__out_puts(o, ",\"last\":");
-        hk__out_u(o, s->t[i].last);
+        hk__json_no(o, ",\"first\":", s->t[i].first);
+        hk__json_no(o, ",\"last\":", s->t[i].last);
+        if (HK__NO_IS_RT(s->t[i].first))
+            hk__out_puts(o, ",\"runtime\":true");
         hk__json_frames(o, st);
         hk__out_puts(o, "}");
     }
@@ -1696,7 +1749,7 @@ static int hk__dbg_write_report_now(int crashing)
  * blocks to the chosen kinds here. */
 static void hk__findings_rec(const hk__rec *r, void *arg)
 {
-    if (r->no > hk__dbg_mark_no && hk__dbg_leak_is_finding(r)   /* the kinds listed */
+    if (hk__dbg_past_mark(r->no) && hk__dbg_leak_is_finding(r)   /* the kinds listed */
         && !hk__supp_hides_rec(r, 0))
         ++*(unsigned long *)arg;
 }

@@ -30,6 +30,7 @@
 #include "stacks.h"
 #include "../prim/prim.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -795,6 +796,9 @@ static void hk__thread_counts(struct hk__thread *t, unsigned long *reg, uint32_t
 static void hk__no_batch(struct hk__thread *t, uint32_t epoch)
 {
     uint32_t start = __atomic_fetch_add(&hk__no_next, HK__NO_BATCH, __ATOMIC_RELAXED);
+    /* the program's numbers stay below the runtime's (HK__NO_RT): they
+     * wrap to 1 there, a batch never straddles it */
+    start = 1 + (start - 1) % ((HK__NO_RT - 1) / HK__NO_BATCH * HK__NO_BATCH);
     unsigned s = t->seq;
     hk__budget_return(t);
     __atomic_store_n(&t->seq, s + 1, __ATOMIC_RELAXED);
@@ -834,6 +838,16 @@ static uint32_t hk__take_no(struct hk__thread *t, int count)
     if (HK_UNLIKELY(hk__dbg_cfg.break_alloc != 0 && no == hk__dbg_cfg.break_alloc))
         hk__break_here();
     return no;
+}
+
+/* The runtime's blocks: numbers of their own, never the program's count
+ * (registered) nor HEAPKIT_BREAK_ALLOC's; rare, so one shared counter. */
+static volatile uint32_t hk__rt_next = 1;
+
+static uint32_t hk__rt_no(void)
+{
+    uint32_t n = __atomic_fetch_add(&hk__rt_next, 1, __ATOMIC_RELAXED) & (HK__NO_RT - 1);
+    return HK__NO_RT | (n ? n : 1);
 }
 
 unsigned long hk__dbg_registered(void)
@@ -922,6 +936,8 @@ static uint32_t hk__site_intern(const hk__src *src)
 {
     uint64_t h = hk__site_hash(src);
     uint32_t pos, id = 0;
+    int rt = -1;                            /* a runtime's code: not asked yet */
+again:
     hk__spin_lock(&hk__sites_lock);
     if (hk__site_icap == 0 || (hk__nsites + 1) * 2 > hk__site_icap)
         if (!hk__site_index_grow())
@@ -932,6 +948,16 @@ static uint32_t hk__site_intern(const hk__src *src)
             id = hk__site_index[pos];
             goto out;
         }
+    if (rt < 0 && !src->file && src->caller) {
+        /* a new site of a hook (no macro's place): whose code is it?
+         * Asked without the lock (the loader's lock may be taken), inside
+         * the internal guard (an allocation meanwhile is not recorded) */
+        hk__spin_unlock(&hk__sites_lock);
+        hk__dbg_internal_enter();
+        rt = hk__dbg_runtime_pc(src->caller);
+        hk__dbg_internal_leave();
+        goto again;
+    }
     {
         uint32_t c = hk__nsites / HK__SITE_CHUNK;
         hk__site *s;
@@ -949,6 +975,7 @@ static uint32_t hk__site_intern(const hk__src *src)
         s->type = src->type;
         s->line = src->line;
         s->stack = src->stack;
+        s->runtime = rt > 0;
         id = ++hk__nsites;
         hk__site_index[pos] = id;
     }
@@ -957,6 +984,10 @@ out:
     return id;
 }
 
+
+/* The line of a runtime's site in the thread's caches: no caller's line,
+ * so the fast paths (which hand out the program's numbers) miss it. */
+#define HK__LINE_RT INT_MIN
 
 /* Sites with a type (HK_NEW) in the cache's upper half, the others in
  * the lower: a malloc's slot never holds a typed site, so its fast path
@@ -999,14 +1030,17 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
     c = hk__bt_slot_hit(t, &k);
     if (c)
         return c->id;
+    c = hk__bt_slot_of(t, &k, k.stack);
+    if (!k.file && c->caller == k.caller && !c->file && c->line == HK__LINE_RT
+        && c->type == k.type && c->stack == k.stack)
+        return c->id;                       /* a runtime's site */
     id = hk__site_intern(&k);
     if (id) {
-        c = hk__bt_slot_of(t, &k, k.stack);
         c->caller = 0;        /* a handler that allocates meanwhile misses it */
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         c->file = k.file;
         c->type = k.type;
-        c->line = k.line;
+        c->line = hk__dbg_site(id)->runtime ? HK__LINE_RT : k.line;
         c->stack = k.stack;
         c->id = id;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -1027,15 +1061,25 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
     if (HK_LIKELY(c->caller == src->caller && c->file == src->file
                   && c->line == src->line && c->type == src->type))
         return c->id;
+    if (!src->file && !src->line && c->caller == src->caller && !c->file
+        && c->line == HK__LINE_RT && c->type == src->type)
+        return c->id;                       /* a runtime's site */
     id = hk__site_intern(src);
     if (id) {
         c->caller = src->caller;
         c->file = src->file;
-        c->line = src->line;
+        /* a runtime's site never matches the fast paths: its number is
+         * not the batch's */
+        c->line = hk__dbg_site(id)->runtime ? HK__LINE_RT : src->line;
         c->type = src->type;
         c->id = id;
     }
     return id;
+}
+
+static inline int hk__site_rt(uint32_t id)
+{
+    return id && hk__dbg_site(id)->runtime;
 }
 
 /* ---- per-thread tables of records ----------------------------------------- */
@@ -2106,13 +2150,17 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
     r.ptr = (uintptr_t)p;
     r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, heap, kind);
     if (HK_LIKELY(t != NULL)) {
-        r.no = hk__take_no(t, count);
         r.site = hk__site_of(t, src);
+        r.no = hk__site_rt(r.site) ? hk__rt_no() : hk__take_no(t, count);
     } else {
-        hk__spin_lock(&hk__fallback_lock);
-        r.no = hk__take_no(&hk__fallback_thread, count);
-        hk__spin_unlock(&hk__fallback_lock);
         r.site = hk__site_of(NULL, src);
+        if (hk__site_rt(r.site)) {
+            r.no = hk__rt_no();
+        } else {
+            hk__spin_lock(&hk__fallback_lock);
+            r.no = hk__take_no(&hk__fallback_thread, count);
+            hk__spin_unlock(&hk__fallback_lock);
+        }
     }
     hk__put_or_miss(&r);
 }
@@ -2376,13 +2424,17 @@ uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned
     {
         struct hk__thread *t = hk__thread_get();
         if (HK_LIKELY(t != NULL)) {
-            no = hk__take_no(t, 1);
             *site = hk__site_of(t, src);
+            no = hk__site_rt(*site) ? hk__rt_no() : hk__take_no(t, 1);
         } else {
-            hk__spin_lock(&hk__fallback_lock);
-            no = hk__take_no(&hk__fallback_thread, 1);
-            hk__spin_unlock(&hk__fallback_lock);
             *site = hk__site_of(NULL, src);
+            if (hk__site_rt(*site)) {
+                no = hk__rt_no();
+            } else {
+                hk__spin_lock(&hk__fallback_lock);
+                no = hk__take_no(&hk__fallback_thread, 1);
+                hk__spin_unlock(&hk__fallback_lock);
+            }
         }
     }
     return no;
@@ -2704,6 +2756,7 @@ void hk__dbg_heap_released(hk_heap *h)
 /* ---- checkpoint ----------------------------------------------------------- */
 
 unsigned long hk__dbg_mark_no;
+uint32_t hk__dbg_mark_rt = HK__NO_RT;
 size_t hk__dbg_mark_event;
 
 /* The mark is the last number any thread handed out; every thread then
@@ -2721,6 +2774,8 @@ unsigned long hk_debug_checkpoint(void)
         last = fb;
     __atomic_add_fetch(&hk__gate, HK__G_EPOCH, __ATOMIC_SEQ_CST);
     hk__dbg_mark_no = last;
+    hk__dbg_mark_rt = HK__NO_RT | ((__atomic_load_n(&hk__rt_next, __ATOMIC_RELAXED) - 1)
+                                   & (HK__NO_RT - 1));
     hk__spin_lock(&hk__ev_lock);
     hk__dbg_mark_event = hk__nev;
     hk__spin_unlock(&hk__ev_lock);
@@ -2760,7 +2815,7 @@ static void hk__count_rec(const hk__rec *r, void *arg)
 {
     struct hk__count_arg *c = arg;
     c->live++;
-    if (r->no > hk__dbg_mark_no)
+    if (hk__dbg_past_mark(r->no))
         c->entries++;
 }
 

@@ -25,7 +25,18 @@ typedef struct hk__site {
     uintptr_t caller;
     int line;
     uint32_t stack;            /* stacks.c: the backtrace's id; 0 none */
+    int runtime;               /* a runtime's code (runtime.c): numbered apart */
 } hk__site;
+
+/* Allocation numbers: the program's count 1, 2, ... below HK__NO_RT; the
+ * blocks a C or C++ runtime allocates itself (runtime.c) have numbers of
+ * their own, HK__NO_RT | 1, 2, ..., shown "r1", "r2": what each OS's
+ * runtimes allocate differs, the program's numbers stay the same. */
+#define HK__NO_RT 0x80000000u
+#define HK__NO_IS_RT(no) (((no) & HK__NO_RT) != 0)
+/* 1: pc is a C or C++ runtime's code (once per call site; may take the
+ * loader's lock, so never with a lock of the tracker's held). */
+int hk__dbg_runtime_pc(uintptr_t pc);
 
 /* Record kinds (the low bits of hk__rec.meta). */
 #define HK__K_IGNORE  0x1u   /* suspended or zero-size: matched, never reported */
@@ -340,6 +351,12 @@ unsigned hk__cfg_leak_kinds(const char *var, unsigned dflt);
 #define HK__XSTR(x) HK__STR(x)
 extern hk__dbg_config hk__dbg_cfg;
 extern unsigned long hk__dbg_mark_no;     /* checkpoint: allocation number */
+extern uint32_t hk__dbg_mark_rt;          /* ... and the runtime's (HK__NO_RT | n) */
+/* Made after the checkpoint: each series against its own mark. */
+static inline int hk__dbg_past_mark(uint32_t no)
+{
+    return HK__NO_IS_RT(no) ? no > hk__dbg_mark_rt : no > hk__dbg_mark_no;
+}
 extern size_t hk__dbg_mark_event;         /* checkpoint: first event shown (tracker.c) */
 void hk__dbg_install_exit_hooks(void);
 /* The exit report (once), then the exit status HEAPKIT_ERROR_EXITCODE asks for. */

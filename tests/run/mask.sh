@@ -13,17 +13,8 @@
 #   - module names and offsets (leaky / leaky.exe+0x...): file formats;
 #   - a source file's directories (DWARF's paths: DbgHelp gives the
 #     build's path as Windows writes it): its base name is kept;
-#   - allocation numbers (No, First/Last; JSON no, first, last) and the
-#     registered count: the C runtimes allocate different numbers of
-#     blocks of their own before and between the program's (glibc's
-#     stdio, mingw-w64's argv copy), so the same block has another number;
 #   - EXCEPTION_ACCESS_VIOLATION is written SIGSEGV: Windows has no
 #     signals, the crash line's layout is the same;
-#   - "reachable": the still-reachable count and bytes (text: the
-#     "Still reachable:" line's numbers; JSON: leak_summary.reachable):
-#     blocks only one OS has, held by its runtime to the end (mingw-w64's
-#     argv copy, each MinGW DLL's atexit table, libstdc++'s emergency
-#     pool of another size); they are not listed by default.
 mode=$1 file=$2
 [ -r "$file" ] || { echo "mask.sh: cannot read '$file'" >&2; exit 2; }
 text_mask() {
@@ -52,24 +43,14 @@ text_mask() {
       $0 = mask($0, "[^ ]*[\\/\\\\][^ ]*\\.(c|cc|h|cpp)", "path")
       $0 = mask($0, "0x[0-9a-f]+", "addr")
       sub(/EXCEPTION_ACCESS_VIOLATION/, "SIGSEGV")
-      if (/^  No  / || /^  Nr  /) rows = 1
-      else if (/^(Summary by call site|Zusammenfassung nach)/) rows = 0
-      # an entry row: its allocation number
-      if (rows && match($0, /^ *[0-9]+  0x/)) $0 = sprintf("%4s", "#") substr($0, 5)
-      else if (/^ *[0-9]+ +[0-9]+ +0x\? .* [0-9]+ +[0-9]+$/) sub(/ +[0-9]+ +[0-9]+$/, "")
-      if (/^ *[0-9]+ (pointers were registered|Zeiger wurden registriert)$/) sub(/^ *[0-9]+/, "   #")
-      # mask "reachable"
-      if (/^   Still reachable: [0-9,]+ blocks, [0-9,]+ bytes \(not listed\)$/)
-        $0 = "   Still reachable: # blocks, # bytes (not listed)"
       print
     }'
 }
 json_mask() {
-  tr -d '\r' < "$1" | sed -e 's/"pid":[0-9]*/"pid":0/' -e 's/"registered":[0-9]*/"registered":0/' \
-    -e 's/"no":[0-9][0-9]*/"no":0/g' -e 's/"first":[0-9]*,"last":[0-9]*/"first":0,"last":0/g' -e 's/"program":"[^"]*"/"program":"?"/' \
+  tr -d '\r' < "$1" | sed -e 's/"pid":[0-9]*/"pid":0/' \
+    -e 's/"program":"[^"]*"/"program":"?"/' \
     -e 's/"\(pointer\|caller\|pc\|offset\)":"0x[0-9a-f]*"/"\1":"0x?"/g' \
     -e 's/"module":"[^"]*"/"module":"?"/g' \
-    -e 's/"reachable":{"count":[0-9]*,"bytes":[0-9]*}/"reachable":{"count":0,"bytes":0}/' \
     -e 's/"file":"[^"]*[\/\\]\([^"\/\\]*\)"/"file":"\1"/g' \
     -e 's/EXCEPTION_ACCESS_VIOLATION at 0x[0-9a-f]*/SIGSEGV at 0x?/g' \
     -e 's/SIGSEGV at 0x[0-9a-f][0-9a-f]*/SIGSEGV at 0x?/g' \
