@@ -11,10 +11,13 @@
 #   - addresses (0x...), padded to their column's width: ASLR;
 #   - the pid and the program's path;
 #   - module names and offsets (leaky / leaky.exe+0x...): file formats;
-#   - a source file's directories (DWARF's paths: DbgHelp gives the
-#     build's path as Windows writes it): its base name is kept;
+#   - a source file's directories: the checkout's location (both OSes
+#     give the same path, but the golden files live in the repository);
+#     its base name is kept;
 #   - EXCEPTION_ACCESS_VIOLATION is written SIGSEGV: Windows has no
-#     signals, the crash line's layout is the same;
+#     signals, the crash line's layout is the same.
+# Allocation numbers, the registered count and the leak totals are not
+# masked: the C runtimes' own blocks are numbered apart (r1, r2...).
 mode=$1 file=$2
 [ -r "$file" ] || { echo "mask.sh: cannot read '$file'" >&2; exit 2; }
 text_mask() {
