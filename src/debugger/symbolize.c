@@ -303,41 +303,48 @@ static const char *hk__sym_path(const char *file, const char *comp_dir)
     return hk__sym_strdup(p);
 }
 
+/* The scopes around pc, innermost first (free() them): dwarf_getscopes
+ * goes on in an inlined body's abstract origin, so the chain is taken
+ * again from the innermost scope, whose parents are the inlined calls and
+ * the concrete function.  0: no DWARF for pc. */
+static int hk__sym_scopes(Dwfl_Module *m, Dwarf_Addr a, Dwarf_Die **cu, Dwarf_Die **scopes)
+{
+    Dwarf_Addr cubias = 0;
+    Dwarf_Die inner;
+    int n;
+    *scopes = NULL;
+    *cu = dwfl_module_addrdie(m, a, &cubias);
+    if (!*cu || (n = dwarf_getscopes(*cu, a - cubias, scopes)) <= 0)
+        return 0;
+    inner = (*scopes)[0];
+    free(*scopes);
+    *scopes = NULL;
+    return (n = dwarf_getscopes_die(&inner, scopes)) > 0 ? n : 0;
+}
+
 /* pc inside code inlined into the function the symbol table names: the
  * place of the outermost inlined call, in that function's own source (the
  * line table alone gives the inlined body's, e.g. a libstdc++ header,
  * beside the caller's name).  DbgHelp gives the same on Windows.  0: not
  * inlined, or no call site recorded. */
-static int hk__sym_inline_site(Dwfl_Module *m, Dwarf_Addr a, const char **file, int *line)
+static int hk__sym_inline_site(Dwarf_Die *cu, Dwarf_Die *scopes, int n, const char **file,
+                               int *line)
 {
-    Dwarf_Addr cubias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(m, a, &cubias), *scopes = NULL, *outer = NULL, inner;
+    Dwarf_Die *outer = NULL;
     Dwarf_Attribute at;
     Dwarf_Word fidx = 0, ln = 0;
     Dwarf_Files *files;
     size_t nfiles;
     const char *f;
-    int n, i;
-    if (!cu || (n = dwarf_getscopes(cu, a - cubias, &scopes)) <= 0)
-        return 0;
-    /* dwarf_getscopes goes on in the inlined body's abstract origin; the
-     * inlined calls around pc are the innermost scope's parents */
-    inner = scopes[0];
-    free(scopes);
-    scopes = NULL;
-    if ((n = dwarf_getscopes_die(&inner, &scopes)) <= 0)
-        return 0;
+    int i;
     for (i = 0; i < n; i++)              /* innermost first */
         if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
             outer = &scopes[i];
     if (!outer || dwarf_formudata(dwarf_attr(outer, DW_AT_call_file, &at), &fidx) != 0
         || dwarf_formudata(dwarf_attr(outer, DW_AT_call_line, &at), &ln) != 0 || ln == 0
         || dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || fidx >= nfiles
-        || !(f = dwarf_filesrc(files, fidx, NULL, NULL))) {
-        free(scopes);
+        || !(f = dwarf_filesrc(files, fidx, NULL, NULL)))
         return 0;
-    }
-    free(scopes);
     *file = f;
     *line = (int)ln;
     return 1;
@@ -348,30 +355,20 @@ static int hk__sym_inline_site(Dwfl_Module *m, Dwarf_Addr a, const char **file, 
  * "ns::tpl<long int>"), without the parameters: what DbgHelp gives on
  * Windows for the same code, where the symbol table only has the mangled
  * name.  NULL: no DWARF for pc. */
-static const char *hk__sym_cxx_name(Dwfl_Module *m, Dwarf_Addr a)
+static const char *hk__sym_cxx_name(Dwarf_Die *around, int nar)
 {
-    Dwarf_Addr cubias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(m, a, &cubias), *scopes = NULL, fn, decl;
+    Dwarf_Die *scopes = NULL, fn, decl;
     Dwarf_Attribute at;
     const char *parts[16];
     char buf[1024];
     size_t len = 0, k;
     int n, i, np = 0, found = 0, hops;
-    if (!cu || (n = dwarf_getscopes(cu, a - cubias, &scopes)) <= 0)
-        return NULL;
-    fn = scopes[0];
-    free(scopes);
-    scopes = NULL;
     /* the concrete function around pc (not an inlined body's origin) */
-    if ((n = dwarf_getscopes_die(&fn, &scopes)) <= 0)
-        return NULL;
-    for (i = 0; i < n && !found; i++)
-        if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
-            fn = scopes[i];
+    for (i = 0; i < nar && !found; i++)
+        if (dwarf_tag(&around[i]) == DW_TAG_subprogram) {
+            fn = around[i];
             found = 1;
         }
-    free(scopes);
-    scopes = NULL;
     if (!found)
         return NULL;
     /* a definition out of its class points at the declaration inside it */
@@ -417,7 +414,8 @@ static int hk__sym_dw(uintptr_t pc, int is_return, hk__frame_info *out)
     GElf_Off off;
     GElf_Sym sym;
     Dwfl_Line *ln;
-    int lineno = 0;
+    Dwarf_Die *cu = NULL, *scopes = NULL;
+    int lineno = 0, nsc;
     memset(out, 0, sizeof *out);
     if (!hk__dwfl && !hk__dwfl_report())
         return 0;
@@ -436,25 +434,26 @@ static int hk__sym_dw(uintptr_t pc, int is_return, hk__frame_info *out)
     out->offset = pc - (uintptr_t)bias;
     fn = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
     out->function = hk__sym_name(fn);
+    ln = dwfl_module_getsrc(m, a);
+    src = ln ? dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL, NULL) : NULL;
+    /* one scopes lookup for both uses of pc's DWARF scopes */
+    nsc = (src || (fn && fn[0] == '_' && fn[1] == 'Z')) ? hk__sym_scopes(m, a, &cu, &scopes) : 0;
     /* C++: the report's name from DWARF, the mangled one kept for
      * suppressions written against it */
-    if (fn && fn[0] == '_' && fn[1] == 'Z') {
-        const char *q = hk__sym_cxx_name(m, a);
+    if (fn && fn[0] == '_' && fn[1] == 'Z' && nsc) {
+        const char *q = hk__sym_cxx_name(scopes, nsc);
         if (q) {
             out->symbol = out->function;
             out->function = q;
         }
     }
-    ln = dwfl_module_getsrc(m, a);
-    if (ln) {
-        src = dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL, NULL);
-        if (src)
-            hk__sym_inline_site(m, a, &src, &lineno);
-        if (src) {
-            out->file = hk__sym_path(src, dwfl_line_comp_dir(ln));
-            out->line = lineno;
-        }
+    if (src) {
+        if (nsc)
+            hk__sym_inline_site(cu, scopes, nsc, &src, &lineno);
+        out->file = hk__sym_path(src, dwfl_line_comp_dir(ln));
+        out->line = lineno;
     }
+    free(scopes);
     return 1;
 }
 
