@@ -692,12 +692,6 @@ static int hk__runtime_pc(uintptr_t pc, uintptr_t self)
     return strncmp(b ? b + 1 : d.dli_fname, "libc.so", 7) == 0 || hk__is_loader_path(d.dli_fname);
 }
 
-static int hk__self_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size; (void)arg;
-    return hk__is_self(info);
-}
-
 static _Unwind_Reason_Code hk__uw_cb(struct _Unwind_Context *ctx, void *arg)
 {
     hk__uw_state *s = arg;
@@ -723,10 +717,8 @@ static _Unwind_Reason_Code hk__uw_cb(struct _Unwind_Context *ctx, void *arg)
 __attribute__((noinline)) static uintptr_t hk__program_sp(void)
 {
     hk__uw_state s = { 0, 0, 0 };
-    Dl_info d;
     /* heapkit linked into the program: its frames are the program's */
-    if (dl_iterate_phdr(hk__self_cb, NULL) && dladdr((void *)(uintptr_t)&hk__program_sp, &d))
-        s.self = (uintptr_t)d.dli_fbase;
+    s.self = hk__dbg_self_base();
     _Unwind_Backtrace(hk__uw_cb, &s);
     return s.sp;
 }

@@ -29,6 +29,19 @@
 
 #ifndef _WIN32
 #include <dlfcn.h>
+#include <sys/auxv.h>
+
+/* heapkit's own shared object's base (the preload, libheapkit.so), or 0
+ * where it is linked into the program (its frames are then the program's). */
+uintptr_t hk__dbg_self_base(void)
+{
+    Dl_info self, prog;
+    if (!dladdr((void *)(uintptr_t)&hk__dbg_self_base, &self))
+        return 0;
+    if (dladdr((void *)(uintptr_t)getauxval(AT_PHDR), &prog) && prog.dli_fbase == self.dli_fbase)
+        return 0;
+    return (uintptr_t)self.dli_fbase;
+}
 
 static const char *const hk__rt_libs[] = {
     "libc.so.", "libc-", "ld-linux", "ld64.so.", "ld.so.", "libm.so.", "libpthread.so.",

@@ -978,14 +978,13 @@ static _Unwind_Reason_Code hk__ct_step(struct _Unwind_Context *ctx, void *arg)
  * are the program's; the internal guard and the lock still tell. */
 static int hk__ct_inside_heapkit(uintptr_t pc)
 {
-    Dl_info self, prog;
     hk__ct_walk w;
-    if (!dladdr((void *)(uintptr_t)&hk__ct_inside_heapkit, &self)
-        || (dladdr((void *)(uintptr_t)getauxval(AT_PHDR), &prog) && prog.dli_fbase == self.dli_fbase))
+    uintptr_t self = hk__dbg_self_base();
+    if (!self)
         return 0;
     memset(&w, 0, sizeof w);
     w.pc = pc;
-    w.self = (uintptr_t)self.dli_fbase;
+    w.self = self;
     _Unwind_Backtrace(hk__ct_step, &w);
     return w.inside;
 }

@@ -37,6 +37,10 @@ typedef struct hk__site {
 /* 1: pc is a C or C++ runtime's code (once per call site; may take the
  * loader's lock, so never with a lock of the tracker's held). */
 int hk__dbg_runtime_pc(uintptr_t pc);
+#ifndef _WIN32
+/* heapkit's own shared object's base, 0 where linked into the program. */
+uintptr_t hk__dbg_self_base(void);
+#endif
 
 /* Record kinds (the low bits of hk__rec.meta). */
 #define HK__K_IGNORE  0x1u   /* suspended or zero-size: matched, never reported */
