@@ -1082,6 +1082,22 @@ static inline int hk__site_rt(uint32_t id)
     return id && hk__dbg_site(id)->runtime;
 }
 
+/* The slow way's site and number: a runtime's site takes a runtime
+ * number, any other the thread's batch (t NULL: the fallback's). */
+static uint32_t hk__site_no(struct hk__thread *t, const hk__src *src, int count, uint32_t *site)
+{
+    uint32_t no;
+    *site = hk__site_of(t, src);
+    if (hk__site_rt(*site))
+        return hk__rt_no();
+    if (t)
+        return hk__take_no(t, count);
+    hk__spin_lock(&hk__fallback_lock);
+    no = hk__take_no(&hk__fallback_thread, count);
+    hk__spin_unlock(&hk__fallback_lock);
+    return no;
+}
+
 /* ---- per-thread tables of records ----------------------------------------- */
 
 /* Each thread records its allocations in a table of its own, so that its
@@ -2149,19 +2165,7 @@ static void hk__add(void *p, size_t n, unsigned heap, unsigned kind, const hk__s
         kind |= HK__K_IGNORE;
     r.ptr = (uintptr_t)p;
     r.meta = HK__META(n > HK__MAX_SIZE ? HK__MAX_SIZE : n, heap, kind);
-    if (HK_LIKELY(t != NULL)) {
-        r.site = hk__site_of(t, src);
-        r.no = hk__site_rt(r.site) ? hk__rt_no() : hk__take_no(t, count);
-    } else {
-        r.site = hk__site_of(NULL, src);
-        if (hk__site_rt(r.site)) {
-            r.no = hk__rt_no();
-        } else {
-            hk__spin_lock(&hk__fallback_lock);
-            r.no = hk__take_no(&hk__fallback_thread, count);
-            hk__spin_unlock(&hk__fallback_lock);
-        }
-    }
+    r.no = hk__site_no(t, src, count, &r.site);
     hk__put_or_miss(&r);
 }
 
@@ -2421,23 +2425,7 @@ uint32_t hk__dbg_hdr_take(size_t n, const hk__src *src, uint32_t *site, unsigned
             return no;
         }
     }
-    {
-        struct hk__thread *t = hk__thread_get();
-        if (HK_LIKELY(t != NULL)) {
-            *site = hk__site_of(t, src);
-            no = hk__site_rt(*site) ? hk__rt_no() : hk__take_no(t, 1);
-        } else {
-            *site = hk__site_of(NULL, src);
-            if (hk__site_rt(*site)) {
-                no = hk__rt_no();
-            } else {
-                hk__spin_lock(&hk__fallback_lock);
-                no = hk__take_no(&hk__fallback_thread, 1);
-                hk__spin_unlock(&hk__fallback_lock);
-            }
-        }
-    }
-    return no;
+    return hk__site_no(hk__thread_get(), src, 1, site);
 }
 
 /* Header mode's malloc (and operator new: fam), the common case inline:
