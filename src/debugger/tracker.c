@@ -894,11 +894,17 @@ uint32_t hk__dbg_nsites(void)
     return __atomic_load_n(&hk__nsites, __ATOMIC_ACQUIRE);
 }
 
+/* A site known valid (interned by this thread, or read from its cache). */
+static inline const hk__site *hk__site_at(uint32_t id)
+{
+    return &hk__site_chunk[(id - 1) / HK__SITE_CHUNK][(id - 1) % HK__SITE_CHUNK];
+}
+
 const hk__site *hk__dbg_site(uint32_t id)
 {
-    if (id == 0 || id > hk__nsites)
+    if (id == 0 || id > __atomic_load_n(&hk__nsites, __ATOMIC_ACQUIRE))
         return NULL;
-    return &hk__site_chunk[(id - 1) / HK__SITE_CHUNK][(id - 1) % HK__SITE_CHUNK];
+    return hk__site_at(id);
 }
 
 static int hk__site_same(const hk__site *s, const hk__src *src)
@@ -976,7 +982,8 @@ again:
         s->line = src->line;
         s->stack = src->stack;
         s->runtime = rt > 0;
-        id = ++hk__nsites;
+        id = hk__nsites + 1;
+        __atomic_store_n(&hk__nsites, id, __ATOMIC_RELEASE);
         hk__site_index[pos] = id;
     }
 out:
@@ -1040,7 +1047,7 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         c->file = k.file;
         c->type = k.type;
-        c->line = hk__dbg_site(id)->runtime ? HK__LINE_RT : k.line;
+        c->line = hk__site_at(id)->runtime ? HK__LINE_RT : k.line;
         c->stack = k.stack;
         c->id = id;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -1070,7 +1077,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
         c->file = src->file;
         /* a runtime's site never matches the fast paths: its number is
          * not the batch's */
-        c->line = hk__dbg_site(id)->runtime ? HK__LINE_RT : src->line;
+        c->line = hk__site_at(id)->runtime ? HK__LINE_RT : src->line;
         c->type = src->type;
         c->id = id;
     }
@@ -1079,7 +1086,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
 
 static inline int hk__site_rt(uint32_t id)
 {
-    return id && hk__dbg_site(id)->runtime;
+    return id && hk__site_at(id)->runtime;
 }
 
 /* The slow way's site and number: a runtime's site takes a runtime
