@@ -16,7 +16,12 @@
  *    16 bytes, nothing more (32 bytes at least);
  *  - epoch tags: after a mark, blocks carry their epoch through realloc
  *    (in place and moved), and release(m) frees exactly them (a damaged
- *    tag: tests/harden.c). */
+ *    tag: tests/harden.c);
+ *  - heaps above 2 GiB (one region's limit): a fixed heap of 3 and 5 GiB
+ *    and a growable one of 2.5 GiB initial size are several regions; they
+ *    fill across the boundaries, walk every block once, free, compact, and
+ *    fail with HK_ERR_NO_MEMORY where the contract says (reserved only:
+ *    each block touches two pages). */
 #include "testutil.h"
 
 #if defined(_WIN32)
@@ -619,6 +624,308 @@ START_TEST(epoch_tags)
 }
 END_TEST
 
+/* ---- Heaps above 2 GiB ---------------------------------------------------- */
+#define GIB ((size_t)1 << 30)
+#define BIG_N ((size_t)0xF0000)     /* a small block near the large limit */
+
+/* One region of a collected walk. */
+typedef struct {
+    hk_heap_entry reg;              /* its REGION entry                    */
+    size_t busy, uncommitted;       /* BUSY entries, UNCOMMITTED bytes     */
+    size_t blocks;                  /* size + overhead of its blocks       */
+} big_region;
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int collect_visit(const hk_heap_entry *e, void *arg)
+{
+    tu_walk *w = arg;
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->e = realloc(w->e, w->cap * sizeof *w->e);
+        ck_assert_ptr_nonnull(w->e);
+    }
+    w->e[w->n++] = *e;
+    return 0;
+}
+
+/* Walk h (iterator, and the visitor must agree entry for entry) and check
+ * its shape: per region REGION, blocks inside it in address order adding
+ * up to its commit, UNCOMMITTED from the commit end to the reservation's
+ * end; the BUSY entries are exactly the n blocks of p (sorted) of size
+ * bn.  Fills r (up to *nr regions); returns the reserved total. */
+static size_t big_walk(hk_heap *h, void **p, size_t n, size_t bn, big_region *r, size_t *nr)
+{
+    tu_walk w, v;
+    size_t i, k = 0, nb = 0, reserved = 0, max = *nr, spans = 0;
+    const hk_heap_entry *cur = NULL;
+    void **seen = malloc((n + 1) * sizeof *seen);
+    char *lo = NULL, *hi = NULL, *at = NULL;
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    memset(&v, 0, sizeof v);
+    hk_lock(h);
+    ck_assert(hk_visit(h, collect_visit, &v));
+    hk_unlock(h);
+    ck_assert_uint_eq(v.n, w.n);
+    for (i = 0; i < w.n; i++) {
+        ck_assert_ptr_eq(v.e[i].data, w.e[i].data);
+        ck_assert_uint_eq(v.e[i].size, w.e[i].size);
+        ck_assert_uint_eq(v.e[i].flags, w.e[i].flags);
+    }
+    ck_assert_ptr_nonnull(seen);
+    memset(r, 0, max * sizeof *r);
+    for (i = 0; i < w.n; i++) {
+        const hk_heap_entry *e = &w.e[i];
+        if (e->flags == HK_ENTRY_REGION) {
+            ck_assert_msg(cur == NULL, "region %zu opened before the last one ended", k);
+            ck_assert_uint_lt(k, max);
+            cur = e;
+            r[k].reg = *e;
+            lo = e->data;
+            hi = (char *)e->u.region.last_block;
+            ck_assert_uint_eq((size_t)(hi - lo), e->u.region.committed + e->u.region.uncommitted);
+            ck_assert_uint_le(e->u.region.committed + e->u.region.uncommitted, (size_t)2 << 30);
+            reserved += (size_t)(hi - lo);
+            at = lo + e->size;
+            spans = 0;
+            continue;
+        }
+        if (e->region_index == 64) {    /* a large block: none in these */
+            ck_abort_msg("large block in a heap of small ones");
+        }
+        ck_assert_msg(cur != NULL, "entry outside a region");
+        ck_assert_uint_eq(e->region_index, cur->region_index);
+        if (e->flags == HK_ENTRY_UNCOMMITTED) {
+            r[k].uncommitted += e->size;
+            if ((char *)e->data + e->size == hi) {   /* the region's end */
+                /* its blocks, the spans compact gave back inside free
+                 * ones, the header and the 8-byte end sentinel fill the
+                 * commit (a split free block counts its footer twice) */
+                size_t sum = r[k].blocks + r[k].uncommitted - e->size + cur->size + 8;
+                ck_assert_ptr_eq(e->data, lo + cur->u.region.committed);
+                ck_assert_uint_ge(sum, cur->u.region.committed);
+                ck_assert_uint_le(sum, cur->u.region.committed + 8 * spans);
+                cur = NULL;
+                k++;
+            } else {
+                spans++;
+            }
+            continue;
+        }
+        ck_assert((char *)e->data > at && (char *)e->data + e->size <= hi);
+        at = (char *)e->data;
+        if (e->flags == HK_ENTRY_BUSY) {
+            ck_assert_uint_lt(nb, n);
+            ck_assert_uint_eq(e->size, bn);
+            seen[nb++] = e->data;
+            r[k].busy++;
+        } else {
+            ck_assert_uint_eq(e->flags, HK_ENTRY_FREE);
+        }
+        /* a given-back span inside a free block adds to its UNCOMMITTED
+         * bytes instead (compact) */
+        r[k].blocks += e->size + e->overhead;
+    }
+    ck_assert_msg(cur == NULL, "the walk ended inside a region");
+    /* every block once: the walk's BUSY entries are exactly p's blocks
+     * (regions need not be in address order, so compare sorted) */
+    ck_assert_uint_eq(nb, n);
+    qsort(seen, nb, sizeof *seen, cmp_ptr);
+    for (i = 0; i < n; i++) ck_assert_ptr_eq(seen[i], p[i]);
+    free(seen);
+    *nr = k;
+    free(w.e);
+    free(v.e);
+    return reserved;
+}
+
+/* Fill the fixed heap h of max bytes with BIG_N blocks until it says
+ * HK_ERR_NO_MEMORY; the blocks into *pp (sorted), their number returned. */
+static size_t big_fill(hk_heap *h, size_t max, void ***pp)
+{
+    size_t cap = max / BIG_N + 8, n = 0, i;
+    void **p = malloc(cap * sizeof *p), *q;
+    ck_assert_ptr_nonnull(p);
+    hk_set_last_error(0);
+    while ((q = hk_alloc(h, 0, BIG_N)) != NULL) {
+        ck_assert_uint_lt(n, cap);
+        /* the first and last 8 bytes: no block overlaps another */
+        memcpy(q, &q, sizeof q);
+        memcpy((char *)q + BIG_N - sizeof q, &q, sizeof q);
+        p[n++] = q;
+    }
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    for (i = 0; i < n; i++) {
+        void *a, *b;
+        memcpy(&a, p[i], sizeof a);
+        memcpy(&b, (char *)p[i] + BIG_N - sizeof b, sizeof b);
+        ck_assert(a == p[i] && b == p[i]);
+    }
+    qsort(p, n, sizeof *p, cmp_ptr);
+    *pp = p;
+    return n;
+}
+
+static void big_fixed(size_t max, size_t initial)
+{
+    size_t want = (max + 2 * GIB - 1) / (2 * GIB), nr = 8, n, i, k, res, left;
+    big_region r[8];
+    void **p;
+    hk_heap *h = hk_heap_create("arena", 0, initial, max);
+    ck_assert_ptr_nonnull(h);
+    /* the maximum is reserved, the initial size committed from the start */
+    res = big_walk(h, NULL, 0, 0, r, &nr);
+    ck_assert_uint_eq(nr, want);
+    ck_assert_uint_ge(res, max);
+    ck_assert_uint_lt(res, max + 0x10000 * want);
+    for (i = 0, left = initial, k = 0; i < nr; i++) {
+        size_t c = r[i].reg.u.region.committed;
+        ck_assert_uint_ge(c, left < 0x10000 ? 0x10000 : left > 2 * GIB - 0x10000 ? 2 * GIB - 0x10000 : left);
+        left -= left < c ? left : c;
+        k += c;
+    }
+    ck_assert_uint_le(k, initial + 0x40000 * want);   /* and little more */
+    /* large requests never fit a fixed heap */
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_alloc(h, 0, 0x200000));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    /* full: every region holds blocks, and little is left over */
+    n = big_fill(h, max, &p);
+    ck_assert_uint_ge(n * (BIG_N + 16), max - (want + 1) * (BIG_N + 0x10000));
+    ck_assert(hk_validate(h, 0, NULL));
+    nr = 8;
+    big_walk(h, p, n, BIG_N, r, &nr);
+    ck_assert_uint_eq(nr, want);
+    for (i = 0; i < nr; i++) {
+        ck_assert_uint_gt(r[i].busy, 0);
+        ck_assert_uint_le(r[i].reg.u.region.uncommitted, 0x200000);
+    }
+    /* a smaller block still fits at the end of some region (or it fails
+     * with the contract's error) */
+    hk_set_last_error(0);
+    if (!hk_alloc(h, 0, 100)) ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    /* free every other one, then the rest; compact gives the pages back */
+    for (k = 0; k < 2; k++)
+        for (i = k; i < n; i += 2) ck_assert(hk_free(h, 0, p[i]));
+    ck_assert_uint_ge(hk_compact(h, 0), BIG_N);
+    ck_assert(hk_validate(h, 0, NULL));
+    nr = 8;
+    {   /* the one block of 100 bytes, if it went in, is the only one left */
+        tu_walk w;
+        size_t busy = 0;
+        void *b100[1] = { NULL };
+        tu_walk_collect(h, &w);
+        for (i = 0; i < w.n; i++)
+            if (w.e[i].flags == HK_ENTRY_BUSY && busy++ == 0) b100[0] = w.e[i].data;
+        ck_assert_uint_le(busy, 1);
+        big_walk(h, b100, busy, 100, r, &nr);
+        if (busy) ck_assert(hk_free(h, 0, b100[0]));
+        tu_walk_free(&w);
+    }
+    ck_assert_uint_eq(nr, want);
+    for (i = 0; i < nr; i++)   /* nearly all of it given back or uncommitted */
+        ck_assert_uint_ge(r[i].uncommitted + 0x200000, r[i].reg.u.region.committed +
+                                                      r[i].reg.u.region.uncommitted);
+    /* and it fills again as far as before */
+    free(p);
+    ck_assert_uint_ge(big_fill(h, max, &p) + want, n);
+    free(p);
+    ck_assert(hk_heap_destroy(h));
+}
+
+START_TEST(fixed_3g)
+{
+    big_fixed(3 * GIB, 0x10000);
+}
+END_TEST
+
+START_TEST(fixed_5g)
+{
+    big_fixed(5 * GIB, 0x10000);
+}
+END_TEST
+
+/* The initial commit spans regions: 2.5 GiB of 5 committed at once. */
+START_TEST(fixed_5g_initial)
+{
+    big_fixed(5 * GIB, 5 * GIB / 2);
+}
+END_TEST
+
+START_TEST(growable_initial_2g5)
+{
+    const size_t init = 5 * GIB / 2;
+    size_t nr = 8, i, n, cap = init / BIG_N + 64;
+    big_region r[8];
+    void **p = malloc(cap * sizeof *p);
+    hk_heap *h = hk_heap_create("arena", 0, init, 0);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(p);
+    /* committed from the start, as two regions */
+    big_walk(h, NULL, 0, 0, r, &nr);
+    ck_assert_uint_eq(nr, 2);
+    ck_assert_uint_ge(r[0].reg.u.region.committed + r[1].reg.u.region.committed, init);
+    /* it fills them and grows past them */
+    for (n = 0; n < cap; n++) {
+        p[n] = hk_alloc(h, 0, BIG_N);
+        ck_assert_ptr_nonnull(p[n]);
+        memcpy(p[n], &p[n], sizeof p[n]);
+    }
+    for (i = 0; i < n; i++) ck_assert(memcmp(p[i], &p[i], sizeof p[i]) == 0);
+    qsort(p, n, sizeof *p, cmp_ptr);
+    nr = 8;
+    big_walk(h, p, n, BIG_N, r, &nr);
+    ck_assert_uint_ge(nr, 3);
+    ck_assert(hk_validate(h, 0, NULL));
+    for (i = 0; i < n; i++) ck_assert(hk_free(h, 0, p[i]));
+    hk_compact(h, 0);
+    hk_compact(h, 0);
+    /* the initial commit stays (never decommitted below it) */
+    nr = 8;
+    big_walk(h, NULL, 0, 0, r, &nr);
+    ck_assert_uint_ge(nr, 2);
+    ck_assert_uint_ge(r[0].reg.u.region.committed + r[1].reg.u.region.committed, init);
+    /* and a large block is still its own mapping */
+    p[0] = hk_alloc(h, 0, 0x300000);
+    ck_assert_ptr_nonnull(p[0]);
+    ck_assert(hk_free(h, 0, p[0]));
+    free(p);
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
+/* Where creating a big heap must fail: an initial commit beyond what the
+ * machine could ever commit, or more than the 64 regions of 2 GiB. */
+START_TEST(big_limits)
+{
+    unsigned long long lim = commit_limit();
+    size_t n = (size_t)(lim + lim / 4);
+    hk_heap *h;
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_heap_create("arena", 0, n, 0));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_heap_create("arena", 0, n, n));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_heap_create("arena", 0, 0, 129 * GIB));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    hk_set_last_error(0);
+    ck_assert_ptr_null(hk_heap_create("arena", 0, 0, ~(size_t)0));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_NO_MEMORY);
+    /* reserving is not committing: 24 GiB reserved, 64 KiB committed */
+    h = hk_heap_create("arena", 0, 0, 24 * GIB);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(hk_alloc(h, 0, 1000));
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 static Suite *arena_suite(void)
 {
     Suite *s = suite_create("arena");
@@ -635,6 +942,14 @@ static Suite *arena_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, compact_gives_memory_back);
     tcase_add_test(tc, given_back_then_reused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("big");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, fixed_3g);
+    tcase_add_test(tc, fixed_5g);
+    tcase_add_test(tc, fixed_5g_initial);
+    tcase_add_test(tc, growable_initial_2g5);
+    tcase_add_test(tc, big_limits);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);

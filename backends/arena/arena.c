@@ -209,23 +209,44 @@ HK_NOSAN static int hk__free_small(hk__heap *h, hk__region *r, hk__blk *b)
     return hk__free_blk(h, r, b, HK_SZ(b));
 }
 
+/* Give back what hk__create made before a region failed. */
+HK_NOSAN static void hk__create_undo(hk__heap *h)
+{
+    unsigned i;
+#ifdef HK_VG
+    if (h->vg) VALGRIND_DESTROY_MEMPOOL(h);
+#endif
+    for (i = 1; i < h->nreg; i++)
+        hk__unmap(h->reg[i]->base, (size_t)(h->reg[i]->end - h->reg[i]->base));
+    HK_OS.sync_fini(&h->sync);
+    hk__unmap(h->r0.base, (size_t)(h->r0.end - h->r0.base));
+}
+
 HK_NOSAN static int hk__create(unsigned flags, size_t initial, size_t maximum, void **out)
 {
-    size_t res, com, minc = hk__round(HK_HHDR + 64, HK_GRAN);
+    size_t res, com, r0res, r0com, minc = hk__round(HK_HHDR + 64, HK_GRAN), climit;
     hk__heap *h;
     char *base;
     uint32_t u;
     static unsigned long seq;
     if (maximum) res = maximum > initial ? maximum : initial;
     else res = initial > HK_FIRST_RES ? initial : HK_FIRST_RES;
-    if (res > HK_MAX_REGION) return HK_ERR_NO_MEMORY;
+    /* A free block's size must fit its header's 27 bits, so a heap above
+     * HK_MAX_REGION is reserved as several regions; at most all of them. */
+    if ((res - 1) / HK_MAX_REGION >= HK_MAX_REGIONS) return HK_ERR_NO_MEMORY;
     res = hk__round(res, HK_GRAN);
     if (res < minc) res = minc;
     com = hk__round(initial ? initial : 1, HK_GRAN);
     if (com < minc) com = minc;
     if (com > res) com = res;
-    if (!(base = HK_OS.reserve(res))) return HK_ERR_NO_MEMORY;
-    if (HK_OS.commit(base, com)) { hk__unmap(base, res); return HK_ERR_NO_MEMORY; }
+    /* What is committed up front must be chargeable (Windows' VirtualAlloc
+     * would refuse it; a MAP_NORESERVE mprotect would not). */
+    climit = HK_OS.commit_limit();
+    if (com > climit) return HK_ERR_NO_MEMORY;
+    r0res = res < HK_MAX_REGION ? res : HK_MAX_REGION;
+    r0com = com < r0res ? com : r0res;
+    if (!(base = HK_OS.reserve(r0res))) return HK_ERR_NO_MEMORY;
+    if (HK_OS.commit(base, r0com)) { hk__unmap(base, r0res); return HK_ERR_NO_MEMORY; }
     h = (hk__heap *)base;   /* committed memory reads as zero */
     {
         uint64_t k = (uint64_t)(uintptr_t)h ^ ((uint64_t)(uintptr_t)&seq << 17)
@@ -241,12 +262,12 @@ HK_NOSAN static int hk__create(unsigned flags, size_t initial, size_t maximum, v
     h->flags = flags & HK_HEAP_NO_SERIALIZE;
     h->fixed = maximum != 0;
     h->grow = HK_FIRST_RES * 2;
-    h->climit = HK_OS.commit_limit();
+    h->climit = climit;
 #ifdef HK_VG
     h->vg = RUNNING_ON_VALGRIND != 0;
     if (h->vg) VALGRIND_CREATE_MEMPOOL(h, 0, 0);
 #endif
-    if (HK_OS.sync_init(&h->sync)) { hk__unmap(base, res); return HK_ERR_NO_MEMORY; }
+    if (HK_OS.sync_init(&h->sync)) { hk__unmap(base, r0res); return HK_ERR_NO_MEMORY; }
     for (u = 2; u <= HK_CMAX; u++) {
         size_t c = HK_CBYTES / ((size_t)u * 16);
         unsigned i;
@@ -255,8 +276,26 @@ HK_NOSAN static int hk__create(unsigned flags, size_t initial, size_t maximum, v
     }
     h->reg[0] = &h->r0;
     h->nreg = 1;
-    hk__region_init(h, &h->r0, base, res, com, HK_HHDR, com);
+    hk__region_init(h, &h->r0, base, r0res, r0com, HK_HHDR, r0com);
     hk__rmap(h);
+    /* The rest of the reservation as further regions, reserved now (a
+     * fixed heap never grows); the initial commit goes on where region 0
+     * ends, and a region past it commits one step for its header.  Each
+     * keeps its initial commit (floor) and stays for the heap's life. */
+    res -= r0res;
+    com -= r0com;
+    while (res) {
+        size_t rr = res < HK_MAX_REGION ? res : HK_MAX_REGION;
+        size_t rc = com < rr ? com : rr;
+        if (rc < HK_GRAN) rc = HK_GRAN;
+        if (!hk__region_add(h, rr, rc, rc)) {
+            hk__create_undo(h);
+            return HK_ERR_NO_MEMORY;
+        }
+        res -= rr;
+        com -= com < rr ? com : rr;
+    }
+    h->npin = h->nreg;
     *out = h;
     return HK_OK;
 }

@@ -237,6 +237,9 @@ typedef struct hk__heap {
     hk__fblk *lists[HK_FL_N][HK_SL_N];
     /* regions */
     unsigned nreg;
+    unsigned npin;               /* reg[0..npin) came with the heap: a
+                                    heap above HK_MAX_REGION is several
+                                    regions, never dropped              */
     int fixed;
     size_t grow;
     hk__region *reg[HK_MAX_REGIONS];
@@ -679,6 +682,7 @@ void hk__region_init(hk__heap *h, hk__region *r, char *base, size_t res,
 void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b);
 void hk__tidy_all(hk__heap *h);
 hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u);
+hk__region *hk__region_add(hk__heap *h, size_t res, size_t com, size_t floor);
 hk__region *hk__region_new(hk__heap *h, uint32_t u);
 void hk__reset_region(hk__heap *h, hk__region *r);
 

@@ -79,7 +79,7 @@ HK_NOSAN void hk__region_init(hk__heap *h, hk__region *r, char *base, size_t res
 HK_NOSAN static void hk__region_drop(hk__heap *h, hk__region *r)
 {
     unsigned i, j;
-    for (i = 1; i < h->nreg; i++) {
+    for (i = h->npin; i < h->nreg; i++) {
         if (h->reg[i] != r) continue;
         hk__rem(h, r->first);
         for (j = i; j + 1 < h->nreg; j++) h->reg[j] = h->reg[j + 1];
@@ -88,6 +88,15 @@ HK_NOSAN static void hk__region_drop(hk__heap *h, hk__region *r)
         hk__unmap(r->base, (size_t)(r->end - r->base));
         return;
     }
+}
+
+/* r came with the heap (its maximum or initial size): it stays. */
+HK_NOSAN static int hk__pinned(const hk__heap *h, const hk__region *r)
+{
+    unsigned i;
+    for (i = 0; i < h->npin; i++)
+        if (h->reg[i] == r) return 1;
+    return 0;
 }
 
 /* b is the free block just before r's sentinel: give an empty extra region
@@ -99,7 +108,7 @@ HK_NOSAN void hk__tidy(hk__heap *h, hk__region *r, hk__blk *b)
 {
     char *keep;
     if (!hk__linked(h, b)) return;   /* damaged neighbour: leave it alone */
-    if (b == r->first && r != &h->r0 && h->nreg > 2 && !r->hwm[0] && !r->hwm[1]) {
+    if (b == r->first && h->nreg > h->npin + 1 && !r->hwm[0] && !r->hwm[1] && !hk__pinned(h, r)) {
         hk__region_drop(h, r);
         return;
     }
@@ -163,20 +172,28 @@ HK_NOSAN hk__blk *hk__grow(hk__heap *h, hk__region *r, uint32_t u)
     return b;
 }
 
-HK_NOSAN hk__region *hk__region_new(hk__heap *h, uint32_t u)
+/* Reserve a region of res bytes, commit com of them (never decommitted
+ * below floor), and add it to the heap; NULL if the OS refuses. */
+HK_NOSAN hk__region *hk__region_add(hk__heap *h, size_t res, size_t com, size_t floor)
 {
-    size_t need = HK_RHDR + HK_HDR + (size_t)u * 16 + HK_HDR, res, com;
     hk__region *r;
     char *base;
-    if (h->fixed || h->nreg >= HK_MAX_REGIONS) return NULL;
-    com = hk__round(need, HK_GRAN);
-    res = com > h->grow ? com : h->grow;
-    if (!(base = HK_OS.reserve(res))) return NULL;
+    if (h->nreg >= HK_MAX_REGIONS || !(base = HK_OS.reserve(res))) return NULL;
     if (HK_OS.commit(base, com)) { hk__unmap(base, res); return NULL; }
     r = (hk__region *)base;
-    hk__region_init(h, r, base, res, com, HK_RHDR, HK_GRAN);
+    hk__region_init(h, r, base, res, com, HK_RHDR, floor);
     h->reg[h->nreg++] = r;
     hk__rmap(h);
+    return r;
+}
+
+HK_NOSAN hk__region *hk__region_new(hk__heap *h, uint32_t u)
+{
+    size_t need = HK_RHDR + HK_HDR + (size_t)u * 16 + HK_HDR, com;
+    hk__region *r;
+    if (h->fixed) return NULL;
+    com = hk__round(need, HK_GRAN);
+    if (!(r = hk__region_add(h, com > h->grow ? com : h->grow, com, HK_GRAN))) return NULL;
     if (h->grow < HK_MAX_GROW) h->grow *= 2;
     return r;
 }

@@ -35,20 +35,23 @@ HK_NOSAN static int hk__e_large(const hk__heap *h, const hk__large *l, hk_heap_e
 }
 
 /* Entry for position b of region ri (a block or the sentinel), checked;
- * pb: the block before it (NULL: b is the first), whose being listed free
- * b's PFREE flag and footer must agree with. */
-HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b, const hk__blk *pb,
-                       hk_heap_entry *e)
+ * pfu: the size of the block before it if that one is listed free (0: it
+ * is not, or b is the first), which b's PFREE flag and footer must agree
+ * with.  b's word is read once (*wo gets it, for the caller's next step):
+ * the entry's stores may alias it as far as the compiler knows. */
+HK_NOSAN static HK_HOT int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b,
+                                       uint32_t pfu, hk_heap_entry *e, uint32_t *wo)
 {
     const hk__region *r = h->reg[ri];
-    int pf = pb && HK_TFREE(pb);
+    uint32_t w = b->w, u = hk__wsz(w);
+    int bad = b->check != hk__chkv(h, b, w) || !(w & HK_PFREE) != !pfu ||
+              (pfu && ((const uint64_t *)(const void *)b)[-1] != pfu);
+    *wo = w;
     memset(&e->u, 0, sizeof e->u);
     e->region_index = (unsigned short)ri;
     e->walk_state[0] = (uintptr_t)b;
     e->walk_state[1] = ri;
-    if (!hk__ok(h, b) || !(b->w & HK_PFREE) != !pf ||
-        (pf && ((const uint64_t *)(const void *)b)[-1] != HK_SZ(pb)))
-        return HK_ERR_HEAP_CORRUPT;
+    if (bad) return HK_ERR_HEAP_CORRUPT;
     if (b == r->sent) {
         e->data = r->commit;
         e->size = (size_t)(r->end - r->commit);
@@ -56,26 +59,30 @@ HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b
         e->flags = HK_ENTRY_UNCOMMITTED;
         return HK_OK;
     }
-    if ((b->w & HK_SENT) || HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)r->sent)
+    if ((w & HK_SENT) || u < 2 || (const char *)b + (size_t)u * 16 > (const char *)r->sent)
         return HK_ERR_HEAP_CORRUPT;
-    if (b->w & HK_BUSY) {
-        size_t n = hk__bn(b);
+    if (w & HK_BUSY) {
+        size_t n = (size_t)u * 16 - HK_HDR - ((w >> HK_SL_SHIFT) & 63u) -
+                   ((w & HK_EP) ? HK_ETAG : 0);   /* hk__bn */
         e->data = (char *)(b + 1);
         e->size = n;
-        e->overhead = (size_t)HK_SZ(b) * 16 - n;
+        e->overhead = (size_t)u * 16 - n;
         e->flags = HK_ENTRY_BUSY;
     } else {
         /* after the header and the two links (16-byte aligned); the
          * overhead counts those and the footer */
         uintptr_t lo, hi;
         e->data = (char *)b + HK_FREE_OFF;
-        e->size = (size_t)HK_SZ(b) * 16 - 32;
-        if (hk__gone(h, b, &lo, &hi)) e->size = lo - (uintptr_t)e->data;
+        e->size = (size_t)u * 16 - 32;
+        if (u >= HK_GONE_MIN && hk__gone(h, b, &lo, &hi)) e->size = lo - (uintptr_t)e->data;
         e->overhead = 32;
         e->flags = HK_ENTRY_FREE;
     }
     return HK_OK;
 }
+
+/* The pfu of hk__e_block for the block after one whose word is w. */
+#define HK_PFU(w) (((w) & 31u) == 0 ? hk__wsz(w) : 0u)
 
 /* The parts of free block b (region ri) after its first entry, when
  * hk_compact gave pages of it back: part 1, the span [lo, hi)
@@ -120,11 +127,12 @@ HK_NOSAN static int hk__part_owner(const hk__heap *h, const hk_heap_entry *e, un
 HK_NOSAN static int hk__after_part(const hk__heap *h, unsigned ri, const hk__blk *b, int part,
                                    uintptr_t lo, uintptr_t hi, hk_heap_entry *e)
 {
+    uint32_t w;
     if (part == 0 || (part == 1 && hi < (uintptr_t)HK_NEXT(b))) {
         hk__e_part(ri, b, part + 1, lo, hi, e);
         return HK_OK;
     }
-    return hk__e_block(h, ri, HK_NEXT(b), b, e);
+    return hk__e_block(h, ri, HK_NEXT(b), HK_PFU(b->w), e, &w);
 }
 
 HK_NOSAN static int hk__after_region(const hk__heap *h, unsigned ri, hk_heap_entry *e)
@@ -138,6 +146,7 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
 {
     uintptr_t a = (uintptr_t)e->data;
     unsigned i;
+    uint32_t w;
     if (!a) {
         hk__flush(h);
         hk__e_region(h, 0, e);
@@ -146,7 +155,8 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
     switch (e->flags) {
     case HK_ENTRY_REGION:
         for (i = 0; i < h->nreg; i++)
-            if ((uintptr_t)h->reg[i]->base == a) return hk__e_block(h, i, h->reg[i]->first, NULL, e);
+            if ((uintptr_t)h->reg[i]->base == a)
+                return hk__e_block(h, i, h->reg[i]->first, 0, e, &w);
         return HK_ERR_INVALID_PARAMETER;
     case HK_ENTRY_BUSY:
     case HK_ENTRY_FREE: {
@@ -155,15 +165,23 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
         if (off == HK_FREE_OFF && e->walk_state[0] != a - off && hk__part_owner(h, e, &i, &lo, &hi) &&
             a == hi)   /* the free rest after a given-back span */
             return hk__after_part(h, i, (const hk__blk *)e->walk_state[0], 2, lo, hi, e);
-        ri = (a & 15) ? -1 : hk__region_index(h, a - off, e->walk_state[1]);
+        /* the entry's own region, inline; any other by the scan */
+        i = (unsigned)e->walk_state[1];
+        ri = (a & 15) ? -1 : i < h->nreg && hk__in(h->reg[i], a - off) ? (int)i
+                                  : hk__region_index(h, a - off, e->walk_state[1]);
         if (ri >= 0) {
             const hk__blk *b = (const hk__blk *)(a - off);
-            if (!hk__ok(h, b) || (b->w & HK_SENT) || !(b->w & HK_BUSY) != (off == HK_FREE_OFF) ||
-                HK_SZ(b) < 2 || (char *)HK_NEXT(b) > (char *)h->reg[ri]->sent)
+            uint32_t u;
+            w = b->w;
+            u = hk__wsz(w);
+            if (b->check != hk__chkv(h, b, w) || (w & HK_SENT) ||
+                !(w & HK_BUSY) != (off == HK_FREE_OFF) || u < 2 ||
+                (const char *)b + (size_t)u * 16 > (const char *)h->reg[ri]->sent)
                 return HK_ERR_INVALID_PARAMETER;
-            if (off == HK_FREE_OFF && hk__gone(h, b, &lo, &hi))
+            if (off == HK_FREE_OFF && u >= HK_GONE_MIN && hk__gone(h, b, &lo, &hi))
                 return hk__after_part(h, (unsigned)ri, b, 0, lo, hi, e);
-            return hk__e_block(h, (unsigned)ri, HK_NEXT(b), b, e);
+            return hk__e_block(h, (unsigned)ri, (const hk__blk *)((const char *)b + (size_t)u * 16),
+                               HK_PFU(w), e, &w);
         }
         if (off == HK_HDR) {
             const hk__large *l = hk__llookup(h, (void *)a);
@@ -206,24 +224,27 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
     memset(&e, 0, sizeof e);
     for (ri = 0; ri < h->nreg; ri++) {
         const hk__region *r = h->reg[ri];
-        const hk__blk *b = r->first, *pb = NULL;
+        const hk__blk *b = r->first;
+        uint32_t pfu = 0, w;
         hk__e_region(h, ri, &e);
         if (fn(&e, arg)) goto out;
         for (;;) {
             uintptr_t lo, hi;
-            if ((rc = hk__e_block(h, ri, b, pb, &e)) != HK_OK) goto out;
+            const hk__blk *n;
+            if ((rc = hk__e_block(h, ri, b, pfu, &e, &w)) != HK_OK) goto out;
             if (fn(&e, arg)) goto out;
             if (b == r->sent) break;
-            if (e.flags == HK_ENTRY_FREE && hk__gone(h, b, &lo, &hi)) {
+            n = (const hk__blk *)((const char *)b + (size_t)hk__wsz(w) * 16);
+            if (e.flags == HK_ENTRY_FREE && hk__wsz(w) >= HK_GONE_MIN && hk__gone(h, b, &lo, &hi)) {
                 hk__e_part(ri, b, 1, lo, hi, &e);
                 if (fn(&e, arg)) goto out;
-                if (hi < (uintptr_t)HK_NEXT(b)) {
+                if (hi < (uintptr_t)n) {
                     hk__e_part(ri, b, 2, lo, hi, &e);
                     if (fn(&e, arg)) goto out;
                 }
             }
-            pb = b;
-            b = HK_NEXT(b);
+            pfu = HK_PFU(w);
+            b = n;
         }
     }
     for (l = h->lhead; l; l = l->next) {
