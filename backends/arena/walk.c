@@ -74,8 +74,12 @@ HK_NOSAN static HK_HOT int hk__e_block(const hk__heap *h, unsigned ri, const hk_
         uintptr_t lo, hi;
         e->data = (char *)b + HK_FREE_OFF;
         e->size = (size_t)u * 16 - 32;
-        if (u >= HK_GONE_MIN && hk__gone(h, b, &lo, &hi)) e->size = lo - (uintptr_t)e->data;
         e->overhead = 32;
+        if (u >= HK_GONE_MIN && hk__gone(h, b, &lo, &hi)) {
+            /* pages given back: the footer is in the last part's size */
+            e->size = lo - (uintptr_t)e->data;
+            e->overhead = HK_FREE_OFF;
+        }
         e->flags = HK_ENTRY_FREE;
     }
     return HK_OK;
