@@ -404,8 +404,12 @@ HK_NOSAN static inline void hk__put(const hk__heap *h, hk__blk *b, uint32_t w)
  * not, following a free block or not (pf: HK_PFREE or 0). */
 HK_NOSAN static inline uint32_t hk__busyw(uint32_t u, size_t n, uint32_t pf, uint32_t ep)
 {
-    uint32_t slack = (uint32_t)((size_t)u * 16 - HK_HDR - n) - (ep ? HK_ETAG : 0);
-    return u << HK_SZ_SHIFT | slack << HK_SL_SHIFT | HK_BUSY | pf | (ep ? HK_EP : 0);
+    /* u << 5 | slack << 21 | flags, with slack = u * 16 - 8 - n (- 8),
+     * as a sum (the fields do not overlap): one multiply for both uses
+     * of u instead of two shifts and ors. */
+    return u * ((1u << HK_SZ_SHIFT) + (16u << HK_SL_SHIFT)) -
+           ((uint32_t)(n + HK_HDR + (ep ? HK_ETAG : 0)) << HK_SL_SHIFT) +
+           (HK_BUSY | pf | (ep ? HK_EP : 0));
 }
 
 /* The epoch tag of an EP block b of u units: its last 8 bytes, the epoch
