@@ -611,22 +611,37 @@ HK_NOSAN static inline size_t hk__bn(const hk__blk *b)   /* requested size of bu
 }
 
 /* ---- The caches' push and pop, zeroing (arena.c and fast.c) ----------- */
+/* Between two 8-byte stores of values just computed in registers: gcc
+ * would pair them into one 16-byte vector store, four instructions for
+ * two (movq, movq, punpcklqdq, movups). */
+#if defined(__GNUC__)
+#  define hk__nopair() __asm__ volatile("" ::: "memory")
+#else
+#  define hk__nopair() ((void)0)
+#endif
 /* Put the busy (or just uncached) block b of u units into its cache, which
  * has room.  The guard is made from the values written, and the header is
  * written as one 8-byte store, which the 8-byte load of the next pop
  * (often right after: LIFO) can take straight from the store buffer. */
-HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
-                                      uint32_t u)
+/* w: the cached word, u << 5 | HK_CACHED | b's PFREE flag. */
+HK_NOSAN static inline void hk__cpushw(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                       uint32_t w)
 {
     hk__fblk *f = (hk__fblk *)b, *hd = *head;
-    uint32_t w = u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE);
     uint64_t q = hk__pair(w, hk__chkv(h, b, w));
     hk__fblk *g = hk__cguardv(h, f, hd, q);   /* before the stores: one load of the key */
     --*room;
     memcpy(b, &q, 8);
     f->next = hd;
+    hk__nopair();
     f->prev = g;
     *head = f;
+}
+
+HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                      uint32_t u)
+{
+    hk__cpushw(h, head, room, b, u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE));
 }
 
 HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)

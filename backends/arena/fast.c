@@ -465,7 +465,10 @@ HK_NOSAN int hk__arena_fast_free(hk_heap *hh, unsigned flags, void *p, void *bh)
         if (HK_LIKELY((w & (HK_BUSY | HK_SENT)) == HK_BUSY) &&
             HK_LIKELY(b->check == hk__chkv(h, b, w)) &&
             HK_LIKELY(u <= HK_CMAX) && HK_LIKELY(h->croom[u])) {
-            hk__cache_push(h, b, u);
+            /* an intact busy word has no HK_CACHED: its size and PFREE
+             * bits, HK_CACHED for HK_BUSY, are the cached word */
+            hk__cpushw(h, &h->cache[u], &h->croom[u], b,
+                       (w & (0xFFFFu << HK_SZ_SHIFT | HK_PFREE)) | HK_CACHED);
             HK_APOISON(b, (size_t)u * 16);   /* hk__san_free, Valgrind off */
             if (hk__fast_out(h)) return hk__free_wake(h);
             return 1;
