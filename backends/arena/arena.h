@@ -249,6 +249,7 @@ typedef struct hk__heap {
     size_t grow;
     hk__region *reg[HK_MAX_REGIONS];
     hk__region *rmap[HK_RMAP_N][2]; /* 4 MiB chunk -> regions, hk__rmap */
+    hk__region rnone;            /* the map's "none": holds no block    */
     int rmap_full;               /* a chunk has > 2 regions: may scan   */
     /* large blocks */
     hk__large *lhead, *ltail;
@@ -819,8 +820,9 @@ HK_NOSAN static inline hk__region *hk__region_of(hk__heap *h, uintptr_t b)
 {
     hk__region *const *m = h->rmap[(b >> HK_RMAP_SHIFT) & (HK_RMAP_N - 1)];
     unsigned i;
-    if (HK_LIKELY(m[0] != NULL) && HK_LIKELY(hk__in(m[0], b))) return m[0];
-    if (m[1] != NULL && hk__in(m[1], b)) return m[1];
+    /* no NULL test: an empty entry is h->rnone, which holds nothing */
+    if (HK_LIKELY(hk__in(m[0], b))) return m[0];
+    if (hk__in(m[1], b)) return m[1];
     if (HK_LIKELY(!h->rmap_full)) return NULL;
     for (i = 0; i < h->nreg; i++)
         if (hk__in(h->reg[i], b)) return h->reg[i];
