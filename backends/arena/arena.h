@@ -784,7 +784,7 @@ HK_NOSAN static inline void hk__leave(hk__heap *h, int how)
          * 0 clears it after this store. */
         if (d == 0 && !(h->flags & HK_HEAP_NO_SERIALIZE) && !HK_VG_ON(h) && !h->epoch &&
             !__atomic_load_n(&h->revoke, __ATOMIC_RELAXED))
-            __atomic_store_n(&h->fast_tid, h->bias_tid, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->fast_tid, hk__arena_tid(), __ATOMIC_RELAXED);   /* the owner */
         __atomic_store_n(&h->bias_depth, d, __ATOMIC_RELEASE);
         if (d == 0) {
             __atomic_signal_fence(__ATOMIC_SEQ_CST);
