@@ -923,6 +923,45 @@ START_TEST(big_limits)
 }
 END_TEST
 
+/* The fast entries are for the bias owner outside the heap: a call made
+ * while it holds HeapLock nests (the lock's depth survives it), and a
+ * mark taken makes every later block tagged, a cached one too. */
+START_TEST(owner_nested_and_mark)
+{
+    hk_heap *h = arena();
+    char *a = hk_alloc(h, 0, 40), *b, *c;
+    uintptr_t m;
+    ck_assert_ptr_nonnull(a);
+    ck_assert(hk_free(h, 0, a));                /* cached */
+    ck_assert(hk_lock(h));
+    b = hk_alloc(h, 0, 40);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(hk_free(h, 0, b));
+    hk_set_last_error(0);
+    ck_assert(!hk_free(h, 0, b));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    b = hk_alloc(h, 0, 40);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(hk_unlock(h));                    /* still held until here */
+    hk_set_last_error(0);
+    ck_assert(!hk_unlock(h));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert(hk_free(h, 0, b));                /* cached again */
+    m = hk_heap_mark(h);
+    ck_assert(m != 0);
+    c = hk_alloc(h, 0, 40);                     /* b's class, cached */
+    ck_assert_ptr_nonnull(c);
+    tu_fill(c, 40, 3);
+    ck_assert(hk_heap_release(h, m));
+    ck_assert(!hk_validate(h, 0, c));
+    hk_set_last_error(0);
+    ck_assert(!hk_free(h, 0, c));
+    ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_destroy(h));
+}
+END_TEST
+
 static Suite *arena_suite(void)
 {
     Suite *s = suite_create("arena");
@@ -934,6 +973,7 @@ static Suite *arena_suite(void)
     tcase_add_test(tc, large_cache_contract);
     tcase_add_test(tc, small_block_overhead);
     tcase_add_test(tc, epoch_tags);
+    tcase_add_test(tc, owner_nested_and_mark);
     suite_add_tcase(s, tc);
     tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);

@@ -224,6 +224,14 @@ typedef struct hk__heap {
     uint32_t epoch;              /* marks taken; > 0: new blocks get a tag */
     unsigned flags;
     uintptr_t bias_tid;          /* thread the lock is biased to        */
+    /* The thread whose hk_alloc/hk_free may take the fast entries: the
+     * bias owner while it is outside the heap (depth 0) and nothing rules
+     * them out (the heap's HK_HEAP_NO_SERIALIZE, Valgrind, a mark taken,
+     * a revocation), else 0: one compare instead of five on the hot path.
+     * Only the owner sets it, as it leaves to depth 0 (hk__leave), and
+     * clears it as it enters from depth 0 by the general path; the
+     * revoker clears it once the owner is out (after its last store). */
+    uintptr_t fast_tid;
     unsigned bias_depth;
     int revoke, revoked;
     unsigned waiters;
@@ -244,6 +252,7 @@ typedef struct hk__heap {
     size_t grow;
     hk__region *reg[HK_MAX_REGIONS];
     hk__region *rmap[HK_RMAP_N][2]; /* 4 MiB chunk -> regions, hk__rmap */
+    hk__region rnone;            /* the map's "none": holds no block    */
     int rmap_full;               /* a chunk has > 2 regions: may scan   */
     /* large blocks */
     hk__large *lhead, *ltail;
@@ -399,8 +408,12 @@ HK_NOSAN static inline void hk__put(const hk__heap *h, hk__blk *b, uint32_t w)
  * not, following a free block or not (pf: HK_PFREE or 0). */
 HK_NOSAN static inline uint32_t hk__busyw(uint32_t u, size_t n, uint32_t pf, uint32_t ep)
 {
-    uint32_t slack = (uint32_t)((size_t)u * 16 - HK_HDR - n) - (ep ? HK_ETAG : 0);
-    return u << HK_SZ_SHIFT | slack << HK_SL_SHIFT | HK_BUSY | pf | (ep ? HK_EP : 0);
+    /* u << 5 | slack << 21 | flags, with slack = u * 16 - 8 - n (- 8),
+     * as a sum (the fields do not overlap): one multiply for both uses
+     * of u instead of two shifts and ors. */
+    return u * ((1u << HK_SZ_SHIFT) + (16u << HK_SL_SHIFT)) -
+           ((uint32_t)(n + HK_HDR + (ep ? HK_ETAG : 0)) << HK_SL_SHIFT) +
+           (HK_BUSY | pf | (ep ? HK_EP : 0));
 }
 
 /* The epoch tag of an EP block b of u units: its last 8 bytes, the epoch
@@ -602,21 +615,37 @@ HK_NOSAN static inline size_t hk__bn(const hk__blk *b)   /* requested size of bu
 }
 
 /* ---- The caches' push and pop, zeroing (arena.c and fast.c) ----------- */
+/* Between two 8-byte stores of values just computed in registers: gcc
+ * would pair them into one 16-byte vector store, four instructions for
+ * two (movq, movq, punpcklqdq, movups). */
+#if defined(__GNUC__)
+#  define hk__nopair() __asm__ volatile("" ::: "memory")
+#else
+#  define hk__nopair() ((void)0)
+#endif
 /* Put the busy (or just uncached) block b of u units into its cache, which
  * has room.  The guard is made from the values written, and the header is
  * written as one 8-byte store, which the 8-byte load of the next pop
  * (often right after: LIFO) can take straight from the store buffer. */
-HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
-                                      uint32_t u)
+/* w: the cached word, u << 5 | HK_CACHED | b's PFREE flag. */
+HK_NOSAN static inline void hk__cpushw(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                       uint32_t w)
 {
     hk__fblk *f = (hk__fblk *)b, *hd = *head;
-    uint32_t w = u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE);
     uint64_t q = hk__pair(w, hk__chkv(h, b, w));
+    hk__fblk *g = hk__cguardv(h, f, hd, q);   /* before the stores: one load of the key */
     --*room;
     memcpy(b, &q, 8);
     f->next = hd;
-    f->prev = hk__cguardv(h, f, hd, q);
+    hk__nopair();
+    f->prev = g;
     *head = f;
+}
+
+HK_NOSAN static inline void hk__cpush(hk__heap *h, hk__fblk **head, uint8_t *room, hk__blk *b,
+                                      uint32_t u)
+{
+    hk__cpushw(h, head, room, b, u << HK_SZ_SHIFT | HK_CACHED | (b->w & HK_PFREE));
 }
 
 HK_NOSAN static inline void hk__cache_push(hk__heap *h, hk__blk *b, uint32_t u)
@@ -725,6 +754,9 @@ HK_NOSAN static inline int hk__bias_enter(hk__heap *h)
     unsigned d = h->bias_depth;
     __atomic_store_n(&h->bias_depth, d + 1, __ATOMIC_RELAXED);
     if (d == 0) {
+        /* a call of this thread from inside (HeapLock held, a walk) must
+         * not take the fast entries, which assume depth 0 */
+        __atomic_store_n(&h->fast_tid, 0, __ATOMIC_RELAXED);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         if (HK_UNLIKELY(__atomic_load_n(&h->revoke, __ATOMIC_RELAXED))) {
             __atomic_store_n(&h->bias_depth, 0, __ATOMIC_RELEASE);
@@ -751,6 +783,12 @@ HK_NOSAN static inline void hk__leave(hk__heap *h, int how)
 {
     if (how == 1) {
         unsigned d = h->bias_depth - 1;
+        /* Back to depth 0: the fast entries again, unless something rules
+         * them out.  Stored before the depth, so a revoker that sees depth
+         * 0 clears it after this store. */
+        if (d == 0 && !(h->flags & HK_HEAP_NO_SERIALIZE) && !HK_VG_ON(h) && !h->epoch &&
+            !__atomic_load_n(&h->revoke, __ATOMIC_RELAXED))
+            __atomic_store_n(&h->fast_tid, hk__arena_tid(), __ATOMIC_RELAXED);   /* the owner */
         __atomic_store_n(&h->bias_depth, d, __ATOMIC_RELEASE);
         if (d == 0) {
             __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -786,8 +824,9 @@ HK_NOSAN static inline hk__region *hk__region_of(hk__heap *h, uintptr_t b)
 {
     hk__region *const *m = h->rmap[(b >> HK_RMAP_SHIFT) & (HK_RMAP_N - 1)];
     unsigned i;
-    if (HK_LIKELY(m[0] != NULL) && HK_LIKELY(hk__in(m[0], b))) return m[0];
-    if (m[1] != NULL && hk__in(m[1], b)) return m[1];
+    /* no NULL test: an empty entry is h->rnone, which holds nothing */
+    if (HK_LIKELY(hk__in(m[0], b))) return m[0];
+    if (hk__in(m[1], b)) return m[1];
     if (HK_LIKELY(!h->rmap_full)) return NULL;
     for (i = 0; i < h->nreg; i++)
         if (hk__in(h->reg[i], b)) return h->reg[i];

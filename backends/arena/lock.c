@@ -81,6 +81,7 @@ HK_NOSAN static void hk__revoke(hk__heap *h)
         while (__atomic_load_n(&h->bias_depth, __ATOMIC_ACQUIRE) != 0)
             HK_OS.sync_wait(&h->sync);
         __atomic_store_n(&h->bias_tid, ~(uintptr_t)0, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->fast_tid, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&h->revoked, 1, __ATOMIC_RELEASE);
     }
     HK_OS.sync_unlock(&h->sync);
@@ -141,7 +142,7 @@ HK_NOSAN int hk__enter_slow(hk__heap *h, uintptr_t me)
         uintptr_t z = 0;
         if (__atomic_compare_exchange_n(&h->bias_tid, &z, me, 0, __ATOMIC_SEQ_CST,
                                         __ATOMIC_RELAXED) && hk__bias_enter(h))
-            return 1;
+            return 1;   /* its hk__leave sets fast_tid */
         hk__revoke(h);
     }
     hk__wlock(h, me, 1);

@@ -24,17 +24,18 @@ HK_NOSAN int hk__linked(hk__heap *h, const hk__blk *b)
  * pair sets rmap_full, and only then may a lookup scan. */
 HK_NOSAN void hk__rmap(hk__heap *h)
 {
-    unsigned i;
-    memset(h->rmap, 0, sizeof h->rmap);
+    unsigned i, k;
+    hk__region *none = &h->rnone;   /* first == sent: hk__in is never true */
+    memset(none, 0, sizeof *none);
+    for (k = 0; k < HK_RMAP_N; k++) h->rmap[k][0] = h->rmap[k][1] = none;
     h->rmap_full = 0;
     for (i = 0; i < h->nreg; i++) {
         uintptr_t c = (uintptr_t)h->reg[i]->base >> HK_RMAP_SHIFT;
         uintptr_t e = ((uintptr_t)h->reg[i]->end - 1) >> HK_RMAP_SHIFT;
-        unsigned k;
         for (k = 0; c <= e && k < HK_RMAP_N; c++, k++) {
             hk__region **m = h->rmap[c & (HK_RMAP_N - 1)];
-            if (!m[0]) m[0] = h->reg[i];
-            else if (!m[1]) m[1] = h->reg[i];
+            if (m[0] == none) m[0] = h->reg[i];
+            else if (m[1] == none) m[1] = h->reg[i];
             else h->rmap_full = 1;
         }
         if (c <= e) h->rmap_full = 1;   /* wider than the map: aliases */
