@@ -641,18 +641,6 @@ static int cmp_ptr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int collect_visit(const hk_heap_entry *e, void *arg)
-{
-    tu_walk *w = arg;
-    if (w->n == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 64;
-        w->e = realloc(w->e, w->cap * sizeof *w->e);
-        ck_assert_ptr_nonnull(w->e);
-    }
-    w->e[w->n++] = *e;
-    return 0;
-}
-
 /* Walk h (iterator, and the visitor must agree entry for entry) and check
  * its shape: per region REGION, blocks inside it in address order adding
  * up to its commit, UNCOMMITTED from the commit end to the reservation's
@@ -660,7 +648,8 @@ static int collect_visit(const hk_heap_entry *e, void *arg)
  * bn.  Fills r (up to *nr regions); returns the reserved total. */
 static size_t big_walk(hk_heap *h, void **p, size_t n, size_t bn, big_region *r, size_t *nr)
 {
-    tu_walk w, v;
+    tu_walk w;
+    visit_log v;
     size_t i, k = 0, nb = 0, reserved = 0, max = *nr;
     const hk_heap_entry *cur = NULL;
     void **seen = malloc((n + 1) * sizeof *seen);
@@ -669,7 +658,7 @@ static size_t big_walk(hk_heap *h, void **p, size_t n, size_t bn, big_region *r,
     ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
     memset(&v, 0, sizeof v);
     hk_lock(h);
-    ck_assert(hk_visit(h, collect_visit, &v));
+    ck_assert(hk_visit(h, visit_add, &v));
     hk_unlock(h);
     ck_assert_uint_eq(v.n, w.n);
     for (i = 0; i < w.n; i++) {

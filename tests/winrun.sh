@@ -22,7 +22,20 @@ HEAPKIT_HOOK_DLL="Z:$(printf '%s' "$HK_BUILDDIR/.libs/heapkit-hook.dll" | tr / '
 export HEAPKIT_HOOK_DLL
 unset HEAPKIT_REPORT HEAPKIT_FORMAT HEAPKIT_ERROR_EXITCODE HEAPKIT_SUPPRESSIONS HEAPKIT_BACKTRACE \
   HEAPKIT_WALK_DIFF HEAPKIT_UNWIND_CHECK
-hk() { "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" "$@"; }
+# Wine under load now and then fails to create the program's process
+# (CreateProcess fails: heapkit run's status 126, "cannot run"): such a
+# run is made again, at most twice, and says so on stderr.  No program
+# here exits with 126 itself.
+hk() {
+  hk_try=0
+  while :; do
+    "$HK_WINE" "$HK_BUILDDIR/tools/heapkit.exe" "$@"
+    hk_st=$?
+    if [ "$hk_st" != 126 ] || [ "$hk_try" -ge 2 ]; then return "$hk_st"; fi
+    hk_try=$((hk_try + 1))
+    echo "winrun.sh: Wine could not start the process (status 126); again" >&2
+  done
+}
 
 # Where an entry or a site was made, masked: "FUNCTION@FILE" (the file's
 # base name) where DbgHelp found a file, else the module of module+offset.
