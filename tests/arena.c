@@ -560,6 +560,101 @@ START_TEST(thread_cache_contract)
 }
 END_TEST
 
+/* ---- one thread's spill, another's refill (the depot) ------------------- */
+/* A consumer that frees a producer's blocks fills its thread cache and
+ * spills chains of them whole (arena.h: the depot), which a producer
+ * takes whole.  Blocks parked there are free to every check. */
+enum { DP_N = 400, DP_LEN = 40 };
+
+typedef struct {
+    hk_heap *h;
+    void **p;
+    unsigned n, from;
+    int ok;
+} dp_arg;
+
+static void *dp_produce(void *v)
+{
+    dp_arg *a = v;
+    unsigned i;
+    for (i = 0; i < a->n; i++) {
+        if (!(a->p[a->from + i] = hk_alloc(a->h, 0, DP_LEN))) return NULL;
+        tu_fill(a->p[a->from + i], DP_LEN, a->from + i);
+    }
+    a->ok = 1;
+    return NULL;
+}
+
+static void *dp_consume(void *v)
+{
+    dp_arg *a = v;
+    unsigned i;
+    for (i = 0; i < a->n; i++)
+        if (!tu_check(a->p[a->from + i], DP_LEN, a->from + i) || !hk_free(a->h, 0, a->p[a->from + i]))
+            return NULL;
+    a->ok = 1;
+    return NULL;
+}
+
+static int dp_run(void *(*fn)(void *), dp_arg *a)
+{
+    pthread_t t;
+    a->ok = 0;
+    if (pthread_create(&t, NULL, fn, a) || pthread_join(t, NULL)) return 0;
+    return a->ok;
+}
+
+START_TEST(depot_handover)
+{
+    hk_heap *h = arena();
+    void *mine = hk_alloc(h, 0, 100), *again[DP_N];
+    void **p = calloc(DP_N, sizeof *p);
+    dp_arg a = { h, p, DP_N, 0, 0 };
+    unsigned i, round;
+    tu_walk w;
+    size_t k;
+    ck_assert_ptr_nonnull(mine);
+    ck_assert_ptr_nonnull(p);
+    for (round = 0; round < 3; round++) {
+        a.p = p; a.from = 0; a.n = DP_N;
+        ck_assert(dp_run(dp_produce, &a));
+        ck_assert(dp_run(dp_consume, &a));
+        /* parked in a thread cache or the depot: freed, so refused again */
+        for (i = 0; i < DP_N; i += 7) {
+            hk_set_last_error(0);
+            ck_assert(!hk_free(h, 0, p[i]));
+            ck_assert_int_eq(hk_last_error(), HK_ERR_INVALID_PARAMETER);
+            ck_assert_uint_eq(hk_size(h, 0, p[i]), (size_t)-1);
+        }
+        ck_assert(hk_validate(h, 0, NULL));
+    }
+    /* a new thread refills from the depot: blocks come back whole */
+    a.p = again; a.from = 0; a.n = DP_N;
+    ck_assert(dp_run(dp_produce, &a));
+    for (i = 0; i < DP_N; i++) ck_assert(tu_check(again[i], DP_LEN, i));
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(dp_run(dp_consume, &a));
+    /* the walk sees every parked block as free and only mine busy */
+    tu_walk_collect(h, &w);
+    ck_assert_int_eq(w.end_error, HK_ERR_NO_MORE_ITEMS);
+    for (k = 0; k < w.n; k++)
+        if (w.e[k].flags & HK_ENTRY_BUSY) ck_assert_ptr_eq(w.e[k].data, mine);
+    for (i = 0; i < DP_N; i++) {
+        const char *q = (const char *)again[i] + DP_LEN - 1;
+        int in_free = 0;
+        for (k = 0; k < w.n; k++)
+            if (q >= (const char *)w.e[k].data && q < (const char *)w.e[k].data + w.e[k].size)
+                in_free = w.e[k].flags == HK_ENTRY_FREE;
+        ck_assert_msg(in_free, "block %u not in a FREE entry", i);
+    }
+    tu_walk_free(&w);
+    ck_assert(hk_free(h, 0, mine));
+    ck_assert(hk_validate(h, 0, NULL));
+    ck_assert(hk_heap_destroy(h));
+    free(p);
+}
+END_TEST
+
 /* ---- overhead and epoch tags -------------------------------------------- */
 /* Consecutive blocks carved from a fresh heap's tail lie one block apart:
  * n + 8 rounded up to 16, at least 32. */
@@ -981,6 +1076,7 @@ static Suite *arena_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, shared_heap_stress);
     tcase_add_test(tc, thread_cache_contract);
+    tcase_add_test(tc, depot_handover);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -85,6 +85,14 @@ HK_NOSAN int hk__flush(hk__heap *h)
             if (h->tc[i].cache[u] &&
                 hk__flush_class(h, &h->tc[i].cache[u], &h->tc[i].room[u], u) != HK_OK)
                 rc = HK_ERR_HEAP_CORRUPT;
+    /* and the depot's chains (a damaged one keeps what it could not give) */
+    for (u = 2; u <= HK_CMAX; u++)
+        for (i = 0; i < HK_DEP_N; i++) {
+            uint8_t back = 0;
+            if (!h->dep[u][i]) continue;
+            if (hk__flush_class(h, &h->dep[u][i], &back, u) != HK_OK) rc = HK_ERR_HEAP_CORRUPT;
+            h->depn[u][i] = h->dep[u][i] ? (uint8_t)(h->depn[u][i] - back) : 0;
+        }
     return rc;
 }
 
@@ -555,6 +563,17 @@ HK_NOSAN int hk__check_heap(hk__heap *h)
                 if (++k > HK_TCCAP || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
                     !hk__cok(h, f, u))
                     return HK_ERR_HEAP_CORRUPT;
+        }
+    }
+    for (u = 2; u <= HK_CMAX; u++) {
+        for (i = 0; i < HK_DEP_N; i++) {
+            hk__fblk *f = h->dep[u][i];
+            unsigned k = 0;
+            for (; f; f = f->next)
+                if (++k > h->depn[u][i] || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) ||
+                    !hk__cok(h, f, u))
+                    return HK_ERR_HEAP_CORRUPT;
+            if (k != h->depn[u][i]) return HK_ERR_HEAP_CORRUPT;
         }
     }
     for (l = h->lhead; l; pl = l, l = l->next) {

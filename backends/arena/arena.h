@@ -155,6 +155,11 @@
                                                consumer of prodcons spills
                                                too late, its producer splits) */
 #define HK_TCFILL  16                       /* taken per refill             */
+/* The depot of a shared heap: per class, up to HK_DEP_N chains of cached
+ * blocks that one thread cache spilled whole and another takes whole
+ * (fast.c), within HK_DEPBYTES per class. */
+#define HK_DEP_N     2
+#define HK_DEPBYTES  ((size_t)32 << 10)
 
 #define HK_K1 0x9E3779B97F4A7C15ull
 #define HK_K2 0xD6E8FEB86659FD93ull
@@ -270,6 +275,12 @@ typedef struct hk__heap {
     hk__arena_sync sync;
     int tcheld;                  /* the word lock's holder has them all */
     hk__tc tc[HK_TC_N];          /* used once revoked (lock.c)          */
+    /* Once revoked, under the word lock: chains of guarded cached blocks
+     * (NULL-terminated, like a cache list) and their lengths.  Moving one
+     * touches no block but the cut, so a thread that takes another's
+     * spill does not hold the word lock while those lines come over. */
+    hk__fblk *dep[HK_CMAX + 1][HK_DEP_N];
+    uint8_t depn[HK_CMAX + 1][HK_DEP_N];
 } hk__heap;
 
 #define HK_RHDR   ((sizeof(hk__region) + 15) & ~(size_t)15)

@@ -120,6 +120,58 @@ HK_NOSAN static inline int hk__tc_push(hk__heap *h, hk__tc *t, void *p)
     return 1;
 }
 
+/* ---- The depot (shared heaps) ----------------------------------------- */
+/* Chains that may sit in class u's depot: as many as fit HK_DEPBYTES. */
+HK_NOSAN static inline unsigned hk__dep_slots(uint32_t u)
+{
+    return (size_t)u * 16 * HK_TCFILL * HK_DEP_N <= HK_DEPBYTES ? HK_DEP_N : 1;
+}
+
+/* Word lock and t's lock held, t's class u empty: take a whole chain of
+ * the depot as t's list (no block is read: the pops check each guard as
+ * they come).  0: none that fits. */
+HK_NOSAN static int hk__dep_take(hk__heap *h, hk__tc *t, uint32_t u)
+{
+    unsigned i;
+    if (t->cache[u]) return 0;
+    for (i = 0; i < HK_DEP_N; i++) {
+        if (h->dep[u][i] && h->depn[u][i] <= t->room[u]) {
+            t->cache[u] = h->dep[u][i];
+            t->room[u] = (uint8_t)(t->room[u] - h->depn[u][i]);
+            h->dep[u][i] = NULL;
+            h->depn[u][i] = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Word lock and t's lock held, t's class u full: cut its list after the
+ * HK_TCFILL newest blocks (still in this core's cache) and put the older
+ * rest in the depot as one chain.  Only the cut block is written.  0: no
+ * free depot slot, or a damaged entry on the way (the caller's own path
+ * copes with that). */
+HK_NOSAN static int hk__dep_put(hk__heap *h, hk__tc *t, uint32_t u)
+{
+    hk__fblk *f = t->cache[u], *rest;
+    unsigned i, k, n = HK_TCCAP - t->room[u];
+    for (i = 0; i < hk__dep_slots(u) && h->dep[u][i]; i++) {}
+    if (i == hk__dep_slots(u) || n <= HK_TCFILL) return 0;
+    for (k = 1; ; k++) {
+        if (!f || !HK_HALIGNED(f) || !hk__region_of(h, (uintptr_t)f) || !hk__cok(h, f, u))
+            return 0;
+        if (k == HK_TCFILL) break;
+        f = f->next;
+    }
+    if (!(rest = f->next)) return 0;
+    f->next = NULL;
+    f->prev = hk__cguard(h, f, NULL);
+    t->room[u] = (uint8_t)(t->room[u] + (n - HK_TCFILL));
+    h->dep[u][i] = rest;
+    h->depn[u][i] = (uint8_t)(n - HK_TCFILL);
+    return 1;
+}
+
 /* Word lock and t's lock held: refill t's class with up to HK_TCFILL
  * blocks from the heap's cache or lists, then serve n from it.  Moving
  * cached blocks touches no other block; before a split (which may flip a
@@ -130,6 +182,7 @@ HK_NOSAN static void *hk__tc_refill(hk__heap *h, hk__tc *t, size_t n, uint32_t u
     unsigned k;
     void *p;
     if ((p = hk__tc_pop(h, t, n, u)) != NULL) return p;   /* a slot-mate filled it */
+    if (hk__dep_take(h, t, u) && (p = hk__tc_pop(h, t, n, u)) != NULL) return p;
     for (k = 0; k < HK_TCFILL && t->room[u] > 0; k++) {
         hk__fblk *f = h->cache[u];
         hk__region *r;
@@ -251,6 +304,7 @@ HK_NOSAN static int hk__tc_free_slow(hk__heap *h, hk__tc *t, void *p, uintptr_t 
     if (b && HK_SZ(b) <= HK_CMAX) {
         uint32_t u = HK_SZ(b);
         unsigned k;
+        if (!t->room[u] && hk__dep_put(h, t, u) && hk__tc_push(h, t, p)) return HK_OK;
         for (k = 0; k < HK_TCFILL && t->cache[u]; k++) {
             hk__fblk *f = t->cache[u];
             hk__region *fr;
