@@ -4,6 +4,9 @@
  */
 #include "arena.h"
 
+/* How far ahead of the block being read the walks prefetch. */
+#define HK_WALK_AHEAD 2048
+
 /* ---- Walk --------------------------------------------------------------- */
 HK_NOSAN static void hk__e_region(const hk__heap *h, unsigned ri, hk_heap_entry *e)
 {
@@ -176,6 +179,7 @@ HK_NOSAN static int hk__walk_step(hk__heap *h, hk_heap_entry *e)
         if (ri >= 0) {
             const hk__blk *b = (const hk__blk *)(a - off);
             uint32_t u;
+            __builtin_prefetch((const char *)b + HK_WALK_AHEAD, 0, 3);   /* see hk__arena_visit */
             w = b->w;
             u = hk__wsz(w);
             if (b->check != hk__chkv(h, b, w) || (w & HK_SENT) ||
@@ -235,6 +239,10 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
         for (;;) {
             uintptr_t lo, hi;
             const hk__blk *n;
+            /* headers are read one after another, each address from the
+             * last one's size: ask for the memory a few lines ahead (past
+             * the region's end it is a hint the CPU drops) */
+            __builtin_prefetch((const char *)b + HK_WALK_AHEAD, 0, 3);
             if ((rc = hk__e_block(h, ri, b, pfu, &e, &w)) != HK_OK) goto out;
             if (fn(&e, arg)) goto out;
             if (b == r->sent) break;
