@@ -560,6 +560,42 @@ START_TEST(thread_cache_contract)
 }
 END_TEST
 
+/* ---- a miss flushes the caches before it fails ------------------------- */
+/* A fixed heap whose free space is cut into pieces by cached blocks: a
+ * request larger than any piece needs the caches merged back.  A flush
+ * at a miss is rate-limited (arena.c, hk__flush_due), so the second and
+ * third rounds come right after one; a heap that cannot grow must still
+ * flush before it says no. */
+START_TEST(fixed_heap_flushes_before_failing)
+{
+    enum { MAXB = 40000 };
+    hk_heap *h = hk_heap_create("arena", 0, 0, (size_t)1 << 20);
+    void **p = calloc(MAXB, sizeof *p);
+    unsigned round;
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(p);
+    for (round = 0; round < 3; round++) {
+        size_t n = 0, i, k;
+        void *big;
+        while (n < MAXB && (p[n] = hk_alloc(h, 0, 48)) != NULL) n++;
+        ck_assert_uint_gt(n, 1000);
+        /* 64 spread blocks first: they stay cached, between free runs */
+        for (k = 0; k < 64; k++) {
+            ck_assert(hk_free(h, 0, p[k * (n / 64)]));
+            p[k * (n / 64)] = NULL;
+        }
+        for (i = 0; i < n; i++)
+            if (p[i]) ck_assert(hk_free(h, 0, p[i]));
+        big = hk_alloc(h, 0, 256 << 10);
+        ck_assert_msg(big != NULL, "round %u: no 256 KiB block after freeing everything", round);
+        ck_assert(hk_free(h, 0, big));
+        ck_assert(hk_validate(h, 0, NULL));
+    }
+    ck_assert(hk_heap_destroy(h));
+    free(p);
+}
+END_TEST
+
 /* ---- one thread's spill, another's refill (the depot) ------------------- */
 /* A consumer that frees a producer's blocks fills its thread cache and
  * spills chains of them whole (arena.h: the depot), which a producer
@@ -1058,6 +1094,7 @@ static Suite *arena_suite(void)
     tcase_add_test(tc, small_block_overhead);
     tcase_add_test(tc, epoch_tags);
     tcase_add_test(tc, owner_nested_and_mark);
+    tcase_add_test(tc, fixed_heap_flushes_before_failing);
     suite_add_tcase(s, tc);
     tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);

@@ -122,6 +122,21 @@ HK_NOSAN static int hk__uncache(hk__heap *h, hk__blk *b)
  * h->fail = HK_ERR_HEAP_CORRUPT when the block found (its header, its
  * successor's boundary tag or its list links) is damaged; then nothing has
  * changed. */
+/* On a miss, flush the caches before adding a region only if a quarter
+ * of the committed heap was taken since the last such flush.  A heap
+ * that is nearly full (its caches park what the lists lack) otherwise
+ * flushed every cache on almost every miss and refilled them at once:
+ * two threads churning 64..1088 B on one heap of ~12 MiB spent ~1.7 us
+ * per free + alloc in 8,600 flushes.  A heap that cannot grow still
+ * flushes before it fails. */
+HK_NOSAN static int hk__flush_due(const hk__heap *h)
+{
+    uint64_t com = 0;
+    unsigned i;
+    for (i = 0; i < h->nreg; i++) com += (uint64_t)(h->reg[i]->commit - h->reg[i]->base) / 16;
+    return h->taken - h->flushed_at >= com / 4;
+}
+
 HK_NOSAN hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
 {
     hk__blk *b, *n;
@@ -131,9 +146,17 @@ HK_NOSAN hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
     b = hk__find(h, u);
     if (!b) {
         unsigned i;
+        int flushed = 0;
         for (i = 0; i < h->nreg && !b; i++) b = hk__grow(h, r = h->reg[i], u);
-        if (!b) { hk__flush(h); b = hk__find(h, u); r = NULL; }
+        if (!b && hk__flush_due(h)) {
+            hk__flush(h);
+            h->flushed_at = h->taken;
+            flushed = 1;
+            b = hk__find(h, u);
+            r = NULL;
+        }
         if (!b && (r = hk__region_new(h, u)) != NULL) b = r->first;
+        if (!b && !flushed) { hk__flush(h); b = hk__find(h, u); r = NULL; }
         if (!b) return NULL;
     }
     if ((!r && !(r = hk__region_of(h, (uintptr_t)b))) || !HK_HALIGNED(b) ||
@@ -155,6 +178,7 @@ HK_NOSAN hk__blk *hk__take(hk__heap *h, uint32_t u, hk__region **pr)
         hk__set_pfree(h, n, 0);
     }
     b->w = bu << HK_SZ_SHIFT;   /* for the caller's hk__set_busy */
+    h->taken += bu;
     *pr = r;
     return b;
 }

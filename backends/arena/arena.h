@@ -270,6 +270,8 @@ typedef struct hk__heap {
     size_t climit;               /* OS commit limit, see commit_limit    */
     uint32_t salt;
     unsigned wleft;              /* slow allocations left in the window */
+    uint64_t taken;              /* units taken from the lists, ever    */
+    uint64_t flushed_at;         /* taken at the last miss-time flush   */
     int fail;                    /* why the last slow allocation failed  */
     int vg;                      /* running under Valgrind (san.h)       */
     hk__arena_sync sync;
