@@ -290,7 +290,10 @@ typedef struct hk__heap {
 /* Size in units of a block with header word w (a busy one has 16 bits). */
 HK_NOSAN static inline uint32_t hk__wsz(uint32_t w)
 {
-    return (w >> HK_SZ_SHIFT) & (0x7FFFFFFu >> ((w & HK_BUSY) * 11));
+    /* a select, not a shifted mask: this is on the walk's critical path
+     * (the next header's address), two cycles shorter as a cmov */
+    uint32_t s = w >> HK_SZ_SHIFT;
+    return (w & HK_BUSY) ? (s & 0xFFFFu) : s;
 }
 #define HK_SZ(b)   hk__wsz((b)->w)
 /* The same where the kind is known: not busy (free, cached, sentinel), or

@@ -42,15 +42,15 @@ HK_NOSAN static int hk__e_large(const hk__heap *h, const hk__large *l, hk_heap_e
  * is not, or b is the first), which b's PFREE flag and footer must agree
  * with.  b's word is read once (*wo gets it, for the caller's next step):
  * the entry's stores may alias it as far as the compiler knows. */
-HK_NOSAN static HK_HOT int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b,
-                                       uint32_t pfu, hk_heap_entry *e, uint32_t *wo)
+HK_NOSAN static HK_HOT int hk__e_blk(const hk__heap *h, unsigned ri, const hk__region *r,
+                                     const hk__blk *b, uint32_t pfu, hk_heap_entry *e,
+                                     uint32_t *wo, int clear)
 {
-    const hk__region *r = h->reg[ri];
     uint32_t w = b->w, u = hk__wsz(w);
     int bad = b->check != hk__chkv(h, b, w) || !(w & HK_PFREE) != !pfu ||
               (pfu && ((const uint64_t *)(const void *)b)[-1] != pfu);
     *wo = w;
-    memset(&e->u, 0, sizeof e->u);
+    if (clear) memset(&e->u, 0, sizeof e->u);
     e->region_index = (unsigned short)ri;
     e->walk_state[0] = (uintptr_t)b;
     e->walk_state[1] = ri;
@@ -86,6 +86,13 @@ HK_NOSAN static HK_HOT int hk__e_block(const hk__heap *h, unsigned ri, const hk_
         e->flags = HK_ENTRY_FREE;
     }
     return HK_OK;
+}
+
+/* The same for the iterator: any entry may come before (clear u). */
+HK_NOSAN static int hk__e_block(const hk__heap *h, unsigned ri, const hk__blk *b, uint32_t pfu,
+                                hk_heap_entry *e, uint32_t *wo)
+{
+    return hk__e_blk(h, ri, h->reg[ri], b, pfu, e, wo, 1);
 }
 
 /* The pfu of hk__e_block for the block after one whose word is w. */
@@ -234,6 +241,7 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
         const hk__region *r = h->reg[ri];
         const hk__blk *b = r->first;
         uint32_t pfu = 0, w;
+        int clear = 1;   /* e.u holds a region's or a part's fields */
         hk__e_region(h, ri, &e);
         if (fn(&e, arg)) goto out;
         for (;;) {
@@ -243,7 +251,8 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
              * last one's size: ask for the memory a few lines ahead (past
              * the region's end it is a hint the CPU drops) */
             __builtin_prefetch((const char *)b + HK_WALK_AHEAD, 0, 3);
-            if ((rc = hk__e_block(h, ri, b, pfu, &e, &w)) != HK_OK) goto out;
+            if ((rc = hk__e_blk(h, ri, r, b, pfu, &e, &w, clear)) != HK_OK) goto out;
+            clear = 0;
             if (fn(&e, arg)) goto out;
             if (b == r->sent) break;
             n = (const hk__blk *)((const char *)b + (size_t)hk__wsz(w) * 16);
@@ -254,6 +263,7 @@ HK_NOSAN int hk__arena_visit(void *bh, hk_visit_fn fn, void *arg)
                     hk__e_part(ri, b, 2, lo, hi, &e);
                     if (fn(&e, arg)) goto out;
                 }
+                clear = 1;
             }
             pfu = HK_PFU(w);
             b = n;
