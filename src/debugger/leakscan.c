@@ -610,20 +610,23 @@ static uintptr_t hk__exit_regs[HK__EXIT_REGS];
 static WCHAR hk__sysdir[MAX_PATH];
 static UINT hk__sysdir_len;              /* stored last: 0 while unknown */
 
-int hk__dbg_system_module(void *m)
+int hk__dbg_system_path(const wchar_t *path, unsigned long n)
 {
-    WCHAR path[MAX_PATH];
     UINT len = __atomic_load_n(&hk__sysdir_len, __ATOMIC_ACQUIRE);
-    DWORD n;
     if (!len) {                          /* the same value whoever computes it */
         UINT k = GetSystemDirectoryW(hk__sysdir, MAX_PATH);
         __atomic_store_n(&hk__sysdir_len, k < MAX_PATH ? k : 0, __ATOMIC_RELEASE);
         len = k < MAX_PATH ? k : 0;
     }
-    n = GetModuleFileNameW((HMODULE)m, path, MAX_PATH);
     if (n == 0 || n >= MAX_PATH)
         return 1;                        /* unknown: leave it alone */
     return len && n > len && path[len] == L'\\' && _wcsnicmp(path, hk__sysdir, len) == 0;
+}
+
+int hk__dbg_system_module(void *m)
+{
+    WCHAR path[MAX_PATH];
+    return hk__dbg_system_path(path, GetModuleFileNameW((HMODULE)m, path, MAX_PATH));
 }
 #endif
 

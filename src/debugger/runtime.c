@@ -162,11 +162,10 @@ static void hk__rt_sort(struct hk__rt_run *a, uint32_t n)
         }
 }
 
-/* The runs of module m from its file's COFF symbol table; 0: none (no
+/* The runs of the module whose file is path, from its COFF symbol table; 0: none (no
  * table, a stripped file, or out of memory): all of it the program's. */
-static int hk__rt_coff(HMODULE m, struct hk__rt_mod *e)
+static int hk__rt_coff(const WCHAR *path, struct hk__rt_mod *e)
 {
-    WCHAR path[MAX_PATH];
     HANDLE f, map = NULL;
     const unsigned char *v = NULL, *fh, *sec;
     LARGE_INTEGER fsz;
@@ -177,9 +176,6 @@ static int hk__rt_coff(HMODULE m, struct hk__rt_mod *e)
     struct hk__coff c;
     char name[64];
     int ok = 0;
-    DWORD n = GetModuleFileNameW(m, path, MAX_PATH);
-    if (n == 0 || n >= MAX_PATH)
-        return 0;
     f = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                     NULL, OPEN_EXISTING, 0, NULL);
     if (f == INVALID_HANDLE_VALUE)
@@ -317,10 +313,13 @@ int hk__dbg_runtime_pc(uintptr_t pc)
         e = &hk__rt_mods[hk__rt_nmods];
         memset(e, 0, sizeof *e);
         e->base = (uintptr_t)m;
+        /* the file name once: by name, the system directory, the file */
         n = GetModuleFileNameW(m, path, MAX_PATH);
-        if (n > 0 && n < MAX_PATH && (hk__rt_name_dll(path) || hk__dbg_system_module(m)))
+        if (n == 0 || n >= MAX_PATH)
+            e->whole = -1;          /* unknown: the program's */
+        else if (hk__rt_name_dll(path) || hk__dbg_system_path(path, n))
             e->whole = 1;
-        else if (!hk__rt_coff(m, e))
+        else if (!hk__rt_coff(path, e))
             e->whole = -1;
         hk__rt_nmods++;
     }

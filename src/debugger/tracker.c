@@ -996,6 +996,17 @@ out:
  * so the fast paths (which hand out the program's numbers) miss it. */
 #define HK__LINE_RT INT_MIN
 
+/* Slot c (either cache's kind) holds a runtime's site for this caller and
+ * type: the marker, no file. */
+#define HK__SLOT_RT(c, caller_, type_) \
+    (!(c)->file && (c)->caller == (caller_) && (c)->line == HK__LINE_RT && (c)->type == (type_))
+
+/* The line a slot stores for site id: the marker for a runtime's site. */
+static inline int hk__slot_line(uint32_t id, int line)
+{
+    return hk__site_at(id)->runtime ? HK__LINE_RT : line;
+}
+
 /* Sites with a type (HK_NEW) in the cache's upper half, the others in
  * the lower: a malloc's slot never holds a typed site, so its fast path
  * needs no type test. */
@@ -1038,8 +1049,7 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
     if (c)
         return c->id;
     c = hk__bt_slot_of(t, &k, k.stack);
-    if (!k.file && c->caller == k.caller && !c->file && c->line == HK__LINE_RT
-        && c->type == k.type && c->stack == k.stack)
+    if (!k.file && HK__SLOT_RT(c, k.caller, k.type) && c->stack == k.stack)
         return c->id;                       /* a runtime's site */
     id = hk__site_intern(&k);
     if (id) {
@@ -1047,7 +1057,7 @@ static __attribute__((noinline)) uint32_t hk__site_of_bt(struct hk__thread *t, c
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         c->file = k.file;
         c->type = k.type;
-        c->line = hk__site_at(id)->runtime ? HK__LINE_RT : k.line;
+        c->line = hk__slot_line(id, k.line);
         c->stack = k.stack;
         c->id = id;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -1068,8 +1078,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
     if (HK_LIKELY(c->caller == src->caller && c->file == src->file
                   && c->line == src->line && c->type == src->type))
         return c->id;
-    if (!src->file && !src->line && c->caller == src->caller && !c->file
-        && c->line == HK__LINE_RT && c->type == src->type)
+    if (!src->file && !src->line && HK__SLOT_RT(c, src->caller, src->type))
         return c->id;                       /* a runtime's site */
     id = hk__site_intern(src);
     if (id) {
@@ -1077,7 +1086,7 @@ static uint32_t hk__site_of(struct hk__thread *t, const hk__src *src)
         c->file = src->file;
         /* a runtime's site never matches the fast paths: its number is
          * not the batch's */
-        c->line = hk__site_at(id)->runtime ? HK__LINE_RT : src->line;
+        c->line = hk__slot_line(id, src->line);
         c->type = src->type;
         c->id = id;
     }

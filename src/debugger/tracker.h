@@ -397,6 +397,9 @@ int hk__w32_heap_describe(unsigned heap, const char **backend, uint64_t *seq);
  * kernel32, ntdll...), or its path is unknown.  The hook DLL leaves such
  * modules unpatched; the exit scan skips their frames. */
 int hk__dbg_system_module(void *m);
+/* The same for a module's file name already read (n wide characters,
+ * GetModuleFileNameW's count; 0 or >= MAX_PATH: unknown). */
+int hk__dbg_system_path(const wchar_t *path, unsigned long n);
 #endif
 
 /* walkdiff.c (HEAPKIT_WALK_DIFF, heapkit.exe run): the busy blocks of every
